@@ -1,0 +1,101 @@
+"""The whole plugin API.
+
+A plugin is a module with functions decorated by ``host.hookspecs.hookimpl`` whose names match
+the specs below. Hooks are called with keyword arguments; an implementation takes only the
+arguments it needs. An implementation may be a coroutine function: the host awaits it
+(``host.plugins.call``). A test fails when a hook here has no docstring.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pluggy
+
+from host.api import Action, Badge, Job, Migration, UIEntry
+
+PROJECT = "email_center"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# ---------------------------------------------------------------- declaring (before start-up)
+
+@hookspec
+def register_collections() -> list[Path]:
+    """Called once while the app is built, before migrations.
+
+    :return: paths of collection TOML files this plugin owns, in addition to those its
+        ``plugin.toml`` lists under ``collections``.
+    """
+
+
+@hookspec
+def register_migrations() -> list[Migration]:
+    """Called once before start-up, after the collection tables are migrated.
+
+    :return: hand-written SQL migrations (indexes, triggers, functions); each runs once per
+        database, in ``(plugin, version)`` order, recorded in the host's migrations table.
+    """
+
+
+@hookspec
+def register_actions() -> list[Action]:
+    """Called once while the app is built.
+
+    :return: custom actions (``<collection>:<name>``). One with a generic action's name
+        (list, get, create, update, destroy) replaces the generic one for that collection.
+    """
+
+
+@hookspec
+def register_routes() -> list:
+    """Called once while the app is built, before the router freezes.
+
+    :return: aiohttp route definitions (``web.get(path, handler)``...) for what is not a
+        collection action (streams, files). Paths under ``/api/`` need a token unless the
+        handler is decorated with ``host.auth.public``.
+    """
+
+
+@hookspec
+def register_badges() -> list[Badge]:
+    """Called once while the app is built.
+
+    :return: badge providers shown in the admin top bar and answered by ``badges:list``.
+    """
+
+
+@hookspec
+def register_jobs() -> list[Job]:
+    """Called once while the app is built.
+
+    :return: periodic jobs; the host runs each once per interval across every process on the
+        database (a PostgreSQL advisory lock plus the job's last run time).
+    """
+
+
+@hookspec
+def register_ui() -> list[UIEntry]:
+    """Called once while the app is built.
+
+    :return: pages of the admin shell (side-menu entries, ES modules that render them).
+    """
+
+
+# ---------------------------------------------------------------- lifecycle
+
+@hookspec
+async def startup(host) -> None:
+    """Called once per process after migrations ran, before the server answers requests.
+
+    :param host: the ``host.runtime.Host`` (database pool, settings, secrets, background tasks).
+        Start long-running work with ``host.spawn`` so that shut-down cancels it.
+    """
+
+
+@hookspec
+async def shutdown(host) -> None:
+    """Called once per process when the server stops, before the database pool closes.
+
+    :param host: the same ``host.runtime.Host`` as ``startup``.
+    """

@@ -1,0 +1,48 @@
+"""Encryption of stored secrets (passwords, OAuth tokens) with Fernet.
+
+The key is ``EMAIL_CENTER_SECRET_KEY`` (a Fernet key: 32 random bytes, URL-safe base64); when
+unset, one is generated once and kept in ``<storage>/secret.key`` with mode 0600.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from host.errors import ConfigError
+
+
+class SecretBox:
+    def __init__(self, key: str | bytes):
+        try:
+            self._fernet = Fernet(key)
+        except (ValueError, TypeError) as e:
+            raise ConfigError("EMAIL_CENTER_SECRET_KEY must be 32 bytes in URL-safe base64 (a Fernet key)") from e
+
+    @classmethod
+    def from_environment(cls, storage: Path) -> "SecretBox":
+        key = os.environ.get("EMAIL_CENTER_SECRET_KEY")
+        if key:
+            return cls(key.strip())
+        path = storage / "secret.key"
+        if not path.exists():
+            storage.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(Fernet.generate_key())
+        return cls(path.read_bytes().strip())
+
+    def encrypt(self, value: Any) -> str:
+        """Encrypt any JSON-serialisable value."""
+        return self._fernet.encrypt(json.dumps(value).encode()).decode()
+
+    def decrypt(self, token: str | None) -> Any:
+        if not token:
+            return None
+        try:
+            return json.loads(self._fernet.decrypt(token.encode()))
+        except InvalidToken as e:
+            raise ConfigError("a stored secret cannot be decrypted: was EMAIL_CENTER_SECRET_KEY changed?") from e
