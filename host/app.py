@@ -1,0 +1,106 @@
+"""``create_app(config)``: builds the whole application without I/O; the I/O (the database, the
+migrations, the plugins' start-up, the jobs) lives in ``lifecycle``, aiohttp's cleanup context.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from aiohttp import web
+
+from host import auth, badges, builtins, keys, openapi, rest, rpc
+from host.api import Action
+from host.auth import Authenticator, ensure_root
+from host.badges import Badges
+from host.config import Config, data_dir
+from host.db.embedded import EmbeddedPostgres
+from host.db.migrate import migrate
+from host.db.pool import create_pool
+from host.dispatcher import Dispatcher
+from host.errors import ConfigError
+from host import jobs as jobs_mod
+from host.plugins import Plugins, discover
+from host.runtime import Host
+from host.schema import load_registry
+from host.secrets import SecretBox
+from host.settings import Settings
+
+log = logging.getLogger(__name__)
+
+HOST_COLLECTIONS = ("users", "authTokens", "hostJobs")
+HOST_ACTIONS: list[Action] = [*auth.ACTIONS, *badges.ACTIONS, *builtins.ACTIONS]
+
+
+def create_app(config: Config) -> web.Application:
+    plugins = Plugins(discover(config.plugin_manifests, config.entry_points))
+    folder = data_dir() / "collections"
+    files = [folder / f"{n}.toml" for n in HOST_COLLECTIONS] + plugins.collection_files()
+    files += [Path(p) for p in plugins.call_sync("register_collections")]
+    registry = load_registry(files)
+    actions = HOST_ACTIONS + plugins.call_sync("register_actions")
+    dispatcher = Dispatcher(registry, actions)
+    settings = Settings(plugins.settings_defaults())
+    max_mib = float(settings.get("max_message_mib", 25))
+    # base64 in JSON grows a file by a third: let the body through, so that our own 413
+    # (ATTACHMENT_TOO_LARGE, with the limit) is the answer, not aiohttp's plain one
+    app = web.Application(client_max_size=int((max_mib * 1.4 + 16) * 1024 * 1024),
+                          middlewares=[rest.errors_middleware, rest.auth_middleware])
+    app[keys.CONFIG] = config
+    app[keys.PLUGINS] = plugins
+    app[keys.DISPATCHER] = dispatcher
+
+    ui_entries = plugins.call_sync("register_ui")
+    route_defs = [*builtins.routes(), *openapi.routes(), *badges.routes(), *rpc.routes(), *rest.routes()]
+    route_defs += plugins.call_sync("register_routes")
+    try:
+        from host.ui import ui_routes
+        route_defs += ui_routes()
+    except ImportError:
+        log.warning("the admin UI is not available (host.ui missing)")
+    app.add_routes(route_defs)
+    for entry in ui_entries:
+        if entry.static_dir is not None:
+            app.router.add_static(f"/static/plugins/{entry.plugin}/", entry.static_dir)
+
+    app.cleanup_ctx.append(_lifecycle(config, plugins, registry, settings, ui_entries))
+    return app
+
+
+def _lifecycle(config: Config, plugins: Plugins, registry, settings: Settings, ui_entries: list):
+    async def lifecycle(app: web.Application):
+        embedded = None
+        dsn = config.database_url
+        if not dsn:
+            embedded = EmbeddedPostgres(config.storage)
+            dsn = embedded.start()
+        try:
+            pool = await create_pool(dsn)
+        except Exception as e:
+            if embedded:
+                embedded.stop()
+            raise ConfigError(f"cannot connect to the database: {e}") from e
+        try:
+            applied = await migrate(pool, registry, plugins.call_sync("register_migrations"))
+            for line in applied:
+                log.info("migration: %s", line)
+            generated = await ensure_root(pool, config.root_email, config.root_password)
+            if generated:
+                print(f"Root user {config.root_email} created with the password: {generated}", flush=True)
+            host = Host(db=pool, dsn=dsn, settings=settings, secrets=SecretBox.from_environment(config.storage),
+                        registry=registry, plugins=plugins, base_url=config.base_url)
+            host.auth = Authenticator(pool, config.token_ttl)
+            host.badges = Badges(plugins.call_sync("register_badges"))
+            host.ui_entries = ui_entries
+            await host.listen("host_badges", host.badges.changed)
+            app[keys.HOST] = host
+            await plugins.call("startup", host=host)
+            jobs_mod.start(host, plugins.call_sync("register_jobs"))
+            yield
+            await plugins.call("shutdown", host=host)
+            await host.close()
+        finally:
+            await pool.close()
+            if embedded:
+                embedded.stop()
+
+    return lifecycle

@@ -1,0 +1,162 @@
+"""Users and sign-in: bearer tokens (stored as SHA-256), the session cookie, the root user.
+
+A request is authenticated by ``Authorization: Bearer <token>``; a GET may use the session
+cookie instead (downloads and the badge stream, where a browser can't add a header). A POST
+without the header is refused whatever its cookie says: the cookie alone must never change state.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import time
+from typing import Any
+
+from aiohttp import web
+
+from host.api import Action, ActionContext, User
+from host.errors import BadRequest, Unauthorized
+from host.passwords import hash_password, verify_password
+
+log = logging.getLogger(__name__)
+
+COOKIE = "ec_session"
+# A short per-process cache of token -> user: most calls come in bursts, and the lookup is on
+# every request. Revocation (sign-out) clears the entry in this process; other processes see it
+# within CACHE_SECONDS.
+CACHE_SECONDS = 10.0
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Authenticator:
+    def __init__(self, db, token_ttl: int):
+        self.db = db
+        self.token_ttl = token_ttl
+        self._cache: dict[str, tuple[float, User]] = {}
+
+    async def issue(self, user_id: int) -> str:
+        token = secrets.token_urlsafe(32)
+        await self.db.execute(
+            "INSERT INTO auth_tokens (token_hash, user_id, expires_at) "
+            "VALUES ($1, $2, now() + make_interval(secs => $3))", _digest(token), user_id, float(self.token_ttl))
+        return token
+
+    async def revoke(self, token: str) -> None:
+        self._cache.pop(_digest(token), None)
+        await self.db.execute("DELETE FROM auth_tokens WHERE token_hash = $1", _digest(token))
+
+    async def user_for(self, token: str | None) -> User | None:
+        if not token:
+            return None
+        key = _digest(token)
+        hit = self._cache.get(key)
+        now = time.monotonic()
+        if hit and hit[0] > now:
+            return hit[1]
+        row = await self.db.fetchrow(
+            "SELECT u.id, u.email, u.role, coalesce(u.nickname, '') AS nickname FROM auth_tokens t "
+            "JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.expires_at > now()", key)
+        if row is None:
+            self._cache.pop(key, None)
+            return None
+        user = User(id=row["id"], email=row["email"], role=row["role"], nickname=row["nickname"])
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[key] = (now + CACHE_SECONDS, user)
+        return user
+
+    async def from_request(self, request: web.Request) -> User | None:
+        header = request.headers.get("Authorization", "")
+        if header:
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthorized("The Authorization header must be 'Bearer <token>'.", code="INVALID_TOKEN")
+            user = await self.user_for(token.strip())
+            if user is None:
+                raise Unauthorized("The token is invalid or expired: sign in again.", code="INVALID_TOKEN")
+            return user
+        if request.method in ("GET", "HEAD"):
+            return await self.user_for(request.cookies.get(COOKIE))
+        return None
+
+
+async def ensure_root(db, email: str, password: str | None) -> str | None:
+    """Create the root user on first start. Answers the generated password when one was made."""
+    if await db.fetchval("SELECT 1 FROM users WHERE role = 'root' LIMIT 1"):
+        return None
+    generated = None
+    if not password:
+        password = generated = secrets.token_urlsafe(12)
+    await db.execute(
+        "INSERT INTO users (email, nickname, role, password_hash) VALUES ($1, 'root', 'root', $2) "
+        "ON CONFLICT (email) DO UPDATE SET role = 'root', password_hash = EXCLUDED.password_hash",
+        email.strip().lower(), await hash_password(password))
+    return generated
+
+
+def public_user(row: Any) -> dict:
+    return {"id": row["id"], "email": row["email"], "nickname": row["nickname"] or "", "role": row["role"]}
+
+
+# ---------------------------------------------------------------- actions
+
+def _text(params: dict, name: str) -> str:
+    value = params.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise BadRequest(f"'{name}' is required.", code="MISSING_PARAMETER", field=name)
+    return value
+
+
+async def sign_in(ctx: ActionContext) -> dict:
+    email = _text(ctx.params, "email").strip().lower()
+    password = _text(ctx.params, "password")
+    row = await ctx.db.fetchrow("SELECT id, email, nickname, role, password_hash FROM users WHERE email = $1", email)
+    # verify even for an unknown email, so timing does not tell which emails exist
+    ok = await verify_password(password, row["password_hash"] if row else None)
+    if not row or not ok:
+        raise Unauthorized("Wrong email or password.", code="INVALID_CREDENTIALS")
+    token = await ctx.host.auth.issue(row["id"])
+    return {"data": {"token": token, "user": public_user(row)}}
+
+
+async def sign_out(ctx: ActionContext) -> dict:
+    return {"data": True}  # the token itself is revoked by the transport, which holds it
+
+
+async def check(ctx: ActionContext) -> dict:
+    row = await ctx.db.fetchrow("SELECT id, email, nickname, role FROM users WHERE id = $1", ctx.user.id)
+    return {"data": public_user(row)}
+
+
+async def create_user(ctx: ActionContext) -> dict:
+    values = dict(ctx.values)
+    email = _text(values, "email").strip().lower()
+    password = _text(values, "password")
+    if len(password) < 8:
+        raise BadRequest("The password must have at least 8 characters.", code="WEAK_PASSWORD", field="password")
+    if "@" not in email or any(c.isspace() for c in email):
+        raise BadRequest("The email address is not valid.", code="INVALID_EMAIL", field="email")
+    role = values.get("role", "member")
+    if role not in ("member", "root"):
+        raise BadRequest("role must be 'member' or 'root'.", code="INVALID_VALUE", field="role")
+    unknown = set(values) - {"email", "password", "nickname", "role"}
+    if unknown:
+        raise BadRequest(f"Unknown field {sorted(unknown)[0]!r}.", code="UNKNOWN_FIELD", field=sorted(unknown)[0])
+    row = await ctx.db.fetchrow(
+        "INSERT INTO users (email, nickname, role, password_hash) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (email) DO NOTHING RETURNING id, email, nickname, role, created_at",
+        email, str(values.get("nickname") or email.split("@")[0]), role, await hash_password(password))
+    if row is None:
+        raise BadRequest("A user with this email exists already.", code="DUPLICATE", field="email")
+    return {"data": {**public_user(row), "createdAt": row["created_at"].isoformat()}}
+
+
+ACTIONS = [
+    Action("auth", "signIn", sign_in, public=True, summary="Sign in with email and password"),
+    Action("auth", "signOut", sign_out, summary="Sign out (revokes the token)"),
+    Action("auth", "check", check, summary="The signed-in user"),
+    Action("users", "create", create_user, summary="Create a user (root only)"),
+]

@@ -1,0 +1,34 @@
+"""The embedded PostgreSQL (``pgserver``) used when no database URL is given.
+
+Its data lives under ``<storage>/pgdata``; it listens on a Unix socket only, and stops when the
+server exits.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedPostgres:
+    def __init__(self, storage: Path):
+        self.pgdata = Path(storage).resolve() / "pgdata"
+        self._server = None
+
+    def start(self) -> str:
+        os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # platformdirs warns without it
+        import pgserver  # imported late: it is only needed without a database URL
+
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        log.info("starting the embedded PostgreSQL in %s", self.pgdata)
+        self._server = pgserver.get_server(self.pgdata, cleanup_mode="stop")
+        return self._server.get_uri()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            try:
+                self._server.cleanup()
+            finally:
+                self._server = None

@@ -1,0 +1,21 @@
+"""Typed keys of the aiohttp application and request state (never string keys)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:  # pragma: no cover
+    from host.api import User
+    from host.config import Config
+    from host.dispatcher import Dispatcher
+    from host.plugins import Plugins
+    from host.runtime import Host
+
+CONFIG = web.AppKey("config", "Config")
+PLUGINS = web.AppKey("plugins", "Plugins")
+DISPATCHER = web.AppKey("dispatcher", "Dispatcher")
+HOST = web.AppKey("host", "Host")
+
+# request-level: the signed-in user (None on public routes without a token)
+USER = "host.user"

@@ -1,0 +1,161 @@
+"""The REST form: ``/api/<collection>:<action>`` (GET or POST), the error middleware and the
+authentication middleware. Parameters are translated for the dispatcher; nothing else.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from host import keys
+from host.api import Raw
+from host.dispatcher import VALUE_ACTIONS
+from host.errors import BadRequest, HostError, PayloadTooLarge, Unauthorized
+from host.jsonio import response
+
+log = logging.getLogger(__name__)
+
+# paths reachable without a token (besides public actions and public routes)
+PUBLIC_PATHS = {"/api/health", "/api/openapi.json"}
+_PUBLIC_ATTR = "__host_public__"
+
+
+def public(handler):
+    """Mark a route handler under /api/ as reachable without a token."""
+    setattr(handler, _PUBLIC_ATTR, True)
+    return handler
+
+
+def error_response(err: HostError) -> web.Response:
+    return response({"errors": [err.as_json()]}, status=err.status)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except HostError as e:
+        return error_response(e)
+    except web.HTTPRequestEntityTooLarge as e:
+        return error_response(PayloadTooLarge(f"The request is too large ({e.text}).", code="REQUEST_TOO_LARGE"))
+    except web.HTTPException as e:
+        if request.path.startswith("/api/") and e.status >= 400:
+            code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(e.status, "HTTP_ERROR")
+            return response({"errors": [{"message": e.reason, "code": code}]}, status=e.status)
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return response({"errors": [{"message": "Internal server error.", "code": "INTERNAL_ERROR"}]}, status=500)
+
+
+def _is_public(request: web.Request) -> bool:
+    if not request.path.startswith("/api/") or request.path in PUBLIC_PATHS:
+        return True
+    match = request.match_info
+    if getattr(match.handler, _PUBLIC_ATTR, False):
+        return True
+    name, action = match.get("collection"), match.get("action")
+    return bool(name and action and request.app[keys.DISPATCHER].is_public(name, action))
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler):
+    host = request.app[keys.HOST]
+    try:
+        user = await host.auth.from_request(request)
+    except Unauthorized:
+        if _is_public(request):
+            user = None
+        else:
+            raise
+    if user is None and not _is_public(request):
+        if request.method not in ("GET", "HEAD") and request.cookies.get("ec_session"):
+            raise Unauthorized("A POST needs the Authorization header; the cookie alone is not enough.",
+                               code="TOKEN_REQUIRED")
+        raise Unauthorized("Sign in first: send 'Authorization: Bearer <token>'.")
+    request[keys.USER] = user
+    return await handler(request)
+
+
+def query_params(request: web.Request) -> dict[str, Any]:
+    """Query-string keys as parameters: a repeated key becomes a list (``filterByTk=5&filterByTk=6``)."""
+    params: dict[str, Any] = {}
+    for key in request.query.keys():
+        if key in params:
+            continue
+        values = request.query.getall(key)
+        params[key.removesuffix("[]")] = values if len(values) > 1 or key.endswith("[]") else values[0]
+    return params
+
+
+async def read_body(request: web.Request) -> tuple[Any, dict]:
+    """The JSON body (or None), and uploaded files of a multipart body."""
+    if request.method not in ("POST", "PUT", "PATCH") or not request.can_read_body:
+        return None, {}
+    if request.content_type.startswith("multipart/"):
+        fields: dict[str, Any] = {}
+        files: dict[str, list] = {}
+        async for part in await request.multipart():
+            data = await part.read(decode=True)
+            if part.filename:
+                files.setdefault(part.name, []).append(
+                    (part.filename, part.headers.get("Content-Type", "application/octet-stream"), bytes(data)))
+            else:
+                text = data.decode("utf-8", "replace")
+                try:  # a form field may carry JSON (lists, objects, booleans)
+                    fields[part.name] = json.loads(text)
+                except ValueError:
+                    fields[part.name] = text
+        return fields, files
+    raw = await request.read()
+    if not raw.strip():
+        return None, {}
+    try:
+        return json.loads(raw), {}
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("The request body is not valid JSON.", code="INVALID_JSON") from None
+
+
+async def action_route(request: web.Request) -> web.StreamResponse:
+    name, action = request.match_info["collection"], request.match_info["action"]
+    dispatcher = request.app[keys.DISPATCHER]
+    dispatcher.resolve(name, action)  # unknown collection/action: 404 before the body is read
+    params = query_params(request)
+    body, files = await read_body(request)
+    values: dict[str, Any] = {}
+    if body is not None and not isinstance(body, dict):
+        raise BadRequest("The JSON body must be an object.", code="INVALID_BODY")
+    if action in VALUE_ACTIONS:
+        values = body or {}
+    elif body:
+        params.update(body)
+    result = await dispatcher.call(request.app[keys.HOST], request[keys.USER], name, action, params, values, files)
+    if (name, action) == ("auth", "signOut"):
+        header = request.headers.get("Authorization", "")
+        token = header.partition(" ")[2].strip() or request.cookies.get("ec_session")
+        if token:
+            await request.app[keys.HOST].auth.revoke(token)
+    return to_response(request, name, action, result)
+
+
+def to_response(request: web.Request, name: str, action: str, result: Any) -> web.StreamResponse:
+    if isinstance(result, Raw):
+        return web.Response(body=result.body, status=result.status, headers={
+            "Content-Type": result.content_type, **result.headers})
+    if isinstance(result, web.StreamResponse):
+        return result
+    resp = response(result)
+    if (name, action) == ("auth", "signIn"):
+        token = result["data"]["token"]
+        resp.set_cookie("ec_session", token, httponly=True, samesite="Strict", path="/",
+                        max_age=request.app[keys.CONFIG].token_ttl, secure=request.secure)
+    elif (name, action) == ("auth", "signOut"):
+        resp.del_cookie("ec_session", path="/")
+    return resp
+
+
+def routes() -> list[web.RouteDef]:
+    path = r"/api/{collection:[A-Za-z][A-Za-z0-9_]*}:{action:[A-Za-z][A-Za-z0-9_]*}"
+    return [web.get(path, action_route, allow_head=False), web.post(path, action_route)]

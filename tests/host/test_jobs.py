@@ -1,0 +1,29 @@
+"""Two ``email-center serve`` processes on one database run a periodic job once per period."""
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+from tests.servers.app import DEMO_PLUGIN, ServerProcess
+
+
+async def test_two_processes_run_a_job_once_per_period(pg_cluster):
+    url = pg_cluster.create_database()
+    env = {"EMAIL_CENTER_DEMO_INTERVAL": "1"}
+    first = await ServerProcess(url, plugins=(DEMO_PLUGIN,), env=env).start()
+    second = await ServerProcess(url, plugins=(DEMO_PLUGIN,), env=env).start()
+    try:
+        await asyncio.sleep(6)
+        conn = await asyncpg.connect(url)
+        try:
+            rows = await conn.fetch("SELECT process, at FROM demo_ticks ORDER BY at")
+        finally:
+            await conn.close()
+    finally:
+        first.stop()
+        second.stop()
+    gaps = [(b["at"] - a["at"]).total_seconds() for a, b in zip(rows, rows[1:])]
+    assert 4 <= len(rows) <= 8, rows
+    assert min(gaps) >= 0.7, gaps  # never twice in one period, whichever process claimed it
+    assert len({r["process"] for r in rows}) >= 1
