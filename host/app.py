@@ -50,8 +50,9 @@ def create_app(config: Config) -> web.Application:
     app[keys.DISPATCHER] = dispatcher
 
     ui_entries = plugins.call_sync("register_ui")
-    route_defs = [*builtins.routes(), *openapi.routes(), *badges.routes(), *rpc.routes(), *rest.routes()]
-    route_defs += plugins.call_sync("register_routes")
+    # plugin routes before the catch-all /api/<collection>:<action>, which would shadow them
+    route_defs = [*builtins.routes(), *openapi.routes(), *badges.routes(), *rpc.routes(),
+                  *plugins.call_sync("register_routes"), *rest.routes()]
     try:
         from host.ui import ui_routes
         route_defs += ui_routes()

@@ -11,7 +11,7 @@ from host.rest import public
 
 async def list_collections(ctx: ActionContext) -> dict:
     # the schema is no secret: every signed-in user may read it (rows stay behind each ACL)
-    rows = [c.describe() for c in ctx.host.registry if not c.internal]
+    rows = [c.describe() for c in ctx.host.registry.values() if not c.internal]
     return {"data": rows} if str(ctx.params.get("paginate", "true")).lower() == "false" else \
         {"data": rows, "meta": {"count": len(rows), "page": 1, "pageSize": len(rows), "totalPage": 1}}
 
@@ -27,7 +27,7 @@ async def shell(ctx: ActionContext) -> dict:
     return {"data": {
         "user": {"id": ctx.user.id, "email": ctx.user.email, "nickname": ctx.user.nickname, "role": ctx.user.role},
         "pages": [_page(e) for e in ctx.host.ui_entries],
-        "collections": [{"name": c.name, "title": c.title or c.name} for c in registry
+        "collections": [{"name": c.name, "title": c.title or c.name} for c in registry.values()
                         if not c.internal and c.acl.allows(ctx.user.role, "list")],
     }}
 

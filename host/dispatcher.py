@@ -82,7 +82,7 @@ class Dispatcher:
     def callable_by(self, role: str) -> list[tuple[str, str, Action]]:
         """Every ``(collection, action)`` a role may call (for the OpenAPI document)."""
         out = []
-        names = [c.name for c in self.registry if not c.internal] + list(self.virtual)
+        names = [c.name for c in self.registry.values() if not c.internal] + list(self.virtual)
         for name in names:
             collection = self.collection(name)
             candidates = {a for (c, a) in self.actions if c == name}

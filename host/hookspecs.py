@@ -53,7 +53,7 @@ def register_routes() -> list:
 
     :return: aiohttp route definitions (``web.get(path, handler)``...) for what is not a
         collection action (streams, files). Paths under ``/api/`` need a token unless the
-        handler is decorated with ``host.auth.public``.
+        handler is decorated with ``host.rest.public``.
     """
 
 

@@ -18,4 +18,4 @@ DISPATCHER = web.AppKey("dispatcher", "Dispatcher")
 HOST = web.AppKey("host", "Host")
 
 # request-level: the signed-in user (None on public routes without a token)
-USER = "host.user"
+USER = web.RequestKey("user", "User | None")

@@ -35,7 +35,7 @@ def document(dispatcher, registry) -> dict:
         paths[f"/api/{name}:{action_name}"] = {"get": {k: v for k, v in op.items() if k != "requestBody"},
                                                "post": op}
     schemas = {}
-    for c in registry:
+    for c in registry.values():
         if c.internal:
             continue
         desc = c.describe()

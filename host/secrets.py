@@ -19,6 +19,7 @@ class SecretBox:
     def __init__(self, key: str | bytes):
         try:
             self._fernet = Fernet(key)
+            self.signer = Signer(key if isinstance(key, bytes) else key.encode())
         except (ValueError, TypeError) as e:
             raise ConfigError("EMAIL_CENTER_SECRET_KEY must be 32 bytes in URL-safe base64 (a Fernet key)") from e
 
@@ -46,3 +47,22 @@ class SecretBox:
             return json.loads(self._fernet.decrypt(token.encode()))
         except InvalidToken as e:
             raise ConfigError("a stored secret cannot be decrypted: was EMAIL_CENTER_SECRET_KEY changed?") from e
+
+
+class Signer:
+    """HMAC signatures for short-lived URLs (inline images), keyed from the secret key."""
+
+    def __init__(self, key: bytes):
+        import hashlib
+        self._key = hashlib.sha256(b"email-center url signing\x00" + key).digest()
+
+    def sign(self, message: str) -> str:
+        import base64
+        import hashlib
+        import hmac
+        digest = hmac.new(self._key, message.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest[:18]).decode()
+
+    def verify(self, message: str, signature: str) -> bool:
+        import hmac
+        return hmac.compare_digest(self.sign(message), signature or "")

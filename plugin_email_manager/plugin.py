@@ -1,17 +1,93 @@
 """The email manager's hook implementations: everything it gives the host, in one place."""
 from __future__ import annotations
 
-from host.api import Badge, User
+from pathlib import Path
+
+from host.api import Action, Badge, Job, UIEntry
 from host.hookspecs import hookimpl
+from plugin_email_manager import accounts, attachments, badge, linking, messages, runtime, sending, threads
+from plugin_email_manager.mailsync.parsepass import ParsePass
+from plugin_email_manager.mailsync.supervisor import Supervisor
+from plugin_email_manager.migrations import migrations
+
+HERE = Path(__file__).resolve().parent
 
 
-async def unread_count(host, user: User) -> int:
-    """The mail badge: unread messages in the inboxes of the user's accounts."""
-    return await host.db.fetchval(
-        "SELECT count(*) FROM mail_messages m JOIN mail_accounts a ON a.id = m.account_id "
-        "WHERE a.user_id = $1 AND m.type = 'inbox' AND NOT m.read", user.id)
+@hookimpl
+def register_actions():
+    return [
+        Action("mailAccounts", "create", accounts.create, summary="Add an IMAP/SMTP account (logins checked first)"),
+        Action("mailAccounts", "link", linking.link, summary="Start linking a Google or Microsoft account"),
+        Action("mailAccounts", "oauthCallback", linking.callback, public=True,
+               summary="Where the OAuth provider sends the person back"),
+        Action("mailAccounts", "sync", accounts.sync, summary="Sync now (Refresh); wait: true answers when done"),
+        Action("mailAccounts", "destroy", accounts.destroy, summary="Remove an account and all of its mail here"),
+        Action("mailMessages", "get", messages.get, summary="One message with its bodies and attachments"),
+        Action("mailMessages", "list", threads.list_messages, summary="Messages, with full-text search"),
+        Action("mailMessages", "listThreads", threads.list_threads, summary="One row per conversation"),
+        Action("mailMessages", "getThread", threads.get_thread, summary="Every message of a conversation"),
+        Action("mailMessages", "markRead", messages.mark_read, summary="Mark read, here and on the server"),
+        Action("mailMessages", "markUnread", messages.mark_unread, summary="Mark unread, here and on the server"),
+        Action("mailMessages", "destroy", messages.destroy, summary="Move to Trash (from Trash: delete for good)"),
+        Action("mailMessages", "prepareReply", sending.prepare_reply, summary="A reply draft for the compose dialog"),
+        Action("mailMessages", "prepareForward", sending.prepare_forward, summary="A forward draft"),
+        Action("mailMessages", "send", sending.send, summary="Send a message over SMTP"),
+        Action("mailMessages", "reply", sending.reply, summary="Reply in one call"),
+        Action("mailMessages", "forward", sending.forward, summary="Forward in one call"),
+        Action("mailMessages", "saveDraft", sending.save_draft, summary="Store a draft here and on the server"),
+        Action("mailAttachments", "download", attachments.download, summary="The attachment's bytes"),
+    ]
+
+
+@hookimpl
+def register_routes():
+    return attachments.routes()
+
+
+@hookimpl
+def register_migrations():
+    return migrations()
 
 
 @hookimpl
 def register_badges():
-    return [Badge(name="mail", icon="mail", href="/admin/mail", count=unread_count, title="Unread mail")]
+    return [Badge(name="mail", icon="mail", href="/admin/mail", count=badge.unread_count, title="Unread mail")]
+
+
+@hookimpl
+def register_ui():
+    return [UIEntry(plugin="email_manager", path="/admin/mail", title="Email", icon="mail",
+                    module="/static/plugins/email_manager/mail.js", static_dir=HERE / "ui")]
+
+
+@hookimpl
+def register_jobs():
+    return [Job(name="mail-oauth-states-cleanup", interval=3600, run=_cleanup)]
+
+
+async def _cleanup(host) -> None:
+    await host.db.execute("DELETE FROM mail_oauth_states WHERE expires_at < now() - interval '1 day'")
+
+
+@hookimpl
+async def startup(host):
+    await _load_setting_overrides(host)
+    supervisor = Supervisor(host)
+    parse_pass = ParsePass(host, accounts=lambda: list(supervisor.workers))
+    runtime.attach(host, runtime.MailRuntime(supervisor, parse_pass))
+    await parse_pass.start()
+    await supervisor.start()
+
+
+async def _load_setting_overrides(host) -> None:
+    """Root's run-time values (the "general" mailSettings record) win over the environment."""
+    values = await host.db.fetchval("SELECT \"values\" FROM mail_settings WHERE provider = 'general'")
+    if isinstance(values, dict):
+        host.settings.set_overrides(values)
+
+
+@hookimpl
+async def shutdown(host):
+    mail = runtime.of(host)
+    await mail.supervisor.release_all()
+    await mail.parse_pass.close()

@@ -151,7 +151,7 @@ async def test_bad_input_gets_a_clear_4xx(server, method, path, query, body, exp
 async def test_collections_list_and_openapi(server):
     status, body = await server.api(server.alice, "collections:list", query={"paginate": "false"}, method="GET")
     by_name = {c["name"]: c for c in body["data"]}
-    assert {"users", "demoItems", "mailMessages", "mailAccounts"} <= set(by_name)
+    assert {"users", "demoItems"} <= set(by_name)
     assert "authTokens" not in by_name
     fields = {f["name"]: f for f in by_name["demoItems"]["fields"]}
     assert fields["owner"]["type"] == "belongsTo" and fields["owner"]["target"] == "users"

@@ -1,0 +1,159 @@
+"""Actions of ``mailAccounts``: add an IMAP/SMTP account, link Google or Microsoft, Refresh, delete.
+
+Secrets are encrypted before they are stored and never answered: the generic ``list``/``get``
+leave out the hidden ``secret`` field.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from host.api import ActionContext
+from host.errors import BadRequest, HostError, NotFound
+from host.query.params import read_tk
+from host.query.select import answer_row
+from plugin_email_manager import runtime
+from plugin_email_manager.errors import MailAuthFailed
+from plugin_email_manager.mailsync import imap
+from plugin_email_manager.sendmail import smtp
+
+SECURITY = ("tls", "starttls", "none")
+IMAP_FIELDS = {"provider", "email", "username", "password", "displayName", "imapHost", "imapPort", "imapSecurity",
+               "smtpHost", "smtpPort", "smtpSecurity", "syncSince", "appendSent"}
+
+
+def _text(values: dict, name: str, required: bool = True) -> str | None:
+    value = values.get(name)
+    if value is None or value == "":
+        if required:
+            raise BadRequest(f"'{name}' is required.", code="MISSING_PARAMETER", field=name)
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(f"'{name}' must be a string.", code="INVALID_VALUE", field=name)
+    if any(c in value for c in "\r\n\x00"):
+        raise BadRequest(f"'{name}' must be one line.", code="INVALID_VALUE", field=name)
+    return value.strip()
+
+
+def _port(values: dict, name: str) -> int:
+    value = values.get(name)
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        raise BadRequest(f"'{name}' must be a port number.", code="INVALID_VALUE", field=name) from None
+    if not 0 < port < 65536 or isinstance(value, bool):
+        raise BadRequest(f"'{name}' must be a port number.", code="INVALID_VALUE", field=name)
+    return port
+
+
+def _security(values: dict, name: str) -> str:
+    value = values.get(name, "tls")
+    if value not in SECURITY:
+        raise BadRequest(f"'{name}' must be one of tls, starttls, none.", code="INVALID_VALUE", field=name)
+    return value
+
+
+def _since(values: dict) -> datetime | None:
+    raw = values.get("syncSince")
+    if raw in (None, ""):
+        return None
+    try:
+        when = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest("'syncSince' must be an ISO 8601 date.", code="INVALID_VALUE", field="syncSince") from None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+async def check_imap_login(host_: str, port: int, security: str, username: str, password: str) -> None:
+    session = await imap.connect(host_, port, security, timeout=20)
+    try:
+        await session.login(username, password)
+    finally:
+        await session.logout()
+
+
+async def _row(ctx: ActionContext, account_id: int) -> dict:
+    record = await ctx.db.fetchrow("SELECT * FROM mail_accounts WHERE id = $1", account_id)
+    return answer_row(ctx.collection, record)
+
+
+async def create(ctx: ActionContext) -> dict:
+    v = ctx.values
+    unknown = set(v) - IMAP_FIELDS
+    if unknown:
+        name = sorted(unknown)[0]
+        raise BadRequest(f"Unknown field {name!r}.", code="UNKNOWN_FIELD", field=name)
+    provider = v.get("provider", "imap")
+    if provider in ("google", "microsoft"):
+        raise BadRequest("Google and Microsoft accounts are linked with mailAccounts:link.", code="USE_LINK")
+    if provider != "imap":
+        raise BadRequest("provider must be 'imap' here.", code="INVALID_VALUE", field="provider")
+    email = _text(v, "email")
+    if "@" not in email:
+        raise BadRequest("'email' is not an email address.", code="INVALID_VALUE", field="email")
+    username = _text(v, "username", required=False) or email
+    password = v.get("password")
+    if not isinstance(password, str) or not password:
+        raise BadRequest("'password' is required.", code="MISSING_PARAMETER", field="password")
+    imap_host, smtp_host = _text(v, "imapHost"), _text(v, "smtpHost")
+    imap_port, smtp_port = _port(v, "imapPort"), _port(v, "smtpPort")
+    imap_sec, smtp_sec = _security(v, "imapSecurity"), _security(v, "smtpSecurity")
+    since = _since(v)
+    append_sent = v.get("appendSent", True)
+    if not isinstance(append_sent, bool):
+        raise BadRequest("'appendSent' must be true or false.", code="INVALID_VALUE", field="appendSent")
+
+    # both logins are checked before anything is stored
+    try:
+        await check_imap_login(imap_host, imap_port, imap_sec, username, password)
+    except MailAuthFailed as e:
+        raise MailAuthFailed(f"The IMAP server {imap_host} refused the login: {e.message}", server="imap") from None
+    await smtp.check_login(smtp_host, smtp_port, smtp_sec, username, password)
+
+    account_id = await ctx.db.fetchval(
+        "INSERT INTO mail_accounts (user_id, provider, email, display_name, username, imap_host, imap_port, "
+        "imap_security, smtp_host, smtp_port, smtp_security, secret, status, sync_since, append_sent, progress) "
+        "VALUES ($1, 'imap', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'syncing', $12, $13, '{}'::jsonb) RETURNING id",
+        ctx.user.id, email, _text(v, "displayName", required=False), username, imap_host, imap_port, imap_sec,
+        smtp_host, smtp_port, smtp_sec, ctx.host.secrets.encrypt({"password": password}), since, append_sent)
+    await runtime.of(ctx.host).supervisor.claim(account_id)
+    return {"data": await _row(ctx, account_id)}
+
+
+async def own_account_ids(ctx: ActionContext, raw: Any = None) -> list[int]:
+    """The ids named by ``filterByTk`` that are the caller's accounts; none → 404."""
+    read = read_tk(ctx.collection, ctx.params.get("filterByTk") if raw is None else raw)
+    if read is None:
+        raise BadRequest("'filterByTk' is required.", code="MISSING_PARAMETER", field="filterByTk")
+    ids, _many = read
+    rows = await ctx.db.fetch("SELECT id FROM mail_accounts WHERE id = ANY($1::bigint[]) AND user_id = $2",
+                              ids, ctx.user.id)
+    found = [r["id"] for r in rows]
+    if len(found) != len(set(ids)):
+        raise NotFound("No such mail account.")
+    return found
+
+
+async def sync(ctx: ActionContext) -> dict:
+    (account_id, *_rest) = await own_account_ids(ctx)
+    wait = str(ctx.params.get("wait", "false")).lower() in ("true", "1")
+    result = await runtime.of(ctx.host).supervisor.sync(account_id, wait=wait)
+    if isinstance(result, dict) and "error" in result:  # answered by the process that holds the account
+        raise HostError(result["error"], code=result.get("code", "SYNC_FAILED"), status=result.get("status", 502))
+    counts = result.get("counts", result) if isinstance(result, dict) else None
+    return {"data": {"account": await _row(ctx, account_id), "counts": counts}}
+
+
+async def destroy(ctx: ActionContext) -> dict:
+    ids = await own_account_ids(ctx)
+    supervisor = runtime.of(ctx.host).supervisor
+    for account_id in ids:
+        supervisor.stop_worker(account_id)
+    # folders, messages, attachments, logs and sync state go with it (foreign keys, on delete cascade)
+    deleted = await ctx.db.fetchval(
+        "WITH d AS (DELETE FROM mail_accounts WHERE id = ANY($1::bigint[]) AND user_id = $2 RETURNING 1) "
+        "SELECT count(*) FROM d", ids, ctx.user.id)
+    for account_id in ids:
+        await ctx.host.notify("mail_account_deleted", {"accountId": account_id})
+    await ctx.host.badges_changed(ctx.user.id)
+    return {"data": deleted}

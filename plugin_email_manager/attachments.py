@@ -1,0 +1,77 @@
+"""Attachment bytes: ``mailAttachments:download`` (signed in), and inline ``cid:`` images through
+short-lived signed URLs, which the reader's sandboxed frame can load without a cookie.
+"""
+from __future__ import annotations
+
+import time
+import urllib.parse
+
+from aiohttp import web
+
+from host import keys
+from host.api import ActionContext, Raw
+from host.errors import BadRequest, NotFound
+from host.query.params import read_tk
+from host.rest import public
+
+INLINE_PATH = "/api/mailAttachments:inline"
+INLINE_TTL = 3600
+
+
+def _disposition(kind: str, filename: str) -> str:
+    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "'").replace("\\", "_") or "attachment"
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{urllib.parse.quote(filename)}"
+
+
+def _safe_type(content_type: str | None) -> str:
+    # never let stored mail be served as a page or script of our origin
+    ctype = (content_type or "application/octet-stream").split(";")[0].strip().lower()
+    if "html" in ctype or "xml" in ctype or "javascript" in ctype or ctype in ("image/svg+xml",):
+        return "application/octet-stream"
+    return ctype
+
+
+async def download(ctx: ActionContext) -> Raw:
+    read = read_tk(ctx.collection, ctx.params.get("filterByTk"))
+    if read is None or len(read[0]) != 1:
+        raise BadRequest("'filterByTk' must name one attachment.", code="MISSING_PARAMETER", field="filterByTk")
+    row = await ctx.db.fetchrow(
+        "SELECT t.filename, t.content_type, t.content FROM mail_attachments t "
+        "JOIN mail_messages m ON m.id = t.mail_message_id JOIN mail_accounts a ON a.id = m.account_id "
+        "WHERE t.id = $1 AND a.user_id = $2", read[0][0], ctx.user.id)
+    if row is None:
+        raise NotFound("No such attachment.")
+    return Raw(bytes(row["content"] or b""), _safe_type(row["content_type"]), headers={
+        "Content-Disposition": _disposition("attachment", row["filename"] or "attachment"),
+        "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
+
+
+def inline_url(host, attachment_id: int) -> str:
+    expires = int(time.time()) + INLINE_TTL
+    sig = host.secrets.signer.sign(f"inline:{attachment_id}:{expires}")
+    return f"{INLINE_PATH}?id={attachment_id}&exp={expires}&sig={sig}"
+
+
+@public
+async def inline(request: web.Request) -> web.Response:
+    host = request.app[keys.HOST]
+    try:
+        attachment_id, expires = int(request.query["id"]), int(request.query["exp"])
+    except (KeyError, ValueError):
+        raise NotFound("No such image.") from None
+    if expires < time.time() or not host.secrets.signer.verify(f"inline:{attachment_id}:{expires}",
+                                                                request.query.get("sig", "")):
+        raise NotFound("No such image (the link expired).")
+    row = await host.db.fetchrow("SELECT content_type, content FROM mail_attachments WHERE id = $1", attachment_id)
+    if row is None:
+        raise NotFound("No such image.")
+    ctype = _safe_type(row["content_type"])
+    if not ctype.startswith("image/"):
+        ctype = "application/octet-stream"
+    return web.Response(body=bytes(row["content"] or b""), content_type=ctype, headers={
+        "Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'"})
+
+
+def routes() -> list[web.RouteDef]:
+    return [web.get(INLINE_PATH, inline)]

@@ -1,0 +1,92 @@
+"""One sync run of an account: every folder, its log record, the account's status and progress."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from host.errors import HostError
+from plugin_email_manager import connections
+from plugin_email_manager.errors import MailAuthFailed, TokenRefreshFailed
+from plugin_email_manager.mailsync import imap, store
+from plugin_email_manager.mailsync.folder_sync import Counts, sync_folder
+
+log = logging.getLogger(__name__)
+
+# inbox first: it is what a person looks at while the rest comes in
+TYPE_ORDER = {"inbox": 0, "sent": 1, "drafts": 2, "archive": 3, "other": 4, "junk": 5, "trash": 6}
+
+
+async def list_folders(db, session, account) -> list[store.FolderState]:
+    found = []
+    for f in await session.list_folders():
+        if any(flag.lower() in ("\\noselect", "\\nonexistent") for flag in f.flags):
+            continue
+        found.append((f.name, f.delimiter, imap.folder_type(f), f.special_use))
+    found.sort(key=lambda f: (TYPE_ORDER.get(f[2], 9), f[0]))
+    async with db.acquire() as conn, conn.transaction():
+        return await store.upsert_folders(conn, account.id, found)
+
+
+def describe(error: BaseException) -> str:
+    if isinstance(error, HostError):
+        return error.message
+    if isinstance(error, (asyncio.TimeoutError, OSError)):
+        return f"The mail server could not be reached ({type(error).__name__}: {error})."
+    return f"{type(error).__name__}: {error}"
+
+
+async def sync_account(host, account_id: int, *, only: str | None = None, notify=None) -> Counts:
+    """Sync every folder (or only the folder type ``only``, e.g. the inbox after an IDLE wake-up).
+
+    Writes a mailSyncLogs record, keeps the account's status, progress and lastSyncAt, and asks
+    ``notify()`` to tell listeners (badge, parse pass) after each stored batch.
+    """
+    db = host.db
+    account = await connections.load_account(db, account_id)
+    log_id = await db.fetchval("INSERT INTO mail_sync_logs (account_id, started_at, status) "
+                               "VALUES ($1, now(), 'running') RETURNING id", account_id)
+    counts = Counts()
+    started = time.monotonic()
+    try:
+        session = await connections.open_imap(host, account)
+        try:
+            folders = await list_folders(db, session, account)
+            if only:
+                folders = [f for f in folders if f.type == only]
+
+            async def on_batch(step: Counts) -> None:
+                await db.execute("UPDATE mail_accounts SET progress = jsonb_build_object('fetched', "
+                                 "coalesce((progress->>'fetched')::int, 0) + $2) WHERE id = $1", account_id, step.new)
+                if notify:
+                    await notify(step)
+
+            for folder in folders:
+                counts.add(await sync_folder(db, session, account, folder, on_batch=on_batch))
+        finally:
+            await session.logout()
+    except BaseException as e:
+        if isinstance(e, asyncio.CancelledError):
+            await _finish(db, account_id, log_id, counts, "error", "The sync was stopped.", keep_status=True)
+            raise
+        message = describe(e)
+        log.warning("account %s: sync failed: %s", account_id, message)
+        # a refused login or sign-in needs the person; a network failure is retried by itself
+        needs_person = isinstance(e, (MailAuthFailed, TokenRefreshFailed))
+        await _finish(db, account_id, log_id, counts, "error", message, keep_status=not needs_person)
+        raise
+    await _finish(db, account_id, log_id, counts, "ok", None)
+    log.info("account %s: synced in %.2fs: %s", account_id, time.monotonic() - started, counts.as_json())
+    return counts
+
+
+async def _finish(db, account_id, log_id, counts: Counts, status: str, error: str | None, keep_status=False) -> None:
+    await db.execute("UPDATE mail_sync_logs SET finished_at = now(), status = $2, counts = $3::jsonb, error = $4 "
+                     "WHERE id = $1", log_id, status, counts.as_json(), error)
+    if status == "ok":
+        await db.execute("UPDATE mail_accounts SET status = 'ready', error = NULL, last_sync_at = now() "
+                         "WHERE id = $1", account_id)
+    elif not keep_status:
+        await db.execute("UPDATE mail_accounts SET status = 'error', error = $2 WHERE id = $1", account_id, error)
+    else:
+        await db.execute("UPDATE mail_accounts SET error = $2 WHERE id = $1", account_id, error)

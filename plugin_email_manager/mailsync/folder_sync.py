@@ -1,0 +1,154 @@
+"""Sync of one IMAP folder into PostgreSQL.
+
+    SELECT ──► UIDVALIDITY changed? ──yes──► drop the folder's rows, state reset ─┐
+      │no                                                                         │
+      ▼◄──────────────────────────────────────────────────────────────────────────┘
+    push read/flag changes made here (pending_flags) ──► UID SEARCH ALL
+      ▼
+    stored − on server  ──► deleted here (expunged or moved away in another client)
+    wanted − stored     ──► fetched newest first, in batches; each batch one transaction
+      ▼                     (rows + threads), so a cut connection loses at most one batch
+    flags: CONDSTORE ``CHANGEDSINCE`` the stored HIGHESTMODSEQ, else a bounded recheck of the
+      ▼    newest messages
+    save UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, last seen UID
+
+UIDVALIDITY rule (RFC 3501 2.3.1.1): UIDs are meaningful only with the UIDVALIDITY they came
+with; when it changes, every stored UID of the folder is void, so the rows go and the folder is
+fetched again. Duplicates are impossible by construction: a row is keyed by (folder, UID) and
+inserted with ON CONFLICT DO NOTHING, and what to fetch is computed from what is stored, not
+from a cursor that a crash could leave behind. A restart therefore resumes where it stopped.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Awaitable, Callable
+
+from plugin_email_manager import conversations
+from plugin_email_manager.mailparse.headers import parse_headers
+from plugin_email_manager.mailsync import store
+
+log = logging.getLogger(__name__)
+
+BATCH = 250             # messages per fetch command and per transaction
+FLAG_RECHECK = 2000     # without CONDSTORE, the newest messages whose flags are checked each sync
+IMAP_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@dataclass
+class Counts:
+    new: int = 0
+    updated: int = 0
+    deleted: int = 0
+    new_ids: list[int] = field(default_factory=list)
+
+    def add(self, other: "Counts") -> None:
+        self.new += other.new
+        self.updated += other.updated
+        self.deleted += other.deleted
+        self.new_ids += other.new_ids
+
+    def as_json(self) -> dict:
+        return {"new": self.new, "updated": self.updated, "deleted": self.deleted}
+
+
+def imap_date(value: date | datetime) -> str:
+    return f"{value.day}-{IMAP_MONTHS[value.month - 1]}-{value.year}"
+
+
+def _clean(value):
+    """PostgreSQL text and jsonb refuse NUL characters; hostile headers carry them."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    return value
+
+
+def message_row(fetched, folder_type: str) -> dict:
+    """A mail_messages row from a fetched message: its bytes, flags, and its headers (stage 1)."""
+    h = parse_headers(fetched.raw)
+    flags = [str(f) for f in fetched.flags]
+    thrid = getattr(fetched, "gm_thrid", None)
+    return _clean({
+        "uid": fetched.uid, "message_id": h["messageId"], "in_reply_to": h["inReplyTo"], "refs": h["references"],
+        "provider_thread_id": str(thrid) if thrid else None, "subject": h["subject"], "from_addr": h["from"],
+        "to_addrs": h["to"], "cc_addrs": h["cc"], "bcc_addrs": h["bcc"], "reply_to_addrs": h["replyTo"],
+        "date": h["date"] or fetched.internaldate, "read": "\\Seen" in flags, "flagged": "\\Flagged" in flags,
+        "answered": "\\Answered" in flags, "forwarded": "$Forwarded" in flags,
+        "has_attachments": bool(h["hasAttachments"]), "size": fetched.size or len(fetched.raw), "flags": flags,
+        "modseq": fetched.modseq, "raw": fetched.raw, "snippet": None,
+    })
+
+
+async def push_flags(db, session, folder: store.FolderState) -> int:
+    """Read/flag changes made here reach the server; they stay pending when the server fails."""
+    pending = await store.pending_flag_changes(db, folder.id)
+    if not pending:
+        return 0
+    by_change: dict[tuple[str, bool], list[int]] = {}
+    for _id, uid, changes in pending:
+        for flag, on in changes.items():
+            by_change.setdefault((flag, bool(on)), []).append(uid)
+    for (flag, on), uids in by_change.items():
+        await session.store_flags(uids, add=[flag] if on else [], remove=[] if on else [flag])
+    await store.clear_pending_flags(db, [p[0] for p in pending], {p[0]: p[2] for p in pending})
+    return len(pending)
+
+
+async def sync_folder(db, session, account, folder: store.FolderState, *,
+                      on_batch: Callable[[Counts], Awaitable[None]] | None = None) -> Counts:
+    counts = Counts()
+    info = await session.select(folder.name)
+    if folder.uid_validity is not None and info.uidvalidity != folder.uid_validity:
+        log.warning("account %s folder %s: UIDVALIDITY %s -> %s, fetching it again",
+                    account.id, folder.name, folder.uid_validity, info.uidvalidity)
+        async with db.acquire() as conn, conn.transaction():
+            counts.deleted += await store.reset_folder(conn, folder.id, info.uidvalidity)
+        folder.highest_modseq = None
+    await push_flags(db, session, folder)
+
+    on_server = set(await session.uid_search("ALL")) if info.exists else set()
+    stored = await store.stored_uids(db, folder.id)
+    gone = stored - on_server
+    if gone:
+        counts.deleted += await store.delete_uids(db, folder.id, gone)
+    wanted = on_server
+    if account.sync_since and on_server:
+        wanted = set(await session.uid_search(f"SINCE {imap_date(account.sync_since)}"))
+    missing = sorted(wanted - stored, reverse=True)  # newest first: the inbox is usable at once
+    for start in range(0, len(missing), BATCH):
+        batch = missing[start:start + BATCH]
+        rows = [message_row(m, folder.type) async for m in session.fetch_messages(batch)]
+        async with db.acquire() as conn, conn.transaction():
+            ids = await store.insert_messages(conn, account.id, folder.id, folder.type, rows)
+            await conversations.assign_threads(conn, account.id, ids)
+        step = Counts(new=len(ids), new_ids=ids)
+        counts.add(step)
+        if on_batch:
+            await on_batch(step)
+
+    counts.updated += await _sync_flags(db, session, folder, info, stored & on_server)
+    await store.save_folder_state(db, folder.id, uid_validity=info.uidvalidity, uid_next=info.uidnext,
+                                  highest_modseq=info.highestmodseq, last_seen_uid=max(on_server, default=0),
+                                  synced_at=store.now())
+    folder.uid_validity, folder.highest_modseq = info.uidvalidity, info.highestmodseq
+    return counts
+
+
+async def _sync_flags(db, session, folder, info, known: set[int]) -> int:
+    """Flags changed in other clients since the last sync."""
+    if not known:
+        return 0
+    if folder.highest_modseq and info.highestmodseq:
+        if info.highestmodseq == folder.highest_modseq:
+            return 0
+        changes = await session.fetch_flags("1:*", changedsince=folder.highest_modseq)
+    else:
+        newest = sorted(known)[-FLAG_RECHECK:]
+        changes = await session.fetch_flags(f"{newest[0]}:*")
+    changes = [c for c in changes if c[0] in known]
+    return await store.apply_flags(db, folder.id, changes)

@@ -1,0 +1,166 @@
+"""SQL for the sync engine: folders, their sync state, and the messages fetched into them.
+
+A message row is written in one statement with its raw bytes and the fields read from its
+headers (stage 1), so it is listable at once; the parse pass decodes the rest later.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable
+
+FOLDER_COLUMNS = ("id, account_id, name, delimiter, type, special_use, uid_validity, uid_next, "
+                  "highest_modseq, synced_down_to, last_seen_uid, synced_at")
+
+
+@dataclass
+class FolderState:
+    id: int
+    name: str
+    type: str
+    uid_validity: int | None
+    uid_next: int | None
+    highest_modseq: int | None
+    last_seen_uid: int | None
+
+
+def _state(row) -> FolderState:
+    return FolderState(id=row["id"], name=row["name"], type=row["type"], uid_validity=row["uid_validity"],
+                       uid_next=row["uid_next"], highest_modseq=row["highest_modseq"],
+                       last_seen_uid=row["last_seen_uid"])
+
+
+async def upsert_folders(conn, account_id: int, folders: Iterable[tuple[str, str, str, str | None]]) -> list[FolderState]:
+    """Record the server's folders ``(name, delimiter, type, special_use)``; answers their states.
+
+    A folder gone from the server is removed here with its messages.
+    """
+    folders = list(folders)
+    names = [f[0] for f in folders]
+    await conn.execute("DELETE FROM mail_folders WHERE account_id = $1 AND NOT (name = ANY($2::text[]))",
+                       account_id, names)
+    for name, delimiter, type_, special in folders:
+        await conn.execute(
+            "INSERT INTO mail_folders (account_id, name, delimiter, type, special_use) "
+            "SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS "
+            "(SELECT 1 FROM mail_folders WHERE account_id = $1 AND name = $2)",
+            account_id, name, delimiter, type_, special)
+        await conn.execute("UPDATE mail_folders SET type = $3, special_use = $4 WHERE account_id = $1 AND name = $2",
+                           account_id, name, type_, special)
+    rows = await conn.fetch(f"SELECT {FOLDER_COLUMNS} FROM mail_folders WHERE account_id = $1", account_id)
+    order = {n: i for i, n in enumerate(names)}
+    return sorted((_state(r) for r in rows), key=lambda s: order.get(s.name, 1 << 30))
+
+
+async def reset_folder(conn, folder_id: int, uid_validity: int) -> int:
+    """UIDVALIDITY changed: every stored UID of the folder is void. Drop its messages, start again."""
+    deleted = await conn.fetchval(
+        "WITH d AS (DELETE FROM mail_messages WHERE folder_id = $1 AND outbox IS NULL RETURNING 1) "
+        "SELECT count(*) FROM d", folder_id)
+    await conn.execute("UPDATE mail_folders SET uid_validity = $2, uid_next = NULL, highest_modseq = NULL, "
+                       "last_seen_uid = NULL, synced_down_to = NULL WHERE id = $1", folder_id, uid_validity)
+    return deleted
+
+
+async def save_folder_state(conn, folder_id: int, **values: Any) -> None:
+    cols = list(values)
+    sets = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(cols))
+    await conn.execute(f"UPDATE mail_folders SET {sets} WHERE id = $1", folder_id, *values.values())
+
+
+async def stored_uids(conn, folder_id: int) -> set[int]:
+    rows = await conn.fetch("SELECT uid FROM mail_messages WHERE folder_id = $1 AND uid IS NOT NULL", folder_id)
+    return {r["uid"] for r in rows}
+
+
+INSERT = """
+INSERT INTO mail_messages (account_id, folder_id, uid, type, message_id, in_reply_to, refs, provider_thread_id,
+  subject, from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to_addrs, date, read, flagged, answered, forwarded,
+  has_attachments, size, flags, modseq, parse_state, raw, snippet)
+SELECT $1, $2, x.uid, $3, x.message_id, x.in_reply_to, x.refs, x.provider_thread_id, x.subject, x.from_addr,
+  x.to_addrs, x.cc_addrs, x.bcc_addrs, x.reply_to_addrs, x.date, x.read, x.flagged, x.answered, x.forwarded,
+  x.has_attachments, x.size, x.flags, x.modseq, 'pending', x.raw, x.snippet
+FROM unnest($4::bigint[], $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::text[], $10::jsonb[], $11::jsonb[],
+  $12::jsonb[], $13::jsonb[], $14::jsonb[], $15::timestamptz[], $16::bool[], $17::bool[], $18::bool[], $19::bool[],
+  $20::bool[], $21::int[], $22::jsonb[], $23::bigint[], $24::bytea[], $25::text[])
+  AS x(uid, message_id, in_reply_to, refs, provider_thread_id, subject, from_addr, to_addrs, cc_addrs, bcc_addrs,
+  reply_to_addrs, date, read, flagged, answered, forwarded, has_attachments, size, flags, modseq, raw, snippet)
+ON CONFLICT (folder_id, uid) DO NOTHING
+RETURNING id
+"""
+
+COLUMNS = ("uid", "message_id", "in_reply_to", "refs", "provider_thread_id", "subject", "from_addr", "to_addrs",
+           "cc_addrs", "bcc_addrs", "reply_to_addrs", "date", "read", "flagged", "answered", "forwarded",
+           "has_attachments", "size", "flags", "modseq", "raw", "snippet")
+
+
+async def insert_messages(conn, account_id: int, folder_id: int, folder_type: str, rows: list[dict]) -> list[int]:
+    """Insert fetched messages (dicts keyed by COLUMNS); a UID already stored is skipped. Answers new ids."""
+    rows = await _adopt_local_copies(conn, account_id, folder_id, rows)
+    if not rows:
+        return []
+    arrays = [[r.get(c) for r in rows] for c in COLUMNS]
+    records = await conn.fetch(INSERT, account_id, folder_id, folder_type, *arrays)
+    return [r["id"] for r in records]
+
+
+async def _adopt_local_copies(conn, account_id: int, folder_id: int, rows: list[dict]) -> list[dict]:
+    """A message sent from here is stored at once without a UID; when the server files it (Sent
+    folder, APPEND without UIDPLUS), the fetched copy takes over that row instead of a duplicate."""
+    ids = [r["message_id"] for r in rows if r.get("message_id")]
+    if not ids:
+        return rows
+    adopted = await conn.fetch(
+        "WITH x AS (SELECT * FROM unnest($3::text[], $4::bigint[]) AS x(message_id, uid)) "
+        "UPDATE mail_messages m SET folder_id = $2, uid = x.uid FROM x "
+        "WHERE m.account_id = $1 AND m.uid IS NULL AND m.outbox IS NULL AND m.message_id = x.message_id "
+        "AND m.type = (SELECT type FROM mail_folders WHERE id = $2) RETURNING x.uid",
+        account_id, folder_id, [r.get("message_id") for r in rows], [r["uid"] for r in rows])
+    taken = {r["uid"] for r in adopted}
+    return [r for r in rows if r["uid"] not in taken] if taken else rows
+
+
+async def delete_uids(conn, folder_id: int, uids: Iterable[int]) -> int:
+    uids = list(uids)
+    if not uids:
+        return 0
+    return await conn.fetchval(
+        "WITH d AS (DELETE FROM mail_messages WHERE folder_id = $1 AND uid = ANY($2::bigint[]) RETURNING 1) "
+        "SELECT count(*) FROM d", folder_id, uids)
+
+
+async def apply_flags(conn, folder_id: int, changes: list[tuple[int, list[str], int | None]]) -> int:
+    """Server flags into read/flagged/answered; a message with a change still to push keeps its own."""
+    if not changes:
+        return 0
+    uids = [c[0] for c in changes]
+    flags = [c[1] for c in changes]
+    modseqs = [c[2] for c in changes]
+    return await conn.fetchval("""
+        WITH x AS (SELECT * FROM unnest($2::bigint[], $3::jsonb[], $4::bigint[]) AS x(uid, flags, modseq)),
+        u AS (
+          UPDATE mail_messages m SET flags = x.flags, modseq = coalesce(x.modseq, m.modseq),
+            read = x.flags ? '\\Seen', flagged = x.flags ? '\\Flagged', answered = x.flags ? '\\Answered',
+            forwarded = x.flags ? '$Forwarded'
+          FROM x WHERE m.folder_id = $1 AND m.uid = x.uid AND m.pending_flags IS NULL
+            AND (m.flags IS DISTINCT FROM x.flags)
+          RETURNING 1)
+        SELECT count(*) FROM u""", folder_id, uids, flags, modseqs)
+
+
+async def pending_flag_changes(conn, folder_id: int) -> list[tuple[int, int, dict]]:
+    rows = await conn.fetch("SELECT id, uid, pending_flags FROM mail_messages "
+                            "WHERE folder_id = $1 AND pending_flags IS NOT NULL AND uid IS NOT NULL", folder_id)
+    return [(r["id"], r["uid"], r["pending_flags"]) for r in rows]
+
+
+async def clear_pending_flags(conn, ids: list[int], sent: dict[int, dict]) -> None:
+    """Forget pushed changes, unless the row was changed again meanwhile (compare what was sent)."""
+    for id_ in ids:
+        await conn.execute("UPDATE mail_messages SET pending_flags = NULL WHERE id = $1 AND pending_flags = $2::jsonb",
+                           id_, sent[id_])
+
+
+def now() -> datetime:
+    from datetime import timezone
+    return datetime.now(timezone.utc)

@@ -1,0 +1,117 @@
+"""The sync of one account in the process holding its lease: scheduled and requested full syncs,
+and an IDLE connection on the inbox for new mail within seconds.
+
+Syncs of one account never overlap (one lock); Refreshes that arrive together share one sync.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+
+from host.errors import HostError
+from plugin_email_manager import connections
+from plugin_email_manager.errors import MailAuthFailed, TokenRefreshFailed
+from plugin_email_manager.mailsync.account_sync import sync_account
+
+log = logging.getLogger(__name__)
+
+RETRY_SECONDS = (5, 15, 60, 300)  # after a failed connection, back off, then keep the schedule
+
+
+class Worker:
+    def __init__(self, host, account_id: int):
+        self.host = host
+        self.account_id = account_id
+        self._lock = asyncio.Lock()
+        self._requested: asyncio.Future | None = None
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self.failures = 0
+
+    def start(self) -> None:
+        self._tasks = [self.host.spawn(self._schedule(), name=f"mail-sync:{self.account_id}"),
+                       self.host.spawn(self._idle(), name=f"mail-idle:{self.account_id}")]
+
+    def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self._requested and not self._requested.done():
+            self._requested.cancel()
+
+    def request_sync(self) -> asyncio.Future:
+        """A future for the next full sync's counts; requests made together share it."""
+        if self._requested is None or self._requested.done():
+            self._requested = asyncio.get_running_loop().create_future()
+            self._requested.add_done_callback(lambda f: f.cancelled() or f.exception())  # never "never retrieved"
+        self._wake.set()
+        return self._requested
+
+    async def _notify(self, step) -> None:
+        if step.new:
+            await self.host.notify("mail_stored", {"accountId": self.account_id})
+            user_id = await self.host.db.fetchval("SELECT user_id FROM mail_accounts WHERE id = $1", self.account_id)
+            if user_id is not None:
+                await self.host.badges_changed(user_id)
+
+    async def run_sync(self, only: str | None = None):
+        async with self._lock:
+            return await sync_account(self.host, self.account_id, only=only, notify=self._notify)
+
+    async def _schedule(self) -> None:
+        while True:
+            future, self._requested = self._requested, None
+            self._wake.clear()
+            try:
+                counts = await self.run_sync()
+                self.failures = 0
+                if future and not future.done():
+                    future.set_result(counts.as_json())
+            except asyncio.CancelledError:
+                if future and not future.done():
+                    future.cancel()
+                raise
+            except Exception as e:
+                self.failures += 1
+                if future and not future.done():
+                    future.set_exception(e if isinstance(e, HostError) else
+                                         HostError(f"The sync failed: {e}", code="SYNC_FAILED", status=502))
+                if not isinstance(e, HostError):
+                    log.exception("account %s: sync crashed", self.account_id)
+            interval = float(self.host.settings.get("sync_interval", 300))
+            if self.failures:
+                interval = min(interval, RETRY_SECONDS[min(self.failures, len(RETRY_SECONDS)) - 1])
+            try:
+                await asyncio.wait_for(self._wake.wait(), interval)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _idle(self) -> None:
+        """Hold an IDLE on the inbox; sync the inbox whenever the server announces a change."""
+        await asyncio.sleep(1.0)  # let the first full sync make the folders
+        attempt = 0
+        while True:
+            try:
+                account = await connections.load_account(self.host.db, self.account_id)
+                if account.status == "error" and self.failures:
+                    await asyncio.sleep(30)
+                    continue
+                session = await connections.open_imap(self.host, account)
+                try:
+                    await session.select("INBOX")
+                    attempt = 0
+                    renew = float(self.host.settings.get("idle_restart", 1500))
+                    while True:
+                        pushed = await session.idle(renew)
+                        if pushed:
+                            await self.run_sync(only="inbox")
+                finally:
+                    await session.logout()
+            except asyncio.CancelledError:
+                raise
+            except (MailAuthFailed, TokenRefreshFailed):
+                await asyncio.sleep(60)
+            except Exception as e:
+                attempt += 1
+                log.info("account %s: IDLE connection lost (%s), reconnecting", self.account_id, e)
+                await asyncio.sleep(min(2 ** attempt, 60) + random.uniform(0, 1))

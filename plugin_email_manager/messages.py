@@ -1,0 +1,151 @@
+"""Actions on messages: open one (sanitized HTML, attachments), read state, delete.
+
+Read state is written here at once and pushed to the server in the same call; when the server
+can't be reached the change stays in ``pending_flags`` and the next sync pushes it, so it is
+never lost and never overwritten by the server's older state meanwhile.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from host.api import ActionContext
+from host.errors import BadRequest, NotFound
+from host.query.params import read_tk
+from host.query.select import answer_row
+from plugin_email_manager import connections
+from plugin_email_manager.attachments import inline_url
+from plugin_email_manager.sanitize import sanitize_html, text_to_html
+
+log = logging.getLogger(__name__)
+
+ATTACHMENT_COLUMNS = "id, mail_message_id, filename, content_type, size, content_id, inline"
+
+
+async def own_message_ids(ctx: ActionContext, raw: Any = None) -> list[int]:
+    """The caller's messages among ``filterByTk``; any id outside the caller's mail → 404."""
+    read = read_tk(ctx.collection, ctx.params.get("filterByTk") if raw is None else raw)
+    if read is None:
+        raise BadRequest("'filterByTk' is required.", code="MISSING_PARAMETER", field="filterByTk")
+    ids = list(dict.fromkeys(read[0]))
+    rows = await ctx.db.fetch("SELECT m.id FROM mail_messages m JOIN mail_accounts a ON a.id = m.account_id "
+                              "WHERE m.id = ANY($1::bigint[]) AND a.user_id = $2", ids, ctx.user.id)
+    if len(rows) != len(ids):
+        raise NotFound("No such message.")
+    return ids
+
+
+def attachment_json(row) -> dict:
+    return {"id": row["id"], "filename": row["filename"], "contentType": row["content_type"], "size": row["size"],
+            "contentId": row["content_id"], "inline": row["inline"]}
+
+
+async def full_messages(ctx: ActionContext, ids: list[int], order: str = "m.date, m.id") -> list[dict]:
+    """Messages as ``get`` answers them: every field, sanitized HTML, attachments."""
+    records = await ctx.db.fetch(f"SELECT m.* FROM mail_messages m WHERE m.id = ANY($1::bigint[]) ORDER BY {order}",
+                                 ids)
+    atts = await ctx.db.fetch(f"SELECT {ATTACHMENT_COLUMNS} FROM mail_attachments "
+                              "WHERE mail_message_id = ANY($1::bigint[]) ORDER BY id", ids)
+    by_message: dict[int, list] = {}
+    for a in atts:
+        by_message.setdefault(a["mail_message_id"], []).append(a)
+    out = []
+    for record in records:
+        row = answer_row(ctx.collection, record)
+        mine = by_message.get(record["id"], [])
+        cids = {a["content_id"].strip("<>"): a["id"] for a in mine if a["content_id"]}
+        row["attachments"] = [attachment_json(a) for a in mine]
+        row.update(render_body(ctx.host, record["html"], record["text"], cids))
+        out.append(row)
+    return out
+
+
+def render_body(host, html: str | None, text: str | None, cids: dict[str, int]) -> dict:
+    """The HTML a reader may show: sanitized, remote content held back, cid: images signed."""
+    if html:
+        clean = sanitize_html(html, cid_url=lambda cid: inline_url(host, cids[cid]) if cid in cids else None)
+        return {"html": clean.html, "hasRemoteContent": clean.has_remote_content, "text": text}
+    return {"html": text_to_html(text or "") if text else None, "hasRemoteContent": False, "text": text}
+
+
+async def get(ctx: ActionContext) -> dict:
+    ids = await own_message_ids(ctx)
+    if len(ids) != 1:
+        raise BadRequest("'filterByTk' must name one message.", code="INVALID_VALUE", field="filterByTk")
+    return {"data": (await full_messages(ctx, ids))[0]}
+
+
+async def set_read(ctx: ActionContext, read: bool) -> dict:
+    ids = await own_message_ids(ctx)
+    changed = await ctx.db.fetch(
+        "UPDATE mail_messages SET read = $2, pending_flags = coalesce(pending_flags, '{}'::jsonb) || "
+        "jsonb_build_object('\\Seen', $2) WHERE id = ANY($1::bigint[]) AND uid IS NOT NULL RETURNING id", ids, read)
+    await ctx.db.execute("UPDATE mail_messages SET read = $2 WHERE id = ANY($1::bigint[]) AND uid IS NULL", ids, read)
+    if changed:
+        await push_pending(ctx.host, [r["id"] for r in changed])
+    await ctx.host.badges_changed(ctx.user.id)
+    return {"data": ids}
+
+
+async def mark_read(ctx: ActionContext) -> dict:
+    return await set_read(ctx, True)
+
+
+async def mark_unread(ctx: ActionContext) -> dict:
+    return await set_read(ctx, False)
+
+
+async def push_pending(host, ids: list[int]) -> None:
+    """Push pending flag changes of these messages now; on failure the next sync retries."""
+    from plugin_email_manager.mailsync.folder_sync import push_flags
+    from plugin_email_manager.mailsync.store import FolderState
+
+    folders = await host.db.fetch(
+        "SELECT DISTINCT f.id, f.name, f.type, f.account_id FROM mail_messages m JOIN mail_folders f ON f.id = m.folder_id "
+        "WHERE m.id = ANY($1::bigint[]) AND m.pending_flags IS NOT NULL", ids)
+    by_account: dict[int, list] = {}
+    for f in folders:
+        by_account.setdefault(f["account_id"], []).append(f)
+    for account_id, account_folders in by_account.items():
+        try:
+            account = await connections.load_account(host.db, account_id)
+            session = await connections.open_imap(host, account, timeout=15)
+            try:
+                for f in account_folders:
+                    await session.select(f["name"])
+                    await push_flags(host.db, session, FolderState(f["id"], f["name"], f["type"], None, None, None, None))
+            finally:
+                await session.logout()
+        except Exception as e:  # kept pending: the next sync pushes it
+            log.info("account %s: read state not pushed yet (%s)", account_id, e)
+
+
+async def destroy(ctx: ActionContext) -> dict:
+    """Move to Trash on the server; from Trash, delete for good."""
+    ids = await own_message_ids(ctx)
+    rows = await ctx.db.fetch(
+        "SELECT m.id, m.uid, m.account_id, f.id AS folder_id, f.name AS folder, f.type FROM mail_messages m "
+        "LEFT JOIN mail_folders f ON f.id = m.folder_id WHERE m.id = ANY($1::bigint[])", ids)
+    groups: dict[tuple[int, str | None], list] = {}
+    for r in rows:
+        groups.setdefault((r["account_id"], r["folder"]), []).append(r)
+    for (account_id, folder), items in groups.items():
+        on_server = [r for r in items if r["uid"] is not None and folder]
+        if on_server:
+            account = await connections.load_account(ctx.db, account_id)
+            trash = await ctx.db.fetchval("SELECT name FROM mail_folders WHERE account_id = $1 AND type = 'trash' "
+                                          "ORDER BY id LIMIT 1", account_id)
+            session = await connections.open_imap(ctx.host, account)
+            try:
+                await session.select(folder)
+                uids = [r["uid"] for r in on_server]
+                if trash and items[0]["type"] != "trash":
+                    await session.move(uids, trash)
+                else:
+                    await session.store_flags(uids, add=["\\Deleted"])
+                    await session.expunge(uids)
+            finally:
+                await session.logout()
+        await ctx.db.execute("DELETE FROM mail_messages WHERE id = ANY($1::bigint[])", [r["id"] for r in items])
+    await ctx.host.badges_changed(ctx.user.id)
+    return {"data": len(ids)}

@@ -1,0 +1,206 @@
+"""Actions that write mail: prepareReply, prepareForward, send, reply, forward, saveDraft.
+
+Attachments come as JSON (``attachments: [{"filename","contentType","content": base64}]``) or as
+multipart form data (files in the field ``attachments``, the other fields as form fields whose
+values may be JSON). Sizes are checked before anything is sent.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from host.api import ActionContext
+from host.errors import BadRequest, HostError, NotFound
+from plugin_email_manager import connections, outbox
+from plugin_email_manager.accounts import own_account_ids
+from plugin_email_manager.messages import full_messages, own_message_ids
+from plugin_email_manager.sendmail import compose, replies, smtp
+from plugin_email_manager.sendmail.addresses import parse_recipients
+
+
+def _list(value: Any, name: str) -> list:
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, (str, dict)) for v in value):
+        return value
+    raise BadRequest(f"'{name}' must be a list of addresses.", code="INVALID_VALUE", field=name)
+
+
+def _attachments(ctx: ActionContext) -> list[dict]:
+    out = []
+    for i, a in enumerate(_list_of_dicts(ctx.params.get("attachments"))):
+        try:
+            content = base64.b64decode(a.get("content") or "", validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            raise BadRequest(f"attachments[{i}].content is not base64.", code="INVALID_VALUE",
+                             field="attachments") from None
+        out.append({"filename": str(a.get("filename") or f"attachment-{i + 1}"),
+                    "contentType": str(a.get("contentType") or "application/octet-stream"), "content": content,
+                    **({"contentId": a["contentId"]} if a.get("contentId") else {})})
+    for filename, content_type, data in ctx.files.get("attachments", []):
+        out.append({"filename": filename, "contentType": content_type, "content": data})
+    return out
+
+
+def _list_of_dicts(value: Any) -> list[dict]:
+    if value in (None, ""):
+        return []
+    if not isinstance(value, list) or not all(isinstance(a, dict) for a in value):
+        raise BadRequest("'attachments' must be a list of objects.", code="INVALID_VALUE", field="attachments")
+    return value
+
+
+async def _original(ctx: ActionContext, raw_id: Any, name: str) -> dict:
+    ids = await own_message_ids(ctx, raw_id)
+    if len(ids) != 1:
+        raise BadRequest(f"'{name}' must name one message.", code="INVALID_VALUE", field=name)
+    return (await full_messages(ctx, ids))[0]
+
+
+async def _account_addresses(ctx: ActionContext, account_id: int) -> set[str]:
+    rows = await ctx.db.fetch("SELECT email, username FROM mail_accounts WHERE user_id = $1", ctx.user.id)
+    return {v.lower() for r in rows for v in (r["email"], r["username"]) if v and "@" in v}
+
+
+async def prepare_reply(ctx: ActionContext) -> dict:
+    original = await _original(ctx, ctx.params.get("filterByTk"), "filterByTk")
+    reply_all = str(ctx.params.get("all", "false")).lower() in ("true", "1")
+    draft = replies.prepare_reply(original, account_addresses=await _account_addresses(ctx, original["accountId"]),
+                                  reply_all=reply_all)
+    return {"data": {**draft, "accountId": original["accountId"], "inReplyTo": original["id"]}}
+
+
+async def prepare_forward(ctx: ActionContext) -> dict:
+    original = await _original(ctx, ctx.params.get("filterByTk"), "filterByTk")
+    draft = replies.prepare_forward(original)
+    return {"data": {**draft, "accountId": original["accountId"], "forwardOf": original["id"]}}
+
+
+async def _original_attachments(ctx: ActionContext, message_id: int) -> list[dict]:
+    rows = await ctx.db.fetch("SELECT filename, content_type, content, content_id, inline FROM mail_attachments "
+                              "WHERE mail_message_id = $1 ORDER BY id", message_id)
+    return [{"filename": r["filename"], "contentType": r["content_type"], "content": bytes(r["content"] or b""),
+             **({"contentId": r["content_id"], "inline": r["inline"]} if r["content_id"] else {})} for r in rows]
+
+
+async def compose_and_send(ctx: ActionContext, p: dict, *, send_it: bool = True) -> dict:
+    """The whole of ``send`` (and of ``saveDraft`` with ``send_it=False``)."""
+    if p.get("accountId") is None:
+        raise BadRequest("'accountId' is required.", code="MISSING_PARAMETER", field="accountId")
+    (account_id,) = await own_account_ids(ctx, p.get("accountId"))
+    account = await connections.load_account(ctx.db, account_id)
+    draft_id = None
+    if p.get("draftId") is not None:
+        (draft_id,) = await own_message_ids(ctx, p["draftId"])
+        state = await ctx.db.fetchrow("SELECT outbox, account_id FROM mail_messages WHERE id = $1", draft_id)
+        if state["outbox"] is None and send_it:  # accepted by the server already: never send twice
+            return {"data": (await full_messages(ctx, [draft_id]))[0]}
+        if state["outbox"] is None or state["account_id"] != account_id:
+            raise NotFound("No such draft.")
+    attachments = _attachments(ctx)
+    in_reply_to, references, original_id, forwarded = None, [], None, False
+    if p.get("inReplyTo") is not None:
+        original = await _original(ctx, p["inReplyTo"], "inReplyTo")
+        in_reply_to, original_id = original["messageId"], original["id"]
+        references = replies.trim_references([*(original.get("references") or []), original["messageId"] or ""])
+    if p.get("forwardOf") is not None:
+        original = await _original(ctx, p["forwardOf"], "forwardOf")
+        original_id, forwarded = original["id"], True
+        attachments = await _original_attachments(ctx, original["id"]) + attachments
+    compose.check_size(attachments, float(ctx.host.settings.get("max_message_mib", 25)))
+    to, cc, bcc = _list(p.get("to"), "to"), _list(p.get("cc"), "cc"), _list(p.get("bcc"), "bcc")
+    if send_it and not (to or cc or bcc):
+        raise BadRequest("Add at least one recipient.", code="NO_RECIPIENTS", field="to")
+    subject, text, html = p.get("subject") or "", p.get("text"), p.get("html")
+    if not isinstance(subject, str) or (text is not None and not isinstance(text, str)) or \
+            (html is not None and not isinstance(html, str)):
+        raise BadRequest("subject, text and html must be strings.", code="INVALID_VALUE")
+    existing_id = await ctx.db.fetchval("SELECT message_id FROM mail_messages WHERE id = $1", draft_id) \
+        if draft_id else None
+    msg = compose.build_message(
+        from_addr={"name": account.display_name or "", "address": account.email}, to=to, cc=cc, bcc=bcc,
+        subject=subject, text=text, html=html, attachments=attachments, in_reply_to=in_reply_to,
+        references=references, message_id=existing_id)
+    bcc_json = parse_recipients(bcc)
+    if not send_it:
+        draft_id = await outbox.store(ctx.db, account_id, msg, type_="drafts", outbox="draft", bcc=bcc_json,
+                                      text=text, html=html, draft_id=draft_id)
+        await outbox.remove_server_copy(ctx.host, account, draft_id)
+        await outbox.append(ctx.host, account, draft_id, "drafts", ["\\Draft", "\\Seen"])
+        return {"data": {"id": draft_id, "draftId": draft_id}}
+
+    had_server_draft = draft_id is not None
+    if had_server_draft:
+        await outbox.remove_server_copy(ctx.host, account, draft_id)
+    row_id = await outbox.store(ctx.db, account_id, msg, type_="drafts", outbox="sending", bcc=bcc_json,
+                                text=text, html=html, draft_id=draft_id)
+    try:
+        await smtp.deliver(msg, **connections.smtp_credentials(ctx.host, account),
+                           envelope_from=compose.envelope_sender(msg),
+                           recipients=compose.envelope_recipients(msg, bcc))
+    except HostError as e:
+        await outbox.mark(ctx.db, row_id, outbox="failed")
+        e.extra["draftId"] = row_id
+        raise
+    sent = await outbox.folder_of(ctx.db, account_id, "sent")
+    await outbox.mark(ctx.db, row_id, outbox=None, type_="sent", folder_id=sent["id"] if sent else None)
+    if account.append_sent:
+        await outbox.append(ctx.host, account, row_id, "sent", ["\\Seen"])
+    if original_id is not None:
+        await _flag_original(ctx, original_id, "$Forwarded" if forwarded else "\\Answered")
+    await ctx.host.notify("mail_stored", {"accountId": account_id})
+    return {"data": (await full_messages(ctx, [row_id]))[0]}
+
+
+async def _flag_original(ctx: ActionContext, message_id: int, flag: str) -> None:
+    from plugin_email_manager.messages import push_pending
+    column = "forwarded" if flag == "$Forwarded" else "answered"
+    await ctx.db.execute(
+        f"UPDATE mail_messages SET {column} = true, pending_flags = coalesce(pending_flags, '{{}}'::jsonb) || "
+        "jsonb_build_object($2::text, true) WHERE id = $1 AND uid IS NOT NULL", message_id, flag)
+    await push_pending(ctx.host, [message_id])
+
+
+async def send(ctx: ActionContext) -> dict:
+    return await compose_and_send(ctx, ctx.params)
+
+
+async def save_draft(ctx: ActionContext) -> dict:
+    return await compose_and_send(ctx, ctx.params, send_it=False)
+
+
+def _quote_wanted(p: dict) -> bool:
+    return str(p.get("quote", "true")).lower() not in ("false", "0")
+
+
+async def reply(ctx: ActionContext) -> dict:
+    prepared = (await prepare_reply(ctx))["data"]
+    p = ctx.params
+    text, html = p.get("text"), p.get("html")
+    if _quote_wanted(p):
+        text, html = replies.with_quote(prepared, text=text, html=html)
+    values = {"accountId": prepared["accountId"], "inReplyTo": prepared["inReplyTo"],
+              "to": p.get("to", [_fmt(a) for a in prepared["to"]]), "cc": p.get("cc", [_fmt(a) for a in prepared["cc"]]),
+              "bcc": p.get("bcc"), "subject": p.get("subject", prepared["subject"]), "text": text, "html": html,
+              "attachments": p.get("attachments")}
+    return await compose_and_send(ctx, values)
+
+
+async def forward(ctx: ActionContext) -> dict:
+    prepared = (await prepare_forward(ctx))["data"]
+    p = ctx.params
+    text, html = p.get("text"), p.get("html")
+    if _quote_wanted(p):
+        text, html = replies.with_quote(prepared, text=text, html=html)
+    values = {"accountId": prepared["accountId"], "forwardOf": prepared["forwardOf"], "to": p.get("to"),
+              "cc": p.get("cc"), "bcc": p.get("bcc"), "subject": p.get("subject", prepared["subject"]),
+              "text": text, "html": html, "attachments": p.get("attachments")}
+    return await compose_and_send(ctx, values)
+
+
+def _fmt(addr: dict) -> str:
+    from plugin_email_manager.sendmail.addresses import format_address
+    return format_address(addr)
