@@ -102,14 +102,15 @@ async def compose_and_send(ctx: ActionContext, p: dict, *, send_it: bool = True)
             raise NotFound("No such draft.")
     attachments = _attachments(ctx)
     in_reply_to, references, original_id, forwarded = None, [], None, False
-    if p.get("inReplyTo") is not None:
-        original = await _original(ctx, p["inReplyTo"], "inReplyTo")
-        in_reply_to, original_id = original["messageId"], original["id"]
+    for key in ("inReplyTo", "forwardOf"):
+        if p.get(key) is None:
+            continue
+        # a reply or a forward joins the original's conversation: In-Reply-To and References
+        original = await _original(ctx, p[key], key)
+        in_reply_to, original_id, forwarded = original["messageId"], original["id"], key == "forwardOf"
         references = replies.trim_references([*(original.get("references") or []), original["messageId"] or ""])
-    if p.get("forwardOf") is not None:
-        original = await _original(ctx, p["forwardOf"], "forwardOf")
-        original_id, forwarded = original["id"], True
-        attachments = await _original_attachments(ctx, original["id"]) + attachments
+        if forwarded:
+            attachments = await _original_attachments(ctx, original["id"]) + attachments
     compose.check_size(attachments, float(ctx.host.settings.get("max_message_mib", 25)))
     to, cc, bcc = _list(p.get("to"), "to"), _list(p.get("cc"), "cc"), _list(p.get("bcc"), "bcc")
     if send_it and not (to or cc or bcc):

@@ -1,0 +1,355 @@
+"""Build the outgoing ``EmailMessage`` (RFC 5322 + MIME), ready for SMTP and for the Sent folder.
+
+Structure, from the outside in (each level only when needed)::
+
+    multipart/mixed            body + attachments
+      multipart/alternative    text/plain + the HTML side
+        multipart/related      text/html + inline images referenced as cid:
+      attachment ...
+
+Header injection: a CR or LF in a display name or an address is refused (``BadRequest``,
+code ``INVALID_HEADER``): an address that is not one must not be "repaired" into another
+recipient. In the subject, line breaks are folded to one space: a pasted multi-line subject is
+an honest mistake, and folding cannot add a header.
+
+Text parts go out 7bit, quoted-printable or base64 and attachments base64 (a message/rfc822
+one as 7bit, or as application/octet-stream when it is not 7-bit clean), so the whole message is
+7-bit clean and needs no 8BITMIME.
+Domains go on the wire as IDNA A-labels. Bcc never becomes a header: pass it to
+``envelope_recipients``.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage, MIMEPart
+from email.utils import make_msgid
+from html.parser import HTMLParser
+from typing import Any, Iterable
+
+from host.errors import BadRequest
+from plugin_email_manager.errors import AttachmentTooLarge, InvalidAddress
+from plugin_email_manager.sendmail.addresses import address_key, ascii_domain, is_valid_address, parse_recipients
+
+POLICY = policy.SMTP  # CRLF line ends, as SMTP and IMAP APPEND want them
+MIB = 1024 * 1024
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_BREAKS = re.compile(r"\s*[\r\n]+\s*")
+_HEADER_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]+\Z")
+# headers build_message owns: extra_headers may not replace them
+_OWN_HEADERS = {"from", "to", "cc", "bcc", "subject", "date", "message-id", "in-reply-to",
+                "references", "mime-version", "sender", "reply-to", "return-path"}
+
+
+# -- HTML to text: the text/plain alternative of an HTML-only message, and reply quotes ------
+
+_BLOCK = {"address", "article", "aside", "dd", "div", "dl", "dt", "fieldset", "figcaption",
+          "figure", "footer", "form", "header", "li", "main", "nav", "section", "tr"}
+_PARAGRAPH = {"blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "ol", "p", "pre", "table", "ul"}
+_HIDDEN = {"head", "script", "style", "template", "title", "noscript"}
+_QUOTE_IN, _QUOTE_OUT = "\x01", "\x02"  # blockquote markers, each on a line of its own
+
+
+class _TextMaker(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)  # entities arrive unescaped in handle_data
+        self.out: list[str] = []
+        self.hidden = self.pre = 0
+        self.links: list[tuple[str, int]] = []  # (href, len(out) at <a>)
+        self.lists: list[int | None] = []  # None for <ul>, the next number for <ol>
+
+    def _tail(self) -> str:
+        return "".join(self.out[-4:]).rstrip(" ")
+
+    def _break(self, count: int) -> None:
+        tail = self._tail()
+        have = len(tail) - len(tail.rstrip("\n"))
+        if tail and have < count:
+            self.out.append("\n" * (count - have))
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in _HIDDEN:
+            self.hidden += 1
+        elif tag == "br":
+            self.out.append("\n")
+        elif tag == "hr":
+            self._break(1), self.out.append("-" * 40), self._break(1)
+        elif tag in ("ul", "ol"):
+            self._break(1 if self.lists else 2)
+            self.lists.append(None if tag == "ul" else 1)
+        elif tag == "li":
+            self._break(1)
+            number = self.lists[-1] if self.lists else None
+            if number is not None:
+                self.lists[-1] = number + 1
+            self.out.append("  " * max(len(self.lists) - 1, 0) + (f"{number}. " if number else "- "))
+        elif tag == "blockquote":
+            self._break(1), self.out.append(_QUOTE_IN), self._break(1)
+        elif tag in _PARAGRAPH or tag in _BLOCK:
+            self._break(2 if tag in _PARAGRAPH else 1)
+            if tag == "pre":
+                self.pre += 1
+        elif tag in ("td", "th") and not self._tail().endswith(("\n", _QUOTE_IN)) and self._tail():
+            self.out.append("  ")
+        elif tag == "a":
+            self.links.append((attrs.get("href") or "", len(self.out)))
+        elif tag == "img" and attrs.get("alt"):
+            self.out.append(attrs["alt"])
+
+    def handle_endtag(self, tag):
+        if tag in _HIDDEN:
+            self.hidden = max(self.hidden - 1, 0)
+        elif tag in ("ul", "ol") and self.lists:
+            self.lists.pop()
+            self._break(1 if self.lists else 2)
+        elif tag == "blockquote":
+            self._break(1), self.out.append(_QUOTE_OUT), self._break(1)
+        elif tag in _PARAGRAPH or tag in _BLOCK:
+            if tag == "pre":
+                self.pre = max(self.pre - 1, 0)
+            self._break(2 if tag in _PARAGRAPH else 1)
+        elif tag == "a" and self.links:
+            href, start = self.links.pop()
+            label = "".join(self.out[start:]).strip()
+            target = href[7:] if href.lower().startswith("mailto:") else href
+            if href and not href.startswith(("#", "javascript:")) and target != label:
+                self.out.append(f" <{target}>" if label else f"<{target}>")
+
+    def handle_data(self, data):
+        if self.hidden:
+            return
+        if not self.pre:
+            data = re.sub(r"[ \t\r\n\f]+", " ", data)
+            if not self.out or self.out[-1].endswith(("\n", " ")):
+                data = data.lstrip(" ")
+        self.out.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Readable plain text: blocks on their own lines, links as "text <url>", quotes as "> "."""
+    maker = _TextMaker()
+    try:
+        maker.feed(html or "")
+        maker.close()
+    except AssertionError:  # html.parser gives up on some marked sections ("<![bogus"): keep what it read
+        pass
+    # one blank line wherever the source had blank lines or the quote depth changes, drawn at
+    # the shallower depth ("> x", ">", "> > y")
+    rendered: list[str] = []
+    depth, last_depth, gap = 0, 0, False
+    for line in "".join(maker.out).replace("\xa0", " ").split("\n"):
+        line = line.rstrip()
+        if line in (_QUOTE_IN, _QUOTE_OUT):
+            depth = max(depth + (1 if line == _QUOTE_IN else -1), 0)
+        elif not line:
+            gap = True
+        else:
+            if rendered and (gap or depth != last_depth):
+                rendered.append("> " * min(depth, last_depth))
+            rendered.append("> " * depth + line)
+            last_depth, gap = depth, False
+    return "".join(r.rstrip() + "\n" for r in rendered)
+
+
+def _invalid_header(what: str) -> BadRequest:
+    return BadRequest(f"{what} may not contain line breaks or control characters", code="INVALID_HEADER")
+
+
+def _address(item: Any, role: str) -> Address:
+    """One {"name","address"} (or a typed string) as a header Address with an A-label domain."""
+    if isinstance(item, str):
+        found = parse_recipients(item)
+        if len(found) != 1:
+            raise InvalidAddress(f"Not a valid email address: {item}", address=item)
+        item = found[0]
+    name, address = str(item.get("name") or "").strip(), str(item.get("address") or "").strip()
+    if _CONTROL.search(name) or _CONTROL.search(address):
+        raise _invalid_header(f"The {role} name or address")
+    if not is_valid_address(address):
+        raise InvalidAddress(f"Not a valid email address: {address}", address=address)
+    local, _, domain = address.rpartition("@")
+    return Address(display_name=name, addr_spec=f"{local}@{ascii_domain(domain)}")
+
+
+def _addresses(items: Iterable[Any] | None, role: str) -> list[Address]:
+    if isinstance(items, str):
+        items = parse_recipients(items)
+    return [_address(item, role) for item in items or ()]
+
+
+def clean_subject(subject: str | None) -> str:
+    """Line breaks (and other control characters) folded to single spaces."""
+    subject = _BREAKS.sub(" ", subject or "")
+    return _CONTROL.sub(" ", subject).strip()
+
+
+def _msg_id(value: str) -> str:
+    value = value.strip()
+    if _CONTROL.search(value) or " " in value:
+        raise _invalid_header("A message id")
+    return value if value.startswith("<") else f"<{value.strip('<>')}>"
+
+
+def _text_part(content: str, subtype: str) -> MIMEPart:
+    part = MIMEPart(policy=POLICY)
+    lines = content.splitlines() or [""]
+    if content.isascii() and max(map(len, lines)) <= 78:
+        cte = "7bit"
+    else:  # mostly non-Latin text is shorter in base64; anything else stays readable in QP
+        wide = sum(not ch.isascii() for ch in content)
+        cte = "base64" if wide * 3 > len(content) else "quoted-printable"
+    part.set_content(content, subtype=subtype, charset="utf-8", cte=cte)
+    return part
+
+
+def _container(subtype: str, parts: list[MIMEPart]) -> MIMEPart:
+    if len(parts) == 1:
+        return parts[0]
+    box = MIMEPart(policy=POLICY)
+    # RFC 2387: multipart/related names the type of its root part
+    box["Content-Type"] = f"multipart/{subtype}" + ('; type="text/html"' if subtype == "related" else "")
+    box.set_payload(parts)  # the generator adds the boundary
+    return box
+
+
+def _content_id(att: dict[str, Any]) -> str | None:
+    cid = str(att.get("contentId") or "").strip().strip("<>")
+    if _CONTROL.search(cid) or " " in cid:
+        raise _invalid_header("A content id")
+    return cid or None
+
+
+def _safe_filename(name: Any) -> str:
+    # no paths, no control characters: some clients save under the name as given
+    name = _CONTROL.sub(" ", str(name or "")).replace("/", "_").replace("\\", "_").strip()
+    return name or "attachment"
+
+
+def _attachment_part(att: dict[str, Any], inline: bool) -> MIMEPart:
+    content = att.get("content")
+    if not isinstance(content, (bytes, bytearray, memoryview)):
+        raise BadRequest("An attachment's content must be bytes", code="INVALID_ATTACHMENT")
+    content = bytes(content)
+    ctype = str(att.get("contentType") or "").split(";")[0].strip().lower()
+    maintype, _, subtype = ctype.partition("/")
+    if not maintype or not subtype or maintype == "multipart" or not _HEADER_NAME.match(ctype):
+        maintype, subtype = "application", "octet-stream"
+    filename = _safe_filename(att.get("filename"))
+    cte = "base64"
+    if maintype == "message":  # RFC 2046 5.2.1: message/* is never base64-encoded, so it must be
+        # 7-bit clean to travel as such; anything else goes as an opaque file (the .eml name stays)
+        if content.isascii() and b"\x00" not in content and all(len(x) <= 998 for x in content.splitlines()):
+            cte = "7bit"
+        else:
+            maintype, subtype = "application", "octet-stream"
+    part = MIMEPart(policy=POLICY)
+    # filename= (Content-Disposition) and name= (Content-Type, what Outlook reads) are both
+    # RFC 2231-encoded by the policy when not ASCII; parsers return the same string.
+    part.set_content(content, maintype, subtype, cte=cte, filename=filename,
+                     disposition="inline" if inline else "attachment",
+                     cid=f"<{cid}>" if (cid := _content_id(att)) else None,
+                     params={"name": filename})
+    return part
+
+
+def _is_inline(att: dict[str, Any], html: str | None) -> bool:
+    # only an image the HTML shows goes into multipart/related: an unreferenced one there would
+    # be invisible in most clients (a forward's inline images whose quote lost them, say)
+    cid = _content_id(att)
+    return bool(cid and html and f"cid:{cid}" in html and att.get("inline", True) is not False)
+
+
+def build_message(*, from_addr: dict[str, Any], to: Iterable[Any] = (), cc: Iterable[Any] = (),
+                  bcc: Iterable[Any] = (), subject: str | None = "", text: str | None = None,
+                  html: str | None = None, attachments: Iterable[dict[str, Any]] = (),
+                  in_reply_to: str | None = None, references: Iterable[str] = (),
+                  message_id: str | None = None, date: datetime | None = None,
+                  extra_headers: dict[str, str] | None = None) -> EmailMessage:
+    """The message to send. ``bcc`` is validated here but never written to a header.
+
+    Addresses are ``{"name","address"}`` dicts or typed strings. With HTML only, a text
+    alternative is made from it; with neither, an empty text part. Attachments are dicts
+    ``{"filename","contentType","content": bytes, "contentId"?, "inline"?}``; one with a
+    contentId that the HTML refers to (``cid:<contentId>``) goes into multipart/related unless
+    ``inline`` is false; every other one is a plain attachment.
+    """
+    sender = _address(from_addr, "From")
+    to_list, cc_list = _addresses(to, "To"), _addresses(cc, "Cc")
+    _addresses(bcc, "Bcc")
+    attachments = list(attachments or ())
+
+    msg = EmailMessage(policy=POLICY)
+    msg["From"] = sender
+    if to_list:
+        msg["To"] = to_list
+    if cc_list:
+        msg["Cc"] = cc_list
+    msg["Subject"] = clean_subject(subject)
+    when = date or datetime.now(timezone.utc)
+    msg["Date"] = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    msg["Message-ID"] = _msg_id(message_id) if message_id else make_msgid(domain=sender.domain)
+    if in_reply_to:
+        msg["In-Reply-To"] = _msg_id(in_reply_to)
+    refs = [_msg_id(r) for r in references or () if r and r.strip()]
+    if refs:
+        msg["References"] = " ".join(refs)
+    for name, value in (extra_headers or {}).items():
+        if not _HEADER_NAME.match(name) or name.lower() in _OWN_HEADERS or name.lower().startswith("content-"):
+            raise BadRequest(f"Header {name!r} may not be set here", code="INVALID_HEADER")
+        if _CONTROL.search(str(value).replace("\t", " ")):
+            raise _invalid_header(f"Header {name}")
+        msg[name] = str(value)
+    msg["MIME-Version"] = "1.0"
+
+    inline = [a for a in attachments if _is_inline(a, html)]
+    regular = [a for a in attachments if not _is_inline(a, html)]
+    plain = text if text is not None else (html_to_text(html) if html is not None else "")
+    body = _text_part(plain, "plain")
+    if html is not None:
+        rich = _container("related", [_text_part(html, "html"), *(_attachment_part(a, True) for a in inline)])
+        body = _container("alternative", [body, rich])
+    top = _container("mixed", [body, *(_attachment_part(a, False) for a in regular)])
+    # move the top part's content into the message itself (parts built as MIMEPart carry no
+    # MIME-Version header of their own, unlike EmailMessage.add_* would give them)
+    for name, value in top.items():
+        msg[name] = value
+    msg.set_payload(top.get_payload())
+    return msg
+
+
+def envelope_recipients(msg: EmailMessage, bcc: Iterable[Any] = ()) -> list[str]:
+    """RCPT TO addresses: To, Cc and Bcc, A-label domains, each once (case-insensitively)."""
+    found: list[str] = []
+    for name in ("To", "Cc"):
+        for header in msg.get_all(name) or ():
+            found.extend(a.addr_spec for a in header.addresses)
+    found.extend(a.addr_spec for a in _addresses(bcc, "Bcc"))
+    seen: set[str] = set()
+    unique = []
+    for address in found:
+        if address_key(address) not in seen:
+            seen.add(address_key(address))
+            unique.append(address)
+    return unique
+
+
+def envelope_sender(msg: EmailMessage) -> str:
+    """MAIL FROM: the From address as written in the header."""
+    return msg["From"].addresses[0].addr_spec
+
+
+def attachments_size(attachments: Iterable[dict[str, Any]] | None) -> int:
+    """Decoded bytes of all attachments."""
+    return sum(len(a.get("content") or b"") for a in attachments or ())
+
+
+def check_size(attachments: Iterable[dict[str, Any]] | None, limit_mib: float) -> None:
+    """Raise ``AttachmentTooLarge`` when the attachments together exceed ``limit_mib`` MiB."""
+    size = attachments_size(attachments)
+    if size > limit_mib * MIB:
+        raise AttachmentTooLarge(
+            f"The attachments come to {size / MIB:.1f} MiB; the limit is {limit_mib:g} MiB per message",
+            limitMiB=limit_mib, sizeMiB=round(size / MIB, 2))
