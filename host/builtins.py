@@ -43,5 +43,9 @@ ACTIONS = [
 ]
 
 
+async def home(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/admin")
+
+
 def routes() -> list[web.RouteDef]:
-    return [web.get("/api/health", health)]
+    return [web.get("/api/health", health), web.get("/", home)]
