@@ -18,7 +18,10 @@ class EmbeddedPostgres:
         self._server = None
 
     def start(self) -> str:
-        os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # platformdirs warns without it
+        if "XDG_RUNTIME_DIR" not in os.environ:  # platformdirs (used by pgserver) warns without one
+            run = self.pgdata.parent / "run"
+            run.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.environ["XDG_RUNTIME_DIR"] = str(run)
         import pgserver  # imported late: it is only needed without a database URL
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
