@@ -5,7 +5,8 @@ from pathlib import Path
 
 from host.api import Action, Badge, Job, UIEntry
 from host.hookspecs import hookimpl
-from plugin_email_manager import accounts, attachments, badge, linking, messages, runtime, sending, threads
+from plugin_email_manager import (accounts, attachments, badge, linking, messages, runtime, sending,
+                                  settings_actions, threads)
 from plugin_email_manager.mailsync.parsepass import ParsePass
 from plugin_email_manager.mailsync.supervisor import Supervisor
 from plugin_email_manager.migrations import migrations
@@ -36,6 +37,8 @@ def register_actions():
         Action("mailMessages", "forward", sending.forward, summary="Forward in one call"),
         Action("mailMessages", "saveDraft", sending.save_draft, summary="Store a draft here and on the server"),
         Action("mailAttachments", "download", attachments.download, summary="The attachment's bytes"),
+        Action("mailSettings", "create", settings_actions.create, summary="Provider or general settings (root)"),
+        Action("mailSettings", "update", settings_actions.update, summary="Change settings (root)"),
     ]
 
 
@@ -71,19 +74,14 @@ async def _cleanup(host) -> None:
 
 @hookimpl
 async def startup(host):
-    await _load_setting_overrides(host)
+    await settings_actions.seed_providers(host)
+    await settings_actions.load_overrides(host)
+    await host.listen("mail_settings_changed", lambda _payload: settings_actions.load_overrides(host))
     supervisor = Supervisor(host)
     parse_pass = ParsePass(host, accounts=lambda: list(supervisor.workers))
     runtime.attach(host, runtime.MailRuntime(supervisor, parse_pass))
     await parse_pass.start()
     await supervisor.start()
-
-
-async def _load_setting_overrides(host) -> None:
-    """Root's run-time values (the "general" mailSettings record) win over the environment."""
-    values = await host.db.fetchval("SELECT \"values\" FROM mail_settings WHERE provider = 'general'")
-    if isinstance(values, dict):
-        host.settings.set_overrides(values)
 
 
 @hookimpl

@@ -1,0 +1,50 @@
+"""``mailSettings`` (root only): the client secret is encrypted before it is stored, and the
+"general" record's ``values`` become the run-time settings of every process."""
+from __future__ import annotations
+
+from host.actions import create as generic_create
+from host.actions import update as generic_update
+from host.api import ActionContext
+
+
+def _encrypt_secret(ctx: ActionContext) -> None:
+    secret = ctx.values.get("clientSecret")
+    if isinstance(secret, str) and secret:
+        ctx.values = {**ctx.values, "clientSecret": ctx.host.secrets.encrypt(secret)}
+
+
+async def create(ctx: ActionContext) -> dict:
+    _encrypt_secret(ctx)
+    answer = await generic_create.run(ctx)
+    await ctx.host.notify("mail_settings_changed", {})
+    return answer
+
+
+async def update(ctx: ActionContext) -> dict:
+    _encrypt_secret(ctx)
+    answer = await generic_update.run(ctx)
+    await ctx.host.notify("mail_settings_changed", {})
+    return answer
+
+
+async def load_overrides(host) -> None:
+    """Root's run-time values (the "general" record) win over the environment and the file."""
+    values = await host.db.fetchval("SELECT \"values\" FROM mail_settings WHERE provider = 'general'")
+    host.settings.set_overrides(values if isinstance(values, dict) else {})
+
+
+SEEDED = ("authorizationUrl", "tokenUrl", "userinfoUrl", "scopes", "authParams", "imapHost", "imapPort",
+          "imapSecurity", "smtpHost", "smtpPort", "smtpSecurity")
+
+
+async def seed_providers(host) -> None:
+    """One record per OAuth provider, with the real providers' values, for root to complete."""
+    from host.schema import snake_case
+
+    for name, values in (host.settings.get("providers") or {}).items():
+        cols = [snake_case(k) for k in SEEDED]
+        args = [values.get(k) for k in SEEDED]
+        marks = ", ".join(f"${i + 2}" for i in range(len(cols)))
+        await host.db.execute(
+            f"INSERT INTO mail_settings (provider, {', '.join(cols)}) VALUES ($1, {marks}) "
+            "ON CONFLICT (provider) DO NOTHING", name, *args)
