@@ -1,7 +1,7 @@
 """The parse pass: decodes stored messages (bodies, attachments, search index) in the background.
 
 A message is listable as soon as the sync stored its bytes and headers; this pass does the slow
-part (``email`` with policy.default) in worker processes, so both cores work and the event loop
+part (``plugin_email_manager.mailparse``) in worker processes, so both cores work and the event loop
 never blocks. It takes the messages of the accounts this process syncs, newest first, and keeps
 each account's ``parsePending`` count for the UI and for ``mailAccounts:sync`` callers.
 """
@@ -81,7 +81,7 @@ async def store_parsed(conn, message_id: int, p) -> None:
     await conn.execute(
         "UPDATE mail_messages SET text = $2, html = $3, snippet = $4, has_attachments = $5, parse_state = $6, "
         "parse_error = $7 WHERE id = $1 AND parse_state = 'pending'",
-        message_id, _clean(p.text), _clean(p.html), _clean(p.snippet), bool(p.hasAttachments) if hasattr(p, "hasAttachments") else bool(p.has_attachments),
+        message_id, _clean(p.text), _clean(p.html), _clean(p.snippet), bool(p.has_attachments),
         state, _clean("; ".join(p.errors)[:2000]) if p.errors else None)
     await conn.execute("DELETE FROM mail_attachments WHERE mail_message_id = $1", message_id)
     if p.attachments:

@@ -1,0 +1,107 @@
+"""Address headers (From, To, Cc, Bcc, Reply-To) to ``{"name", "address"}`` objects.
+
+``email.utils.getaddresses`` does the RFC 5322 work on the raw value; encoded words are hidden
+behind placeholder atoms first, because mailers put raw commas and brackets inside them
+(``=?utf-8?q?Doe,_John?=``) and decoding them before the split would split a name. When the
+result looks wrong (an "address" with spaces or brackets, fewer addresses than the text plainly
+holds), the list is salvaged by scanning for addr-specs.
+"""
+from __future__ import annotations
+
+import re
+from email.utils import getaddresses
+
+from .charsets import decode_words
+
+_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?]*\?=")
+_PLACEHOLDER = re.compile(r"ewph(\d+)x")
+_ADDR_SPEC = re.compile(r"[^\s<>,;:\"()\[\]]+@[^\s<>,;:\"()\[\]]+")
+_PLAIN = re.compile(r"^[^\s<>,;:\"()\[\]@]+(@[^\s<>,;:\"()\[\]@]+)?$")
+_SPACES = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_NOT_SIMPLE = re.compile(r"[\"()\\;:\[\]]")
+_NOT_SIMPLE_WORD = re.compile(r"[,<>\"]")
+_SIMPLE_ITEM = re.compile(
+    r"^\s*(?:([^<>@,]*?)\s*<([^<>\s@,]+@[^<>\s@,]+)>|([^<>\s@,]+@[^<>\s@,]+))\s*$")
+
+
+def parse_address_list(values: list[str]) -> list[dict[str, str]]:
+    """Every address in the header values given (one header may appear more than once)."""
+    out: list[dict[str, str]] = []
+    for value in values:
+        out.extend(_parse_one(value))
+    return out
+
+
+def parse_address(values: list[str]) -> dict[str, str] | None:
+    """The first address of a single-address header (From), or None when there is none."""
+    found = parse_address_list(values)
+    return found[0] if found else None
+
+
+def _parse_one(value: str) -> list[dict[str, str]]:
+    value = value.replace("\r", "").replace("\n", "")
+    simple = _simple(value)
+    if simple is not None:
+        return simple
+    words: list[str] = []
+    if "=?" in value:
+        def hide(m: re.Match) -> str:
+            words.append(m.group(0))
+            return f"ewph{len(words) - 1}x"
+        value = _WORD.sub(hide, value)
+
+    def reveal(text: str) -> str:
+        if words:
+            text = _PLACEHOLDER.sub(lambda m: words[int(m.group(1))] if int(m.group(1)) < len(words)
+                                    else m.group(0), text)
+        return text
+
+    parsed = [(reveal(name), reveal(addr)) for name, addr in getaddresses([value])]
+    good = [(n, a.strip()) for n, a in parsed if a.strip() and _PLAIN.match(a.strip())]
+    broken = any(a.strip() and not _PLAIN.match(a.strip()) for _, a in parsed)
+    specs = _ADDR_SPEC.findall(reveal(value))
+    if broken or len(specs) > sum(1 for _, a in good if "@" in a):
+        good = _salvage(reveal(value), {a.lower(): n for n, a in good})
+    return [{"name": _clean_name(n, a), "address": a} for n, a in good]
+
+
+def _simple(value: str) -> list[dict[str, str]] | None:
+    """The common ``Name <a@b>, c@d`` list without quotes, comments or groups, read by one regex
+    per item (getaddresses is most of stage 1's time); None when the value needs the full parser."""
+    if _NOT_SIMPLE.search(value) or any(_NOT_SIMPLE_WORD.search(w) for w in _WORD.findall(value)):
+        return None
+    out = []
+    for item in value.split(","):
+        if not item.strip():
+            continue
+        m = _SIMPLE_ITEM.match(item)
+        if m is None:
+            return None
+        name, address = m.group(1) or "", m.group(2) or m.group(3)
+        out.append({"name": _clean_name(name, address), "address": address})
+    return out
+
+
+def _salvage(value: str, known_names: dict[str, str]) -> list[tuple[str, str]]:
+    """Each addr-spec in the text, named by getaddresses where it could, else by the text before it."""
+    out: list[tuple[str, str]] = []
+    start = 0
+    for m in _ADDR_SPEC.finditer(value):
+        addr = m.group(0).strip(".")
+        name = known_names.get(addr.lower())
+        if not name:
+            name = value[start:m.start()].strip(" \t<,;:")
+        out.append((name, addr))
+        start = m.end()
+        while start < len(value) and value[start] in ">":
+            start += 1
+    return out
+
+
+def _clean_name(name: str, address: str) -> str:
+    name = decode_words(name) if "=?" in name else name
+    name = _SPACES.sub(" ", _CONTROL.sub(" ", name)).strip().strip("\"'").strip()
+    if name.startswith("<") or name == address:
+        return "" if name.strip("<>") == address else name
+    return name

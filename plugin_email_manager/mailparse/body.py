@@ -1,0 +1,192 @@
+"""Stage 2: the body, snippet and attachments of a message, run in the background parse pass.
+
+The structure comes from compat32's ``BytesParser``, whose feed parser never raises and records
+defects instead; parts are decoded here (``parts``, ``charsets``) rather than through
+``policy.default``, which is several times slower on the same bytes (LAB.md "Parsing cost") and
+raises on some broken parameter lists that compat32 reads fine. Only the parts shown or stored
+are decoded.
+
+Which part is what:
+- ``text/plain`` / ``text/html`` without a file name and not ``attachment`` are the body; in
+  ``multipart/alternative`` the first plain and the last HTML alternative win, elsewhere bodies
+  are joined in order (Apple Mail's text, image, text); only the signed part of
+  ``multipart/signed`` is read, its signature is an attachment.
+- every other leaf, and ``message/*`` parts (``message/rfc822`` named ``<subject>.eml``), is an
+  attachment; unnamed ones are called ``attachment-<n>.<ext>`` after their type.
+- an attachment is ``inline`` when it has a Content-ID, is not ``Content-Disposition:
+  attachment`` and the HTML body refers to it (``cid:``): an inline image nobody refers to would
+  be invisible, so it is listed like any attachment.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from email.message import Message
+from email.parser import BytesParser
+from typing import Any
+from urllib.parse import unquote
+
+from . import parts as P
+from .charsets import decode_text, fix_8bit
+from .headers import decode_unstructured, header_block
+from .text import html_to_text, make_snippet
+
+_PARSER = BytesParser(policy=P.RAW_COMPAT32)
+_MAX_DEPTH = 30
+_EML_TYPES = ("message/rfc822", "message/global", "message/news")
+_CID_REF = re.compile(r"cid:([^\"'\s)>]+)", re.IGNORECASE)
+_FILE_UNSAFE = re.compile(r"[\\/:*?\"<>|\x00-\x1f]+")
+
+
+@dataclass
+class ParsedMessage:
+    text: str = ""
+    html: str | None = None  # as sent: the caller sanitizes it
+    snippet: str = ""
+    # {"filename", "contentType", "size", "contentId", "inline", "content"}: mailAttachments' names
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    has_attachments: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    def fields(self) -> dict[str, Any]:
+        """The ``mailMessages`` values this stage decides (html still unsanitized)."""
+        return {"text": self.text, "html": self.html, "snippet": self.snippet,
+                "hasAttachments": self.has_attachments}
+
+
+@dataclass
+class _Body:
+    text: str | None = None
+    html: str | None = None
+
+
+class _Walker:
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        self.found: list[tuple[dict[str, Any], str]] = []  # with the part's disposition
+
+    def visit(self, part: Message, depth: int = 0) -> _Body:
+        ctype = P.content_type(part)
+        self.errors.extend(f"{ctype}: {type(d).__name__}" for d in part.defects)
+        if depth > _MAX_DEPTH:
+            self.errors.append(f"{ctype}: nested deeper than {_MAX_DEPTH} levels, skipped")
+            return _Body()
+        try:
+            if ctype.startswith("message/") and part.is_multipart():
+                self._attach(part, ctype, embedded=True)
+                return _Body()
+            if part.is_multipart():
+                return self._multipart(part, ctype, depth)
+            return self._leaf(part, ctype)
+        except RecursionError:
+            self.errors.append(f"{ctype}: nested too deep, skipped")
+        except Exception as exc:  # noqa: BLE001 - one unreadable part must not cost the others
+            self.errors.append(f"{ctype}: {type(exc).__name__}: {exc}")
+        return _Body()
+
+    def _multipart(self, part: Message, ctype: str, depth: int) -> _Body:
+        children = [c for c in part.get_payload() if isinstance(c, Message)]
+        if ctype == "multipart/signed" and children:
+            body = self.visit(children[0], depth + 1)
+            for child in children[1:]:
+                self.visit(child, depth + 1)
+            return body
+        results = [self.visit(child, depth + 1) for child in children]
+        if ctype == "multipart/alternative":
+            # The plainest text (the first) and the richest HTML (the last), per RFC 2046 5.1.4.
+            text = next((r.text for r in results if r.text), None)
+            html = next((r.html for r in reversed(results) if r.html), None)
+            return _Body(text, html)
+        return _join(results)
+
+    def _leaf(self, part: Message, ctype: str) -> _Body:
+        disposition = P.disposition(part)
+        name = P.filename(part)
+        if ctype.startswith("multipart/"):
+            # A multipart without a usable boundary: its body is all there is to read.
+            return _Body(text=P.part_text(part, "text/plain", self.errors))
+        if ctype in ("text/plain", "text/html") and disposition != "attachment" and not name:
+            text = P.part_text(part, ctype, self.errors)
+            return _Body(html=text) if ctype == "text/html" else _Body(text=text)
+        self._attach(part, ctype, name=name, disposition=disposition)
+        return _Body()
+
+    def _attach(self, part: Message, ctype: str, *, name: str | None = None, disposition: str = "",
+                embedded: bool = False) -> None:
+        index = len(self.found) + 1
+        if embedded:
+            name = P.filename(part) or (_eml_name(part, index) if ctype in _EML_TYPES
+                                        else P.generated_name(ctype, index))
+            content = _embedded_bytes(part, self.errors)
+        else:
+            content = P.payload_bytes(part, self.errors)
+            name = name or P.generated_name(ctype, index)
+        attachment = {"filename": name, "contentType": ctype, "size": len(content),
+                      "contentId": P.content_id(part), "inline": False, "content": content}
+        self.found.append((attachment, disposition or P.disposition(part)))
+
+
+def _join(results: list[_Body]) -> _Body:
+    present = [r for r in results if (r.text and not r.text.isspace()) or (r.html and not r.html.isspace())]
+    if not present:
+        return _Body(text="" if any(r.text is not None or r.html is not None for r in results) else None)
+    texts = [r.text if r.text else html_to_text(r.html or "") for r in present]
+    if not any(r.html for r in present):
+        return _Body(text="\n\n".join(t.strip("\r\n") for t in texts))
+    from plugin_email_manager.sanitize import text_to_html  # noqa: PLC0415 - only mixed bodies need it
+
+    html = "".join(r.html if r.html else text_to_html(r.text or "") for r in present)
+    return _Body(text="\n\n".join(t.strip("\r\n") for t in texts), html=html)
+
+
+def _eml_name(part: Message, index: int) -> str:
+    inner = part.get_payload(0)
+    subject = ""
+    for key, value in inner.raw_items():
+        if key.lower() == "subject" and isinstance(value, str):
+            subject = decode_unstructured(fix_8bit(value))
+            break
+    subject = _FILE_UNSAFE.sub(" ", subject).strip(" .")[:120]
+    return f"{subject or f'message-{index}'}.eml"
+
+
+def _embedded_bytes(part: Message, errors: list[str]) -> bytes:
+    try:
+        inner = part.get_payload()
+        if len(inner) == 1:
+            return inner[0].as_bytes()
+        # message/delivery-status and kin: a list of header blocks.
+        return b"\n".join(block.as_bytes() for block in inner)
+    except Exception as exc:  # noqa: BLE001
+        errors.append(f"embedded message: {type(exc).__name__}: {exc}")
+        return b""
+
+
+def parse_message(raw: bytes) -> ParsedMessage:
+    """Decode the body and attachments of one message (see the module doc); never raises."""
+    result = ParsedMessage()
+    errors = result.errors
+    try:
+        raw = bytes(raw or b"")
+        msg = _PARSER.parsebytes(raw)
+        walker = _Walker(errors)
+        body = walker.visit(msg)
+    except Exception as exc:  # noqa: BLE001 - the parser gave up: show the body bytes as text
+        errors.append(f"message: {type(exc).__name__}: {exc}")
+        if not isinstance(raw, bytes):
+            return result
+        result.text = decode_text(raw[len(header_block(raw)):].strip(), None).replace("\x00", "")
+        result.snippet = make_snippet(result.text)
+        return result
+    # NUL carries nothing readable, and PostgreSQL text refuses it.
+    result.html = body.html.replace("\x00", "") if body.html else body.html
+    text = body.text if body.text is not None else (html_to_text(body.html) if body.html else "")
+    result.text = text.replace("\x00", "")
+    referenced = {unquote(m).lower() for m in _CID_REF.findall(body.html or "")}
+    for attachment, disposition in walker.found:
+        cid = attachment["contentId"]
+        attachment["inline"] = bool(cid) and disposition != "attachment" and cid.lower() in referenced
+        result.attachments.append(attachment)
+    result.has_attachments = any(not a["inline"] for a in result.attachments)
+    result.snippet = make_snippet(result.text)
+    return result

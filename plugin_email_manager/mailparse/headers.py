@@ -1,0 +1,170 @@
+"""Stage 1: the header fields a message list needs, fast enough to run inline during sync.
+
+Only the header block is handed to compat32's ``BytesHeaderParser`` (the body is never scanned),
+and only the headers we store are decoded, by hand (``charsets``, ``addresses``): policy.default
+would decode every header through its registry at a third of the speed (see LAB.md "Parsing
+cost"). ``parse_headers`` never raises; what it could not read is named in ``errors``.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from email import policy
+from email.parser import BytesHeaderParser
+from email.utils import parsedate_tz
+from typing import Any
+
+from .addresses import parse_address, parse_address_list
+from .charsets import decode_words, fix_8bit
+
+_PARSER = BytesHeaderParser(policy=policy.compat32)
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_WANTED = {
+    "message-id", "in-reply-to", "references", "subject", "from", "to", "cc", "bcc", "reply-to",
+    "date", "content-type", "content-disposition", "list-unsubscribe",
+}
+_MSGID = re.compile(r"<([^<>]*)>")
+_BARE_MSGID = re.compile(r"[^\s<>,;()\"]+@[^\s<>,;()\"]+")
+_FOLD = re.compile(r"\r?\n")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def header_block(raw: bytes) -> bytes:
+    """The header lines up to and including the first empty line (all of ``raw`` when there is none)."""
+    if raw.startswith((b"\n", b"\r\n")):
+        return b""
+    m = _HEADER_END.search(raw)
+    return raw[: m.end()] if m else raw
+
+
+def parse_headers(raw: bytes) -> dict[str, Any]:
+    """Decode the listing fields of one message (see the module doc); never raises.
+
+    :return: ``messageId``, ``inReplyTo``, ``references``, ``subject`` ("" when absent), ``from``
+        (``{"name","address"}`` or None), ``to``/``cc``/``bcc``/``replyTo`` (lists of those),
+        ``date`` (aware datetime or None), ``hasAttachments`` (a first guess), ``listUnsubscribe``
+        (str or None) and ``errors`` (list of str).
+    """
+    out: dict[str, Any] = {
+        "messageId": None, "inReplyTo": None, "references": [], "subject": "", "from": None,
+        "to": [], "cc": [], "bcc": [], "replyTo": [], "date": None, "hasAttachments": False,
+        "listUnsubscribe": None, "errors": [],
+    }
+    errors: list[str] = out["errors"]
+    try:
+        fields = _read_fields(raw if isinstance(raw, bytes) else bytes(raw), errors)
+    except Exception as exc:  # noqa: BLE001 - a header block we cannot split at all
+        errors.append(f"headers: {type(exc).__name__}: {exc}")
+        return out
+    steps = (
+        ("messageId", lambda: normalize_msgid(_first(fields, "message-id"))),
+        ("inReplyTo", lambda: next(iter(parse_msgid_list(_first(fields, "in-reply-to"))), None)),
+        ("references", lambda: parse_msgid_list(" ".join(fields.get("references", [])))),
+        ("subject", lambda: decode_unstructured(_first(fields, "subject") or "")),
+        ("from", lambda: parse_address(fields.get("from", []))),
+        ("to", lambda: parse_address_list(fields.get("to", []))),
+        ("cc", lambda: parse_address_list(fields.get("cc", []))),
+        ("bcc", lambda: parse_address_list(fields.get("bcc", []))),
+        ("replyTo", lambda: parse_address_list(fields.get("reply-to", []))),
+        ("date", lambda: parse_date(_first(fields, "date"), errors)),
+        ("hasAttachments", lambda: _attachment_guess(fields)),
+        ("listUnsubscribe", lambda: _unfold(_first(fields, "list-unsubscribe")) or None),
+    )
+    for key, step in steps:
+        try:
+            out[key] = step()
+        except Exception as exc:  # noqa: BLE001 - one bad header must not cost the others
+            errors.append(f"{key}: {type(exc).__name__}: {exc}")
+    return out
+
+
+def _read_fields(raw: bytes, errors: list[str]) -> dict[str, list[str]]:
+    msg = _PARSER.parsebytes(header_block(raw))
+    errors.extend(f"headers: {type(d).__name__}" for d in msg.defects)
+    fields: dict[str, list[str]] = {}
+    for name, value in msg.raw_items():
+        key = name.strip().lower()
+        if key in _WANTED and isinstance(value, str):
+            fields.setdefault(key, []).append(fix_8bit(value))
+    return fields
+
+
+def _first(fields: dict[str, list[str]], key: str) -> str | None:
+    values = fields.get(key)
+    return values[0] if values else None
+
+
+def _unfold(value: str | None) -> str:
+    return _FOLD.sub("", value).strip() if value else ""
+
+
+def decode_unstructured(value: str) -> str:
+    """An unstructured header (Subject) unfolded, RFC 2047-decoded, without control characters."""
+    text = decode_words(_unfold(value))
+    return _CONTROL.sub(" ", text.replace("\t", " ")).strip()
+
+
+def normalize_msgid(value: str | None) -> str | None:
+    """``<id@host>`` from a Message-ID value: brackets added when missing, inner spaces removed."""
+    ids = parse_msgid_list(value)
+    if ids:
+        return ids[0]
+    token = "".join((value or "").split()).strip("<>")
+    return f"<{token}>" if token else None
+
+
+def parse_msgid_list(value: str | None) -> list[str]:
+    """The msg-ids of References/In-Reply-To in order, deduplicated, each with its brackets.
+
+    Bracketed ids win; only a value without any is scanned for bare ``local@domain`` tokens, so the
+    phrase of an old-style ``In-Reply-To: joe@x.org's message of ... <id@x>`` is not taken for an id.
+    """
+    if not value:
+        return []
+    value = _FOLD.sub(" ", value)
+    found = ["".join(m.split()) for m in _MSGID.findall(value)]
+    if not any(found):
+        found = [m.strip(".") for m in _BARE_MSGID.findall(value)]
+    seen: set[str] = set()
+    out: list[str] = []
+    for token in found:
+        if token and token not in seen:
+            seen.add(token)
+            out.append(f"<{token}>")
+    return out
+
+
+def parse_date(value: str | None, errors: list[str] | None = None) -> datetime | None:
+    """An aware datetime keeping the header's own offset; None when missing or unreadable.
+
+    ``-0000`` and a missing zone mean "UTC, local time unknown" (RFC 5322 3.3) and give UTC.
+    """
+    if not value:
+        return None
+    value = _unfold(value)
+    parts = parsedate_tz(value)
+    if parts is None:
+        if errors is not None:
+            errors.append(f"date: unreadable {value[:80]!r}")
+        return None
+    *fields, offset = parts
+    year, month, day, hour, minute, second = fields[:6]
+    try:
+        zone = timezone(timedelta(seconds=offset or 0))
+    except ValueError:
+        zone = timezone.utc
+    try:
+        return datetime(year, month, day, hour, minute, min(second, 59), tzinfo=zone)
+    except (ValueError, OverflowError, TypeError):
+        if errors is not None:
+            errors.append(f"date: out of range {value[:80]!r}")
+        return None
+
+
+def _attachment_guess(fields: dict[str, list[str]]) -> bool:
+    ctype = (_first(fields, "content-type") or "").split(";", 1)[0].strip().lower()
+    disposition = (_first(fields, "content-disposition") or "").split(";", 1)[0].strip().lower()
+    if ctype == "multipart/mixed" or disposition == "attachment":
+        return True
+    main = ctype.split("/", 1)[0]
+    return bool(ctype) and main not in ("text", "multipart") and "/" in ctype
