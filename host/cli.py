@@ -41,7 +41,6 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=None, help="port (default 13000)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aioimaplib").setLevel(logging.WARNING)
     if args.command == "serve":
         return _serve(args)
     return 1

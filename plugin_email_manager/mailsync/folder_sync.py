@@ -22,18 +22,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from typing import Awaitable, Callable
 
 from plugin_email_manager import conversations
 from plugin_email_manager.mailparse.headers import parse_headers
 from plugin_email_manager.mailsync import store
+from plugin_email_manager.mailsync.imap_codec import search_date
 
 log = logging.getLogger(__name__)
 
 BATCH = 250             # messages per fetch command and per transaction
 FLAG_RECHECK = 2000     # without CONDSTORE, the newest messages whose flags are checked each sync
-IMAP_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 @dataclass
@@ -51,10 +50,6 @@ class Counts:
 
     def as_json(self) -> dict:
         return {"new": self.new, "updated": self.updated, "deleted": self.deleted}
-
-
-def imap_date(value: date | datetime) -> str:
-    return f"{value.day}-{IMAP_MONTHS[value.month - 1]}-{value.year}"
 
 
 def _clean(value):
@@ -118,7 +113,7 @@ async def sync_folder(db, session, account, folder: store.FolderState, *,
         counts.deleted += await store.delete_uids(db, folder.id, gone)
     wanted = on_server
     if account.sync_since and on_server:
-        wanted = set(await session.uid_search(f"SINCE {imap_date(account.sync_since)}"))
+        wanted = set(await session.uid_search(f"SINCE {search_date(account.sync_since)}"))
     missing = sorted(wanted - stored, reverse=True)  # newest first: the inbox is usable at once
     for start in range(0, len(missing), BATCH):
         batch = missing[start:start + BATCH]

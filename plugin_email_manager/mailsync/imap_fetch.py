@@ -1,0 +1,89 @@
+"""FETCH: what a fetched message is, and reading FETCH responses into it.
+
+The message bodies come through ``ImapSession.fetch_messages`` (``imap.py``), which keeps a few
+``UID FETCH`` commands in flight and hands each message on as soon as it has been read, so memory
+holds about one message plus the stream's read-ahead, whatever the mailbox's size.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NamedTuple
+
+from plugin_email_manager.mailsync.imap_codec import decode_mutf7, parse_internaldate
+
+BODY_ITEMS = "UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[]"
+GMAIL_ITEMS = " X-GM-MSGID X-GM-THRID X-GM-LABELS"
+
+
+class FlagUpdate(NamedTuple):
+    """A message's flags now (from FETCH FLAGS), with its MODSEQ when the server has CONDSTORE."""
+
+    uid: int
+    flags: list[str]
+    modseq: int | None
+
+
+@dataclass
+class FetchedMessage:
+    uid: int
+    flags: list[str]
+    internaldate: datetime | None
+    size: int
+    modseq: int | None
+    raw: bytes
+    gm_msgid: int | None = None
+    gm_thrid: int | None = None
+    gm_labels: list[str] = field(default_factory=list)
+
+
+def fetch_attributes(values: list) -> dict[bytes, object]:
+    """``(UID 5 FLAGS (\\Seen) BODY[] <bytes>)`` -> ``{b"UID": b"5", b"FLAGS": [...], b"BODY[]": ...}``."""
+    if not values or not isinstance(values[0], list):
+        return {}
+    items = values[0]
+    return {items[i].upper(): items[i + 1] for i in range(0, len(items) - 1, 2) if isinstance(items[i], bytes)}
+
+
+def _int(value) -> int | None:
+    if isinstance(value, list):  # MODSEQ (12)
+        value = value[0] if value else None
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _flags(value) -> list[str]:
+    # \Recent belongs to one session, not to the message: kept, it would look like a change.
+    if not isinstance(value, list):
+        return []
+    return [f.decode("utf-8", "replace") for f in value if isinstance(f, bytes) and f.upper() != b"\\RECENT"]
+
+
+def flag_update(attrs: dict) -> FlagUpdate | None:
+    uid = _int(attrs.get(b"UID"))
+    if uid is None or b"FLAGS" not in attrs:
+        return None
+    return FlagUpdate(uid, _flags(attrs[b"FLAGS"]), _int(attrs.get(b"MODSEQ")))
+
+
+def body_of(attrs: dict) -> bytes | None:
+    for key, value in attrs.items():
+        if key.startswith(b"BODY[]") or key == b"RFC822":
+            return value if isinstance(value, bytes) else b""
+    return None
+
+
+def fetched_message(attrs: dict) -> FetchedMessage | None:
+    """A FetchedMessage from a FETCH response that carries a body, else None (a flag push)."""
+    raw = body_of(attrs)
+    uid = _int(attrs.get(b"UID"))
+    if raw is None or uid is None:
+        return None
+    labels = attrs.get(b"X-GM-LABELS")
+    return FetchedMessage(
+        uid=uid, flags=_flags(attrs.get(b"FLAGS")), internaldate=parse_internaldate(attrs.get(b"INTERNALDATE")),
+        size=_int(attrs.get(b"RFC822.SIZE")) or len(raw), modseq=_int(attrs.get(b"MODSEQ")), raw=raw,
+        gm_msgid=_int(attrs.get(b"X-GM-MSGID")), gm_thrid=_int(attrs.get(b"X-GM-THRID")),
+        gm_labels=[decode_mutf7(x) for x in labels if isinstance(x, bytes)] if isinstance(labels, list) else [])
