@@ -5,6 +5,7 @@ headers (stage 1), so it is listable at once; the parse pass decodes the rest la
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable
@@ -77,18 +78,20 @@ INSERT = """
 INSERT INTO mail_messages (account_id, folder_id, uid, type, message_id, in_reply_to, refs, provider_thread_id,
   subject, from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to_addrs, date, read, flagged, answered, forwarded,
   has_attachments, size, flags, modseq, parse_state, raw, snippet)
-SELECT $1, $2, x.uid, $3, x.message_id, x.in_reply_to, x.refs, x.provider_thread_id, x.subject, x.from_addr,
-  x.to_addrs, x.cc_addrs, x.bcc_addrs, x.reply_to_addrs, x.date, x.read, x.flagged, x.answered, x.forwarded,
-  x.has_attachments, x.size, x.flags, x.modseq, 'pending', x.raw, x.snippet
-FROM unnest($4::bigint[], $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::text[], $10::jsonb[], $11::jsonb[],
-  $12::jsonb[], $13::jsonb[], $14::jsonb[], $15::timestamptz[], $16::bool[], $17::bool[], $18::bool[], $19::bool[],
-  $20::bool[], $21::int[], $22::jsonb[], $23::bigint[], $24::bytea[], $25::text[])
+SELECT $1, $2, x.uid, $3, x.message_id, x.in_reply_to, x.refs::jsonb, x.provider_thread_id, x.subject,
+  x.from_addr::jsonb, x.to_addrs::jsonb, x.cc_addrs::jsonb, x.bcc_addrs::jsonb, x.reply_to_addrs::jsonb, x.date, x.read,
+  x.flagged, x.answered, x.forwarded, x.has_attachments, x.size, x.flags::jsonb, x.modseq, 'pending', x.raw, x.snippet
+FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
+  $12::text[], $13::text[], $14::text[], $15::timestamptz[], $16::bool[], $17::bool[], $18::bool[], $19::bool[],
+  $20::bool[], $21::int[], $22::text[], $23::bigint[], $24::bytea[], $25::text[])
   AS x(uid, message_id, in_reply_to, refs, provider_thread_id, subject, from_addr, to_addrs, cc_addrs, bcc_addrs,
   reply_to_addrs, date, read, flagged, answered, forwarded, has_attachments, size, flags, modseq, raw, snippet)
 ON CONFLICT (folder_id, uid) DO NOTHING
 RETURNING id
 """
 
+# json columns travel as text: asyncpg would read a list inside an array parameter as a dimension
+JSON_COLUMNS = {"refs", "from_addr", "to_addrs", "cc_addrs", "bcc_addrs", "reply_to_addrs", "flags"}
 COLUMNS = ("uid", "message_id", "in_reply_to", "refs", "provider_thread_id", "subject", "from_addr", "to_addrs",
            "cc_addrs", "bcc_addrs", "reply_to_addrs", "date", "read", "flagged", "answered", "forwarded",
            "has_attachments", "size", "flags", "modseq", "raw", "snippet")
@@ -99,9 +102,13 @@ async def insert_messages(conn, account_id: int, folder_id: int, folder_type: st
     rows = await _adopt_local_copies(conn, account_id, folder_id, rows)
     if not rows:
         return []
-    arrays = [[r.get(c) for r in rows] for c in COLUMNS]
+    arrays = [[_json(r.get(c)) if c in JSON_COLUMNS else r.get(c) for r in rows] for c in COLUMNS]
     records = await conn.fetch(INSERT, account_id, folder_id, folder_type, *arrays)
     return [r["id"] for r in records]
+
+
+def _json(value) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
 
 
 async def _adopt_local_copies(conn, account_id: int, folder_id: int, rows: list[dict]) -> list[dict]:
@@ -134,10 +141,11 @@ async def apply_flags(conn, folder_id: int, changes: list[tuple[int, list[str], 
     if not changes:
         return 0
     uids = [c[0] for c in changes]
-    flags = [c[1] for c in changes]
+    flags = [_json(list(c[1])) for c in changes]
     modseqs = [c[2] for c in changes]
     return await conn.fetchval("""
-        WITH x AS (SELECT * FROM unnest($2::bigint[], $3::jsonb[], $4::bigint[]) AS x(uid, flags, modseq)),
+        WITH x AS (SELECT uid, flags::jsonb AS flags, modseq
+                   FROM unnest($2::bigint[], $3::text[], $4::bigint[]) AS x(uid, flags, modseq)),
         u AS (
           UPDATE mail_messages m SET flags = x.flags, modseq = coalesce(x.modseq, m.modseq),
             read = x.flags ? '\\Seen', flagged = x.flags ? '\\Flagged', answered = x.flags ? '\\Answered',

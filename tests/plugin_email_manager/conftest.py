@@ -24,3 +24,34 @@ def mail_user(dovecot) -> tuple[str, str]:
     address, password = f"u{uuid.uuid4().hex[:10]}@example.test", "pw-" + uuid.uuid4().hex[:8]
     dovecot.add_user(address, password)
     return address, password
+
+
+@pytest.fixture(scope="session")
+def smtp_sink():
+    """An SMTP server that records what arrives; logins are those of ``mail_user``."""
+    from tests.servers.smtp import SmtpSink
+
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="module")
+async def mail_server(pg_cluster):
+    """The real server with the email plugin, on a fresh database, for one test module."""
+    from tests.servers.app import running_server
+
+    async with running_server(pg_cluster.create_database(),
+                              env={"EMAIL_CENTER_SYNC_INTERVAL": "300"}) as client:
+        yield client
+
+
+@pytest.fixture
+async def mailbox(dovecot, smtp_sink, mail_server, mail_user):
+    """A member of the server with an IMAP account on a fresh Dovecot user: ``Mailbox``."""
+    from tests.plugin_email_manager.helpers import Mailbox
+
+    address, password = mail_user
+    smtp_sink.users[address] = password
+    token = await mail_server.member(address.replace("@", "+member@"))
+    return Mailbox(mail_server, dovecot, smtp_sink, token, address, password)

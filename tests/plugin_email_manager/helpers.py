@@ -1,0 +1,93 @@
+"""A person's view of the email plugin in tests: one member, one mailbox on the real Dovecot."""
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+
+def message(frm: str, to: str, subject: str, body: str = "Hello there.", *, msgid: str | None = None,
+            in_reply_to: str | None = None, references: str | None = None, cc: str | None = None,
+            reply_to: str | None = None, date: datetime | None = None, attachment=None, html: str | None = None
+            ) -> EmailMessage:
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"] = frm, to, subject
+    if cc:
+        m["Cc"] = cc
+    if reply_to:
+        m["Reply-To"] = reply_to
+    m["Date"] = format_datetime(date or datetime.now(timezone.utc))
+    m["Message-ID"] = msgid or make_msgid(domain="example.test")
+    if in_reply_to:
+        m["In-Reply-To"] = in_reply_to
+    if references:
+        m["References"] = references
+    m.set_content(body)
+    if html:
+        m.add_alternative(html, subtype="html")
+    if attachment:
+        name, data, ctype = attachment
+        maintype, subtype = ctype.split("/")
+        m.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    return m
+
+
+@dataclass
+class Mailbox:
+    server: object
+    dovecot: object
+    smtp: object
+    token: str
+    address: str
+    password: str
+    account_id: int | None = None
+
+    async def api(self, action: str, body=None, query=None, method: str = "POST"):
+        return await self.server.api(self.token, action, body, query=query, method=method)
+
+    def account_values(self, **overrides) -> dict:
+        return {"provider": "imap", "email": self.address, "username": self.address, "password": self.password,
+                "imapHost": "127.0.0.1", "imapPort": self.dovecot.port, "imapSecurity": "none",
+                "smtpHost": "127.0.0.1", "smtpPort": self.smtp.port, "smtpSecurity": "none", **overrides}
+
+    async def link(self, **overrides) -> int:
+        status, body = await self.api("mailAccounts:create", self.account_values(**overrides))
+        assert status == 200, body
+        self.account_id = body["data"]["id"]
+        return self.account_id
+
+    async def sync(self) -> dict:
+        status, body = await self.api("mailAccounts:sync", {"filterByTk": self.account_id, "wait": True})
+        assert status == 200, body
+        await self.parsed()
+        return body["data"]
+
+    async def parsed(self, within: float = 30) -> None:
+        end = time.monotonic() + within
+        while time.monotonic() < end:
+            status, body = await self.api("mailAccounts:get", query={"filterByTk": self.account_id}, method="GET")
+            if status == 200 and not body["data"]["parsePending"]:
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError("messages were not decoded in time")
+
+    def append(self, msg: EmailMessage, mailbox: str = "INBOX", flags: str = "") -> int:
+        return self.dovecot.append(self.address, msg, mailbox=mailbox, flags=flags)
+
+    async def messages(self, flt=None, **query) -> list[dict]:
+        q = {"paginate": "false", **query}
+        if flt is not None:
+            q["filter"] = flt
+        status, body = await self.api("mailMessages:list", query=q, method="GET")
+        assert status == 200, body
+        return body["data"]
+
+    async def one(self, subject: str) -> dict:
+        rows = await self.messages({"subject": subject})
+        assert len(rows) == 1, rows
+        status, body = await self.api("mailMessages:get", query={"filterByTk": rows[0]["id"]}, method="GET")
+        assert status == 200, body
+        return body["data"]
