@@ -78,8 +78,8 @@ async def get(ctx: ActionContext) -> dict:
 async def set_read(ctx: ActionContext, read: bool) -> dict:
     ids = await own_message_ids(ctx)
     changed = await ctx.db.fetch(
-        "UPDATE mail_messages SET read = $2, pending_flags = coalesce(pending_flags, '{}'::jsonb) || "
-        "jsonb_build_object('\\Seen', $2) WHERE id = ANY($1::bigint[]) AND uid IS NOT NULL RETURNING id", ids, read)
+        "UPDATE mail_messages SET read = $2::boolean, pending_flags = coalesce(pending_flags, '{}'::jsonb) || "
+        "jsonb_build_object('\\Seen', $2::boolean) WHERE id = ANY($1::bigint[]) AND uid IS NOT NULL RETURNING id", ids, read)
     await ctx.db.execute("UPDATE mail_messages SET read = $2 WHERE id = ANY($1::bigint[]) AND uid IS NULL", ids, read)
     if changed:
         await push_pending(ctx.host, [r["id"] for r in changed])
@@ -117,7 +117,7 @@ async def push_pending(host, ids: list[int]) -> None:
             finally:
                 await session.logout()
         except Exception as e:  # kept pending: the next sync pushes it
-            log.info("account %s: read state not pushed yet (%s)", account_id, e)
+            log.warning("account %s: read state not pushed yet (%s: %s)", account_id, type(e).__name__, e)
 
 
 async def destroy(ctx: ActionContext) -> dict:

@@ -1,0 +1,174 @@
+"""The sync engine against a real Dovecot: first sync, changes made by other clients, UIDVALIDITY,
+cut connections, restarts, IDLE push. Each test is what a person would see in the mail list."""
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from plugin_email_manager.mailsync.account_sync import sync_account
+from tests.plugin_email_manager.helpers import message
+from tests.servers.tcpproxy import TcpProxy
+
+CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"
+
+
+def corpus_messages() -> list[bytes]:
+    files = sorted((CORPORA / "enmime").glob("*.raw")) + sorted((CORPORA / "flanker").glob("*.eml"))
+    return [f.read_bytes() for f in files]
+
+
+async def test_first_sync_of_varied_mail_stores_everything_once(mailbox):
+    base = datetime.now(timezone.utc) - timedelta(days=20)
+    for i in range(120):
+        att = (f"report-{i}.pdf", b"%PDF-1.4 " + bytes(range(256)) * 4, "application/pdf") if i % 10 == 0 else None
+        mailbox.append(message(f"Sender {i} <s{i}@example.test>", mailbox.address, f"Number {i} — é ü 漢",
+                               f"Body {i}\n" * (i % 30 + 1), date=base + timedelta(hours=i), attachment=att),
+                       flags="\\Seen" if i % 3 == 0 else "")
+    hostile = corpus_messages()
+    mailbox.dovecot.write_maildir(mailbox.address, hostile, mailbox="Archive")
+    for i in range(4):
+        mailbox.append(message(mailbox.address, f"r{i}@example.test", f"Sent {i}"), mailbox="Sent", flags="\\Seen")
+    await mailbox.link()
+    data = await mailbox.sync()
+    assert data["account"]["status"] == "ready"
+    rows = await mailbox.messages()
+    assert len(rows) == 120 + len(hostile) + 4
+    assert len({(r["folderId"], r["uid"]) for r in rows}) == len(rows)
+    by_type = {t: [r for r in rows if r["type"] == t] for t in ("inbox", "sent", "archive")}
+    assert (len(by_type["inbox"]), len(by_type["sent"]), len(by_type["archive"])) == (120, 4, len(hostile))
+    assert sum(1 for r in by_type["inbox"] if not r["read"]) == 80
+    assert sum(1 for r in by_type["inbox"] if r["hasAttachments"]) == 12
+    seven = await mailbox.one("Number 7 — é ü 漢")
+    assert seven["from"] == {"name": "Sender 7", "address": "s7@example.test"}
+    assert seven["text"].startswith("Body 7") and seven["date"].endswith("+00:00")
+    ten = await mailbox.one("Number 10 — é ü 漢")
+    assert [a["filename"] for a in ten["attachments"]] == ["report-10.pdf"]
+    status, got = await mailbox.server.call("GET", "/api/mailAttachments:download", mailbox.token,
+                                            query={"filterByTk": ten["attachments"][0]["id"]})
+    assert status == 200 and got == b"%PDF-1.4 " + bytes(range(256)) * 4
+    # a second sync changes nothing
+    again = await mailbox.sync()
+    assert again["counts"] == {"new": 0, "updated": 0, "deleted": 0}
+    assert len(await mailbox.messages()) == len(rows)
+
+
+async def test_changes_made_in_another_client_show_up(mailbox):
+    for i in range(6):
+        mailbox.append(message("a@example.test", mailbox.address, f"Item {i}"))
+    await mailbox.link()
+    await mailbox.sync()
+    other = mailbox.dovecot.imap(mailbox.address)
+    other.select("INBOX")
+    _, data = other.uid("SEARCH", None, "SUBJECT", '"Item 1"')
+    other.uid("STORE", data[0], "+FLAGS", "(\\Seen \\Flagged)")
+    _, data = other.uid("SEARCH", None, "SUBJECT", '"Item 2"')
+    other.uid("STORE", data[0], "+FLAGS", "(\\Deleted)")
+    other.expunge()
+    _, data = other.uid("SEARCH", None, "SUBJECT", '"Item 3"')
+    other.uid("MOVE", data[0], "Archive")
+    other.logout()
+    mailbox.append(message("b@example.test", mailbox.address, "Item new"))
+    data = await mailbox.sync()
+    assert data["counts"]["new"] == 2 and data["counts"]["deleted"] == 2  # the move: new in Archive, gone from INBOX
+    one = (await mailbox.messages({"subject": "Item 1"}))[0]
+    assert one["read"] is True and one["flagged"] is True
+    assert await mailbox.messages({"subject": "Item 2"}) == []
+    assert [r["type"] for r in await mailbox.messages({"subject": "Item 3"})] == ["archive"]
+    assert len(await mailbox.messages({"subject": "Item new"})) == 1
+
+
+async def test_read_state_reaches_the_server_both_ways(mailbox):
+    mailbox.append(message("a@example.test", mailbox.address, "Read me"))
+    await mailbox.link()
+    await mailbox.sync()
+    (row,) = await mailbox.messages({"subject": "Read me"})
+    other = mailbox.dovecot.imap(mailbox.address)
+    other.select("INBOX")
+    assert other.uid("SEARCH", None, "UNSEEN")[1][0].split(), "the sync must not mark mail read (BODY.PEEK)"
+    status, _ = await mailbox.api("mailMessages:markRead", {"filterByTk": [row["id"]]})
+    assert status == 200
+    # Dovecot answers another session's first command from its view before that command; a
+    # NOOP is how a client learns of changes made elsewhere
+    other.noop()
+    assert other.uid("SEARCH", None, "UNSEEN")[1][0].split() == []
+    await mailbox.api("mailMessages:markUnread", {"filterByTk": row["id"]})
+    other.noop()
+    assert other.uid("SEARCH", None, "UNSEEN")[1][0].split() != []
+    other.logout()
+    status, badges = await mailbox.api("badges:list", method="GET")
+    assert [b["count"] for b in badges["data"] if b["name"] == "mail"] == [1]
+
+
+async def test_a_changed_uidvalidity_refetches_without_duplicates(mailbox):
+    for i in range(5):
+        mailbox.append(message("a@example.test", mailbox.address, f"Valid {i}"))
+    await mailbox.link()
+    await mailbox.sync()
+    mailbox.dovecot.bump_uidvalidity(mailbox.address, "INBOX")
+    await mailbox.sync()
+    rows = await mailbox.messages({"type": "inbox"})
+    assert sorted(r["subject"] for r in rows) == [f"Valid {i}" for i in range(5)]
+
+
+async def test_cut_connections_lose_nothing_and_duplicate_nothing(mailbox):
+    bodies = [message(f"s{i}@example.test", mailbox.address, f"Cut {i}", "x" * 2000).as_bytes() for i in range(600)]
+    mailbox.dovecot.write_maildir(mailbox.address, bodies)
+    proxy = TcpProxy(mailbox.dovecot.port).start()
+    db = mailbox.server.host.db
+    try:
+        for cut_at in (40_000, 250_000, 700_000):
+            proxy.cut_after_bytes(cut_at)  # the next connection dies after that many bytes
+            if mailbox.account_id is None:
+                await mailbox.link(imapPort=proxy.port)
+            await mailbox.api("mailAccounts:sync", {"filterByTk": mailbox.account_id, "wait": True})
+        # and a cut of every connection at once, in the middle of whatever runs
+        await mailbox.api("mailAccounts:sync", {"filterByTk": mailbox.account_id})
+        await asyncio.sleep(0.05)
+        proxy.cut_all()
+        await mailbox.sync()
+    finally:
+        proxy.stop()
+    failed = await db.fetchval("SELECT count(*) FROM mail_sync_logs WHERE account_id = $1 AND status = 'error'",
+                               mailbox.account_id)
+    assert failed >= 1, "no sync was cut: the test proved nothing"
+    rows = await mailbox.messages()
+    assert len(rows) == 600 and len({r["uid"] for r in rows}) == 600
+    assert sorted(r["subject"] for r in rows) == sorted(f"Cut {i}" for i in range(600))
+
+
+async def test_a_restart_mid_sync_resumes(mailbox):
+    bodies = [message(f"s{i}@example.test", mailbox.address, f"Resume {i}", "y" * 3000).as_bytes()
+              for i in range(1500)]
+    mailbox.dovecot.write_maildir(mailbox.address, bodies)
+    account_id = await mailbox.link()
+    host = mailbox.server.host
+    # stop this process's worker, then run a sync by hand and cancel it half way: a crash mid-sync
+    from plugin_email_manager import runtime
+    runtime.of(host).supervisor.stop_worker(account_id)
+    task = asyncio.create_task(sync_account(host, account_id))
+    start = time.monotonic()
+    while await host.db.fetchval("SELECT count(*) FROM mail_messages WHERE account_id = $1", account_id) < 300:
+        assert time.monotonic() - start < 30
+        await asyncio.sleep(0.01)
+    task.cancel()
+    partial = await host.db.fetchval("SELECT count(*) FROM mail_messages WHERE account_id = $1", account_id)
+    assert 0 < partial < 1500
+    await mailbox.sync()
+    rows = await mailbox.messages({"type": "inbox"})
+    assert len(rows) == 1500 and len({r["uid"] for r in rows}) == 1500
+
+
+async def test_new_mail_arrives_without_refresh_through_idle(mailbox):
+    await mailbox.link()
+    await mailbox.sync()
+    await asyncio.sleep(1.5)  # the IDLE connection settles after the first sync
+    mailbox.append(message("late@example.test", mailbox.address, "Pushed by IDLE"))
+    start = time.monotonic()
+    while time.monotonic() - start < 5:
+        if await mailbox.messages({"subject": "Pushed by IDLE"}):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("new mail did not arrive within 5 s")
