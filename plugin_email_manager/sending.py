@@ -127,9 +127,10 @@ async def compose_and_send(ctx: ActionContext, p: dict, *, send_it: bool = True)
         references=references, message_id=existing_id)
     bcc_json = parse_recipients(bcc)
     if not send_it:
+        if draft_id is not None:  # the server's copy of the old version goes first (store forgets its UID)
+            await outbox.remove_server_copy(ctx.host, account, draft_id)
         draft_id = await outbox.store(ctx.db, account_id, msg, type_="drafts", outbox="draft", bcc=bcc_json,
                                       text=text, html=html, draft_id=draft_id)
-        await outbox.remove_server_copy(ctx.host, account, draft_id)
         await outbox.append(ctx.host, account, draft_id, "drafts", ["\\Draft", "\\Seen"])
         return {"data": {"id": draft_id, "draftId": draft_id}}
 
