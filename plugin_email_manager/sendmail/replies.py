@@ -87,8 +87,9 @@ def reply_recipients(original: dict[str, Any], account_addresses: Iterable[str],
         reply_to = [a for a in original.get("replyTo") or [] if _plain(a)]
         chosen = reply_to or [sender]
         to = _unique(chosen, set(mine)) or _unique(chosen, set())
-        # with Reply-To (a mailing list, an assistant) reply-all still reaches the author
-        others = ([sender] if reply_to else []) + orig_to + orig_cc
+        # Reply-To stands for the author (RFC 5322 3.6.3), as Thunderbird and Gmail read it:
+        # reply-all goes to it and the other recipients, not to From besides
+        others = orig_to + orig_cc
     cc = _unique(others, mine | {address_key(a["address"]) for a in to}) if reply_all else []
     return to, cc
 
