@@ -88,7 +88,7 @@ class Worker:
 
     async def _idle(self) -> None:
         """Hold an IDLE on the inbox; sync the inbox whenever the server announces a change."""
-        await asyncio.sleep(1.0)  # let the first full sync make the folders
+        await asyncio.sleep(0.2)  # let the first full sync start (it makes the folders)
         attempt = 0
         while True:
             try:
@@ -98,11 +98,19 @@ class Worker:
                     continue
                 session = await connections.open_imap(self.host, account)
                 try:
-                    await session.select("INBOX")
+                    info = await session.select("INBOX")
+                    log.debug("account %s: IDLE on the inbox", self.account_id)
                     attempt = 0
+                    # mail that came before this IDLE began announces nothing: catch up first
+                    known = await self.host.db.fetchval(
+                        "SELECT uid_next FROM mail_folders WHERE account_id = $1 AND type = 'inbox' "
+                        "ORDER BY id LIMIT 1", self.account_id)
+                    if known != info.uidnext:
+                        await self.run_sync(only="inbox")
                     renew = float(self.host.settings.get("idle_restart", 1500))
                     while True:
                         pushed = await session.idle(renew)
+                        log.debug("account %s: IDLE woke: %s", self.account_id, pushed[:5])
                         if pushed:
                             await self.run_sync(only="inbox")
                 finally:
