@@ -81,9 +81,7 @@ def _lifecycle(config: Config, plugins: Plugins, registry, settings: Settings, u
                 embedded.stop()
             raise ConfigError(f"cannot connect to the database: {e}") from e
         try:
-            applied = await migrate(pool, registry, plugins.call_sync("register_migrations"))
-            for line in applied:
-                log.info("migration: %s", line)
+            await migrate(pool, registry, plugins.call_sync("register_migrations"))  # it logs what it did
             generated = await ensure_root(pool, config.root_email, config.root_password)
             if generated:
                 print(f"Root user {config.root_email} created with the password: {generated}", flush=True)
