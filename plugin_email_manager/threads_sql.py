@@ -1,0 +1,194 @@
+"""The SQL behind ``listThreads``: which conversations are on a page, and what a row shows.
+
+Two ways to find a page, answering the same thing:
+
+- the default views (everything, or one folder type, optionally of some of the user's accounts;
+  no search) page through ``mail_thread_heads`` on its ``(user_id, kind, last_date)`` index: the
+  newest message of each conversation per type is kept there by triggers, so page 200 reads
+  10,000 index entries, never the user's whole mailbox; their number is a sum of a few rows of
+  ``mail_thread_counts``;
+- any other filter or a search groups the matching messages: ``DISTINCT ON (thread_id)`` keeps
+  each conversation's newest matching message (its ``main``), then pages by that message's date.
+
+Both AND the collection's scope for the user (plus the user's account ids when the scope is the
+usual ``account.userId``, which lets the planner use per-account indexes): a filter naming
+another user's account narrows to nothing.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from host.actions.common import scoped_where
+from host.query.values import Params
+
+PARTICIPANTS = 10  # per row, newest first
+NO_DATE = "'-infinity'::timestamptz"
+
+HEADS_PAGE = """
+SELECT h.thread_id, h.last_id AS id FROM mail_thread_heads h
+WHERE h.user_id = $1 AND h.kind = $2 AND ($3::bigint[] IS NULL OR h.account_id = ANY ($3::bigint[]))
+ORDER BY h.last_date {dir}, h.last_id {dir} LIMIT $4 OFFSET $5
+"""
+HEADS_COUNT = """
+SELECT COALESCE(sum(c.delta), 0)::bigint AS n, count(*) AS rows FROM mail_thread_counts c
+WHERE c.user_id = $1 AND c.kind = $2 AND ($3::bigint[] IS NULL OR c.account_id = ANY ($3::bigint[]))
+"""
+FOLD_AT = 64  # count rows of one view before a reader folds the user's deltas together
+GROUPED_PAGE = """
+WITH hits AS (
+    SELECT DISTINCT ON (s.thread_id) s.thread_id, s.id, s.d FROM ({matches}) s
+    ORDER BY s.thread_id, s.d DESC, s.id DESC
+)
+SELECT thread_id, id, count(*) OVER () AS total FROM hits ORDER BY d {dir}, id {dir} LIMIT {limit} OFFSET {offset}
+"""
+GROUPED_COUNT = "SELECT count(DISTINCT s.thread_id) FROM ({matches}) s"
+MATCHES = "SELECT t.thread_id, t.id, COALESCE(t.date, {no_date}) AS d FROM mail_messages t WHERE {where}"
+# what a row tells of its whole conversation, for the conversations of one page: one pass over
+# each conversation's messages (by mail_messages_thread_idx); senders newest first
+SUMMARIES = f"""
+SELECT p.thread_id, mm.subject, a.n, a.unread, a.att, a.latest, a.names, a.addresses
+FROM unnest($1::bigint[], $2::bigint[]) AS p(thread_id, main_id)
+JOIN mail_messages mm ON mm.id = p.main_id
+CROSS JOIN LATERAL (
+    SELECT count(*) AS n, count(*) FILTER (WHERE NOT x.read) AS unread,
+           COALESCE(bool_or(x.has_attachments), false) AS att, max(x.date) AS latest,
+           (array_agg(x.from_addr ->> 'name' ORDER BY COALESCE(x.date, {NO_DATE}) DESC, x.id DESC))[1:50] AS names,
+           (array_agg(x.from_addr ->> 'address' ORDER BY COALESCE(x.date, {NO_DATE}) DESC, x.id DESC))[1:50]
+               AS addresses
+    FROM mail_messages x WHERE x.thread_id = p.thread_id) a
+"""
+
+
+def standard_scope(coll, user) -> bool:
+    """Whether the collection's scope for ``user`` is exactly "messages of my accounts"."""
+    return user is not None and coll.scope_filter(user) == {"account.userId": user.id}
+
+
+async def own_accounts(db, coll, user) -> list[int] | None:
+    """The user's account ids when the scope is the usual one (a planner hint), else None."""
+    if not standard_scope(coll, user):
+        return None
+    return [r["id"] for r in await db.fetch("SELECT id FROM mail_accounts WHERE user_id = $1", user.id)]
+
+
+def user_where(coll, user, params: Params, flt: dict | None, accounts: list[int] | None) -> str:
+    """``scope AND filter`` on alias ``t``. When the scope is the usual one, it is stated as the
+    user's account ids (the same rows: ``own_accounts`` read them by that very rule), which the
+    planner turns into per-account index ranges instead of a join per message."""
+    if accounts is None:
+        return scoped_where(coll, user, params, flt)
+    own = f"t.account_id = ANY ({params.add(accounts, 'bigint[]')})"
+    rest = scoped_where(coll, None, params, flt)
+    return own if rest == "TRUE" else f"{own} AND {rest}"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict) and set(value) == {"$eq"}:
+        return value["$eq"]
+    return value
+
+
+def default_view(coll, flt: dict | None, user) -> tuple[str, list[int] | None] | None:
+    """(kind, account ids or None) when ``flt`` is a view ``mail_thread_heads`` answers, else None.
+
+    That is: no filter ("*": every type), ``type`` equal to one string, and/or ``accountId``
+    equal to or in some ids.
+    """
+    if not standard_scope(coll, user):
+        return None
+    kind, accounts = "*", None
+    for key, value in (flt or {}).items():
+        value = _plain(value)
+        if key == "type" and isinstance(value, str) and value != "*":
+            kind = value
+        elif key == "accountId":
+            if isinstance(value, dict) and set(value) == {"$in"}:
+                value = value["$in"]
+            values = value if isinstance(value, list) else [value]
+            if not values or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+                return None
+            accounts = values
+        else:
+            return None
+    return kind, accounts
+
+
+async def heads_page(db, user, kind: str, accounts: list[int] | None, limit: int, offset: int,
+                     descending: bool) -> tuple[list[tuple[int, int]], int]:
+    """The page's (thread id, main message id) pairs and the number of conversations."""
+    sql = HEADS_PAGE.format(dir="DESC" if descending else "ASC")
+    rows = await db.fetch(sql, user.id, kind, accounts, limit, offset)
+    count = await db.fetchrow(HEADS_COUNT, user.id, kind, accounts)
+    if count["rows"] > FOLD_AT:
+        await db.execute("SELECT mail_thread_counts_fold($1)", user.id)
+    return [(r["thread_id"], r["id"]) for r in rows], count["n"]
+
+
+def _unread_hint(flt: dict | None) -> bool:
+    """``read: false`` at the top of the filter: then a literal ``NOT read`` is added, which the
+    planner matches with the partial unread index whatever the bound parameter's plan."""
+    if not flt or "read" not in flt:
+        return False
+    v = _plain(flt["read"])
+    return v is False or (isinstance(v, str) and v.strip().lower() in ("false", "0"))
+
+
+async def grouped_page(db, coll, user, flt: dict | None, search_arms, accounts: list[int] | None,
+                       limit: int, offset: int, descending: bool) -> tuple[list[tuple[int, int]], int]:
+    """The same as ``heads_page`` for any filter and search, grouping the matching messages.
+
+    ``search_arms(params) -> [condition, ...]`` adds a search (None for none): each condition
+    is one arm of a UNION ALL (see ``search.Search``), so each arm gets a plan of its own.
+    """
+    params = Params()
+    parts = ["t.thread_id IS NOT NULL", user_where(coll, user, params, flt, accounts)]
+    if _unread_hint(flt):
+        parts.append("NOT t.read")
+    base = " AND ".join(p for p in parts if p != "TRUE")
+    arms = search_arms(params) if search_arms is not None else ["TRUE"]
+    matches = " UNION ALL ".join(
+        MATCHES.format(no_date=NO_DATE, where=base if arm == "TRUE" else f"{base} AND {arm}") for arm in arms)
+    n = len(params.values)
+    sql = GROUPED_PAGE.format(matches=matches, dir="DESC" if descending else "ASC",
+                              limit=f"${n + 1}::bigint", offset=f"${n + 2}::bigint")
+    rows = await db.fetch(sql, *params.values, limit, offset)
+    if rows:
+        total = rows[0]["total"]
+    elif offset == 0:
+        total = 0
+    else:  # past the last page: the window function saw no row to count on
+        total = await db.fetchval(GROUPED_COUNT.format(matches=matches), *params.values)
+    return [(r["thread_id"], r["id"]) for r in rows], total
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat()
+
+
+def _participants(names: list, addresses: list) -> list[dict]:
+    out, seen = [], set()
+    for name, address in zip(names or [], addresses or []):
+        key = (address or "").lower()
+        if key and key not in seen:
+            seen.add(key)
+            out.append({"name": name or "", "address": address})
+            if len(out) == PARTICIPANTS:
+                break
+    return out
+
+
+async def summaries(db, pairs: list[tuple[int, int]]) -> dict[int, dict]:
+    """thread id -> subject (of the main message), counts, participants, hasAttachments, latestDate."""
+    if not pairs:
+        return {}
+    rows = await db.fetch(SUMMARIES, [p[0] for p in pairs], [p[1] for p in pairs])
+    return {r["thread_id"]: {
+        "subject": r["subject"], "count": r["n"], "unreadCount": r["unread"],
+        "participants": _participants(r["names"], r["addresses"]), "hasAttachments": r["att"],
+        "latestDate": iso(r["latest"]),
+    } for r in rows}
