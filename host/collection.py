@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field as dc_field
@@ -141,6 +142,11 @@ class Collection:
 
     def field(self, name: str) -> Field | None:
         return self.fields.get(name)
+
+    @functools.cached_property
+    def answered_fields(self) -> dict[str, Field]:
+        """The fields an answer may carry, in order (computed once: rows are answered often)."""
+        return {name: f for name, f in self.fields.items() if f.answered}
 
     def related(self, field: Field) -> "Collection":
         target = self.registry.get(field.target) if self.registry is not None else None

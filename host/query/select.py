@@ -139,11 +139,11 @@ def answer_row(collection, record, fields: list[str] | None = None, *,
     json values are taken as decoded (``host.db.pool``'s codec); ``json_text=True`` when they
     are JSON text (a pool without the codec, or ``col::text`` as ``fetch_rows`` selects them).
     """
-    names = fields if fields is not None else list(collection.fields)
+    answered = collection.answered_fields
     out: dict[str, Any] = {}
-    for name in names:
-        f = collection.fields.get(name)
-        if f is None or not f.answered:
+    for name in (fields if fields is not None else answered):
+        f = answered.get(name)
+        if f is None:
             continue
         v = record.get(name, _MISSING)
         if v is _MISSING and f.column != name:

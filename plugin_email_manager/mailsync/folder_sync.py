@@ -20,9 +20,12 @@ from a cursor that a crash could leave behind. A restart therefore resumes where
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
+
+import asyncpg
 
 from plugin_email_manager import conversations
 from plugin_email_manager.mailparse.headers import parse_headers
@@ -118,9 +121,7 @@ async def sync_folder(db, session, account, folder: store.FolderState, *,
     for start in range(0, len(missing), BATCH):
         batch = missing[start:start + BATCH]
         rows = [message_row(m, folder.type) async for m in session.fetch_messages(batch)]
-        async with db.acquire() as conn, conn.transaction():
-            ids = await store.insert_messages(conn, account.id, folder.id, folder.type, rows)
-            await conversations.assign_threads(conn, account.id, ids)
+        ids = await _store_batch(db, account.id, folder, rows)
         step = Counts(new=len(ids), new_ids=ids)
         counts.add(step)
         if on_batch:
@@ -132,6 +133,22 @@ async def sync_folder(db, session, account, folder: store.FolderState, *,
                                   synced_at=store.now())
     folder.uid_validity, folder.highest_modseq = info.uidvalidity, info.highestmodseq
     return counts
+
+
+async def _store_batch(db, account_id: int, folder: store.FolderState, rows: list[dict]) -> list[int]:
+    """Rows and their conversations in one transaction. Writers of one conversation lock its
+    thread rows; a deadlock between two of them is retried, as PostgreSQL advises."""
+    for attempt in range(3):
+        try:
+            async with db.acquire() as conn, conn.transaction():
+                ids = await store.insert_messages(conn, account_id, folder.id, folder.type, rows)
+                await conversations.assign_threads(conn, account_id, ids)
+                return ids
+        except asyncpg.DeadlockDetectedError:
+            if attempt == 2:
+                raise
+            await asyncio.sleep(0.05 * (attempt + 1))
+    return []
 
 
 async def _sync_flags(db, session, folder, info, known: set[int]) -> int:

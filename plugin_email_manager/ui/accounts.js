@@ -1,0 +1,175 @@
+// The "Account settings" dialog: linked accounts with status, last sync and error; "Link account"
+// (Google or Microsoft in a pop-up, or the IMAP/SMTP form); re-link an account in error; sync
+// now; delete with a confirmation. Polls while an account is syncing.
+import { emptyState, h } from "/static/js/dom.js";
+import { icon } from "./icons.js";
+import { ago } from "./format.js";
+import { alertBox, openModal } from "./modal.js";
+import { imapForm } from "./imap-form.js";
+
+const PROVIDERS = { google: "Google", microsoft: "Microsoft", imap: "IMAP/SMTP" };
+const STATUS = { ready: ["Ready", "mail-tag-green"], syncing: ["Syncing", "mail-tag-blue"], error: ["Error", "mail-tag-red"] };
+
+/** Open the dialog; `start` "link" opens on the choice of provider. */
+export function openAccounts(app, { start = "list" } = {}) {
+  const { shell, api } = app;
+  const error = alertBox("error");
+  const view = h("div", { class: "mail-accounts-view" });
+  const modal = openModal({ title: "Account settings", width: 680, className: "mail-accounts-modal", body: [error, view] });
+  let mode = start;
+  let accounts = app.accounts.slice();
+  let timer = null;
+  let popup = null;
+  let waiting = null; // provider name while its pop-up is open
+
+  const refresh = async () => {
+    try {
+      accounts = await api.accounts();
+      app.accountsChanged(accounts);
+      if (mode === "list") paint();
+    } catch (err) {
+      error.show(err.message);
+    }
+    clearTimeout(timer);
+    if (modal.dialog.isConnected && (accounts.some((a) => a.status === "syncing" || a.parsePending) || waiting)) {
+      timer = setTimeout(refresh, 1500);
+    }
+  };
+
+  const onMessage = (e) => {
+    if (e.origin !== location.origin || e.data?.type !== "mail-account-linked") return;
+    waiting = null;
+    shell.toast("Account linked", { type: "success" });
+    mode = "list";
+    refresh();
+  };
+  window.addEventListener("message", onMessage);
+  modal.closed.then(() => { clearTimeout(timer); window.removeEventListener("message", onMessage); });
+
+  async function linkOAuth(provider, accountId = null) {
+    error.clear();
+    // opened at once, inside the click, so that no pop-up blocker stops it; pointed at the
+    // provider when the server answers
+    popup = window.open("", "mail-account-link", "popup,width=520,height=700");
+    waiting = PROVIDERS[provider];
+    paint();
+    try {
+      const url = await api.link(provider, accountId);
+      if (popup && !popup.closed) popup.location.href = url;
+      else {
+        error.show("Your browser blocked the sign-in window.",
+          h("a", { href: url, target: "_blank", rel: "opener", class: "mail-alert-link" }, `Continue to ${PROVIDERS[provider]} in a new tab`));
+      }
+      const watch = setInterval(() => {
+        if (!popup || popup.closed) { clearInterval(watch); waiting = null; refresh(); }
+      }, 700);
+      refresh();
+    } catch (err) {
+      popup?.close();
+      waiting = null;
+      error.show(err.message || "Linking could not start.");
+      paint();
+    }
+  }
+
+  async function remove(a) {
+    const ok = await shell.confirm(`“${a.email}” and all of its mail will be removed from the email center. The mail stays on the mail server.`,
+      { title: "Delete this account?", okText: "Delete", danger: true });
+    if (!ok) return;
+    try {
+      await api.deleteAccount(a.id);
+      shell.toast(`${a.email} was deleted`, { type: "success" });
+      await refresh();
+      app.reloadAll();
+    } catch (err) {
+      error.show(err.message);
+    }
+  }
+
+  async function syncNow(a, btn) {
+    btn.disabled = true;
+    btn.replaceChildren(h("span", { class: "ec-spinner mail-spinner-inline" }), "Syncing…");
+    try {
+      await api.sync(a.id);
+      app.reloadAll();
+    } catch (err) {
+      error.show(err.message);
+    } finally {
+      refresh();
+    }
+  }
+
+  function accountRow(a) {
+    const [label, tagClass] = STATUS[a.status] || [a.status, ""];
+    const fetched = a.progress?.fetched;
+    const info = a.status === "syncing"
+      ? `Syncing${fetched ? `… ${fetched} messages so far` : "…"}`
+      : a.lastSyncAt ? `Last sync ${ago(a.lastSyncAt)}` : "Not synced yet";
+    const syncBtn = h("button", { class: "ec-btn ec-btn-sm", type: "button", disabled: a.status === "syncing" }, icon("refresh"), "Sync now");
+    syncBtn.addEventListener("click", () => syncNow(a, syncBtn));
+    return h("li", { class: "mail-account", "data-account-id": a.id },
+      h("span", { class: "mail-account-logo" }, icon(a.provider === "imap" ? "server" : a.provider)),
+      h("div", { class: "mail-account-main" },
+        h("div", { class: "mail-account-name" }, h("strong", {}, a.email),
+          h("span", { class: `mail-tag ${tagClass}`, "data-status": a.status }, label)),
+        h("div", { class: "ec-muted mail-account-info" },
+          [a.displayName, PROVIDERS[a.provider] || a.provider, info].filter(Boolean).join(" · "),
+          a.parsePending ? ` · indexing ${a.parsePending}` : ""),
+        a.status === "error" && a.error && h("div", { class: "mail-account-error", role: "alert" }, icon("alert"), h("span", {}, a.error))),
+      h("div", { class: "mail-account-actions" },
+        a.status === "error" && a.provider !== "imap" && h("button", {
+          class: "ec-btn ec-btn-sm ec-btn-primary", type: "button", onclick: () => linkOAuth(a.provider, a.id),
+        }, icon("link"), "Re-link"),
+        syncBtn,
+        h("button", { class: "ec-btn ec-btn-sm ec-btn-danger", type: "button", onclick: () => remove(a), "aria-label": `Delete ${a.email}` },
+          icon("trash"), "Delete")));
+  }
+
+  function listView() {
+    return [
+      accounts.length
+        ? h("ul", { class: "mail-account-list", "aria-label": "Linked accounts" }, accounts.map(accountRow))
+        : emptyState("No account linked yet", "Link a Google, Microsoft or any IMAP/SMTP mailbox to read and send its mail here."),
+      waiting && h("div", { class: "mail-waiting", role: "status" }, h("span", { class: "ec-spinner" }),
+        h("span", {}, `Finish signing in with ${waiting} in the pop-up window. It closes itself when the first sync is done.`)),
+      h("div", { class: "mail-form-actions" },
+        h("button", { class: "ec-btn ec-btn-primary", type: "button", onclick: () => { mode = "choose"; paint(); } }, icon("plus"), "Link account")),
+    ];
+  }
+
+  function chooseView() {
+    const card = (provider, title, hint) => h("button", {
+      class: "mail-provider", type: "button",
+      onclick: () => (provider === "imap" ? (mode = "imap", paint()) : linkOAuth(provider)),
+    }, h("span", { class: "mail-provider-logo" }, icon(provider === "imap" ? "server" : provider)),
+    h("span", { class: "mail-provider-text" }, h("strong", {}, title), h("small", { class: "ec-muted" }, hint)));
+    return [
+      h("p", { class: "ec-muted mail-choose-hint" }, "Which kind of account?"),
+      h("div", { class: "mail-providers" },
+        card("google", "Google", "Gmail and Google Workspace"),
+        card("microsoft", "Microsoft", "Outlook.com and Microsoft 365"),
+        card("imap", "IMAP/SMTP", "Any other mail server")),
+      h("div", { class: "mail-form-actions" },
+        h("button", { class: "ec-btn", type: "button", onclick: () => { mode = "list"; paint(); } }, icon("arrow-left"), "Back")),
+    ];
+  }
+
+  function paint() {
+    modal.setTitle({ list: "Account settings", choose: "Link account", imap: "Link an IMAP/SMTP account" }[mode]);
+    if (mode === "imap") {
+      const form = imapForm({
+        api,
+        onDone: (account) => { shell.toast(`${account.email} is linked; its mail is syncing`, { type: "success" }); mode = "list"; refresh(); app.reloadAll(); },
+        onCancel: () => { mode = "choose"; paint(); },
+      });
+      view.replaceChildren(form.el);
+      form.focus();
+      return;
+    }
+    view.replaceChildren(...[].concat(mode === "choose" ? chooseView() : listView()).filter(Boolean));
+  }
+
+  paint();
+  refresh();
+  return modal;
+}

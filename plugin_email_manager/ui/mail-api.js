@@ -1,0 +1,34 @@
+// The email center's calls to the server (PROTOCOL.md "Mail actions"), in one place. Each answers
+// the answer's `data` (or what the caller needs of it) and rejects with the shell's ApiError.
+
+export function mailApi(api) {
+  const post = (action, body, opts) => api.post(action, body, opts);
+  const data = (r) => r.data;
+  return {
+    accounts: (opts) => api.get("mailAccounts:list", { paginate: false }, opts).then((r) => r.data || []),
+    createAccount: (values) => post("mailAccounts:create", values).then(data),
+    /** The provider's sign-in URL; with `accountId`, a re-link of that account. */
+    link: (provider, accountId) => post("mailAccounts:link", accountId ? { provider, accountId } : { provider })
+      .then((r) => r.data.authorizationUrl),
+    sync: (id) => post("mailAccounts:sync", { filterByTk: id, wait: true }).then(data),
+    deleteAccount: (id) => post("mailAccounts:destroy", { filterByTk: id }),
+
+    threads: ({ filter, search, page, pageSize }, opts) =>
+      api.get("mailMessages:listThreads", { filter, search: search || undefined, page, pageSize }, opts),
+    thread: (threadId, opts) => api.get("mailMessages:getThread", { threadId }, opts).then(data),
+    /** Every message id (with read state and type) of these conversations. */
+    messagesOf: (threadIds, opts) => api.get("mailMessages:list", {
+      filter: { threadId: { $in: threadIds } }, fields: ["id", "threadId", "read", "type"], paginate: false,
+    }, opts).then((r) => r.data || []),
+    /** How many messages match `filter` (one row fetched; the count is in meta). */
+    count: (filter, opts) => api.get("mailMessages:list", { filter, pageSize: 1, fields: ["id"] }, opts)
+      .then((r) => r.meta?.count ?? 0),
+    markRead: (ids) => post("mailMessages:markRead", { filterByTk: ids }),
+    markUnread: (ids) => post("mailMessages:markUnread", { filterByTk: ids }),
+    destroy: (ids) => post("mailMessages:destroy", { filterByTk: ids }),
+
+    prepareReply: (id, all) => post("mailMessages:prepareReply", { filterByTk: id, all: !!all }).then(data),
+    prepareForward: (id) => post("mailMessages:prepareForward", { filterByTk: id }).then(data),
+    saveDraft: (payload) => post("mailMessages:saveDraft", payload).then(data),
+  };
+}

@@ -1,0 +1,267 @@
+// The email center (/admin/mail): filters on the left, the conversation list or the reader on the
+// right, and the compose and account dialogs. The shell mounts it (see host/static/js/shell.js);
+// moving between /admin/mail and /admin/mail/thread/<id> calls `update`, not a new mount.
+import { errorState, h, loadingState } from "/static/js/dom.js";
+import { icon } from "./icons.js";
+import { mailApi } from "./mail-api.js";
+import { buildFilter, defaults, fromLocation, listPath, threadPath } from "./state.js";
+import { renderFilters } from "./filters.js";
+import { ListView } from "./list.js";
+import { ReaderView } from "./reader.js";
+import { openAccounts } from "./accounts.js";
+import { keyboard } from "./keyboard.js";
+import { actions } from "./actions.js";
+
+const CSS = new URL("./mail.css", import.meta.url).href;
+const COUNTED = ["inbox", "archive", "junk", "drafts"];
+
+function loadCss() {
+  if (document.querySelector(`link[href="${CSS}"]`)) return Promise.resolve();
+  const link = h("link", { rel: "stylesheet", href: CSS });
+  const done = new Promise((resolve) => { link.onload = resolve; link.onerror = resolve; });
+  document.head.append(link);
+  return done;
+}
+
+class MailApp {
+  constructor(el, shell) {
+    this.el = el;
+    this.shell = shell;
+    this.signal = shell.signal;
+    this.api = mailApi(shell.api);
+    this.buildFilter = buildFilter;
+    this.accounts = [];
+    this.counts = {};
+    this.maxMiB = null;
+    Object.assign(this, fromLocation());
+    this.side = h("aside", {
+      class: "mail-side", "aria-label": "Mail filters",
+      onkeydown: (e) => { if (e.key === "Escape" && this.el.classList.contains("is-drawer-open")) { e.stopPropagation(); this.closeDrawer(); } },
+    });
+    this.main = h("div", { class: "mail-main" });
+    this.list = new ListView(this);
+    this.reader = new ReaderView(this);
+    this.listKey = null;
+    el.classList.add("mail-page");
+    el.replaceChildren(h("div", { class: "mail-layout" }, this.side, this.main),
+      h("div", { class: "mail-scrim", onclick: () => this.closeDrawer() }));
+  }
+
+  async start() {
+    this.main.replaceChildren(h("div", { class: "ec-card" }, loadingState("Loading your mail…")));
+    try {
+      this.accounts = await this.api.accounts({ signal: this.signal });
+    } catch (err) {
+      if (err.name === "AbortError") return;
+      this.main.replaceChildren(h("div", { class: "ec-card" }, errorState(err, () => this.start())));
+      return;
+    }
+    this.route();
+    this.loadCounts();
+    this.watchAccounts();
+    this.stopKeys = keyboard(this);
+    let last;
+    this.stopBadges = this.shell.onBadges((badges) => {
+      const mail = badges.find((b) => b.name === "mail");
+      if (!mail || mail.count === last) return;
+      const first = last === undefined;
+      last = mail.count;
+      if (!first) this.readStateChanged(); // new mail (IDLE) or read state changed elsewhere
+    });
+  }
+
+  destroy() {
+    this.stopKeys?.();
+    this.stopBadges?.();
+    clearTimeout(this.accountTimer);
+    clearTimeout(this.quietTimer);
+    this.reader.destroy();
+  }
+
+  update(shell) {
+    this.shell = shell;
+    this.signal = shell.signal;
+    this.route();
+  }
+
+  // ------------------------------------------------------------------ views
+
+  route() {
+    Object.assign(this, fromLocation());
+    this.closeDrawer();
+    this.el.classList.toggle("is-onboarding", !this.accounts.length);
+    if (!this.accounts.length) { this.onboarding(); return; }
+    this.renderSide();
+    const key = JSON.stringify(this.filters);
+    const sameList = key === this.listKey && this.list.state === "ready";
+    if (key !== this.listKey || this.list.state !== "ready") { this.listKey = key; this.list.load({ quiet: sameList }); }
+    if (this.view === "thread") {
+      this.shell.setTitle("Conversation · Email");
+      this.main.replaceChildren(this.reader.el);
+      if (this.reader.threadId !== this.threadId || !this.reader.messages.length) this.reader.load(this.threadId);
+      window.scrollTo(0, 0);
+    } else {
+      this.shell.setTitle("Email");
+      this.reader.destroy();
+      this.reader.threadId = null;
+      this.main.replaceChildren(this.list.el);
+      if (sameList) { this.list.render(); this.list.load({ quiet: true }); }
+    }
+  }
+
+  onboarding() {
+    this.side.replaceChildren();
+    this.main.replaceChildren(h("div", { class: "ec-card mail-welcome" },
+      h("div", { class: "mail-welcome-icon" }, icon("mail")),
+      h("h1", {}, "Welcome to your email center"),
+      h("p", { class: "ec-muted" }, "Link a mailbox to read, search and send its mail here: Google, Microsoft or any IMAP/SMTP server."),
+      h("button", { class: "ec-btn ec-btn-primary ec-btn-lg", type: "button", onclick: () => this.openAccounts({ start: "choose" }) },
+        icon("plus"), "Link account")));
+  }
+
+  renderSide() {
+    renderFilters(this.side, {
+      filters: this.filters, accounts: this.accounts, counts: this.counts,
+      onChange: (patch, opts) => this.setFilters(patch, opts), onAccounts: () => this.openAccounts(),
+    });
+  }
+
+  openDrawer() {
+    this.el.classList.add("is-drawer-open");
+    this.side.tabIndex = -1; // focus the panel, not its search box: no keyboard popping up on a phone
+    this.side.focus({ preventScroll: true });
+  }
+
+  closeDrawer() { this.el.classList.remove("is-drawer-open"); }
+
+  focusSearch() {
+    if (this.view === "thread") this.backToList();
+    if (matchMedia("(max-width: 768px)").matches) this.openDrawer();
+    const input = this.side.querySelector(".mail-search-input");
+    input?.focus();
+    input?.select();
+  }
+
+  // ------------------------------------------------------------------ navigation
+
+  setFilters(patch, { push = false } = {}) {
+    const next = { ...this.filters, ...patch };
+    this.shell.navigate(listPath(next), { replace: !push });
+  }
+
+  clearFilters() {
+    const d = defaults();
+    this.setFilters({ read: d.read, flagged: false, attachments: false, since: "", until: "", q: "", page: 1 }, { push: true });
+  }
+
+  openThread(threadId) {
+    this.cameFromList = true;
+    this.shell.navigate(threadPath(threadId, this.filters));
+  }
+
+  backToList() {
+    if (this.cameFromList && history.length > 1) { this.cameFromList = false; history.back(); return; }
+    this.shell.navigate(listPath(this.filters));
+  }
+
+  /** The next (1) or previous (-1) conversation of the list, from the reader. */
+  step(delta) {
+    const rows = this.list.rows;
+    const i = rows.findIndex((r) => r.threadId === this.threadId);
+    const next = rows[i + delta];
+    if (i >= 0 && next) this.shell.navigate(threadPath(next.threadId, this.filters), { replace: true });
+  }
+
+  ownAddresses() {
+    return new Set(this.accounts.flatMap((a) => [a.email, a.username]).filter(Boolean).map((s) => s.toLowerCase()));
+  }
+
+  // ------------------------------------------------------------------ data
+
+  async loadCounts() {
+    const account = this.filters.account ? { accountId: this.filters.account } : {};
+    const results = await Promise.allSettled(COUNTED.map((type) =>
+      this.api.count({ type, ...(type === "drafts" ? {} : { read: false }), ...account }, { signal: this.signal })));
+    COUNTED.forEach((type, i) => { if (results[i].status === "fulfilled") this.counts[type] = results[i].value; });
+    if (this.accounts.length) this.renderSide();
+    if (this.view === "list" && this.list.state === "ready") {
+      const head = this.list.el.querySelector(".mail-list-head");
+      head?.replaceWith(this.list.heading());
+    }
+  }
+
+  /** Something changed read state or brought mail: refresh the list and counts, once. */
+  readStateChanged() {
+    clearTimeout(this.quietTimer);
+    this.quietTimer = setTimeout(() => {
+      if (this.list.state === "ready") this.list.load({ quiet: true });
+      this.loadCounts();
+    }, 250);
+  }
+
+  /** A message went out (or a draft was saved): the list, the counts, and the open conversation. */
+  afterSend() {
+    this.readStateChanged();
+    if (this.view === "thread" && this.reader.threadId) this.reader.load(this.reader.threadId, { quiet: true });
+  }
+
+  accountsChanged(accounts) {
+    const had = this.accounts.length;
+    const state = (list) => JSON.stringify(list.map((a) => [a.id, a.status, a.progress?.fetched, a.parsePending, a.lastSyncAt]));
+    const moved = state(accounts) !== state(this.accounts);
+    this.accounts = accounts;
+    if (this.filters.account && !accounts.some((a) => a.id === this.filters.account)) {
+      this.setFilters({ account: null, page: 1 });
+      return;
+    }
+    if (!had !== !accounts.length) { this.listKey = null; this.route(); } else if (accounts.length) this.renderSide();
+    if (moved && had && accounts.length) this.readStateChanged(); // a sync ran: its mail is listable
+    this.watchAccounts();
+  }
+
+  async reloadAll() {
+    try { this.accountsChanged(await this.api.accounts()); } catch { /* the list shows its own error */ }
+    if (this.accounts.length && this.list.state !== "loading") this.list.load({ quiet: this.list.state === "ready" });
+    this.loadCounts();
+  }
+
+  /** While an account syncs, follow it: the status dots, and the mail as it arrives. */
+  watchAccounts() {
+    clearTimeout(this.accountTimer);
+    if (!this.accounts.some((a) => a.status === "syncing" || a.parsePending)) return;
+    this.accountTimer = setTimeout(async () => {
+      if (this.signal.aborted) return;
+      try {
+        this.accountsChanged(await this.api.accounts({ signal: this.signal }));
+      } catch { this.watchAccounts(); }
+    }, 2000);
+  }
+
+  async refresh() {
+    const targets = this.filters.account ? this.accounts.filter((a) => a.id === this.filters.account) : this.accounts;
+    this.list.setRefreshing(true);
+    try {
+      const results = await Promise.allSettled(targets.map((a) => this.api.sync(a.id)));
+      const failed = results.map((r, i) => [r, targets[i]]).filter(([r]) => r.status === "rejected");
+      for (const [r, a] of failed) this.shell.toast(`${a.email}: ${r.reason.message}`, { type: "error" });
+      try { this.accountsChanged(await this.api.accounts()); } catch { /* shown by the list */ }
+      await this.list.load({ quiet: true });
+      this.loadCounts();
+    } finally {
+      this.list.setRefreshing(false);
+    }
+  }
+
+  // ------------------------------------------------------------------ actions
+
+  openAccounts(opts) { openAccounts(this, opts); }
+}
+
+Object.assign(MailApp.prototype, actions);
+
+export default async function mount(element, shell) {
+  await loadCss();
+  const app = new MailApp(element, shell);
+  await app.start();
+  return { unmount: () => app.destroy(), update: (next) => app.update(next) };
+}
