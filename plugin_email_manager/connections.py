@@ -67,13 +67,14 @@ async def open_imap(host, account: Account, *, timeout: float = 30) -> "imap.Ima
             await session.login(account.login, password_of(host, account))
             return session
         tokens = TokenProvider(host, account.id)
+        token = await tokens()
         try:
-            await session.authenticate_xoauth2(account.login, await tokens())
+            await session.authenticate_xoauth2(account.login, token)
             return session
         except MailAuthFailed:
             await session.close()
         session = await imap.connect(account.imap_host, account.imap_port, account.imap_security, timeout=timeout)
-        await session.authenticate_xoauth2(account.login, await tokens(refresh=True))
+        await session.authenticate_xoauth2(account.login, await tokens(refresh=True, rejected=token))
         return session
     except BaseException:
         await session.close()

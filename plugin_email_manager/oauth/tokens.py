@@ -60,15 +60,16 @@ class TokenProvider:
             raise NotFound("This mail account does not exist.")
         return row["provider"], self.host.secrets.decrypt(row["secret"]) or {}
 
-    async def __call__(self, refresh: bool = False) -> str:
-        """A usable access token; ``refresh=True`` when a server refused the last one.
+    async def __call__(self, refresh: bool = False, rejected: str | None = None) -> str:
+        """A usable access token; ``refresh=True`` when a server refused the last one
+        (``rejected``: that token, so that a token someone else refreshed meanwhile is reused).
 
         :raises TokenRefreshFailed: the provider refused the refresh token (the account is
             marked ``status='error'`` with a message telling the person to sign in again).
         :raises OAuthUnavailable: the provider could not be reached (the account is unchanged).
         """
         _, seen = await self._read(self.host.db)
-        if not refresh and _fresh(seen):
+        if _fresh(seen) and (not refresh or (rejected is not None and seen["accessToken"] != rejected)):
             return seen["accessToken"]
         async with self._lock:
             async with self.host.db.acquire() as conn:
