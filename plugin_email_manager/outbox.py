@@ -47,6 +47,7 @@ async def store(db, account_id: int, msg: EmailMessage, *, type_: str, outbox: s
                 "$14, $15, $16, $17, $18, $19, true, 'pending', '[\"\\\\Seen\"]'::jsonb) RETURNING id",
                 *values, account_id)
         await conversations.assign_threads(conn, account_id, [message_id])
+        await conn.execute("UPDATE mail_accounts SET parse_pending = parse_pending + 1 WHERE id = $1", account_id)
     return message_id
 
 

@@ -56,8 +56,10 @@ async def sync_account(host, account_id: int, *, only: str | None = None, notify
                 folders = [f for f in folders if f.type == only]
 
             async def on_batch(step: Counts) -> None:
-                await db.execute("UPDATE mail_accounts SET progress = jsonb_build_object('fetched', "
-                                 "coalesce((progress->>'fetched')::int, 0) + $2) WHERE id = $1", account_id, step.new)
+                # parsePending counts up here and is recounted exactly by the parse pass
+                await db.execute("UPDATE mail_accounts SET parse_pending = parse_pending + $2, progress = "
+                                 "jsonb_build_object('fetched', coalesce((progress->>'fetched')::int, 0) + $2) "
+                                 "WHERE id = $1", account_id, step.new)
                 if notify:
                     await notify(step)
 

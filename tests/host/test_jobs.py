@@ -14,9 +14,10 @@ async def test_two_processes_run_a_job_once_per_period(pg_cluster):
     first = await ServerProcess(url, plugins=(DEMO_PLUGIN,), env=env).start()
     second = await ServerProcess(url, plugins=(DEMO_PLUGIN,), env=env).start()
     try:
-        await asyncio.sleep(6)
         conn = await asyncpg.connect(url)
         try:
+            since = await conn.fetchval("SELECT clock_timestamp()")
+            await asyncio.sleep(5)
             rows = await conn.fetch("SELECT process, at FROM demo_ticks ORDER BY at")
         finally:
             await conn.close()
@@ -24,6 +25,6 @@ async def test_two_processes_run_a_job_once_per_period(pg_cluster):
         first.stop()
         second.stop()
     gaps = [(b["at"] - a["at"]).total_seconds() for a, b in zip(rows, rows[1:])]
-    assert 4 <= len(rows) <= 8, rows
     assert min(gaps) >= 0.7, gaps  # never twice in one period, whichever process claimed it
-    assert len({r["process"] for r in rows}) >= 1
+    window = [r for r in rows if r["at"] >= since]
+    assert 3 <= len(window) <= 6, window  # once per second while both run (a claim may slip a tick)
