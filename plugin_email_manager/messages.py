@@ -75,24 +75,49 @@ async def get(ctx: ActionContext) -> dict:
     return {"data": (await full_messages(ctx, ids))[0]}
 
 
-async def set_read(ctx: ActionContext, read: bool) -> dict:
-    ids = await own_message_ids(ctx)
+FLAG_COLUMNS = {"read": "\\Seen", "flagged": "\\Flagged"}
+
+
+async def set_flag(ctx: ActionContext, ids: list[int], column: str, value: bool) -> None:
+    """Set ``read`` or ``flagged`` here, record the change for the server, and push it now."""
+    flag = FLAG_COLUMNS[column]
     changed = await ctx.db.fetch(
-        "UPDATE mail_messages SET read = $2::boolean, pending_flags = coalesce(pending_flags, '{}'::jsonb) || "
-        "jsonb_build_object('\\Seen', $2::boolean) WHERE id = ANY($1::bigint[]) AND uid IS NOT NULL RETURNING id", ids, read)
-    await ctx.db.execute("UPDATE mail_messages SET read = $2 WHERE id = ANY($1::bigint[]) AND uid IS NULL", ids, read)
+        f"UPDATE mail_messages SET {column} = $2::boolean, pending_flags = coalesce(pending_flags, '{{}}'::jsonb) || "
+        "jsonb_build_object($3::text, $2::boolean) WHERE id = ANY($1::bigint[]) AND uid IS NOT NULL RETURNING id",
+        ids, value, flag)
+    await ctx.db.execute(f"UPDATE mail_messages SET {column} = $2 WHERE id = ANY($1::bigint[]) AND uid IS NULL",
+                         ids, value)
     if changed:
         await push_pending(ctx.host, [r["id"] for r in changed])
     await ctx.host.badges_changed(ctx.user.id)
-    return {"data": ids}
 
 
 async def mark_read(ctx: ActionContext) -> dict:
-    return await set_read(ctx, True)
+    ids = await own_message_ids(ctx)
+    await set_flag(ctx, ids, "read", True)
+    return {"data": ids}
 
 
 async def mark_unread(ctx: ActionContext) -> dict:
-    return await set_read(ctx, False)
+    ids = await own_message_ids(ctx)
+    await set_flag(ctx, ids, "read", False)
+    return {"data": ids}
+
+
+async def update(ctx: ActionContext) -> dict:
+    """``read`` and ``flagged`` are the values a person changes; both reach the server."""
+    unknown = set(ctx.values) - set(FLAG_COLUMNS)
+    if unknown or not ctx.values:
+        name = sorted(unknown)[0] if unknown else "read"
+        raise BadRequest(f"Only read and flagged can be changed ({name!r} cannot).", code="READ_ONLY", field=name)
+    for column, value in ctx.values.items():
+        if not isinstance(value, bool):
+            raise BadRequest(f"'{column}' must be true or false.", code="INVALID_VALUE", field=column)
+    ids = await own_message_ids(ctx)
+    for column, value in ctx.values.items():
+        await set_flag(ctx, ids, column, value)
+    rows = await full_messages(ctx, ids)
+    return {"data": rows[0] if len(rows) == 1 else rows}
 
 
 async def push_pending(host, ids: list[int]) -> None:

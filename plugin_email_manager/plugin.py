@@ -29,6 +29,7 @@ def register_actions():
         Action("mailMessages", "getThread", threads.get_thread, summary="Every message of a conversation"),
         Action("mailMessages", "markRead", messages.mark_read, summary="Mark read, here and on the server"),
         Action("mailMessages", "markUnread", messages.mark_unread, summary="Mark unread, here and on the server"),
+        Action("mailMessages", "update", messages.update, summary="Change read or flagged, here and on the server"),
         Action("mailMessages", "destroy", messages.destroy, summary="Move to Trash (from Trash: delete for good)"),
         Action("mailMessages", "prepareReply", sending.prepare_reply, summary="A reply draft for the compose dialog"),
         Action("mailMessages", "prepareForward", sending.prepare_forward, summary="A forward draft"),

@@ -182,3 +182,20 @@ async def test_a_saved_draft_is_in_the_servers_drafts_folder(mailbox):
     await mailbox.sync()
     drafts = await mailbox.messages({"type": "drafts"})
     assert [d["subject"] for d in drafts] == ["Half written"]
+
+
+async def test_attachments_may_come_as_multipart_form_data(mailbox):
+    import aiohttp
+    await _linked(mailbox)
+    form = aiohttp.FormData(quote_fields=False)  # as browsers send names: UTF-8, not %-encoded
+    form.add_field("accountId", str(mailbox.account_id))
+    form.add_field("to", '["Bob <bob@example.test>"]')
+    form.add_field("subject", "By form")
+    form.add_field("text", "Attached.")
+    form.add_field("attachments", PDF, filename="résumé.pdf", content_type="application/pdf")
+    async with mailbox.server.session.post(mailbox.server.base_url + "/api/mailMessages:send", data=form,
+                                           headers={"Authorization": f"Bearer {mailbox.token}"}) as r:
+        assert r.status == 200, await r.text()
+    (delivery,) = mailbox.smtp.messages
+    (att,) = list(parsed(delivery).iter_attachments())
+    assert att.get_filename() == "résumé.pdf" and att.get_content() == PDF

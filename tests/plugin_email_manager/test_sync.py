@@ -172,3 +172,21 @@ async def test_new_mail_arrives_without_refresh_through_idle(mailbox):
         await asyncio.sleep(0.1)
     else:
         raise AssertionError("new mail did not arrive within 5 s")
+
+
+async def test_a_flag_set_here_reaches_the_server_and_read_only_fields_stay(mailbox):
+    mailbox.append(message("a@example.test", mailbox.address, "Flag me"))
+    await mailbox.link()
+    await mailbox.sync()
+    (row,) = await mailbox.messages({"subject": "Flag me"})
+    status, body = await mailbox.api("mailMessages:update", {"flagged": True}, query={"filterByTk": row["id"]})
+    assert status == 200 and body["data"]["flagged"] is True
+    other = mailbox.dovecot.imap(mailbox.address)
+    other.select("INBOX")
+    assert other.uid("SEARCH", None, "FLAGGED")[1][0].split()
+    other.logout()
+    status, body = await mailbox.api("mailMessages:update", {"subject": "Changed"}, query={"filterByTk": row["id"]})
+    assert status == 400
+    await mailbox.sync()
+    (row,) = await mailbox.messages({"subject": "Flag me"})
+    assert row["flagged"] is True
