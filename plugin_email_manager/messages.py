@@ -104,18 +104,30 @@ async def mark_unread(ctx: ActionContext) -> dict:
     return {"data": ids}
 
 
+LOCAL_FIELDS = ("labels", "todo")  # the user's own marks, not IMAP flags
+
+
 async def update(ctx: ActionContext) -> dict:
-    """``read`` and ``flagged`` are the values a person changes; both reach the server."""
-    unknown = set(ctx.values) - set(FLAG_COLUMNS)
+    """What a person changes on a message: ``read`` and ``flagged`` (here and on the server),
+    ``labels`` and the ``todo`` mark (here)."""
+    unknown = set(ctx.values) - set(FLAG_COLUMNS) - set(LOCAL_FIELDS)
     if unknown or not ctx.values:
         name = sorted(unknown)[0] if unknown else "read"
-        raise BadRequest(f"Only read and flagged can be changed ({name!r} cannot).", code="READ_ONLY", field=name)
+        raise BadRequest(f"Only read, flagged, labels and todo can be changed ({name!r} cannot).",
+                         code="READ_ONLY", field=name)
     for column, value in ctx.values.items():
-        if not isinstance(value, bool):
+        if column == "labels":
+            if not isinstance(value, list) or not all(isinstance(v, str) and 0 < len(v) <= 100 for v in value):
+                raise BadRequest("'labels' must be a list of names.", code="INVALID_VALUE", field=column)
+        elif not isinstance(value, bool):
             raise BadRequest(f"'{column}' must be true or false.", code="INVALID_VALUE", field=column)
     ids = await own_message_ids(ctx)
     for column, value in ctx.values.items():
-        await set_flag(ctx, ids, column, value)
+        if column in FLAG_COLUMNS:
+            await set_flag(ctx, ids, column, value)
+        else:
+            await ctx.db.execute(f"UPDATE mail_messages SET {column} = $2 WHERE id = ANY($1::bigint[])", ids,
+                                 sorted(set(value)) if column == "labels" else value)
     rows = await full_messages(ctx, ids)
     return {"data": rows[0] if len(rows) == 1 else rows}
 

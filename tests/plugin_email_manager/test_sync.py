@@ -187,6 +187,10 @@ async def test_a_flag_set_here_reaches_the_server_and_read_only_fields_stay(mail
     other.logout()
     status, body = await mailbox.api("mailMessages:update", {"subject": "Changed"}, query={"filterByTk": row["id"]})
     assert status == 400
+    status, body = await mailbox.api("mailMessages:update", {"labels": ["Invoices", "Invoices", "Q3"], "todo": True},
+                                     query={"filterByTk": row["id"]})
+    assert status == 200 and body["data"]["labels"] == ["Invoices", "Q3"] and body["data"]["todo"] is True
     await mailbox.sync()
     (row,) = await mailbox.messages({"subject": "Flag me"})
-    assert row["flagged"] is True
+    assert row["flagged"] is True and row["labels"] == ["Invoices", "Q3"]
+    assert [r["subject"] for r in await mailbox.messages({"todo": True})] == ["Flag me"]

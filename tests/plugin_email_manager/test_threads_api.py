@@ -277,3 +277,26 @@ async def test_concurrent_writers_of_one_conversation_keep_its_head_right(box):
     lunch = next(r for r in inbox["data"] if r["threadId"] == thread)
     assert lunch["main"]["id"] == reply and lunch["count"] == 3
     await same_as_grouping(box)
+
+
+async def test_parity_labels_notes_templates_signatures_are_each_users_own(pg_cluster):
+    """NocoBase's extras as a person uses them: label a message, note it, keep templates."""
+    from tests.servers.app import running_server
+
+    async with running_server(pg_cluster.create_database()) as server:
+        ann, bob = await server.member("ann-p@example.test"), await server.member("bob-p@example.test")
+        status, body = await server.api(ann, "mailTemplates:create", {"name": "Thanks", "subject": "Thank you",
+                                                                       "html": "<p>Thanks!</p>"})
+        assert status == 200, body
+        template = body["data"]["id"]
+        assert (await server.api(bob, "mailTemplates:get", query={"filterByTk": template}, method="GET"))[0] == 404
+        status, body = await server.api(bob, "mailTemplates:list", method="GET")
+        assert body["data"] == []
+        status, body = await server.api(ann, "mailSignatures:create", {"name": "Work", "html": "<p>Ann</p>",
+                                                                        "isDefault": True})
+        assert status == 200 and body["data"]["isDefault"] is True
+        status, body = await server.api(ann, "mailMessageLabels:create", {"name": "Invoices", "color": "#1677ff"})
+        assert status == 200
+        # a note must be on a message of one's own: there is none, so any id is out of scope
+        status, body = await server.api(ann, "mailMessageNotes:create", {"mailMessageId": 999999, "content": "x"})
+        assert status == 404
