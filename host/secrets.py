@@ -5,6 +5,9 @@ unset, one is generated once and kept in ``<storage>/secret.key`` with mode 0600
 """
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 from pathlib import Path
@@ -50,19 +53,15 @@ class SecretBox:
 
 
 class Signer:
-    """HMAC signatures for short-lived URLs (inline images), keyed from the secret key."""
+    """HMAC signatures for short-lived URLs (inline images), keyed from the secret key (a key of
+    its own, derived, so that a signature never doubles as anything Fernet accepts)."""
 
     def __init__(self, key: bytes):
-        import hashlib
         self._key = hashlib.sha256(b"email-center url signing\x00" + key).digest()
 
     def sign(self, message: str) -> str:
-        import base64
-        import hashlib
-        import hmac
         digest = hmac.new(self._key, message.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest[:18]).decode()
 
     def verify(self, message: str, signature: str) -> bool:
-        import hmac
         return hmac.compare_digest(self.sign(message), signature or "")

@@ -34,7 +34,9 @@ export function richEditor({ html = "", label = "Message body", quoted = true } 
     class: "mail-editor-body", contenteditable: "true", role: "textbox", "aria-multiline": "true", "aria-label": label,
     spellcheck: "true",
   });
-  body.innerHTML = !html ? "<div><br></div>" : quoted ? `<div><br></div>${scrubHtml(html)}` : scrubHtml(html);
+  // an answer: a line to write on, a blank line, then the quote (its own leading breaks dropped)
+  const quote = () => scrubHtml(html).replace(/^(\s*<br\s*\/?>)+/i, "");
+  body.innerHTML = !html ? "<div><br></div>" : quoted ? `<div><br></div><br>${quote()}` : scrubHtml(html);
 
   const exec = (cmd, value = null) => {
     body.focus();

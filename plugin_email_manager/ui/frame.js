@@ -26,7 +26,7 @@ function baseCss(root) {
     + `${root} img{max-width:100%;height:auto}${root} table{max-width:100%}`
     + `${root} pre{white-space:pre-wrap;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px}`
     + `${root} blockquote{margin:8px 0 8px 4px;padding-left:12px;border-left:3px solid #e5e5e5;color:rgba(0,0,0,.65)}`
-    + `${root} a[href]{color:#1677ff}${root} p:first-child{margin-top:0}`;
+    + `${root} a[href]{color:#1677ff}${root}>:first-child{margin-top:0}${root}>:last-child{margin-bottom:0}`;
 }
 
 export function contentSecurityPolicy(showRemote, origin = location.origin) {
@@ -82,7 +82,10 @@ function copySource(img, showRemote) {
     const u = new URL(src, location.href);
     if (src && u.origin === location.origin && u.pathname === INLINE_PATH) return u.href;
   } catch { /* not a URL */ }
-  return showRemote ? remoteUrl(img) : null;
+  // a remote image is fetched for measuring only when its size is not written down: a second
+  // request to the sender's server, which the person allowed with "Show images"
+  const sized = img.hasAttribute("width") && img.hasAttribute("height");
+  return showRemote && !sized ? remoteUrl(img) : null;
 }
 
 function inertCopy(html, showRemote) {

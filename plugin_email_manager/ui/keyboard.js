@@ -58,6 +58,7 @@ export function keyboard(app) {
     if (!act) return;
     if (act() === false) return;
     e.preventDefault();
+    app.list.el.classList.add("is-keyboard"); // the cursor bar shows once the keyboard is in use
   };
   document.addEventListener("keydown", onKey);
   return () => document.removeEventListener("keydown", onKey);
