@@ -8,7 +8,7 @@ import time
 from host.errors import HostError
 from plugin_email_manager import connections
 from plugin_email_manager.errors import MailAuthFailed, TokenRefreshFailed
-from plugin_email_manager.mailsync import imap, store
+from plugin_email_manager.mailsync import gmail, imap, store
 from plugin_email_manager.mailsync.folder_sync import Counts, sync_folder
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,8 @@ async def list_folders(db, session, account) -> list[store.FolderState]:
         if any(flag.lower() in ("\\noselect", "\\nonexistent") for flag in f.flags):
             continue
         found.append((f.name, f.delimiter, imap.folder_type(f), f.special_use))
+    if gmail.is_gmail(session.capabilities):
+        found = gmail.synced_folders(found)
     found.sort(key=lambda f: (TYPE_ORDER.get(f[2], 9), f[0]))
     async with db.acquire() as conn, conn.transaction():
         return await store.upsert_folders(conn, account.id, found)

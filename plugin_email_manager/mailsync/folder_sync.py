@@ -29,7 +29,7 @@ import asyncpg
 
 from plugin_email_manager import conversations
 from plugin_email_manager.mailparse.headers import parse_headers
-from plugin_email_manager.mailsync import store
+from plugin_email_manager.mailsync import gmail, store
 from plugin_email_manager.mailsync.imap_codec import search_date
 
 log = logging.getLogger(__name__)
@@ -70,8 +70,9 @@ def message_row(fetched, folder_type: str) -> dict:
     """A mail_messages row from a fetched message: its bytes, flags, and its headers (stage 1)."""
     h = parse_headers(fetched.raw)
     flags = [str(f) for f in fetched.flags]
-    thrid = getattr(fetched, "gm_thrid", None)
+    thrid = fetched.gm_thrid
     return _clean({
+        "type": gmail.type_from_labels(fetched.gm_labels, folder_type) if fetched.gm_labels else folder_type,
         "uid": fetched.uid, "message_id": h["messageId"], "in_reply_to": h["inReplyTo"], "refs": h["references"],
         "provider_thread_id": str(thrid) if thrid else None, "subject": h["subject"], "from_addr": h["from"],
         "to_addrs": h["to"], "cc_addrs": h["cc"], "bcc_addrs": h["bcc"], "reply_to_addrs": h["replyTo"],

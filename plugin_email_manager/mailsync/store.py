@@ -78,14 +78,14 @@ INSERT = """
 INSERT INTO mail_messages (account_id, folder_id, uid, type, message_id, in_reply_to, refs, provider_thread_id,
   subject, from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to_addrs, date, read, flagged, answered, forwarded,
   has_attachments, size, flags, modseq, parse_state, raw, snippet)
-SELECT $1, $2, x.uid, $3, x.message_id, x.in_reply_to, x.refs::jsonb, x.provider_thread_id, x.subject,
+SELECT $1, $2, x.uid, coalesce(x.type, $3), x.message_id, x.in_reply_to, x.refs::jsonb, x.provider_thread_id, x.subject,
   x.from_addr::jsonb, x.to_addrs::jsonb, x.cc_addrs::jsonb, x.bcc_addrs::jsonb, x.reply_to_addrs::jsonb, x.date, x.read,
   x.flagged, x.answered, x.forwarded, x.has_attachments, x.size, x.flags::jsonb, x.modseq, 'pending', x.raw, x.snippet
 FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
   $12::text[], $13::text[], $14::text[], $15::timestamptz[], $16::bool[], $17::bool[], $18::bool[], $19::bool[],
-  $20::bool[], $21::int[], $22::text[], $23::bigint[], $24::bytea[], $25::text[])
+  $20::bool[], $21::int[], $22::text[], $23::bigint[], $24::bytea[], $25::text[], $26::text[])
   AS x(uid, message_id, in_reply_to, refs, provider_thread_id, subject, from_addr, to_addrs, cc_addrs, bcc_addrs,
-  reply_to_addrs, date, read, flagged, answered, forwarded, has_attachments, size, flags, modseq, raw, snippet)
+  reply_to_addrs, date, read, flagged, answered, forwarded, has_attachments, size, flags, modseq, raw, snippet, type)
 ON CONFLICT (folder_id, uid) DO NOTHING
 RETURNING id
 """
@@ -94,7 +94,7 @@ RETURNING id
 JSON_COLUMNS = {"refs", "from_addr", "to_addrs", "cc_addrs", "bcc_addrs", "reply_to_addrs", "flags"}
 COLUMNS = ("uid", "message_id", "in_reply_to", "refs", "provider_thread_id", "subject", "from_addr", "to_addrs",
            "cc_addrs", "bcc_addrs", "reply_to_addrs", "date", "read", "flagged", "answered", "forwarded",
-           "has_attachments", "size", "flags", "modseq", "raw", "snippet")
+           "has_attachments", "size", "flags", "modseq", "raw", "snippet", "type")
 
 
 async def insert_messages(conn, account_id: int, folder_id: int, folder_type: str, rows: list[dict]) -> list[int]:

@@ -113,20 +113,21 @@ async def test_a_changed_uidvalidity_refetches_without_duplicates(mailbox):
 
 
 async def test_cut_connections_lose_nothing_and_duplicate_nothing(mailbox):
-    bodies = [message(f"s{i}@example.test", mailbox.address, f"Cut {i}", "x" * 2000).as_bytes() for i in range(600)]
+    bodies = [message(f"s{i}@example.test", mailbox.address, f"Cut {i}", "x" * 4000).as_bytes() for i in range(1500)]
     mailbox.dovecot.write_maildir(mailbox.address, bodies)
     proxy = TcpProxy(mailbox.dovecot.port).start()
     db = mailbox.server.host.db
+    stored = "SELECT count(*) FROM mail_messages WHERE account_id = $1"
     try:
-        for cut_at in (40_000, 250_000, 700_000):
-            proxy.cut_after_bytes(cut_at)  # the next connection dies after that many bytes
-            if mailbox.account_id is None:
-                await mailbox.link(imapPort=proxy.port)
-            await mailbox.api("mailAccounts:sync", {"filterByTk": mailbox.account_id, "wait": True})
-        # and a cut of every connection at once, in the middle of whatever runs
-        await mailbox.api("mailAccounts:sync", {"filterByTk": mailbox.account_id})
-        await asyncio.sleep(0.05)
-        proxy.cut_all()
+        proxy.cut_after_bytes(40_000)  # the first connection dies early, whichever it is
+        await mailbox.link(imapPort=proxy.port)
+        for threshold in (200, 600, 1000):  # then every connection at once, in the middle of a fetch
+            start = time.monotonic()
+            while await db.fetchval(stored, mailbox.account_id) < threshold:
+                assert time.monotonic() - start < 30, "the sync stopped making progress"
+                await mailbox.api("mailAccounts:sync", {"filterByTk": mailbox.account_id})
+                await asyncio.sleep(0.02)
+            proxy.cut_all()
         await mailbox.sync()
     finally:
         proxy.stop()
@@ -134,8 +135,8 @@ async def test_cut_connections_lose_nothing_and_duplicate_nothing(mailbox):
                                mailbox.account_id)
     assert failed >= 1, "no sync was cut: the test proved nothing"
     rows = await mailbox.messages()
-    assert len(rows) == 600 and len({r["uid"] for r in rows}) == 600
-    assert sorted(r["subject"] for r in rows) == sorted(f"Cut {i}" for i in range(600))
+    assert len(rows) == 1500 and len({r["uid"] for r in rows}) == 1500
+    assert sorted(r["subject"] for r in rows) == sorted(f"Cut {i}" for i in range(1500))
 
 
 async def test_a_restart_mid_sync_resumes(mailbox):

@@ -1,0 +1,33 @@
+"""Gmail over IMAP: every message is in "All Mail", and its folders are labels.
+
+Syncing each label's folder would store a message once per label. With X-GM-EXT-1 the sync
+takes only All Mail (plus Junk and Trash, which All Mail leaves out), reads the labels of each
+message (X-GM-LABELS) for its type, and its conversation from X-GM-THRID.
+"""
+from __future__ import annotations
+
+GMAIL_CAPABILITY = "X-GM-EXT-1"
+SYNCED_SPECIAL_USE = ("\\all", "\\junk", "\\trash")
+# the system labels that name a type, in order of precedence
+LABEL_TYPES = (("\\draft", "drafts"), ("\\sent", "sent"), ("\\inbox", "inbox"), ("\\trash", "trash"),
+               ("\\spam", "junk"))
+
+
+def is_gmail(capabilities: set[str]) -> bool:
+    return GMAIL_CAPABILITY in {c.upper() for c in capabilities}
+
+
+def synced_folders(folders: list[tuple[str, str, str, str | None]]) -> list[tuple[str, str, str, str | None]]:
+    """Of ``(name, delimiter, type, special_use)``, the folders a Gmail account syncs."""
+    if not any((f[3] or "").lower() == "\\all" for f in folders):
+        return folders  # no All Mail (hidden from IMAP by the person): sync folders as usual
+    return [f for f in folders if (f[3] or "").lower() in SYNCED_SPECIAL_USE]
+
+
+def type_from_labels(labels: list[str], folder_type: str) -> str:
+    """A message's type from its Gmail labels; in All Mail, one without a system label is archived."""
+    lowered = {label.lower() for label in labels}
+    for label, kind in LABEL_TYPES:
+        if label in lowered:
+            return kind
+    return folder_type
