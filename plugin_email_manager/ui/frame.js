@@ -75,17 +75,18 @@ const KEEP = new Set(["style", "width", "height", "align", "valign", "colspan", 
   "cellspacing", "border", "size", "face", "dir", "lang", "nowrap", "start", "type", "span", "hspace", "vspace", "alt"]);
 const RISKY_STYLE = /url\s*\(|expression|@import|behavior|binding|\\/i;
 
+/** What the copy's image loads: nothing when the mail wrote its size down (the frame's own
+ *  request then stays the only one); else the same image as the frame, to lay it out alike. */
 function copySource(img, showRemote) {
+  if (img.hasAttribute("width") && img.hasAttribute("height")) return null;
   const src = (img.getAttribute("src") || "").trim();
   if (/^data:image\/(png|gif|jpe?g|webp|bmp);base64,/i.test(src)) return src;
   try {
     const u = new URL(src, location.href);
     if (src && u.origin === location.origin && u.pathname === INLINE_PATH) return u.href;
   } catch { /* not a URL */ }
-  // a remote image is fetched for measuring only when its size is not written down: a second
-  // request to the sender's server, which the person allowed with "Show images"
-  const sized = img.hasAttribute("width") && img.hasAttribute("height");
-  return showRemote && !sized ? remoteUrl(img) : null;
+  // a second request to the sender's server, which the person allowed with "Show images"
+  return showRemote ? remoteUrl(img) : null;
 }
 
 function inertCopy(html, showRemote) {

@@ -51,6 +51,7 @@ export class ReaderView {
     this.threadId = threadId;
     if (!again) {
       this.destroy();
+      this.messages = []; // nothing to answer or delete until this conversation is here
       this.el.replaceChildren(this.topBar(), loadingState("Opening the conversation…"));
     }
     let messages;

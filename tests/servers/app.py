@@ -8,6 +8,7 @@ import base64
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -105,6 +106,7 @@ async def running_server(database_url: str, *, plugins: tuple[Path, ...] = (), e
             yield client
     finally:
         await runner.cleanup()
+        shutil.rmtree(storage, ignore_errors=True)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
