@@ -24,6 +24,8 @@ function sendRequest(shell, payload, onProgress) {
       try { json = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
       if (xhr.status >= 200 && xhr.status < 300) resolve(json?.data);
       else reject(new shell.ApiError(xhr.status, json?.errors?.[0] || {}, json));
+      // the session is gone: as the shell's own calls do, sign in again and come back
+      if (xhr.status === 401) location.assign(`/signin?next=${encodeURIComponent(location.pathname + location.search)}`);
     };
     xhr.onerror = () => reject(new shell.ApiError(0, { message: "Cannot reach the server. Check your connection and try again.", code: "NETWORK" }));
     xhr.send(JSON.stringify(payload));
