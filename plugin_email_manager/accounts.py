@@ -120,11 +120,12 @@ async def create(ctx: ActionContext) -> dict:
     return {"data": await _row(ctx, account_id)}
 
 
-async def own_account_ids(ctx: ActionContext, raw: Any = None) -> list[int]:
-    """The ids named by ``filterByTk`` that are the caller's accounts; none → 404."""
-    read = read_tk(ctx.collection, ctx.params.get("filterByTk") if raw is None else raw)
+async def own_account_ids(ctx: ActionContext, raw: Any = None, name: str = "filterByTk") -> list[int]:
+    """The ids named by ``filterByTk`` (or the id parameter ``name``) that are the caller's
+    accounts; any other → 404."""
+    read = read_tk(ctx.collection, ctx.params.get(name) if raw is None else raw, name)
     if read is None:
-        raise BadRequest("'filterByTk' is required.", code="MISSING_PARAMETER", field="filterByTk")
+        raise BadRequest(f"'{name}' is required.", code="MISSING_PARAMETER", field=name)
     ids, _many = read
     rows = await ctx.db.fetch("SELECT id FROM mail_accounts WHERE id = ANY($1::bigint[]) AND user_id = $2",
                               ids, ctx.user.id)
@@ -157,3 +158,56 @@ async def destroy(ctx: ActionContext) -> dict:
         await ctx.host.notify("mail_account_deleted", {"accountId": account_id})
     await ctx.host.badges_changed(ctx.user.id)
     return {"data": deleted}
+
+
+UPDATABLE = IMAP_FIELDS - {"provider", "email"}
+CREDENTIALS = {"username", "password", "imapHost", "imapPort", "imapSecurity", "smtpHost", "smtpPort", "smtpSecurity"}
+
+
+async def update(ctx: ActionContext) -> dict:
+    """Change an account: its name and options, or (IMAP accounts) a new password or server, which
+    is checked against both servers before it is stored — how an account in error is repaired."""
+    (account_id,) = await own_account_ids(ctx)
+    v = ctx.values
+    unknown = set(v) - UPDATABLE
+    if unknown or not v:
+        name = sorted(unknown)[0] if unknown else "displayName"
+        raise BadRequest(f"{name!r} cannot be changed here.", code="READ_ONLY", field=name)
+    row = await ctx.db.fetchrow("SELECT * FROM mail_accounts WHERE id = $1", account_id)
+    sets: dict[str, Any] = {}
+    if "displayName" in v:
+        sets["display_name"] = _text(v, "displayName", required=False)
+    if "syncSince" in v:
+        sets["sync_since"] = _since(v)
+    if "appendSent" in v:
+        if not isinstance(v["appendSent"], bool):
+            raise BadRequest("'appendSent' must be true or false.", code="INVALID_VALUE", field="appendSent")
+        sets["append_sent"] = v["appendSent"]
+    if CREDENTIALS & set(v):
+        if row["provider"] != "imap":
+            raise BadRequest("Sign in again with the provider (re-link) to change this account's access.",
+                             code="USE_LINK")
+        merged = {"username": row["username"], "imapHost": row["imap_host"], "imapPort": row["imap_port"],
+                  "imapSecurity": row["imap_security"], "smtpHost": row["smtp_host"], "smtpPort": row["smtp_port"],
+                  "smtpSecurity": row["smtp_security"],
+                  "password": (ctx.host.secrets.decrypt(row["secret"]) or {}).get("password"), **v}
+        username, password = _text(merged, "username"), merged.get("password")
+        if not isinstance(password, str) or not password:
+            raise BadRequest("'password' is required.", code="MISSING_PARAMETER", field="password")
+        imap_host, smtp_host = _text(merged, "imapHost"), _text(merged, "smtpHost")
+        imap_port, smtp_port = _port(merged, "imapPort"), _port(merged, "smtpPort")
+        imap_sec, smtp_sec = _security(merged, "imapSecurity"), _security(merged, "smtpSecurity")
+        try:
+            await check_imap_login(imap_host, imap_port, imap_sec, username, password)
+        except MailAuthFailed as e:
+            raise MailAuthFailed(f"The IMAP server {imap_host} refused the login: {e.message}", server="imap") from None
+        await smtp.check_login(smtp_host, smtp_port, smtp_sec, username, password)
+        sets.update(username=username, imap_host=imap_host, imap_port=imap_port, imap_security=imap_sec,
+                    smtp_host=smtp_host, smtp_port=smtp_port, smtp_security=smtp_sec,
+                    secret=ctx.host.secrets.encrypt({"password": password}), status="syncing", error=None)
+    columns = list(sets)
+    await ctx.db.execute(f"UPDATE mail_accounts SET {', '.join(f'{c} = ${i + 2}' for i, c in enumerate(columns))} "
+                         "WHERE id = $1", account_id, *sets.values())
+    if "secret" in sets:
+        await runtime.of(ctx.host).supervisor.sync(account_id, wait=False)
+    return {"data": await _row(ctx, account_id)}

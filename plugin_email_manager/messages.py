@@ -22,11 +22,12 @@ log = logging.getLogger(__name__)
 ATTACHMENT_COLUMNS = "id, mail_message_id, filename, content_type, size, content_id, inline"
 
 
-async def own_message_ids(ctx: ActionContext, raw: Any = None) -> list[int]:
-    """The caller's messages among ``filterByTk``; any id outside the caller's mail → 404."""
-    read = read_tk(ctx.collection, ctx.params.get("filterByTk") if raw is None else raw)
+async def own_message_ids(ctx: ActionContext, raw: Any = None, name: str = "filterByTk") -> list[int]:
+    """The caller's messages among ``filterByTk`` (or the id parameter ``name``); any id outside
+    the caller's mail → 404."""
+    read = read_tk(ctx.collection, ctx.params.get(name) if raw is None else raw, name)
     if read is None:
-        raise BadRequest("'filterByTk' is required.", code="MISSING_PARAMETER", field="filterByTk")
+        raise BadRequest(f"'{name}' is required.", code="MISSING_PARAMETER", field=name)
     ids = list(dict.fromkeys(read[0]))
     rows = await ctx.db.fetch("SELECT m.id FROM mail_messages m JOIN mail_accounts a ON a.id = m.account_id "
                               "WHERE m.id = ANY($1::bigint[]) AND a.user_id = $2", ids, ctx.user.id)
@@ -168,21 +169,35 @@ async def destroy(ctx: ActionContext) -> dict:
         groups.setdefault((r["account_id"], r["folder"]), []).append(r)
     for (account_id, folder), items in groups.items():
         on_server = [r for r in items if r["uid"] is not None and folder]
+        moved: dict[int, int] = {}
+        trash = await ctx.db.fetchrow("SELECT id, name FROM mail_folders WHERE account_id = $1 AND type = 'trash' "
+                                      "ORDER BY id LIMIT 1", account_id)
+        to_trash = trash is not None and items[0]["type"] != "trash"
         if on_server:
             account = await connections.load_account(ctx.db, account_id)
-            trash = await ctx.db.fetchval("SELECT name FROM mail_folders WHERE account_id = $1 AND type = 'trash' "
-                                          "ORDER BY id LIMIT 1", account_id)
             session = await connections.open_imap(ctx.host, account)
             try:
                 await session.select(folder)
                 uids = [r["uid"] for r in on_server]
-                if trash and items[0]["type"] != "trash":
-                    await session.move(uids, trash)
+                if to_trash:
+                    moved = await session.move(uids, trash["name"])
                 else:
-                    await session.store_flags(uids, add=["\\Deleted"])
                     await session.expunge(uids)
             finally:
                 await session.logout()
-        await ctx.db.execute("DELETE FROM mail_messages WHERE id = ANY($1::bigint[])", [r["id"] for r in items])
+        gone = []
+        for r in items:
+            new_uid = moved.get(r["uid"]) if r["uid"] is not None else None
+            if to_trash and (new_uid is not None or r["uid"] is None):
+                # in Trash at once, with the UID the server gave it there (COPYUID), so the next
+                # sync of Trash finds it stored; a local draft just goes to Trash here
+                kept = await ctx.db.fetchval(
+                    "UPDATE mail_messages SET folder_id = $2, uid = $3, type = 'trash' WHERE id = $1 AND NOT EXISTS "
+                    "(SELECT 1 FROM mail_messages WHERE folder_id = $2 AND uid = $3) RETURNING id",
+                    r["id"], trash["id"], new_uid)
+                if kept is not None:
+                    continue
+            gone.append(r["id"])  # deleted for good, or the sync of Trash brings it back
+        await ctx.db.execute("DELETE FROM mail_messages WHERE id = ANY($1::bigint[])", gone)
     await ctx.host.badges_changed(ctx.user.id)
     return {"data": len(ids)}

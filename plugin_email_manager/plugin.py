@@ -21,6 +21,7 @@ def register_actions():
         Action("mailAccounts", "link", linking.link, summary="Start linking a Google or Microsoft account"),
         Action("mailAccounts", "oauthCallback", linking.callback, public=True,
                summary="Where the OAuth provider sends the person back"),
+        Action("mailAccounts", "update", accounts.update, summary="Rename, or give a new password or server"),
         Action("mailAccounts", "sync", accounts.sync, summary="Sync now (Refresh); wait: true answers when done"),
         Action("mailAccounts", "destroy", accounts.destroy, summary="Remove an account and all of its mail here"),
         Action("mailMessages", "get", messages.get, summary="One message with its bodies and attachments"),

@@ -54,7 +54,7 @@ def _list_of_dicts(value: Any) -> list[dict]:
 
 
 async def _original(ctx: ActionContext, raw_id: Any, name: str) -> dict:
-    ids = await own_message_ids(ctx, raw_id)
+    ids = await own_message_ids(ctx, raw_id, name)
     if len(ids) != 1:
         raise BadRequest(f"'{name}' must name one message.", code="INVALID_VALUE", field=name)
     return (await full_messages(ctx, ids))[0]
@@ -70,12 +70,16 @@ async def prepare_reply(ctx: ActionContext) -> dict:
     reply_all = str(ctx.params.get("all", "false")).lower() in ("true", "1")
     draft = replies.prepare_reply(original, account_addresses=await _account_addresses(ctx, original["accountId"]),
                                   reply_all=reply_all)
+    draft.pop("references", None)  # ``send`` makes them from ``inReplyTo``, our id
     return {"data": {**draft, "accountId": original["accountId"], "inReplyTo": original["id"]}}
 
 
 async def prepare_forward(ctx: ActionContext) -> dict:
     original = await _original(ctx, ctx.params.get("filterByTk"), "filterByTk")
     draft = replies.prepare_forward(original)
+    # sent back to ``send`` as they are: the original is named by our id, ``forwardOf``
+    draft.pop("inReplyTo", None)
+    draft.pop("references", None)
     return {"data": {**draft, "accountId": original["accountId"], "forwardOf": original["id"]}}
 
 
@@ -90,11 +94,11 @@ async def compose_and_send(ctx: ActionContext, p: dict, *, send_it: bool = True)
     """The whole of ``send`` (and of ``saveDraft`` with ``send_it=False``)."""
     if p.get("accountId") is None:
         raise BadRequest("'accountId' is required.", code="MISSING_PARAMETER", field="accountId")
-    (account_id,) = await own_account_ids(ctx, p.get("accountId"))
+    (account_id,) = await own_account_ids(ctx, p.get("accountId"), "accountId")
     account = await connections.load_account(ctx.db, account_id)
     draft_id = None
     if p.get("draftId") is not None:
-        (draft_id,) = await own_message_ids(ctx, p["draftId"])
+        (draft_id,) = await own_message_ids(ctx, p["draftId"], "draftId")
         state = await ctx.db.fetchrow("SELECT outbox, account_id FROM mail_messages WHERE id = $1", draft_id)
         if state["outbox"] is None and send_it:  # accepted by the server already: never send twice
             return {"data": (await full_messages(ctx, [draft_id]))[0]}

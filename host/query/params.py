@@ -14,8 +14,9 @@ from host.query.values import CoercionError, coerce
 MAX_PAGE_SIZE = 1000
 
 
-def read_tk(collection, raw: Any) -> tuple[list[Any], bool] | None:
-    """``filterByTk`` as (ids coerced to the primary key's type, whether a list was given)."""
+def read_tk(collection, raw: Any, name: str = "filterByTk") -> tuple[list[Any], bool] | None:
+    """``filterByTk`` (or another id parameter, ``name``) as (ids coerced to the primary key's
+    type, whether a list was given)."""
     if raw is None or raw == "":
         return None
     many = isinstance(raw, (list, tuple))
@@ -23,11 +24,11 @@ def read_tk(collection, raw: Any) -> tuple[list[Any], bool] | None:
         try:
             raw, many = json.loads(raw), True
         except ValueError:
-            raise BadRequest(f"filterByTk {raw!r} is not an id or a JSON list of ids",
-                             field="filterByTk") from None
+            raise BadRequest(f"{name} {raw!r} is not an id or a JSON list of ids",
+                             field=name) from None
     items = list(raw) if isinstance(raw, (list, tuple)) else [raw]
     if not items:
-        raise BadRequest("filterByTk is an empty list", field="filterByTk")
+        raise BadRequest(f"{name} is an empty list", field=name)
     pk = collection.primary_key
     ids = []
     for item in items:
@@ -36,7 +37,7 @@ def read_tk(collection, raw: Any) -> tuple[list[Any], bool] | None:
                 raise CoercionError(f"{item!r} is not an id")
             ids.append(coerce(pk.type, item))
         except CoercionError as e:
-            raise BadRequest(f"filterByTk: {e}", field="filterByTk") from None
+            raise BadRequest(f"{name}: {e}", field=name) from None
     return list(dict.fromkeys(ids)), many
 
 

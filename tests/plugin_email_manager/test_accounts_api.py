@@ -1,6 +1,7 @@
 """Adding, listing and deleting IMAP/SMTP accounts through the API, against real servers."""
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 
@@ -78,3 +79,26 @@ async def test_deleting_one_account_removes_its_mail_and_keeps_the_others(mailbo
     assert [r["subject"] for r in await mailbox.messages()] == ["Kept"]
     folders = await mail_server.host.db.fetchval("SELECT count(*) FROM mail_folders WHERE account_id = $1", doomed)
     assert folders == 0
+
+
+async def test_an_account_whose_password_changed_is_repaired_with_update(mailbox, dovecot):
+    account_id = await mailbox.link()
+    await mailbox.sync()
+    dovecot.add_user(mailbox.address, "changed-pw")  # the password changed on the server
+    await asyncio.sleep(1.2)  # dovecot rereads its passwd file
+    status, body = await mailbox.api("mailAccounts:sync", {"filterByTk": account_id, "wait": True})
+    assert status == 400 and body["errors"][0]["code"] == "MAIL_AUTH_FAILED"
+    status, body = await mailbox.api("mailAccounts:get", query={"filterByTk": account_id}, method="GET")
+    assert body["data"]["status"] == "error"
+    status, body = await mailbox.api("mailAccounts:update", {"password": "still-wrong"},
+                                     query={"filterByTk": account_id})
+    assert status == 400 and body["errors"][0]["code"] == "MAIL_AUTH_FAILED"
+    mailbox.smtp.users[mailbox.address] = "changed-pw"
+    status, body = await mailbox.api("mailAccounts:update", {"password": "changed-pw", "displayName": "Work"},
+                                     query={"filterByTk": account_id})
+    assert status == 200 and body["data"]["displayName"] == "Work" and "changed-pw" not in str(body)
+    status, body = await mailbox.api("mailAccounts:sync", {"filterByTk": account_id, "wait": True})
+    assert status == 200 and body["data"]["account"]["status"] == "ready"
+    status, body = await mailbox.api("mailAccounts:update", {"email": "other@example.test"},
+                                     query={"filterByTk": account_id})
+    assert status == 400

@@ -195,3 +195,24 @@ async def test_a_flag_set_here_reaches_the_server_and_read_only_fields_stay(mail
     (row,) = await mailbox.messages({"subject": "Flag me"})
     assert row["flagged"] is True and row["labels"] == ["Invoices", "Q3"]
     assert [r["subject"] for r in await mailbox.messages({"todo": True})] == ["Flag me"]
+
+
+async def test_deleting_moves_to_trash_at_once_and_from_trash_for_good(mailbox):
+    mailbox.append(message("a@example.test", mailbox.address, "Bin me"))
+    await mailbox.link()
+    await mailbox.sync()
+    (row,) = await mailbox.messages({"subject": "Bin me"})
+    status, _ = await mailbox.api("mailMessages:destroy", query={"filterByTk": row["id"]})
+    assert status == 200
+    (trashed,) = await mailbox.messages({"subject": "Bin me"})
+    assert trashed["type"] == "trash"  # shown in Trash without waiting for a sync
+    await mailbox.sync()
+    assert [r["type"] for r in await mailbox.messages({"subject": "Bin me"})] == ["trash"]
+    other = mailbox.dovecot.imap(mailbox.address)
+    other.select("Trash")
+    assert other.uid("SEARCH", None, "ALL")[1][0].split()
+    status, _ = await mailbox.api("mailMessages:destroy", query={"filterByTk": trashed["id"]})
+    assert status == 200 and await mailbox.messages({"subject": "Bin me"}) == []
+    other.noop()
+    assert other.uid("SEARCH", None, "ALL")[1][0].split() == []
+    other.logout()
