@@ -99,6 +99,30 @@ export function openAccounts(app, { start = "list" } = {}) {
     }
   }
 
+  // an IMAP account in error (most often: its password changed) takes a new password here
+  function passwordForm(a) {
+    const input = h("input", { class: "ec-input", type: "password", autocomplete: "current-password",
+      placeholder: "New password or app password", "aria-label": `New password for ${a.email}`, required: true });
+    const save = h("button", { class: "ec-btn ec-btn-sm ec-btn-primary", type: "submit" }, "Save and sync");
+    const form = h("form", { class: "mail-account-password" }, input, save);
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      error.clear();
+      save.disabled = true;
+      save.replaceChildren(h("span", { class: "ec-spinner mail-spinner-inline" }), "Checking…");
+      try {
+        await api.updateAccount(a.id, { password: input.value });
+        shell.toast(`${a.email} is signed in again`, { type: "success" });
+        await refresh();
+      } catch (err) {
+        error.show(err.message);
+        save.disabled = false;
+        save.replaceChildren("Save and sync");
+      }
+    });
+    return form;
+  }
+
   function accountRow(a) {
     const [label, tagClass] = STATUS[a.status] || [a.status, ""];
     const fetched = a.progress?.fetched;
@@ -115,7 +139,8 @@ export function openAccounts(app, { start = "list" } = {}) {
         h("div", { class: "ec-muted mail-account-info" },
           [a.displayName, PROVIDERS[a.provider] || a.provider, info].filter(Boolean).join(" · "),
           a.parsePending ? ` · indexing ${a.parsePending}` : ""),
-        a.status === "error" && a.error && h("div", { class: "mail-account-error", role: "alert" }, icon("alert"), h("span", {}, a.error))),
+        a.status === "error" && a.error && h("div", { class: "mail-account-error", role: "alert" }, icon("alert"), h("span", {}, a.error)),
+        a.status === "error" && a.provider === "imap" && passwordForm(a)),
       h("div", { class: "mail-account-actions" },
         a.status === "error" && a.provider !== "imap" && h("button", {
           class: "ec-btn ec-btn-sm ec-btn-primary", type: "button", onclick: () => linkOAuth(a.provider, a.id),

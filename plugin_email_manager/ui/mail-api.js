@@ -12,6 +12,8 @@ export function mailApi(api) {
       .then((r) => r.data.authorizationUrl),
     sync: (id) => post("mailAccounts:sync", { filterByTk: id, wait: true }).then(data),
     deleteAccount: (id) => post("mailAccounts:destroy", { filterByTk: id }),
+    /** New values for an account (an IMAP account's new password is checked by the server first). */
+    updateAccount: (id, values) => post("mailAccounts:update", values, { params: { filterByTk: id } }).then(data),
 
     threads: ({ filter, search, page, pageSize }, opts) =>
       api.get("mailMessages:listThreads", { filter, search: search || undefined, page, pageSize }, opts),

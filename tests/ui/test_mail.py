@@ -571,3 +571,33 @@ async def test_delete_the_account_and_its_mail_is_gone(page, mailbox):
     # not from the mail server
     assert "Quarterly report" in mailbox.seen_on_server()
     assert page.errors == []
+
+
+async def test_an_imap_account_whose_password_changed_is_repaired_in_the_dialog(page, mailbox):
+    mailbox.deliver(subject="Before the change", text="Hello.")
+    await mailbox.link()
+    await mailbox.sign_in(page)
+    await expect(row(page, "Before the change")).to_be_visible()
+    # the password changes at the mail server (and so at its SMTP server)
+    mailbox.stack.dovecot.add_user(mailbox.address, "brand-new-pw")
+    mailbox.stack.sink.users[mailbox.address] = "brand-new-pw"
+    await asyncio.sleep(1.2)  # Dovecot rereads its password file
+    status, _ = await mailbox.api("mailAccounts:sync", {"filterByTk": mailbox.account_id, "wait": True})
+    assert status == 400
+    await page.get_by_role("button", name="Account settings").click()
+    settings = page.get_by_role("dialog", name="Account settings")
+    account = settings.locator(".mail-account", has_text=mailbox.address)
+    await expect(account.locator("[data-status]")).to_have_attribute("data-status", "error")
+    password = account.get_by_label(f"New password for {mailbox.address}")
+    await password.fill("still-wrong")
+    await account.get_by_role("button", name="Save and sync").click()
+    await expect(settings.get_by_role("alert").first).to_contain_text("refused")
+    await password.fill("brand-new-pw")
+    await account.get_by_role("button", name="Save and sync").click()
+    await expect(account.locator("[data-status]")).to_have_attribute("data-status", "ready", timeout=20_000)
+    mailbox.deliver(subject="After the change", text="Hello again.")
+    await mailbox.sync()
+    await settings.get_by_role("button", name="Close").click()
+    await page.get_by_role("button", name=re.compile("Refresh")).click()
+    await expect(row(page, "After the change")).to_be_visible()
+    assert page.errors == []
