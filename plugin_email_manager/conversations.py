@@ -14,8 +14,9 @@ that point nowhere known) or the conversation lacks its first message (the sync 
 first, so replies often arrive before what they answer). Two strangers' "Hello" never merge.
 
 ``assign_threads`` runs in the caller's transaction, right after the rows are inserted, under
-a per-account advisory lock (a send storing its copy and a sync never interleave). A batch costs
-a fixed handful of statements, whatever its size.
+a per-account advisory lock (a send storing its copy and a sync never interleave); the sync calls
+``thread_ids_for`` instead, before its INSERT, and inserts its rows with their ``thread_id``. A
+batch costs a fixed handful of statements, whatever its size.
 """
 from __future__ import annotations
 
@@ -236,7 +237,9 @@ class _Batch:
             self.ids_touched.add(k)
         self.assigned[m.id] = t
 
-    async def write(self, conn, account_id: int) -> None:
+    async def write(self, conn, account_id: int, *, set_messages: bool = True) -> dict[int, int]:
+        """Apply the decisions; answers message id -> its conversation. ``set_messages=False``
+        leaves the messages' own ``thread_id`` to the caller (rows not inserted yet)."""
         roots = {t for t in self.threads if self.find(t) == t and self.threads[t].touched}
         fresh = sorted((t for t in roots if t < 0), reverse=True)
         real: dict[int, int] = {}
@@ -260,11 +263,14 @@ class _Batch:
             await conn.execute(MERGE_IDS, losers, winners)
             await conn.execute(MERGE_MESSAGES, losers, winners)
             await conn.execute("DELETE FROM mail_threads WHERE id = ANY($1::bigint[])", losers)
-        ids = list(self.assigned)
-        await conn.execute(SET_MESSAGES, ids, [final(self.assigned[i]) for i in ids])
+        placed = {i: final(t) for i, t in self.assigned.items()}
+        if set_messages:
+            ids = list(placed)
+            await conn.execute(SET_MESSAGES, ids, [placed[i] for i in ids])
         keys = sorted(self.ids_touched)
         if keys:
             await conn.execute(SET_IDS, account_id, keys, [final(self.known[k]) for k in keys])
+        return placed
 
 
 async def lock_account(conn, account_id: int) -> None:
@@ -286,6 +292,55 @@ async def assign_threads(conn, account_id: int, message_ids: list[int]) -> None:
     rows = await conn.fetch(LOAD, account_id, message_ids)
     if not rows:
         return
+    batch = await _decide(conn, account_id, rows)
+    await batch.write(conn, account_id)
+
+
+async def thread_ids_for(conn, account_id: int, rows: list[dict]) -> list[int]:
+    """The conversations of messages about to be inserted (``mail_messages`` row dicts of the
+    sync: message_id, in_reply_to, refs, provider_thread_id, subject, from/to/cc, date), in
+    their order; threads and Message-ID links are written here, in the caller's transaction.
+
+    The same decisions as ``assign_threads``, made before the INSERT, so that each new row is
+    written once, with its ``thread_id``, instead of inserted and then updated (a second write
+    of every row, and not a HOT one: ``thread_id`` is indexed). The caller inserts every row.
+    """
+    if not rows:
+        return []
+    await lock_account(conn, account_id)
+    batch = await _decide(conn, account_id, [_unstored(i, r) for i, r in enumerate(rows)])
+    placed = await batch.write(conn, account_id, set_messages=False)
+    return [placed[i] for i in range(len(rows))]
+
+
+def _text(value) -> str | None:
+    """A JSON value as ``->>`` reads it."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def _unstored(index: int, row: dict) -> dict:
+    """What ``LOAD`` reads of a stored row, from a row not stored yet (its index as its id:
+    ids grow in insertion order, so the tie-break of equal dates stays the same)."""
+    refs = row.get("refs")
+    people = [e for v in (row.get("to_addrs"), row.get("cc_addrs")) if isinstance(v, list) for e in v]
+    sender = row.get("from_addr")
+    if isinstance(sender, dict):
+        people.append(sender)
+    date = row.get("date")
+    if date is not None and date.tzinfo is None:
+        date = date.replace(tzinfo=timezone.utc)
+    return {"id": index, "message_id": row.get("message_id"), "in_reply_to": row.get("in_reply_to"),
+            "provider_thread_id": row.get("provider_thread_id"), "subject": row.get("subject"),
+            "date": date, "thread_id": None,
+            "refs": [_text(r) for r in refs] if isinstance(refs, list) else [],
+            "addrs": [_text(e["address"]).lower() for e in people
+                      if isinstance(e, dict) and e.get("address") is not None]}
+
+
+async def _decide(conn, account_id: int, rows) -> _Batch:
+    """Place these messages (``LOAD`` rows) among the account's conversations, in memory."""
     account = await conn.fetchrow("SELECT lower(email) AS email, lower(username) AS username "
                                   "FROM mail_accounts WHERE id = $1", account_id)
     own_addresses = {a for a in (account["email"], account["username"]) if a and "@" in a} if account else set()
@@ -307,7 +362,7 @@ async def assign_threads(conn, account_id: int, message_ids: list[int]) -> None:
     batch = _Batch(known, threads)
     for m in messages:
         batch.place(m)
-    await batch.write(conn, account_id)
+    return batch
 
 
 async def rebuild_threads(conn, account_id: int, batch_size: int = 1000) -> None:

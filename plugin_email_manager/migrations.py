@@ -213,10 +213,26 @@ END $$;
 """
 
 
+FAST_WRITES = """
+-- lz4 compresses (and decompresses) several times faster than pglz for a similar ratio on mail:
+-- the first sync spent most of its INSERT time pglz-compressing ``raw``. Only new values use it.
+ALTER TABLE mail_messages ALTER COLUMN raw SET COMPRESSION lz4;
+ALTER TABLE mail_messages ALTER COLUMN text SET COMPRESSION lz4;
+ALTER TABLE mail_messages ALTER COLUMN html SET COMPRESSION lz4;
+ALTER TABLE mail_messages ALTER COLUMN search_vector SET COMPRESSION lz4;
+ALTER TABLE mail_attachments ALTER COLUMN content SET COMPRESSION lz4;
+-- what the parse pass still has to do: its batches and each account's parsePending count read
+-- these entries instead of every message of the account
+CREATE INDEX IF NOT EXISTS mail_messages_parse_pending_idx ON mail_messages (account_id, id)
+    WHERE parse_state = 'pending';
+"""
+
+
 def migrations() -> list[Migration]:
     return [
         Migration(PLUGIN, 1, "message indexes", MESSAGE_INDEXES),
         Migration(PLUGIN, 2, "conversations", THREAD_TABLES),
         Migration(PLUGIN, 3, "full-text search", SEARCH),
         Migration(PLUGIN, 4, "conversation counts, narrow rows", COUNTS),
+        Migration(PLUGIN, 5, "lz4 compression, parse-pending index", FAST_WRITES),
     ]

@@ -43,12 +43,13 @@ def account_lexeme(account_id: int) -> str:
     return f"account {account_id}"
 
 
-def vector_sql(m: str = "m") -> str:
-    """The ``search_vector`` of the row aliased ``m``, as a SQL expression."""
+def vector_sql(m: str = "m", body: str | None = None) -> str:
+    """The ``search_vector`` of the row aliased ``m``, as a SQL expression; ``body``: another
+    alias whose ``text`` and ``html`` to read instead of ``m``'s (the values an UPDATE sets)."""
     return (f"setweight(to_tsvector('english', COALESCE({m}.subject, '')), 'A') || "
             f"setweight(to_tsvector('simple', COALESCE({m}.subject, '')), 'A') || "
             f"setweight(to_tsvector('simple', COALESCE({_ADDRESSES.format(m=m)}, '')), 'B') || "
-            f"setweight(to_tsvector('english', {_BODY.format(m=m)}), 'C') || "
+            f"setweight(to_tsvector('english', {_BODY.format(m=body or m)}), 'C') || "
             f"array_to_tsvector(ARRAY['account ' || {m}.account_id])")
 
 

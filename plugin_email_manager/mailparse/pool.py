@@ -29,9 +29,25 @@ def _parse_chunk(raws: list[bytes]) -> list[ParsedMessage]:
     return [parse_message(raw) for raw in raws]
 
 
+NICE = 10  # workers yield the cores to the sync (fetching, storing) and take what is left
+
+
+def _lower_priority() -> None:
+    """Parsing is background work: a message becomes listable before it is parsed, so the
+    fetch-and-store path (this server and PostgreSQL) comes first and workers use idle time."""
+    try:
+        os.nice(NICE)
+    except OSError:
+        pass
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
 class ParsePool:
     """Runs ``parse_message`` over many messages in worker processes; use ``async with`` or
-    ``await pool.aclose()``. Processes start on first use, not in the constructor."""
+    ``await pool.aclose()``. Processes start on first use (or ``warm``), not in the constructor."""
 
     def __init__(self, max_workers: int | None = None, *, processes: bool = True,
                  chunk_messages: int = 50, chunk_bytes: int = 8 << 20) -> None:
@@ -65,6 +81,23 @@ class ParsePool:
             return []
         results = await asyncio.gather(*(self._run(chunk) for chunk in self._chunks(raws)))
         return [parsed for chunk in results for parsed in chunk]
+
+    async def warm(self) -> None:
+        """Start the worker processes now (each imports the parser once), so the first messages
+        do not wait for them. Harmless when processes are unavailable or already running."""
+        if self._closed:
+            return
+        executor = self._process_executor()
+        if executor is None:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            # each submit finding no idle worker starts one, up to max_workers
+            await asyncio.gather(*(loop.run_in_executor(executor, _ready) for _ in range(self.max_workers)))
+        except (BrokenProcessPool, OSError, RuntimeError) as exc:
+            if not self._closed:
+                log.warning("mail parse workers failed to start (%s)", exc)
+                self._discard(executor)
 
     def _chunks(self, raws: list[bytes]) -> list[list[bytes]]:
         # Two chunks per worker keeps every core busy while the other chunk is pickled.
@@ -101,7 +134,8 @@ class ParsePool:
             try:
                 methods = multiprocessing.get_all_start_methods()
                 context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-                self._processes = ProcessPoolExecutor(max_workers=self.max_workers, mp_context=context)
+                self._processes = ProcessPoolExecutor(max_workers=self.max_workers, mp_context=context,
+                                                      initializer=_lower_priority)
             except (OSError, ImportError, NotImplementedError, ValueError) as exc:
                 log.warning("no worker processes for mail parsing (%s); using a thread", exc)
                 self._use_processes = False

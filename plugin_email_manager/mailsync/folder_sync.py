@@ -21,6 +21,7 @@ from a cursor that a crash could leave behind. A restart therefore resumes where
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
@@ -34,7 +35,8 @@ from plugin_email_manager.mailsync.imap_codec import search_date
 
 log = logging.getLogger(__name__)
 
-BATCH = 250             # messages per fetch command and per transaction
+BATCH = 250             # messages per transaction
+AHEAD = 1               # fetched batches waiting to be stored (memory: ~BATCH x 11 KB each)
 FLAG_RECHECK = 2000     # without CONDSTORE, the newest messages whose flags are checked each sync
 
 
@@ -119,14 +121,8 @@ async def sync_folder(db, session, account, folder: store.FolderState, *,
     if account.sync_since and on_server:
         wanted = set(await session.uid_search(f"SINCE {search_date(account.sync_since)}"))
     missing = sorted(wanted - stored, reverse=True)  # newest first: the inbox is usable at once
-    for start in range(0, len(missing), BATCH):
-        batch = missing[start:start + BATCH]
-        rows = [message_row(m, folder.type) async for m in session.fetch_messages(batch)]
-        ids = await _store_batch(db, account.id, folder, rows)
-        step = Counts(new=len(ids), new_ids=ids)
-        counts.add(step)
-        if on_batch:
-            await on_batch(step)
+    if missing:
+        await _fetch_and_store(db, session, account.id, folder, missing, counts, on_batch)
 
     counts.updated += await _sync_flags(db, session, folder, info, stored & on_server)
     await store.save_folder_state(db, folder.id, uid_validity=info.uidvalidity, uid_next=info.uidnext,
@@ -136,15 +132,55 @@ async def sync_folder(db, session, account, folder: store.FolderState, *,
     return counts
 
 
+async def _fetch_and_store(db, session, account_id: int, folder: store.FolderState, uids: list[int],
+                           counts: Counts, on_batch) -> None:
+    """Fetch (and read the headers of) batch k+1 while batch k is stored: the server, this
+    process and PostgreSQL work at once instead of in turn. At most ``AHEAD`` batches wait
+    between the two, so memory stays bounded whatever the mailbox's size."""
+    queue: asyncio.Queue = asyncio.Queue(maxsize=AHEAD)
+
+    async def fetch() -> None:
+        try:
+            rows: list[dict] = []
+            async with contextlib.aclosing(session.fetch_messages(uids)) as messages:
+                async for m in messages:
+                    rows.append(message_row(m, folder.type))
+                    if len(rows) >= BATCH:
+                        await queue.put(rows)
+                        rows = []
+            if rows:
+                await queue.put(rows)
+            await queue.put(None)
+        except Exception as e:  # the storing side raises it
+            await queue.put(e)
+
+    fetcher = asyncio.create_task(fetch(), name=f"mail-fetch:{folder.id}")
+    try:
+        while (rows := await queue.get()) is not None:
+            if isinstance(rows, Exception):
+                raise rows
+            ids = await _store_batch(db, account_id, folder, rows)
+            step = Counts(new=len(ids), new_ids=ids)
+            counts.add(step)
+            if on_batch:
+                await on_batch(step)
+    finally:
+        if not fetcher.done():
+            fetcher.cancel()
+        await asyncio.gather(fetcher, return_exceptions=True)
+
+
 async def _store_batch(db, account_id: int, folder: store.FolderState, rows: list[dict]) -> list[int]:
     """Rows and their conversations in one transaction. Writers of one conversation lock its
     thread rows; a deadlock between two of them is retried, as PostgreSQL advises."""
     for attempt in range(3):
         try:
             async with db.acquire() as conn, conn.transaction():
-                ids = await store.insert_messages(conn, account_id, folder.id, folder.type, rows)
-                await conversations.assign_threads(conn, account_id, ids)
-                return ids
+                todo = await store.unstored(conn, account_id, folder.id, rows)
+                threads = await conversations.thread_ids_for(conn, account_id, todo)
+                # each row is written once, with its conversation (no UPDATE of every new row)
+                todo = [{**row, "thread_id": t} for row, t in zip(todo, threads)]
+                return await store.insert_messages(conn, account_id, folder.id, folder.type, todo, adopt=False)
         except asyncpg.DeadlockDetectedError:
             if attempt == 2:
                 raise

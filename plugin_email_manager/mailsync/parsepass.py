@@ -4,6 +4,14 @@ A message is listable as soon as the sync stored its bytes and headers; this pas
 part (``plugin_email_manager.mailparse``) in worker processes, so both cores work and the event loop
 never blocks. It takes the messages of the accounts this process syncs, newest first, and keeps
 each account's ``parsePending`` count for the UI and for ``mailAccounts:sync`` callers.
+
+    read batch k+1 ──► parse it (workers) ──► write it (one transaction, a few statements)
+          ▲ meanwhile: batch k is written, on its own connection (``WRITERS`` in flight)
+
+A batch is written set-based: one UPDATE sets the decoded fields and the search vector (computed
+in the same statement from the new body), one DELETE and one INSERT do its attachments. Writes of
+two batches run at once on two connections, so PostgreSQL (``to_tsvector`` is most of its work)
+uses both cores once fetching is done.
 """
 from __future__ import annotations
 
@@ -15,8 +23,37 @@ from plugin_email_manager.mailparse.pool import ParsePool
 
 log = logging.getLogger(__name__)
 
-BATCH = 64
+BATCH = 128               # messages per parse call and per write transaction
+WRITERS = 2               # write transactions in flight
+MAX_BATCHES = 200         # per run_once: then rows stored meanwhile (newer ids) get their turn
 IDLE_SECONDS = 2.0
+
+PENDING = """
+SELECT id, account_id, raw FROM mail_messages WHERE account_id = ANY($1::bigint[])
+AND parse_state = 'pending' AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3
+"""
+# parsePending of these accounts, exactly (by mail_messages_parse_pending_idx); a row is written
+# only when its count is wrong
+RECOUNT = """
+UPDATE mail_accounts a SET parse_pending = c.n
+FROM (SELECT x.id, (SELECT count(*) FROM mail_messages m
+                    WHERE m.account_id = x.id AND m.parse_state = 'pending') AS n
+      FROM unnest($1::bigint[]) AS x(id)) c
+WHERE a.id = c.id AND a.parse_pending IS DISTINCT FROM c.n
+"""
+STORE = f"""
+UPDATE mail_messages m SET text = x.text, html = x.html, snippet = x.snippet,
+    has_attachments = x.has_attachments, parse_state = x.parse_state, parse_error = x.parse_error,
+    search_vector = {search.vector_sql('m', body='x')}
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::text[])
+     AS x(id, text, html, snippet, has_attachments, parse_state, parse_error)
+WHERE m.id = x.id AND m.parse_state = 'pending'
+RETURNING m.id
+"""
+ATTACHMENTS = """
+INSERT INTO mail_attachments (mail_message_id, filename, content_type, size, content_id, inline, content)
+SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::bool[], $7::bytea[])
+"""
 
 
 class ParsePass:
@@ -28,6 +65,8 @@ class ParsePass:
 
     async def start(self) -> None:
         await self.host.listen("mail_stored", lambda _payload: self._wake.set())
+        # the workers start now, not when the first mail is waiting (a second or so of imports)
+        self.host.spawn(self.pool.warm(), name="mail-parse-warm")
         self.host.spawn(self._run(), name="mail-parse-pass")
 
     async def close(self) -> None:
@@ -51,42 +90,81 @@ class ParsePass:
                 self._wake.clear()
 
     async def run_once(self, account_ids: list[int] | None = None) -> bool:
-        """Decode one batch per core; answers whether there was anything to do."""
+        """Decode what is pending (up to ``MAX_BATCHES`` batches), newest first; answers whether
+        there was anything to do. When there was not, parsePending is checked against the rows."""
         ids = list(account_ids if account_ids is not None else self.accounts())
         if not ids:
             return False
-        rows = await self.host.db.fetch(
-            "SELECT id, account_id, raw FROM mail_messages WHERE account_id = ANY($1::bigint[]) "
-            "AND parse_state = 'pending' ORDER BY id DESC LIMIT $2", ids, BATCH * 4)
+        db = self.host.db
+        rows = await db.fetch(PENDING, ids, None, BATCH)
         if not rows:
+            await db.execute(RECOUNT, ids)
             return False
-        parsed = await self.pool.parse_many([bytes(r["raw"] or b"") for r in rows])
-        async with self.host.db.acquire() as conn, conn.transaction():
-            for row, p in zip(rows, parsed):
-                await store_parsed(conn, row["id"], p)
-            await search.index_messages(conn, [r["id"] for r in rows])
-            for account_id in {r["account_id"] for r in rows}:
-                await conn.execute(
-                    "UPDATE mail_accounts SET parse_pending = (SELECT count(*) FROM mail_messages "
-                    "WHERE account_id = $1 AND parse_state = 'pending') WHERE id = $1", account_id)
+        writes: set[asyncio.Task] = set()
+        touched: set[int] = set()
+        try:
+            for _ in range(MAX_BATCHES):
+                # rows being written are still 'pending': read on below them
+                parsing = asyncio.ensure_future(self.pool.parse_many([bytes(r["raw"] or b"") for r in rows]))
+                try:
+                    following = await db.fetch(PENDING, ids, rows[-1]["id"], BATCH)
+                finally:
+                    parsed = await parsing
+                while len(writes) >= WRITERS:
+                    done, writes = await asyncio.wait(writes, return_when=asyncio.FIRST_COMPLETED)
+                    for task in done:
+                        task.result()
+                accounts = sorted({r["account_id"] for r in rows})
+                touched.update(accounts)
+                writes.add(asyncio.ensure_future(self._write(rows, parsed, accounts)))
+                rows = following
+                if not rows:
+                    break
+        finally:
+            results = await asyncio.gather(*writes, return_exceptions=True)
+            # concurrent recounts may land out of order: one more, alone, makes it exact
+            if touched:
+                await db.execute(RECOUNT, sorted(touched))
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
         return True
+
+    async def _write(self, rows, parsed, accounts: list[int]) -> None:
+        async with self.host.db.acquire() as conn:
+            async with conn.transaction():
+                await store_parsed_many(conn, [r["id"] for r in rows], parsed)
+            await conn.execute(RECOUNT, accounts)  # progress for the UI, after the commit
 
 
 def _clean(text):
     return text.replace("\x00", "") if isinstance(text, str) else text
 
 
+async def store_parsed_many(conn, message_ids: list[int], parsed: list) -> list[int]:
+    """Write what ``parse_message`` found for these messages and index them for search; a message
+    no longer pending (parsed meanwhile) is left alone. Answers the ids written."""
+    if not message_ids:
+        return []
+    states = ["error" if p.errors and not (p.text or p.html) else "ok" for p in parsed]
+    written = [r["id"] for r in await conn.fetch(
+        STORE, message_ids, [_clean(p.text) for p in parsed], [_clean(p.html) for p in parsed],
+        [_clean(p.snippet) for p in parsed], [bool(p.has_attachments) for p in parsed], states,
+        [_clean("; ".join(p.errors)[:2000]) if p.errors else None for p in parsed])]
+    if not written:
+        return written
+    await conn.execute("DELETE FROM mail_attachments WHERE mail_message_id = ANY($1::bigint[])", written)
+    mine = set(written)
+    files = [(i, a) for i, p in zip(message_ids, parsed) if i in mine for a in p.attachments]
+    if files:
+        await conn.execute(
+            ATTACHMENTS, [i for i, _ in files], [_clean(a["filename"]) for _, a in files],
+            [_clean(a["contentType"]) for _, a in files], [a["size"] for _, a in files],
+            [_clean(a.get("contentId")) for _, a in files], [bool(a.get("inline")) for _, a in files],
+            [a["content"] for _, a in files])
+    return written
+
+
 async def store_parsed(conn, message_id: int, p) -> None:
-    state = "error" if p.errors and not (p.text or p.html) else "ok"
-    await conn.execute(
-        "UPDATE mail_messages SET text = $2, html = $3, snippet = $4, has_attachments = $5, parse_state = $6, "
-        "parse_error = $7 WHERE id = $1 AND parse_state = 'pending'",
-        message_id, _clean(p.text), _clean(p.html), _clean(p.snippet), bool(p.has_attachments),
-        state, _clean("; ".join(p.errors)[:2000]) if p.errors else None)
-    await conn.execute("DELETE FROM mail_attachments WHERE mail_message_id = $1", message_id)
-    if p.attachments:
-        await conn.executemany(
-            "INSERT INTO mail_attachments (mail_message_id, filename, content_type, size, content_id, inline, content) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            [(message_id, _clean(a["filename"]), _clean(a["contentType"]), a["size"], _clean(a.get("contentId")),
-              bool(a.get("inline")), a["content"]) for a in p.attachments])
+    """One message's ``store_parsed_many``."""
+    await store_parsed_many(conn, [message_id], [p])

@@ -77,15 +77,17 @@ async def stored_uids(conn, folder_id: int) -> set[int]:
 INSERT = """
 INSERT INTO mail_messages (account_id, folder_id, uid, type, message_id, in_reply_to, refs, provider_thread_id,
   subject, from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to_addrs, date, read, flagged, answered, forwarded,
-  has_attachments, size, flags, modseq, parse_state, raw, snippet)
+  has_attachments, size, flags, modseq, parse_state, raw, snippet, thread_id)
 SELECT $1, $2, x.uid, coalesce(x.type, $3), x.message_id, x.in_reply_to, x.refs::jsonb, x.provider_thread_id, x.subject,
   x.from_addr::jsonb, x.to_addrs::jsonb, x.cc_addrs::jsonb, x.bcc_addrs::jsonb, x.reply_to_addrs::jsonb, x.date, x.read,
-  x.flagged, x.answered, x.forwarded, x.has_attachments, x.size, x.flags::jsonb, x.modseq, 'pending', x.raw, x.snippet
+  x.flagged, x.answered, x.forwarded, x.has_attachments, x.size, x.flags::jsonb, x.modseq, 'pending', x.raw, x.snippet,
+  x.thread_id
 FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
   $12::text[], $13::text[], $14::text[], $15::timestamptz[], $16::bool[], $17::bool[], $18::bool[], $19::bool[],
-  $20::bool[], $21::int[], $22::text[], $23::bigint[], $24::bytea[], $25::text[], $26::text[])
+  $20::bool[], $21::int[], $22::text[], $23::bigint[], $24::bytea[], $25::text[], $26::text[], $27::bigint[])
   AS x(uid, message_id, in_reply_to, refs, provider_thread_id, subject, from_addr, to_addrs, cc_addrs, bcc_addrs,
-  reply_to_addrs, date, read, flagged, answered, forwarded, has_attachments, size, flags, modseq, raw, snippet, type)
+  reply_to_addrs, date, read, flagged, answered, forwarded, has_attachments, size, flags, modseq, raw, snippet, type,
+  thread_id)
 ON CONFLICT (folder_id, uid) DO NOTHING
 RETURNING id
 """
@@ -94,17 +96,32 @@ RETURNING id
 JSON_COLUMNS = {"refs", "from_addr", "to_addrs", "cc_addrs", "bcc_addrs", "reply_to_addrs", "flags"}
 COLUMNS = ("uid", "message_id", "in_reply_to", "refs", "provider_thread_id", "subject", "from_addr", "to_addrs",
            "cc_addrs", "bcc_addrs", "reply_to_addrs", "date", "read", "flagged", "answered", "forwarded",
-           "has_attachments", "size", "flags", "modseq", "raw", "snippet", "type")
+           "has_attachments", "size", "flags", "modseq", "raw", "snippet", "type", "thread_id")
 
 
-async def insert_messages(conn, account_id: int, folder_id: int, folder_type: str, rows: list[dict]) -> list[int]:
-    """Insert fetched messages (dicts keyed by COLUMNS); a UID already stored is skipped. Answers new ids."""
-    rows = await _adopt_local_copies(conn, account_id, folder_id, rows)
+async def insert_messages(conn, account_id: int, folder_id: int, folder_type: str, rows: list[dict], *,
+                          adopt: bool = True) -> list[int]:
+    """Insert fetched messages (dicts keyed by COLUMNS; ``thread_id`` may be set already); a UID
+    already stored is skipped. Answers new ids. ``adopt=False``: the caller ran ``unstored``."""
+    if adopt:
+        rows = await _adopt_local_copies(conn, account_id, folder_id, rows)
     if not rows:
         return []
     arrays = [[_json(r.get(c)) if c in JSON_COLUMNS else r.get(c) for r in rows] for c in COLUMNS]
     records = await conn.fetch(INSERT, account_id, folder_id, folder_type, *arrays)
     return [r["id"] for r in records]
+
+
+async def unstored(conn, account_id: int, folder_id: int, rows: list[dict]) -> list[dict]:
+    """The fetched rows still to insert: local copies adopted (see below), UIDs stored meanwhile
+    left out (so that what is threaded before the INSERT is exactly what it inserts)."""
+    rows = await _adopt_local_copies(conn, account_id, folder_id, rows)
+    if not rows:
+        return rows
+    taken = {r["uid"] for r in await conn.fetch(
+        "SELECT uid FROM mail_messages WHERE folder_id = $1 AND uid = ANY($2::bigint[])",
+        folder_id, [r["uid"] for r in rows])}
+    return [r for r in rows if r["uid"] not in taken] if taken else rows
 
 
 def _json(value) -> str | None:
