@@ -376,6 +376,8 @@ class OAuthProvider:
 
     def start(self) -> "OAuthProvider":
         sock = socket.socket()
+        # a port another test server used moments ago may still have connections in TIME_WAIT
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self.port))
         self.port = sock.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
