@@ -8,6 +8,15 @@ class EcToasts extends HTMLElement {
   connectedCallback() {
     this.classList.add("ec-toasts");
     this.setAttribute("aria-live", "polite");
+    // a manual popover lives in the top layer, so a toast shows above an open modal <dialog>
+    if ("popover" in HTMLElement.prototype) this.setAttribute("popover", "manual");
+  }
+
+  /** Bring the stack to the top of the top layer (above a dialog opened after it). */
+  raise() {
+    if (!this.hasAttribute("popover")) return;
+    if (this.matches(":popover-open")) this.hidePopover();
+    this.showPopover();
   }
 
   /** Show `message`; `type` is success | error | info | warning; `duration` in ms (0 = stay). */
@@ -20,6 +29,7 @@ class EcToasts extends HTMLElement {
       icon(ICONS[type] || "info"), h("span", { class: "ec-toast-text" }, message),
       h("button", { class: "ec-toast-close", type: "button", "aria-label": "Close", onclick: close }, icon("x")));
     this.append(item);
+    this.raise();
     if (duration) setTimeout(close, duration);
     return close;
   }
