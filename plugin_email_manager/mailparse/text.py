@@ -2,69 +2,19 @@
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 
-_BLOCK = {
-    "address", "article", "aside", "blockquote", "center", "dd", "div", "dl", "dt", "fieldset",
-    "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr",
-    "li", "main", "nav", "ol", "p", "pre", "section", "table", "tr", "ul",
-}
-_SKIP = {"script", "style", "head", "title", "template", "noscript", "xml"}
+from plugin_email_manager.htmltext import html_to_text as _readable
+
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
-_BLANK_LINES = re.compile(r"\n{3,}")
-
-
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self.skip = 0
-        self.pre = 0
-
-    def handle_starttag(self, tag: str, attrs) -> None:
-        if tag in _SKIP:
-            self.skip += 1
-        elif tag == "br":
-            self.out.append("\n")
-        elif tag == "pre":
-            self.pre += 1
-            self.out.append("\n")
-        elif tag in ("td", "th"):
-            self.out.append(" ")
-        elif tag in _BLOCK:
-            self.out.append("\n")
-            if tag == "li":
-                self.out.append("- ")
-
-    def handle_startendtag(self, tag: str, attrs) -> None:
-        if tag == "br" or tag == "hr":
-            self.out.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP:
-            self.skip = max(0, self.skip - 1)
-        elif tag == "pre":
-            self.pre = max(0, self.pre - 1)
-            self.out.append("\n")
-        elif tag in _BLOCK:
-            self.out.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if self.skip:
-            return
-        self.out.append(data if self.pre else _SPACES.sub(" ", data.replace("\n", " ")))
 
 
 def html_to_text(html: str) -> str:
-    """A readable plain-text version of an HTML body: blocks become lines, markup goes."""
-    parser = _TextExtractor()
+    """The text of an HTML-only message (``plugin_email_manager.htmltext``); never raises: a
+    page html.parser can't walk still gives its words."""
     try:
-        parser.feed(html)
-        parser.close()
-    except Exception:  # noqa: BLE001 - html.parser is lenient; this is the last resort
-        return _SPACES.sub(" ", re.sub(r"<[^>]*>", " ", html)).strip()
-    lines = [line.strip(" ") for line in "".join(parser.out).split("\n")]
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+        return _readable(html or "").strip()
+    except Exception:  # noqa: BLE001 - hostile markup: the last resort keeps the words
+        return _SPACES.sub(" ", re.sub(r"<[^>]*>", " ", html or "")).strip()
 
 
 _VERBS = r"(wrote|writes|schrieb|a écrit|escribió|ha scritto|scrisse|schreef|skrev|napisał|escreveu)"
