@@ -16,7 +16,7 @@ from plugin_email_manager import connections, outbox
 from plugin_email_manager.accounts import own_account_ids
 from plugin_email_manager.messages import full_messages, own_message_ids
 from plugin_email_manager.sendmail import compose, replies, smtp
-from plugin_email_manager.sendmail.addresses import parse_recipients
+from plugin_email_manager.sendmail.addresses import format_address, parse_recipients
 
 
 def _list(value: Any, name: str) -> list:
@@ -178,35 +178,24 @@ async def save_draft(ctx: ActionContext) -> dict:
     return await compose_and_send(ctx, ctx.params, send_it=False)
 
 
-def _quote_wanted(p: dict) -> bool:
-    return str(p.get("quote", "true")).lower() not in ("false", "0")
+async def _send_prepared(ctx: ActionContext, prepared: dict, link: str) -> dict:
+    """``reply``/``forward`` in one call: the prepared draft, with what the caller gave instead
+    (recipients, subject, attachments), the caller's words above the quote unless ``quote: false``."""
+    p = ctx.params
+    text, html = p.get("text"), p.get("html")
+    if str(p.get("quote", "true")).lower() not in ("false", "0"):
+        text, html = replies.with_quote(prepared, text=text, html=html)
+    values = {"accountId": prepared["accountId"], link: prepared[link], "bcc": p.get("bcc"),
+              "subject": p.get("subject", prepared["subject"]), "text": text, "html": html,
+              "attachments": p.get("attachments")}
+    for field in ("to", "cc"):
+        values[field] = p.get(field, [format_address(a) for a in prepared[field]])
+    return await compose_and_send(ctx, values)
 
 
 async def reply(ctx: ActionContext) -> dict:
-    prepared = (await prepare_reply(ctx))["data"]
-    p = ctx.params
-    text, html = p.get("text"), p.get("html")
-    if _quote_wanted(p):
-        text, html = replies.with_quote(prepared, text=text, html=html)
-    values = {"accountId": prepared["accountId"], "inReplyTo": prepared["inReplyTo"],
-              "to": p.get("to", [_fmt(a) for a in prepared["to"]]), "cc": p.get("cc", [_fmt(a) for a in prepared["cc"]]),
-              "bcc": p.get("bcc"), "subject": p.get("subject", prepared["subject"]), "text": text, "html": html,
-              "attachments": p.get("attachments")}
-    return await compose_and_send(ctx, values)
+    return await _send_prepared(ctx, (await prepare_reply(ctx))["data"], "inReplyTo")
 
 
 async def forward(ctx: ActionContext) -> dict:
-    prepared = (await prepare_forward(ctx))["data"]
-    p = ctx.params
-    text, html = p.get("text"), p.get("html")
-    if _quote_wanted(p):
-        text, html = replies.with_quote(prepared, text=text, html=html)
-    values = {"accountId": prepared["accountId"], "forwardOf": prepared["forwardOf"], "to": p.get("to"),
-              "cc": p.get("cc"), "bcc": p.get("bcc"), "subject": p.get("subject", prepared["subject"]),
-              "text": text, "html": html, "attachments": p.get("attachments")}
-    return await compose_and_send(ctx, values)
-
-
-def _fmt(addr: dict) -> str:
-    from plugin_email_manager.sendmail.addresses import format_address
-    return format_address(addr)
+    return await _send_prepared(ctx, (await prepare_forward(ctx))["data"], "forwardOf")
