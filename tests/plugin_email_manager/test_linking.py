@@ -43,20 +43,29 @@ async def google(provider, mail_server, dovecot, smtp_sink):
     return token
 
 
-async def follow_consent(server, token) -> tuple[int, str, str]:
-    """Ask for the link, let the provider consent, and land on the callback as the browser would."""
+async def start_link(server, token) -> str:
+    """The authorization URL ``mailAccounts:link`` answers, checked for what Google needs."""
     status, body = await server.api(token, "mailAccounts:link", {"provider": "google"})
     assert status == 200, body
     url = body["data"]["authorizationUrl"]
     query = dict(p.split("=", 1) for p in urlsplit(url).query.split("&"))
     assert query["code_challenge_method"] == "S256" and query["access_type"] == "offline"
     assert query["prompt"] == "consent" and "mail.google.com" in query["scope"]
+    return url
+
+
+async def consent(url: str) -> tuple[int, str, str]:
+    """Let the provider consent and land on the callback as the browser would."""
     async with aiohttp.ClientSession() as browser:
         async with browser.get(url, allow_redirects=False) as r:
             assert r.status in (302, 303), await r.text()
             callback = r.headers["Location"]
         async with browser.get(callback) as r:
             return r.status, await r.text(), callback
+
+
+async def follow_consent(server, token) -> tuple[int, str, str]:
+    return await consent(await start_link(server, token))
 
 
 async def accounts_of(server, token) -> list[dict]:
@@ -93,8 +102,8 @@ async def test_a_token_that_expires_is_refreshed_and_the_sync_finishes(google, p
     status, _, _ = await follow_consent(mail_server, google)
     assert status == 200
     (account,) = await accounts_of(mail_server, google)
+    before = provider.token_requests["refresh_token"]  # whoever connects next finds < 60 s left
     await asyncio.sleep(1.2)
-    before = provider.token_requests["refresh_token"]
     dovecot.append(USER, message("Ivy <ivy@example.test>", USER, "After the refresh"))
     status, body = await mail_server.api(google, "mailAccounts:sync", {"filterByTk": account["id"], "wait": True})
     assert status == 200, body
@@ -139,31 +148,21 @@ async def _callback(server, query: str) -> int:
 
 async def test_states_never_issued_used_or_expired_are_refused(google, provider, mail_server):
     assert await _callback(mail_server, "state=never-issued&code=whatever") == 400
-    status, body = await mail_server.api(google, "mailAccounts:link", {"provider": "google"})
-    url = body["data"]["authorizationUrl"]
+    url = await start_link(mail_server, google)
     await mail_server.host.db.execute("UPDATE mail_oauth_states SET expires_at = now() - interval '1 second'")
-    async with aiohttp.ClientSession() as browser:
-        async with browser.get(url, allow_redirects=False) as r:
-            callback = r.headers["Location"]
-        async with browser.get(callback) as r:
-            assert r.status == 400
+    assert (await consent(url))[0] == 400
     assert await accounts_of(mail_server, google) == []
 
 
 async def test_a_wrong_pkce_verifier_is_refused_and_nothing_is_stored(google, provider, mail_server):
-    status, body = await mail_server.api(google, "mailAccounts:link", {"provider": "google"})
-    url = body["data"]["authorizationUrl"]
+    url = await start_link(mail_server, google)
     host = mail_server.host
     row = await host.db.fetchrow("SELECT id, code_verifier FROM mail_oauth_states ORDER BY id DESC LIMIT 1")
     pending = host.secrets.decrypt(row["code_verifier"])
     pending["verifier"] = "x" * 64  # not the one the challenge was made from
     await host.db.execute("UPDATE mail_oauth_states SET code_verifier = $2 WHERE id = $1", row["id"],
                           host.secrets.encrypt(pending))
-    async with aiohttp.ClientSession() as browser:
-        async with browser.get(url, allow_redirects=False) as r:
-            callback = r.headers["Location"]
-        async with browser.get(callback) as r:
-            assert r.status == 400
+    assert (await consent(url))[0] == 400
     assert await accounts_of(mail_server, google) == []
 
 
