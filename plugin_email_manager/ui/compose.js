@@ -9,6 +9,8 @@ import { richEditor } from "./editor.js";
 import { CLIENT_LIMIT_MIB, attachments } from "./attach.js";
 import { alertBox, openModal } from "./modal.js";
 
+const AUTOSAVE_MS = 4000; // a draft saves itself this long after typing pauses
+
 /** POST mailMessages:send with upload progress (fetch has none): resolves to the answer's data. */
 function sendRequest(shell, payload, onProgress) {
   return new Promise((resolve, reject) => {
@@ -137,6 +139,7 @@ export function openCompose(app, { title = "New message", prepare = null } = {})
     }
     setBusy(true, "Sending…");
     try {
+      if (saving) await saving;
       const body = payload({ attachments: await ui.files.payload() });
       await sendRequest(shell, body, (f) => { if (busy) setBusy(true, f < 1 ? `Sending… ${Math.round(f * 100)}%` : "Sending…"); });
       sent = true;
@@ -149,25 +152,45 @@ export function openCompose(app, { title = "New message", prepare = null } = {})
     }
   }
 
-  async function saveDraft() {
-    if (!ui || busy) return;
-    error.clear();
-    setBusy(true, "Saving…");
+  /** Save as a draft (here and in the server's Drafts folder). `quiet`: the automatic save a
+   * few seconds after typing stops, which neither blocks the dialog nor reloads the list. */
+  let saving = null; // a save in flight: Send waits for it (the same draft, the same Message-ID)
+  function saveDraft({ quiet = false } = {}) {
+    if (!ui || busy || sent) return saving;
+    saving = writeDraft(quiet).finally(() => { saving = null; });
+    return saving;
+  }
+
+  async function writeDraft(quiet) {
+    if (!quiet) { error.clear(); setBusy(true, "Saving…"); }
+    const state = snapshot();
     try {
       const saved = await app.api.saveDraft(payload({ attachments: await ui.files.payload() }));
       ui.draftId = saved?.id ?? saved?.draftId ?? ui.draftId;
-      initial = snapshot();
-      status.textContent = `Draft saved at ${new Date().toLocaleTimeString([], { hour: "numeric", minute: "2-digit" })}`;
-      app.afterSend();
+      initial = state;
+      const at = new Date().toLocaleTimeString([], { hour: "numeric", minute: "2-digit" });
+      status.textContent = quiet ? `Draft saved automatically at ${at}` : `Draft saved at ${at}`;
+      if (!quiet) app.afterSend();
     } catch (err) {
-      showError(err);
+      if (quiet) status.textContent = "The draft could not be saved yet.";
+      else showError(err);
     } finally {
-      setBusy(false);
+      if (!quiet) setBusy(false);
     }
   }
 
+  // drafts save themselves once typing pauses (NocoBase parity: "drafts saved automatically")
+  let autosave = null;
+  const scheduleAutosave = () => {
+    clearTimeout(autosave);
+    autosave = setTimeout(() => { if (ui && !busy && !sent && snapshot() !== initial) saveDraft({ quiet: true }); }, AUTOSAVE_MS);
+  };
+  modal.dialog.addEventListener("input", scheduleAutosave);
+  modal.dialog.addEventListener("change", scheduleAutosave);
+  modal.closed.then(() => clearTimeout(autosave));
+
   sendBtn.addEventListener("click", send);
-  draftBtn.addEventListener("click", saveDraft);
+  draftBtn.addEventListener("click", () => saveDraft());
   discardBtn.addEventListener("click", () => modal.close());
   fileInput.addEventListener("change", () => { ui?.files.add(fileInput.files); fileInput.value = ""; });
   modal.dialog.addEventListener("keydown", (e) => {

@@ -601,3 +601,22 @@ async def test_an_imap_account_whose_password_changed_is_repaired_in_the_dialog(
     await page.get_by_role("button", name=re.compile("Refresh")).click()
     await expect(row(page, "After the change")).to_be_visible()
     assert page.errors == []
+
+
+async def test_a_message_being_written_saves_itself_as_a_draft(page, mailbox):
+    await seeded(mailbox, page)
+    await page.get_by_role("button", name="Write email").click()
+    compose = page.get_by_role("dialog", name="New message")
+    await compose.get_by_label("To", exact=True).fill("gail@example.test")
+    await compose.get_by_label("Subject").fill("Thoughts so far")
+    await compose.get_by_role("textbox", name="Message body").press_sequentially("Half a thought.")
+    await expect(compose.get_by_role("status")).to_contain_text("saved automatically", timeout=15_000)
+    status, body = await mailbox.api("mailMessages:list", {"filter": {"type": "drafts"}})
+    assert [d["subject"] for d in body["data"]] == ["Thoughts so far"]
+    await compose.get_by_role("button", name="Send").click()
+    await expect(compose).to_be_hidden()
+    (sent,) = await mailbox.stack.sink.wait_for(1)
+    assert sent.rcpt_tos == ["gail@example.test"]
+    status, body = await mailbox.api("mailMessages:list", {"filter": {"type": "drafts"}})
+    assert body["data"] == []  # the draft was what got sent
+    assert page.errors == []
