@@ -134,6 +134,10 @@ class ParsePool:
             try:
                 methods = multiprocessing.get_all_start_methods()
                 context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+                if context.get_start_method() == "forkserver":
+                    # preload the parser, not ``__main__`` (the default): a script that starts the
+                    # server without a ``__main__`` guard would otherwise run again in the forkserver
+                    context.set_forkserver_preload(["plugin_email_manager.mailparse"])
                 self._processes = ProcessPoolExecutor(max_workers=self.max_workers, mp_context=context,
                                                       initializer=_lower_priority)
             except (OSError, ImportError, NotImplementedError, ValueError) as exc:
