@@ -67,7 +67,7 @@ async def list_threads(ctx: ActionContext) -> dict:
             pairs, total = await threads_sql.heads_page(db, user, *view, page_size, offset, descending)
         else:
             accounts = await threads_sql.own_accounts(db, coll, user)
-            arms = (lambda params: search_sql(search, params, accounts=accounts).arms) if search else None
+            arms = (lambda params: search_sql(search, params, accounts=accounts)) if search else None
             pairs, total = await threads_sql.grouped_page(db, coll, user, flt, arms, accounts,
                                                           page_size, offset, descending)
         mains = {}
@@ -127,10 +127,11 @@ async def list_messages(ctx: ActionContext) -> dict:
     page, page_size, paginate = read_page(ctx.params)
     params = Params()
     accounts = await threads_sql.own_accounts(ctx.db, coll, ctx.user)
-    base = threads_sql.user_where(coll, ctx.user, params, flt, accounts)
+    own, unindexed = threads_sql.user_wheres(coll, ctx.user, params, flt, accounts)
     found = search_sql(search, params, accounts=accounts)
     # each arm (indexed mail by the GIN index, mail not indexed yet by subject) planned alone
-    arms = " UNION ALL ".join(f"SELECT t.id FROM mail_messages t WHERE {base} AND {arm}" for arm in found.arms)
+    arms = " UNION ALL ".join(f"SELECT t.id FROM mail_messages t WHERE {unindexed if found.is_scoped(i) else own} "
+                              f"AND {arm}" for i, arm in enumerate(found.arms))
     where = f"t.id IN ({arms})"
     order = (order_sql(coll, read_sort(coll, names)) if names else
              f" ORDER BY {found.rank} DESC NULLS LAST, t.date DESC NULLS LAST, t.id DESC")

@@ -72,15 +72,28 @@ async def own_accounts(db, coll, user) -> list[int] | None:
     return [r["id"] for r in await db.fetch("SELECT id FROM mail_accounts WHERE user_id = $1", user.id)]
 
 
-def user_where(coll, user, params: Params, flt: dict | None, accounts: list[int] | None) -> str:
+def user_where(coll, user, params: Params, flt: dict | None, accounts: list[int] | None,
+               indexed: bool = True) -> str:
     """``scope AND filter`` on alias ``t``. When the scope is the usual one, it is stated as the
     user's account ids (the same rows: ``own_accounts`` read them by that very rule), which the
-    planner turns into per-account index ranges instead of a join per message."""
+    planner turns into per-account index ranges instead of a join per message.
+
+    ``indexed=False``: the account condition is written so that no index matches it (a search
+    arm whose GIN index already reads only these accounts, see ``search.Search.scoped``)."""
+    return user_wheres(coll, user, params, flt, accounts)[0 if indexed else 1]
+
+
+def user_wheres(coll, user, params: Params, flt: dict | None, accounts: list[int] | None) -> tuple[str, str]:
+    """``user_where`` both ways (indexed, not indexed), sharing their parameters."""
     if accounts is None:
-        return scoped_where(coll, user, params, flt)
-    own = f"t.account_id = ANY ({params.add(accounts, 'bigint[]')})"
+        where = scoped_where(coll, user, params, flt)
+        return where, where
+    ids = params.add(accounts, "bigint[]")
     rest = scoped_where(coll, None, params, flt)
-    return own if rest == "TRUE" else f"{own} AND {rest}"
+    own, unindexed = f"t.account_id = ANY ({ids})", f"(t.account_id + 0) = ANY ({ids})"
+    if rest == "TRUE":
+        return own, unindexed
+    return f"{own} AND {rest}", f"{unindexed} AND {rest}"
 
 
 def _plain(value: Any) -> Any:
@@ -138,17 +151,24 @@ async def grouped_page(db, coll, user, flt: dict | None, search_arms, accounts: 
                        limit: int, offset: int, descending: bool) -> tuple[list[tuple[int, int]], int]:
     """The same as ``heads_page`` for any filter and search, grouping the matching messages.
 
-    ``search_arms(params) -> [condition, ...]`` adds a search (None for none): each condition
-    is one arm of a UNION ALL (see ``search.Search``), so each arm gets a plan of its own.
+    ``search_arms(params) -> search.Search`` adds a search (None for none): each of its
+    conditions is one arm of a UNION ALL, so each arm gets a plan of its own.
     """
     params = Params()
-    parts = ["t.thread_id IS NOT NULL", user_where(coll, user, params, flt, accounts)]
-    if _unread_hint(flt):
-        parts.append("NOT t.read")
-    base = " AND ".join(p for p in parts if p != "TRUE")
-    arms = search_arms(params) if search_arms is not None else ["TRUE"]
-    matches = " UNION ALL ".join(
-        MATCHES.format(no_date=NO_DATE, where=base if arm == "TRUE" else f"{base} AND {arm}") for arm in arms)
+    own, unindexed = user_wheres(coll, user, params, flt, accounts)
+    extra = ["t.thread_id IS NOT NULL"] + (["NOT t.read"] if _unread_hint(flt) else [])
+
+    def base(where: str) -> str:
+        return " AND ".join(p for p in [extra[0], where, *extra[1:]] if p != "TRUE")
+
+    found = search_arms(params) if search_arms is not None else None
+    if found is None:
+        wheres = [base(own)]
+    else:
+        # an arm the GIN index scopes to the user's accounts gets the unindexed account condition
+        wheres = [f"{base(unindexed if found.is_scoped(i) else own)} AND {arm}"
+                  for i, arm in enumerate(found.arms)]
+    matches = " UNION ALL ".join(MATCHES.format(no_date=NO_DATE, where=w) for w in wheres)
     n = len(params.values)
     sql = GROUPED_PAGE.format(matches=matches, dir="DESC" if descending else "ASC",
                               limit=f"${n + 1}::bigint", offset=f"${n + 2}::bigint")
