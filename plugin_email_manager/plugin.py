@@ -6,7 +6,7 @@ from pathlib import Path
 from host.api import Action, Badge, Job, UIEntry
 from host.hookspecs import hookimpl
 from plugin_email_manager import (accounts, attachments, badge, linking, messages, runtime, sending,
-                                  settings_actions, threads)
+                                  settings_actions, snippets, threads)
 from plugin_email_manager.mailsync.parsepass import ParsePass
 from plugin_email_manager.mailsync.supervisor import Supervisor
 from plugin_email_manager.migrations import migrations
@@ -40,6 +40,10 @@ def register_actions():
         Action("mailMessages", "saveDraft", sending.save_draft, summary="Store a draft here and on the server"),
         Action("mailAttachments", "download", attachments.download, summary="The attachment's bytes"),
         Action("mailSettings", "create", settings_actions.create, summary="Provider or general settings (root)"),
+        Action("mailSignatures", "create", snippets.create, summary="A signature (its HTML sanitized)"),
+        Action("mailSignatures", "update", snippets.update, summary="Change a signature (HTML sanitized)"),
+        Action("mailTemplates", "create", snippets.create, summary="A template (its HTML sanitized)"),
+        Action("mailTemplates", "update", snippets.update, summary="Change a template (HTML sanitized)"),
         Action("mailSettings", "update", settings_actions.update, summary="Change settings (root)"),
     ]
 

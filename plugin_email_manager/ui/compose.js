@@ -50,6 +50,22 @@ export function openCompose(app, { title = "New message", prepare = null } = {})
   const draftBtn = h("button", { class: "ec-btn ec-btn-text", type: "button" }, "Save draft");
   const discardBtn = h("button", { class: "ec-btn ec-btn-text ec-btn-icon", type: "button", "aria-label": "Discard", title: "Discard" }, icon("trash"));
   const status = h("span", { class: "ec-muted mail-compose-status", role: "status", "aria-live": "polite" });
+  const templateSlot = h("span", { class: "mail-template-slot" });
+  // a template puts its text at the top of the body, and its subject when there is none yet
+  const templatePicker = (templates) => {
+    if (!templates.length) return "";
+    const select = h("select", { class: "ec-select mail-template-select", "aria-label": "Insert a template" },
+      h("option", { value: "" }, "Template…"), templates.map((t) => h("option", { value: t.id }, t.name)));
+    select.addEventListener("change", () => {
+      const t = templates.find((x) => String(x.id) === select.value);
+      select.value = "";
+      if (!t || !ui) return;
+      if (!ui.subject.value.trim() && t.subject) ui.subject.value = t.subject;
+      ui.editor.insertTop(t.html || (t.text || "").replace(/[&<>]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;" }[c])).replace(/\n/g, "<br>"));
+      scheduleAutosave();
+    });
+    return select;
+  };
   let ui = null; // the fields, once the draft is ready
   let sent = false;
   let busy = false;
@@ -59,7 +75,7 @@ export function openCompose(app, { title = "New message", prepare = null } = {})
   const modal = openModal({
     title, width: 780, className: "mail-compose-modal",
     body: [error, content],
-    footer: [h("div", { class: "mail-compose-foot" }, sendBtn, attachBtn, draftBtn, status, h("span", { class: "mail-toolbar-spacer" }), discardBtn)],
+    footer: [h("div", { class: "mail-compose-foot" }, sendBtn, attachBtn, draftBtn, templateSlot, status, h("span", { class: "mail-toolbar-spacer" }), discardBtn)],
     beforeClose: async () => {
       if (sent || !ui || snapshot() === initial) return true;
       return shell.confirm("Your message has not been sent. Discard it?", { title: "Discard this message?", okText: "Discard", danger: true });
@@ -75,7 +91,12 @@ export function openCompose(app, { title = "New message", prepare = null } = {})
     sendBtn.setAttribute("aria-busy", String(on));
   };
 
-  function build(p = {}) {
+  /** The default signature for an account: its own, else one for every account. */
+  const signatureFor = (signatures, accountId) => (
+    signatures.find((x) => x.isDefault && x.accountId === accountId)
+    || signatures.find((x) => x.isDefault && x.accountId == null))?.html || "";
+
+  function build(p = {}, { signatures = [], templates = [] } = {}) {
     const accounts = app.accounts;
     const from = h("select", { class: "ec-select mail-from", "aria-label": "From" },
       accounts.map((a) => h("option", { value: a.id, selected: a.id === (p.accountId ?? app.filters.account ?? accounts[0]?.id) },
@@ -90,7 +111,9 @@ export function openCompose(app, { title = "New message", prepare = null } = {})
     const bccBtn = h("button", { class: "mail-link-btn", type: "button", onclick: () => reveal(bcc, bccBtn) }, "Bcc");
     to.el.append(h("span", { class: "mail-field-extra" }, ccBtn, bccBtn));
     const subject = h("input", { class: "mail-subject", type: "text", value: p.subject || "", "aria-label": "Subject", placeholder: "Subject" });
-    const editor = richEditor({ html: p.html || "", quoted: !p.draftId });
+    const fromId = Number(from.value);
+    const editor = richEditor({ html: p.html || "", quoted: !p.draftId,
+      signature: p.draftId ? "" : signatureFor(signatures, fromId) });
     const files = attachments({ carried: p.attachments || [], limitMiB: app.maxMiB || CLIENT_LIMIT_MIB, onMessage: (m) => error.show(m) });
     const drop = h("div", { class: "mail-drop", "aria-hidden": "true" }, icon("upload"), h("span", {}, "Drop files to attach them"));
     content.replaceChildren(
@@ -100,6 +123,7 @@ export function openCompose(app, { title = "New message", prepare = null } = {})
       editor.el, files.el, drop);
     subject.id = "mail-subject";
     ui = { from, to, cc, bcc, subject, editor, files, p, draftId: p.draftId || null };
+    templateSlot.replaceChildren(templatePicker(templates));
     initial = snapshot();
     [sendBtn, attachBtn, draftBtn].forEach((b) => { b.disabled = false; });
     if (!(p.to || []).length) to.focus(); else editor.focus();
@@ -217,13 +241,15 @@ export function openCompose(app, { title = "New message", prepare = null } = {})
       h("button", { class: "ec-btn ec-btn-primary", type: "button", onclick: () => { modal.close(true); app.openAccounts(); } }, "Link account")));
     return modal;
   }
+  const extras = Promise.all([app.api.signatures(), app.api.templates()])
+    .then(([signatures, templates]) => ({ signatures, templates }));
   if (prepare) {
-    prepare().then((p) => { if (modal.dialog.isConnected) build(p); }).catch((err) => {
+    Promise.all([prepare(), extras]).then(([p, x]) => { if (modal.dialog.isConnected) build(p, x); }).catch((err) => {
       content.replaceChildren();
       error.show(err.message || "Could not prepare the message.");
     });
   } else {
-    build({});
+    extras.then((x) => { if (modal.dialog.isConnected) build({}, x); });
   }
   return modal;
 }

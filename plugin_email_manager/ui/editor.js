@@ -29,14 +29,16 @@ export function scrubHtml(html) {
 }
 
 /** `quoted`: `html` is an original to answer, written below an empty first line. */
-export function richEditor({ html = "", label = "Message body", quoted = true } = {}) {
+export function richEditor({ html = "", label = "Message body", quoted = true, signature = "" } = {}) {
   const body = h("div", {
     class: "mail-editor-body", contenteditable: "true", role: "textbox", "aria-multiline": "true", "aria-label": label,
     spellcheck: "true",
   });
   // an answer: a line to write on, a blank line, then the quote (its own leading breaks dropped)
   const quote = () => scrubHtml(html).replace(/^(\s*<br\s*\/?>)+/i, "");
-  body.innerHTML = !html ? "<div><br></div>" : quoted ? `<div><br></div><br>${quote()}` : scrubHtml(html);
+  // the signature goes under the line to write on, above any quote (as mail clients place it)
+  const sig = signature ? `<div class="mail-signature">-- <br>${scrubHtml(signature)}</div>` : "";
+  body.innerHTML = !html ? `<div><br></div>${sig}` : quoted ? `<div><br></div>${sig}<br>${quote()}` : scrubHtml(html);
 
   const exec = (cmd, value = null) => {
     body.focus();
@@ -105,6 +107,11 @@ export function richEditor({ html = "", label = "Message body", quoted = true } 
   return {
     el, body,
     html: () => body.innerHTML,
+    /** Put (made inert) HTML at the top, e.g. a template's text. */
+    insertTop: (fragment) => {
+      body.insertAdjacentHTML("afterbegin", scrubHtml(fragment));
+      paint();
+    },
     text: () => body.innerText.replace(/\u00a0/g, " "),
     focus: () => {
       body.focus();

@@ -32,5 +32,8 @@ export function mailApi(api) {
     prepareReply: (id, all) => post("mailMessages:prepareReply", { filterByTk: id, all: !!all }).then(data),
     prepareForward: (id) => post("mailMessages:prepareForward", { filterByTk: id }).then(data),
     saveDraft: (payload) => post("mailMessages:saveDraft", payload).then(data),
+    /** The person's signatures and templates, for compose (failing quietly: compose works without). */
+    signatures: () => api.get("mailSignatures:list", { paginate: false }).then((r) => r.data || []).catch(() => []),
+    templates: () => api.get("mailTemplates:list", { paginate: false, sort: "name" }).then((r) => r.data || []).catch(() => []),
   };
 }

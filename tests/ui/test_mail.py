@@ -620,3 +620,29 @@ async def test_a_message_being_written_saves_itself_as_a_draft(page, mailbox):
     status, body = await mailbox.api("mailMessages:list", {"filter": {"type": "drafts"}})
     assert body["data"] == []  # the draft was what got sent
     assert page.errors == []
+
+
+async def test_compose_puts_in_the_default_signature_and_a_template(page, mailbox):
+    await seeded(mailbox, page)
+    status, body = await mailbox.api("mailSignatures:create", {
+        "name": "Work", "isDefault": True,
+        "html": '<p>Alice Example<br>Example Corp</p><img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>'})
+    assert status == 200 and "onerror" not in body["data"]["html"] and "script" not in body["data"]["html"]
+    status, _ = await mailbox.api("mailTemplates:create", {"name": "Thanks", "subject": "Thank you",
+                                                            "html": "<p>Thanks a lot for your help!</p>"})
+    assert status == 200
+    await page.get_by_role("button", name="Write email").click()
+    compose = page.get_by_role("dialog", name="New message")
+    body_box = compose.get_by_role("textbox", name="Message body")
+    await expect(body_box.locator(".mail-signature")).to_contain_text("Example Corp")
+    await compose.get_by_label("Insert a template").select_option(label="Thanks")
+    await expect(compose.get_by_label("Subject")).to_have_value("Thank you")
+    await expect(body_box).to_contain_text("Thanks a lot for your help!")
+    await compose.get_by_label("To", exact=True).fill("hank@example.test")
+    await compose.get_by_role("button", name="Send").click()
+    await expect(compose).to_be_hidden()
+    (sent,) = await mailbox.stack.sink.wait_for(1)
+    text = sent.parsed().get_body(("plain",)).get_content()
+    assert "Thanks a lot for your help!" in text and "Example Corp" in text
+    assert await page.evaluate("window.__pwned") is None
+    assert page.errors == []

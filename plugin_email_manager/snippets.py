@@ -1,0 +1,24 @@
+"""Signatures and templates: a person's own HTML, sanitized before it is stored, since compose
+puts it into the page (the generic actions do the rest)."""
+from __future__ import annotations
+
+from host.actions import create as generic_create
+from host.actions import update as generic_update
+from host.api import ActionContext
+from plugin_email_manager.sanitize import sanitize_html
+
+
+def _clean(ctx: ActionContext) -> None:
+    html = ctx.values.get("html")
+    if isinstance(html, str):
+        ctx.values = {**ctx.values, "html": sanitize_html(html).html}
+
+
+async def create(ctx: ActionContext) -> dict:
+    _clean(ctx)
+    return await generic_create.run(ctx)
+
+
+async def update(ctx: ActionContext) -> dict:
+    _clean(ctx)
+    return await generic_update.run(ctx)
