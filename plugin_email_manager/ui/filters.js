@@ -69,6 +69,7 @@ export function renderFilters(el, { filters: f, accounts, counts, onChange, onAc
       h("div", { class: "mail-seg", role: "group", "aria-label": "Read state" },
         seg("all", "All"), seg("unread", "Unread"), seg("read", "Read")),
       toggle("flagged", "Flagged", "star"),
+      toggle("todo", "To-do", "check"),
       toggle("attachments", "Has attachments", "paperclip")),
     h("section", { class: "mail-side-section", "aria-label": "Date" },
       h("h3", { class: "mail-side-title" }, "Date",

@@ -28,6 +28,8 @@ export function mailApi(api) {
     markRead: (ids) => post("mailMessages:markRead", { filterByTk: ids }),
     markUnread: (ids) => post("mailMessages:markUnread", { filterByTk: ids }),
     destroy: (ids) => post("mailMessages:destroy", { filterByTk: ids }),
+    /** flagged / read (reach the server), todo / labels (the person's own marks). */
+    updateMessage: (id, values) => post("mailMessages:update", values, { params: { filterByTk: id } }).then(data),
 
     prepareReply: (id, all) => post("mailMessages:prepareReply", { filterByTk: id, all: !!all }).then(data),
     prepareForward: (id) => post("mailMessages:prepareForward", { filterByTk: id }).then(data),

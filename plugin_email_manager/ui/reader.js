@@ -110,6 +110,17 @@ export class ReaderView {
       nav(-1, "Newer conversation", "chevron-left"), nav(1, "Older conversation", "chevron-right"));
   }
 
+  /** The flag (reaches the server) or the to-do mark (kept here) of one message. */
+  async setMarks(m, values) {
+    try {
+      Object.assign(m, await this.app.api.updateMessage(m.id, values));
+      this.repaint(m.id);
+      this.app.readStateChanged();
+    } catch (err) {
+      this.app.shell.toast(err.message, { type: "error" });
+    }
+  }
+
   async markUnread(ids) {
     try {
       await this.app.api.markUnread(ids);
@@ -146,6 +157,8 @@ export class ReaderView {
       ["Reply all", "reply-all", () => this.app.reply(m.id, true)],
       ["Forward", "forward", () => this.app.forward(m.id)],
       ["Mark as unread", "mail", () => this.markUnread([m.id])],
+      [m.flagged ? "Remove the flag" : "Flag", "star", () => this.setMarks(m, { flagged: !m.flagged })],
+      [m.todo ? "Remove from to-do" : "Add to to-do", "check", () => this.setMarks(m, { todo: !m.todo })],
       ["Delete this message", "trash", () => this.app.deleteMessages([m])],
     ];
     const drop = h("div", { class: "ec-dropdown mail-menu", role: "menu", hidden: true },
@@ -191,7 +204,9 @@ export class ReaderView {
         h("strong", {}, displayName(m.from, own) || "(no sender)"),
         m.from?.address && m.from?.name && h("span", { class: "ec-muted mail-message-address" }, `<${m.from.address}>`),
         !m.read && h("span", { class: "mail-unread-dot", title: "Unread", "aria-label": "Unread" }),
-        m.type && m.type !== "inbox" && h("span", { class: `mail-type-tag mail-type-${m.type}` }, TYPE_TITLES[m.type] || m.type)),
+        m.type && m.type !== "inbox" && h("span", { class: `mail-type-tag mail-type-${m.type}` }, TYPE_TITLES[m.type] || m.type),
+        m.flagged && h("span", { class: "mail-flag-mark", title: "Flagged", "aria-label": "Flagged" }, icon("star")),
+        m.todo && h("span", { class: "mail-type-tag mail-todo-tag" }, "To-do")),
       open
         ? h("div", { class: "mail-message-to ec-muted" }, h("span", {}, "to ", recipients.length ? recipients.map((a) => displayName(a, own)).join(", ") : "undisclosed recipients"),
           h("button", {

@@ -6,7 +6,7 @@ export const BASE = "/admin/mail";
 const PAGE_SIZES = [10, 20, 50, 100];
 
 export function defaults() {
-  return { folder: "inbox", account: null, read: "all", flagged: false, attachments: false, since: "", until: "",
+  return { folder: "inbox", account: null, read: "all", flagged: false, todo: false, attachments: false, since: "", until: "",
     q: "", page: 1, pageSize: 20 };
 }
 
@@ -20,6 +20,7 @@ export function fromLocation(loc = location) {
   if (Number.isInteger(account) && account > 0) f.account = account;
   if (["unread", "read"].includes(p.get("read"))) f.read = p.get("read");
   f.flagged = p.get("flagged") === "1";
+  f.todo = p.get("todo") === "1";
   f.attachments = p.get("attachments") === "1";
   const day = /^\d{4}-\d{2}-\d{2}$/;
   if (day.test(p.get("since") || "")) f.since = p.get("since");
@@ -41,6 +42,7 @@ export function toQuery(f) {
   if (f.account) p.set("account", String(f.account));
   if (f.read !== "all") p.set("read", f.read);
   if (f.flagged) p.set("flagged", "1");
+  if (f.todo) p.set("todo", "1");
   if (f.attachments) p.set("attachments", "1");
   if (f.since) p.set("since", f.since);
   if (f.until) p.set("until", f.until);
@@ -62,6 +64,7 @@ export function buildFilter(f, { folder = f.folder } = {}) {
   if (f.read === "unread") out.read = false;
   if (f.read === "read") out.read = true;
   if (f.flagged) out.flagged = true;
+  if (f.todo) out.todo = true;
   if (f.attachments) out.hasAttachments = true;
   if (f.since || f.until) out.date = { $dateBetween: [f.since || "1970-01-01", f.until || "2999-12-31"] };
   return out;
@@ -69,5 +72,5 @@ export function buildFilter(f, { folder = f.folder } = {}) {
 
 /** Whether any filter beyond the folder and account narrows the list (the empty state says so). */
 export function isNarrowed(f) {
-  return f.read !== "all" || f.flagged || f.attachments || !!f.since || !!f.until || !!f.q;
+  return f.read !== "all" || f.flagged || f.todo || f.attachments || !!f.since || !!f.until || !!f.q;
 }

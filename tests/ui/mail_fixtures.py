@@ -104,6 +104,13 @@ class Mailbox:
 
     def seen_on_server(self, mailbox: str = "INBOX") -> dict[str, bool]:
         """Subject → whether the message carries \\Seen on the mail server."""
+        return self.flag_on_server("\\Seen", mailbox)
+
+    def flagged_on_server(self, subject: str, mailbox: str = "INBOX") -> bool:
+        return self.flag_on_server("\\Flagged", mailbox).get(subject, False)
+
+    def flag_on_server(self, flag: str, mailbox: str = "INBOX") -> dict[str, bool]:
+        """Subject → whether the message carries ``flag`` on the mail server."""
         client = self.stack.dovecot.imap(self.address)
         try:
             client.select(f'"{mailbox}"', readonly=True)
@@ -115,7 +122,7 @@ class Mailbox:
             if isinstance(item, tuple):
                 flags, header = item[0].decode(), item[1].decode(errors="replace")
                 subject = header.split(":", 1)[1].strip() if ":" in header else ""
-                out[subject] = "\\Seen" in flags
+                out[subject] = flag in flags
         return out
 
     # -- the app side -----------------------------------------------------------------------

@@ -646,3 +646,20 @@ async def test_compose_puts_in_the_default_signature_and_a_template(page, mailbo
     assert "Thanks a lot for your help!" in text and "Example Corp" in text
     assert await page.evaluate("window.__pwned") is None
     assert page.errors == []
+
+
+async def test_flag_and_to_do_from_the_message_menu(page, mailbox):
+    await seeded(mailbox, page)
+    await row(page, "Weekly digest").locator("a").click()
+    await page.get_by_role("button", name="More actions").first.click()
+    await page.get_by_role("menuitem", name="Add to to-do").click()
+    await expect(page.locator(".mail-todo-tag")).to_have_text("To-do")
+    await page.get_by_role("button", name="More actions").first.click()
+    await page.get_by_role("menuitem", name="Flag").click()
+    await expect(page.locator(".mail-flag-mark")).to_have_count(1)
+    assert await wait_until(lambda: mailbox.flagged_on_server("Weekly digest"), what="\\Flagged on the server")
+    await page.get_by_role("button", name="Back").click()
+    await page.get_by_role("checkbox", name="To-do").check()
+    await expect(rows(page)).to_have_count(1)
+    await expect(row(page, "Weekly digest")).to_be_visible()
+    assert page.errors == []
