@@ -3,6 +3,7 @@ short-lived signed URLs, which the reader's sandboxed frame can load without a c
 """
 from __future__ import annotations
 
+import re
 import time
 import urllib.parse
 
@@ -19,6 +20,8 @@ INLINE_TTL = 3600
 
 
 def _disposition(kind: str, filename: str) -> str:
+    # a name from hostile mail may carry line breaks or controls: never into a header
+    filename = re.sub(r"[\x00-\x1f\x7f]+", " ", filename).strip() or "attachment"
     ascii_name = filename.encode("ascii", "replace").decode().replace('"', "'").replace("\\", "_") or "attachment"
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{urllib.parse.quote(filename)}"
 
