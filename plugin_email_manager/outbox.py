@@ -12,7 +12,7 @@ from email import policy
 
 from plugin_email_manager import connections, conversations
 from plugin_email_manager.mailparse.headers import parse_headers
-from plugin_email_manager.mailsync.folder_sync import _clean
+from plugin_email_manager.mailsync.store import without_nul
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +26,11 @@ async def store(db, account_id: int, msg: EmailMessage, *, type_: str, outbox: s
                 text: str | None, html: str | None, draft_id: int | None = None) -> int:
     """Insert or replace (``draft_id``) the row of a message written here; answers its id."""
     raw = msg.as_bytes(policy=policy.SMTP)
-    h = _clean(parse_headers(raw))
+    h = without_nul(parse_headers(raw))
     folder = await folder_of(db, account_id, type_)
     values = (h["messageId"], h["inReplyTo"], h["references"], h["subject"], h["from"], h["to"], h["cc"],
-              _clean(bcc), h["replyTo"], h["date"], raw, outbox, type_, folder["id"] if folder else None,
-              _clean(text), _clean(html), bool(h["hasAttachments"]), len(raw))
+              without_nul(bcc), h["replyTo"], h["date"], raw, outbox, type_, folder["id"] if folder else None,
+              without_nul(text), without_nul(html), bool(h["hasAttachments"]), len(raw))
     async with db.acquire() as conn, conn.transaction():
         if draft_id is not None:
             await conn.execute(

@@ -57,23 +57,12 @@ class Counts:
         return {"new": self.new, "updated": self.updated, "deleted": self.deleted}
 
 
-def _clean(value):
-    """PostgreSQL text and jsonb refuse NUL characters; hostile headers carry them."""
-    if isinstance(value, str):
-        return value.replace("\x00", "")
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    return value
-
-
 def message_row(fetched, folder_type: str) -> dict:
     """A mail_messages row from a fetched message: its bytes, flags, and its headers (stage 1)."""
     h = parse_headers(fetched.raw)
     flags = [str(f) for f in fetched.flags]
     thrid = fetched.gm_thrid
-    return _clean({
+    return store.without_nul({
         "type": gmail.type_from_labels(fetched.gm_labels, folder_type) if fetched.gm_labels else folder_type,
         "uid": fetched.uid, "message_id": h["messageId"], "in_reply_to": h["inReplyTo"], "refs": h["references"],
         "provider_thread_id": str(thrid) if thrid else None, "subject": h["subject"], "from_addr": h["from"],

@@ -20,6 +20,7 @@ import logging
 
 from plugin_email_manager import search
 from plugin_email_manager.mailparse.pool import ParsePool
+from plugin_email_manager.mailsync.store import without_nul
 
 log = logging.getLogger(__name__)
 
@@ -137,10 +138,6 @@ class ParsePass:
             await conn.execute(RECOUNT, accounts)  # progress for the UI, after the commit
 
 
-def _clean(text):
-    return text.replace("\x00", "") if isinstance(text, str) else text
-
-
 async def store_parsed_many(conn, message_ids: list[int], parsed: list) -> list[int]:
     """Write what ``parse_message`` found for these messages and index them for search; a message
     no longer pending (parsed meanwhile) is left alone. Answers the ids written."""
@@ -148,9 +145,9 @@ async def store_parsed_many(conn, message_ids: list[int], parsed: list) -> list[
         return []
     states = ["error" if p.errors and not (p.text or p.html) else "ok" for p in parsed]
     written = [r["id"] for r in await conn.fetch(
-        STORE, message_ids, [_clean(p.text) for p in parsed], [_clean(p.html) for p in parsed],
-        [_clean(p.snippet) for p in parsed], [bool(p.has_attachments) for p in parsed], states,
-        [_clean("; ".join(p.errors)[:2000]) if p.errors else None for p in parsed])]
+        STORE, message_ids, [without_nul(p.text) for p in parsed], [without_nul(p.html) for p in parsed],
+        [without_nul(p.snippet) for p in parsed], [bool(p.has_attachments) for p in parsed], states,
+        [without_nul("; ".join(p.errors)[:2000]) if p.errors else None for p in parsed])]
     if not written:
         return written
     await conn.execute("DELETE FROM mail_attachments WHERE mail_message_id = ANY($1::bigint[])", written)
@@ -158,9 +155,9 @@ async def store_parsed_many(conn, message_ids: list[int], parsed: list) -> list[
     files = [(i, a) for i, p in zip(message_ids, parsed) if i in mine for a in p.attachments]
     if files:
         await conn.execute(
-            ATTACHMENTS, [i for i, _ in files], [_clean(a["filename"]) for _, a in files],
-            [_clean(a["contentType"]) for _, a in files], [a["size"] for _, a in files],
-            [_clean(a.get("contentId")) for _, a in files], [bool(a.get("inline")) for _, a in files],
+            ATTACHMENTS, [i for i, _ in files], [without_nul(a["filename"]) for _, a in files],
+            [without_nul(a["contentType"]) for _, a in files], [a["size"] for _, a in files],
+            [without_nul(a.get("contentId")) for _, a in files], [bool(a.get("inline")) for _, a in files],
             [a["content"] for _, a in files])
     return written
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Iterable
 
 FOLDER_COLUMNS = ("id, account_id, name, delimiter, type, special_use, uid_validity, uid_next, "
@@ -187,5 +187,16 @@ async def clear_pending_flags(conn, ids: list[int], sent: dict[int, dict]) -> No
 
 
 def now() -> datetime:
-    from datetime import timezone
     return datetime.now(timezone.utc)
+
+
+def without_nul(value):
+    """PostgreSQL text and jsonb refuse NUL characters; hostile mail carries them (in headers,
+    bodies, file names). Strings, and the lists and dicts holding them, lose theirs."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {k: without_nul(v) for k, v in value.items()}
+    return value
