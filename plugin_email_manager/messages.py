@@ -76,12 +76,14 @@ async def get(ctx: ActionContext) -> dict:
     return {"data": (await full_messages(ctx, ids))[0]}
 
 
-FLAG_COLUMNS = {"read": "\\Seen", "flagged": "\\Flagged"}
+# columns that mirror an IMAP flag; a person sets the first two, sending sets the others
+SERVER_FLAGS = {"read": "\\Seen", "flagged": "\\Flagged", "answered": "\\Answered", "forwarded": "$Forwarded"}
+FLAG_COLUMNS = ("read", "flagged")
 
 
 async def set_flag(ctx: ActionContext, ids: list[int], column: str, value: bool) -> None:
-    """Set ``read`` or ``flagged`` here, record the change for the server, and push it now."""
-    flag = FLAG_COLUMNS[column]
+    """Set a column of ``SERVER_FLAGS`` here, record the change for the server, and push it now."""
+    flag = SERVER_FLAGS[column]
     changed = await ctx.db.fetch(
         f"UPDATE mail_messages SET {column} = $2::boolean, pending_flags = coalesce(pending_flags, '{{}}'::jsonb) || "
         "jsonb_build_object($3::text, $2::boolean) WHERE id = ANY($1::bigint[]) AND uid IS NOT NULL RETURNING id",

@@ -14,7 +14,7 @@ from host.api import ActionContext
 from host.errors import BadRequest, HostError, NotFound
 from plugin_email_manager import connections, outbox
 from plugin_email_manager.accounts import own_account_ids
-from plugin_email_manager.messages import full_messages, own_message_ids
+from plugin_email_manager.messages import full_messages, own_message_ids, set_flag
 from plugin_email_manager.sendmail import compose, replies, smtp
 from plugin_email_manager.sendmail.addresses import format_address, parse_recipients
 
@@ -156,18 +156,9 @@ async def compose_and_send(ctx: ActionContext, p: dict, *, send_it: bool = True)
     if account.append_sent:
         await outbox.append(ctx.host, account, row_id, "sent", ["\\Seen"])
     if original_id is not None:
-        await _flag_original(ctx, original_id, "$Forwarded" if forwarded else "\\Answered")
+        await set_flag(ctx, [original_id], "forwarded" if forwarded else "answered", True)
     await ctx.host.notify("mail_stored", {"accountId": account_id})
     return {"data": (await full_messages(ctx, [row_id]))[0]}
-
-
-async def _flag_original(ctx: ActionContext, message_id: int, flag: str) -> None:
-    from plugin_email_manager.messages import push_pending
-    column = "forwarded" if flag == "$Forwarded" else "answered"
-    await ctx.db.execute(
-        f"UPDATE mail_messages SET {column} = true, pending_flags = coalesce(pending_flags, '{{}}'::jsonb) || "
-        "jsonb_build_object($2::text, true) WHERE id = $1 AND uid IS NOT NULL", message_id, flag)
-    await push_pending(ctx.host, [message_id])
 
 
 async def send(ctx: ActionContext) -> dict:
