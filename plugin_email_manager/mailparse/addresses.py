@@ -19,10 +19,12 @@ _ADDR_SPEC = re.compile(r"[^\s<>,;:\"()\[\]]+@[^\s<>,;:\"()\[\]]+")
 _PLAIN = re.compile(r"^[^\s<>,;:\"()\[\]@]+(@[^\s<>,;:\"()\[\]@]+)?$")
 _SPACES = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_NOT_SIMPLE = re.compile(r"[\"()\\;:\[\]]")
+_NOT_SIMPLE = re.compile(r"[()\\;:\[\]]")
 _NOT_SIMPLE_WORD = re.compile(r"[,<>\"]")
+_SPEC = r"[^<>\s@,\"]+@[^<>\s@,\"]+"
+# one item of a simple list and the comma after it: "Quoted Name" <a@b>, Name <a@b>, or a@b
 _SIMPLE_ITEM = re.compile(
-    r"^\s*(?:([^<>@,]*?)\s*<([^<>\s@,]+@[^<>\s@,]+)>|([^<>\s@,]+@[^<>\s@,]+))\s*$")
+    rf'\s*(?:"([^"\\]*)"\s*<({_SPEC})>|([^<>@,"]*?)\s*<({_SPEC})>|({_SPEC}))\s*(?:,|$)')
 
 
 def parse_address_list(values: list[str]) -> list[dict[str, str]]:
@@ -67,19 +69,21 @@ def _parse_one(value: str) -> list[dict[str, str]]:
 
 
 def _simple(value: str) -> list[dict[str, str]] | None:
-    """The common ``Name <a@b>, c@d`` list without quotes, comments or groups, read by one regex
-    per item (getaddresses is most of stage 1's time); None when the value needs the full parser."""
+    """The common ``"Quoted Name" <a@b>, Name <c@d>, e@f`` list, without escapes, comments or
+    groups, read by one regex per item (getaddresses was most of stage 1's time); None when the
+    value needs the full parser."""
     if _NOT_SIMPLE.search(value) or any(_NOT_SIMPLE_WORD.search(w) for w in _WORD.findall(value)):
         return None
     out = []
-    for item in value.split(","):
-        if not item.strip():
-            continue
-        m = _SIMPLE_ITEM.match(item)
-        if m is None:
+    pos, end = 0, len(value.rstrip())
+    while pos < end:
+        m = _SIMPLE_ITEM.match(value, pos)
+        if m is None or m.end() == pos:
             return None
-        name, address = m.group(1) or "", m.group(2) or m.group(3)
+        quoted, address = m.group(1), m.group(2) or m.group(4) or m.group(5)
+        name = quoted if quoted is not None else m.group(3) or ""
         out.append({"name": _clean_name(name, address), "address": address})
+        pos = m.end()
     return out
 
 

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 BATCH = 250             # messages per transaction
 AHEAD = 1               # fetched batches waiting to be stored (memory: ~BATCH x 11 KB each)
 FLAG_RECHECK = 2000     # without CONDSTORE, the newest messages whose flags are checked each sync
+ANALYZE_FIRST = 1000    # a long fetch refreshes planner statistics at 1,000, 10,000, ... new messages
 
 
 @dataclass
@@ -62,7 +63,7 @@ def message_row(fetched, folder_type: str) -> dict:
     h = parse_headers(fetched.raw)
     flags = [str(f) for f in fetched.flags]
     thrid = fetched.gm_thrid
-    return store.without_nul({
+    row = {
         "type": gmail.type_from_labels(fetched.gm_labels, folder_type) if fetched.gm_labels else folder_type,
         "uid": fetched.uid, "message_id": h["messageId"], "in_reply_to": h["inReplyTo"], "refs": h["references"],
         "provider_thread_id": str(thrid) if thrid else None, "subject": h["subject"], "from_addr": h["from"],
@@ -71,7 +72,8 @@ def message_row(fetched, folder_type: str) -> dict:
         "answered": "\\Answered" in flags, "forwarded": "$Forwarded" in flags,
         "has_attachments": bool(h["hasAttachments"]), "size": fetched.size or len(fetched.raw), "flags": flags,
         "modseq": fetched.modseq, "raw": fetched.raw, "snippet": None,
-    })
+    }
+    return store.without_nul(row)
 
 
 async def push_flags(db, session, folder: store.FolderState) -> int:
@@ -144,11 +146,15 @@ async def _fetch_and_store(db, session, account_id: int, folder: store.FolderSta
             await queue.put(e)
 
     fetcher = asyncio.create_task(fetch(), name=f"mail-fetch:{folder.id}")
+    analyze_at = ANALYZE_FIRST
     try:
         while (rows := await queue.get()) is not None:
             if isinstance(rows, Exception):
                 raise rows
             ids = await _store_batch(db, account_id, folder, rows)
+            if counts.new + len(ids) >= analyze_at:  # the tables grew tenfold since planned
+                await store.refresh_statistics(db)
+                analyze_at *= 10
             step = Counts(new=len(ids), new_ids=ids)
             counts.add(step)
             if on_batch:
@@ -165,6 +171,7 @@ async def _store_batch(db, account_id: int, folder: store.FolderState, rows: lis
     for attempt in range(3):
         try:
             async with db.acquire() as conn, conn.transaction():
+                await store.plan_for_lookups(conn)
                 todo = await store.unstored(conn, account_id, folder.id, rows)
                 threads = await conversations.thread_ids_for(conn, account_id, todo)
                 # each row is written once, with its conversation (no UPDATE of every new row)

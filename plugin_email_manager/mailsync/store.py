@@ -69,6 +69,30 @@ async def save_folder_state(conn, folder_id: int, **values: Any) -> None:
     await conn.execute(f"UPDATE mail_folders SET {sets} WHERE id = $1", folder_id, *values.values())
 
 
+async def plan_for_lookups(conn) -> None:
+    """Plan the statements of a sync batch (keyed lookups and inserts) for their own parameters,
+    by index.
+
+    asyncpg prepares its statements, and after five runs PostgreSQL may keep one generic plan
+    per connection. A first sync starts on empty tables, so that plan is a sequential scan, and
+    it stays one while the tables grow: each ``message_id = ANY($2)`` probe of a batch then
+    compared every key with every row (75 ms a batch at 10,000 messages instead of 2). Custom
+    plans alone are not enough for the conversation candidates: the planner prices
+    ``subject_keys && <250 keys>`` as one comparison a row and scans a young table, at 30 ms a
+    batch, where the GIN index answers in 3. Every statement of a batch reads a handful of rows
+    by key, so sequential scans are off for its transaction."""
+    await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = off")
+
+
+async def refresh_statistics(conn) -> None:
+    """Fresh planner statistics for the conversation tables, which a first sync grows from
+    nothing faster than autovacuum (a minute's nap) notices. Planned on the numbers of an empty
+    table, the candidate lookup walked every conversation of the account through its
+    ``account_id`` index, testing each against the batch's ids: 40 ms a batch at 10,000
+    messages instead of 3. Both tables are narrow: sampling them takes milliseconds."""
+    await conn.execute("ANALYZE mail_threads, mail_thread_ids")
+
+
 async def stored_uids(conn, folder_id: int) -> set[int]:
     rows = await conn.fetch("SELECT uid FROM mail_messages WHERE folder_id = $1 AND uid IS NOT NULL", folder_id)
     return {r["uid"] for r in rows}

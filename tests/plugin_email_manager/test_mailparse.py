@@ -64,6 +64,15 @@ def test_address_lists_with_encoded_names_groups_and_junk():
     assert headers["replyTo"] == [{"name": "", "address": "replies@example.com"}]
 
 
+def test_quoted_display_names_keep_their_commas_escapes_and_encoded_words():
+    headers = parse_headers(_raw_with_headers(
+        'To: "Lee, Ann" <ann@example.com>,"Bo \\"The Boss\\" Ek" <bo@example.com>, '
+        '"=?utf-8?q?J=C3=B6rg?=" <j@example.com>'))
+    assert headers["to"] == [{"name": "Lee, Ann", "address": "ann@example.com"},
+                             {"name": 'Bo "The Boss" Ek', "address": "bo@example.com"},
+                             {"name": "Jörg", "address": "j@example.com"}]
+
+
 def test_date_keeps_its_offset():
     headers = parse_headers(_raw_with_headers("Date: Tue, 14 May 2024 09:15:00 +0530 (IST)"))
     assert headers["date"] == datetime.fromisoformat("2024-05-14T09:15:00+05:30")
