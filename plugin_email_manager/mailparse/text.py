@@ -37,19 +37,27 @@ def make_snippet(text: str, limit: int = 200) -> str:
     the "On ... wrote:" attribution (also when wrapped over two lines) and whatever follows a
     signature or "Original Message" marker are left out."""
     source = text[: limit * 20].splitlines()
+    # the next non-blank line after each line, found in one backward pass
+    following = [""] * len(source)
+    after = ""
+    for i in range(len(source) - 1, -1, -1):
+        following[i] = after
+        if source[i].strip():
+            after = source[i]
     lines: list[str] = []
+    collected = 0
     for i, line in enumerate(source):
-        if _CUT_MARKERS.match(line):
+        if _CUT_MARKERS.match(line) or collected > limit * 3:  # enough to fill the snippet
             break
         if line.lstrip().startswith(">"):
             continue
-        following = next((n for n in source[i + 1:] if n.strip()), "")
-        if following.lstrip().startswith(">") and _INTRODUCES_QUOTE.search(line):
+        if following[i].lstrip().startswith(">") and _INTRODUCES_QUOTE.search(line):
             # "Marc Slemko wrote:" right above the quote, maybe wrapped from the line before
             if lines and _ATTRIBUTION.match(lines[-1] + " " + line):
                 lines.pop()
             continue
         lines.append(line)
+        collected += len(line)
     kept: list[str] = []
     i = 0
     while i < len(lines):
