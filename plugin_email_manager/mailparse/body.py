@@ -1,7 +1,8 @@
 """Stage 2: the body, snippet and attachments of a message, run in the background parse pass.
 
-The structure comes from compat32's ``BytesParser``, whose feed parser never raises and records
-defects instead; parts are decoded here (``parts``, ``charsets``) rather than through
+The structure comes from ``fastmime`` for well-formed mail, else from compat32's
+``BytesParser``, whose feed parser never raises and records defects instead (both build the
+same tree); parts are decoded here (``parts``, ``charsets``) rather than through
 ``policy.default``, which is several times slower on the same bytes (LAB.md "Parsing cost") and
 raises on some broken parameter lists that compat32 reads fine. Only the parts shown or stored
 are decoded.
@@ -28,6 +29,7 @@ from urllib.parse import unquote
 
 from . import parts as P
 from .charsets import decode_text, fix_8bit
+from .fastmime import split_message
 from .headers import decode_unstructured, header_block
 from .text import html_to_text, make_snippet
 
@@ -168,7 +170,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
     errors = result.errors
     try:
         raw = bytes(raw or b"")
-        msg = _PARSER.parsebytes(raw)
+        msg = split_message(raw, P.RAW_COMPAT32) or _PARSER.parsebytes(raw)
         walker = _Walker(errors)
         body = walker.visit(msg)
     except Exception as exc:  # noqa: BLE001 - the parser gave up: show the body bytes as text
