@@ -148,8 +148,11 @@ async def unstored(conn, account_id: int, folder_id: int, rows: list[dict]) -> l
     return [r for r in rows if r["uid"] not in taken] if taken else rows
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def _json(value) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False)
+    return None if value is None else _ENCODE(value)
 
 
 async def _adopt_local_copies(conn, account_id: int, folder_id: int, rows: list[dict]) -> list[dict]:

@@ -216,3 +216,16 @@ async def test_deleting_moves_to_trash_at_once_and_from_trash_for_good(mailbox):
     other.noop()
     assert other.uid("SEARCH", None, "ALL")[1][0].split() == []
     other.logout()
+
+
+def test_a_row_from_hostile_headers_carries_no_nul_for_postgresql():
+    from plugin_email_manager.mailsync.folder_sync import message_row
+    from plugin_email_manager.mailsync.imap_fetch import FetchedMessage
+
+    raw = (b"Message-ID: <a\x00b@example.com>\r\nIn-Reply-To: <p\x00@example.com>\r\n"
+           b"Subject: =?utf-8?q?nul=00here?=\r\nFrom: Ann\x00 <ann@example.com>\r\n\r\nbody\x00")
+    row = message_row(FetchedMessage(uid=7, flags=["\\Seen"], internaldate=None, size=0, modseq=None, raw=raw),
+                      "inbox")
+    assert row["message_id"] == "<ab@example.com>" and row["in_reply_to"] == "<p@example.com>"
+    assert all("\x00" not in str(v) for k, v in row.items() if k != "raw")
+    assert row["raw"] == raw and row["read"] is True  # the stored bytes stay as sent
