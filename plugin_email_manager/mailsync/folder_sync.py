@@ -1,16 +1,20 @@
 """Sync of one IMAP folder into PostgreSQL.
 
     SELECT ──► UIDVALIDITY changed? ──yes──► drop the folder's rows, state reset ─┐
-      │no                                                                         │
+      │no (with QRESYNC: apply the flag changes it reported)                      │
       ▼◄──────────────────────────────────────────────────────────────────────────┘
-    push read/flag changes made here (pending_flags) ──► UID SEARCH ALL
+    push read/flag changes made here (pending_flags)
       ▼
-    stored − on server  ──► deleted here (expunged or moved away in another client)
-    wanted − stored     ──► fetched newest first, in batches; each batch one transaction
-      ▼                     (rows + threads), so a cut connection loses at most one batch
-    flags: CONDSTORE ``CHANGEDSINCE`` the stored HIGHESTMODSEQ, else a bounded recheck of the
-      ▼    newest messages
+    QRESYNC and an earlier sync to build on:        otherwise, UID SEARCH ALL:
+      VANISHED ──► deleted here                       stored − on server ──► deleted here
+      UIDs above the last seen ──► fetched            wanted − stored    ──► fetched
+      counts differ? ──► compare as on the right      flags: CONDSTORE CHANGEDSINCE the stored
+      ▼                                               HIGHESTMODSEQ, else the newest ones
     save UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, last seen UID
+
+Fetching goes newest first, in batches; each batch is one transaction (rows + threads), so a
+cut connection loses at most one batch. Deleted here means expunged or moved away in another
+client.
 
 UIDVALIDITY rule (RFC 3501 2.3.1.1): UIDs are meaningful only with the UIDVALIDITY they came
 with; when it changes, every stored UID of the folder is void, so the rows go and the folder is
@@ -98,16 +102,59 @@ async def push_flags(db, session, folder: store.FolderState) -> int:
 async def sync_folder(db, session, account, folder: store.FolderState, *,
                       on_batch: Callable[[Counts], Awaitable[None]] | None = None) -> Counts:
     counts = Counts()
-    info = await session.select(folder.name)
+    # QRESYNC needs a whole earlier sync to build on; a date-limited account always compares lists
+    since = (folder.uid_validity, folder.highest_modseq) if (
+        folder.uid_validity and folder.highest_modseq and folder.last_seen_uid is not None
+        and not account.sync_since) else None
+    info = await session.select(folder.name, qresync=since)
     if folder.uid_validity is not None and info.uidvalidity != folder.uid_validity:
         log.warning("account %s folder %s: UIDVALIDITY %s -> %s, fetching it again",
                     account.id, folder.name, folder.uid_validity, info.uidvalidity)
         async with db.acquire() as conn, conn.transaction():
             counts.deleted += await store.reset_folder(conn, folder.id, info.uidvalidity)
         folder.highest_modseq = None
+    elif info.qresync:
+        # before the push below: this news is older than a change made here and pushed now
+        counts.updated += await store.apply_flags(db, folder.id, info.changed)
     await push_flags(db, session, folder)
 
-    on_server = set(await session.uid_search("ALL")) if info.exists else set()
+    last_seen = None
+    if info.qresync and info.uidvalidity == folder.uid_validity:
+        last_seen = await _sync_since_last(db, session, account, folder, info, counts, on_batch)
+    if last_seen is None:
+        last_seen = await _sync_by_comparing(db, session, account, folder, info, counts, on_batch)
+    await store.save_folder_state(db, folder.id, uid_validity=info.uidvalidity, uid_next=info.uidnext,
+                                  highest_modseq=info.highestmodseq, last_seen_uid=last_seen,
+                                  synced_at=store.now())
+    folder.uid_validity, folder.highest_modseq = info.uidvalidity, info.highestmodseq
+    folder.last_seen_uid = last_seen
+    return counts
+
+
+async def _sync_since_last(db, session, account, folder, info, counts: Counts, on_batch) -> int | None:
+    """QRESYNC (RFC 7162): the SELECT listed what vanished and what changed since the last sync;
+    new mail is above the last UID seen. No list of every UID crosses the wire or leaves the
+    database. Answers the last UID seen now, or None when the folder's count does not add up
+    (a change went unreported): then the caller compares the lists, and the sync heals itself."""
+    if info.vanished:
+        counts.deleted += await store.delete_uids(db, folder.id, info.vanished)
+    last = folder.last_seen_uid or 0
+    fresh = [u for u in await session.uid_search(f"UID {last + 1}:*") if u > last] if info.exists else []
+    missing = sorted(set(fresh) - await store.stored_among(db, folder.id, fresh), reverse=True)
+    # session.exists follows the EXISTS/EXPUNGE news that came since the SELECT
+    if await store.count_stored(db, folder.id) + len(missing) != session.exists:
+        log.info("account %s folder %s: counts differ after QRESYNC, comparing UID lists",
+                 account.id, folder.name)
+        return None
+    if missing:
+        await _fetch_and_store(db, session, account.id, folder, missing, counts, on_batch)
+    return max(fresh, default=last)
+
+
+async def _sync_by_comparing(db, session, account, folder, info, counts: Counts, on_batch) -> int:
+    """The server's UID list against ours: what is gone goes, what is missing is fetched, flags
+    are asked for (CONDSTORE ``CHANGEDSINCE``, else the newest ones). Answers the last UID."""
+    on_server = set(await session.uid_search("ALL")) if session.exists else set()
     stored = await store.stored_uids(db, folder.id)
     gone = stored - on_server
     if gone:
@@ -118,13 +165,8 @@ async def sync_folder(db, session, account, folder: store.FolderState, *,
     missing = sorted(wanted - stored, reverse=True)  # newest first: the inbox is usable at once
     if missing:
         await _fetch_and_store(db, session, account.id, folder, missing, counts, on_batch)
-
     counts.updated += await _sync_flags(db, session, folder, info, stored & on_server)
-    await store.save_folder_state(db, folder.id, uid_validity=info.uidvalidity, uid_next=info.uidnext,
-                                  highest_modseq=info.highestmodseq, last_seen_uid=max(on_server, default=0),
-                                  synced_at=store.now())
-    folder.uid_validity, folder.highest_modseq = info.uidvalidity, info.highestmodseq
-    return counts
+    return max(on_server, default=0)
 
 
 async def _fetch_and_store(db, session, account_id: int, folder: store.FolderState, uids: list[int],

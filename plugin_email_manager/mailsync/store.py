@@ -98,6 +98,20 @@ async def stored_uids(conn, folder_id: int) -> set[int]:
     return {r["uid"] for r in rows}
 
 
+async def stored_among(conn, folder_id: int, uids: list[int]) -> set[int]:
+    """Which of these UIDs of the folder are stored."""
+    if not uids:
+        return set()
+    rows = await conn.fetch("SELECT uid FROM mail_messages WHERE folder_id = $1 AND uid = ANY($2::bigint[])",
+                            folder_id, uids)
+    return {r["uid"] for r in rows}
+
+
+async def count_stored(conn, folder_id: int) -> int:
+    return await conn.fetchval("SELECT count(*) FROM mail_messages WHERE folder_id = $1 AND uid IS NOT NULL",
+                               folder_id)
+
+
 INSERT = """
 INSERT INTO mail_messages (account_id, folder_id, uid, type, message_id, in_reply_to, refs, provider_thread_id,
   subject, from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to_addrs, date, read, flagged, answered, forwarded,

@@ -218,6 +218,51 @@ async def test_deleting_moves_to_trash_at_once_and_from_trash_for_good(mailbox):
     other.logout()
 
 
+async def test_an_incremental_sync_asks_qresync_for_changes_instead_of_every_uid(mailbox, monkeypatch):
+    from plugin_email_manager.mailsync.imap import ImapSession
+
+    for i in range(30):
+        mailbox.append(message("a@example.test", mailbox.address, f"Quiet {i}"))
+    await mailbox.link()
+    await mailbox.sync()
+    searches: list[str] = []
+    real_search = ImapSession.uid_search
+
+    async def spy(self, criteria: str = "ALL"):
+        searches.append(criteria)
+        return await real_search(self, criteria)
+
+    monkeypatch.setattr(ImapSession, "uid_search", spy)
+    other = mailbox.dovecot.imap(mailbox.address)
+    other.select("INBOX")
+    _, data = other.uid("SEARCH", None, "SUBJECT", '"Quiet 4"')
+    other.uid("STORE", data[0], "+FLAGS", "(\\Seen)")
+    _, data = other.uid("SEARCH", None, "SUBJECT", '"Quiet 5"')
+    other.uid("STORE", data[0], "+FLAGS", "(\\Deleted)")
+    other.expunge()
+    other.logout()
+    mailbox.append(message("b@example.test", mailbox.address, "Quiet new"))
+    data = await mailbox.sync()
+    assert data["counts"] == {"new": 1, "updated": 1, "deleted": 1}
+    assert (await mailbox.messages({"subject": "Quiet 4"}))[0]["read"] is True
+    assert await mailbox.messages({"subject": "Quiet 5"}) == []
+    assert len(await mailbox.messages({"subject": "Quiet new"})) == 1
+    # the INBOX (and every other folder) told what changed; no folder listed all its UIDs
+    assert searches and "ALL" not in searches, searches
+
+
+async def test_a_row_lost_here_is_fetched_again_when_the_counts_do_not_add_up(mailbox):
+    for i in range(8):
+        mailbox.append(message("a@example.test", mailbox.address, f"Counted {i}"))
+    await mailbox.link()
+    await mailbox.sync()
+    db = mailbox.server.host.db
+    await db.execute("DELETE FROM mail_messages WHERE account_id = $1 AND subject = 'Counted 3'", mailbox.account_id)
+    data = await mailbox.sync()  # QRESYNC reports nothing new; the count says one is missing
+    assert data["counts"]["new"] == 1
+    assert len(await mailbox.messages({"subject": "Counted 3"})) == 1
+    assert len(await mailbox.messages({"subject": {"$includes": "Counted"}})) == 8
+
 def test_a_row_from_hostile_headers_carries_no_nul_for_postgresql():
     from plugin_email_manager.mailsync.folder_sync import message_row
     from plugin_email_manager.mailsync.imap_fetch import FetchedMessage
