@@ -1,8 +1,8 @@
 """Stage 1: the header fields a message list needs, fast enough to run inline during sync.
 
 Only the header block is read (the body is never scanned), and in it only the fields we store:
-one regular expression picks them out with their folded lines, skipping the Received and DKIM
-lines that are most of a header block, and only those values are decoded, by hand
+its lines are split once and a field name looked up per line, so the Received and DKIM lines
+that are most of a header block cost a set lookup each, and only the wanted values are decoded, by hand
 (``charsets``, ``addresses``). compat32's ``BytesHeaderParser`` splits every line of the block
 (a fifth of the first sync's time went there) and policy.default would decode every header
 through its registry at a third of that speed again (LAB.md "Parsing cost"). The values are
@@ -20,14 +20,10 @@ from typing import Any
 from .addresses import parse_address, parse_address_list
 from .charsets import decode_words, fix_8bit
 
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
-_WANTED = (
-    "message-id", "in-reply-to", "references", "subject", "from", "to", "cc", "bcc", "reply-to",
-    "date", "content-type", "content-disposition", "list-unsubscribe",
-)
-# a wanted field at the start of a line, and its value with the continuation lines that fold it
-_FIELD = re.compile(rb"^(%s)[ \t]*:[ \t]*(.*(?:\r?\n[ \t].*)*)" % b"|".join(
-    re.escape(n.encode()) for n in _WANTED), re.IGNORECASE | re.MULTILINE)
+_WANTED = frozenset({
+    b"message-id", b"in-reply-to", b"references", b"subject", b"from", b"to", b"cc", b"bcc", b"reply-to",
+    b"date", b"content-type", b"content-disposition", b"list-unsubscribe",
+})
 _MSGID = re.compile(r"<([^<>]*)>")
 _BARE_MSGID = re.compile(r"[^\s<>,;()\"]+@[^\s<>,;()\"]+")
 _FOLD = re.compile(r"\r?\n")
@@ -38,8 +34,13 @@ def header_block(raw: bytes) -> bytes:
     """The header lines up to and including the first empty line (all of ``raw`` when there is none)."""
     if raw.startswith((b"\n", b"\r\n")):
         return b""
-    m = _HEADER_END.search(raw)
-    return raw[: m.end()] if m else raw
+    # the first "\n\r\n" (so also "\r\n\r\n") or an earlier "\n\n", found by bytes.find: a
+    # regular expression with optional characters walks the block one byte at a time
+    crlf = raw.find(b"\n\r\n")
+    lf = raw.find(b"\n\n", 0, crlf if crlf >= 0 else len(raw))
+    if lf >= 0:
+        return raw[: lf + 2]
+    return raw[: crlf + 3] if crlf >= 0 else raw
 
 
 def parse_headers(raw: bytes) -> dict[str, Any]:
@@ -84,10 +85,28 @@ def parse_headers(raw: bytes) -> dict[str, Any]:
 
 
 def _read_fields(raw: bytes, errors: list[str]) -> dict[str, list[str]]:
+    """The wanted fields' values, each with the continuation lines that fold it (line breaks kept)."""
     fields: dict[str, list[str]] = {}
-    for m in _FIELD.finditer(header_block(raw)):
-        value = m.group(2).decode("ascii", "surrogateescape").rstrip("\r\n")
-        fields.setdefault(m.group(1).decode("ascii").lower(), []).append(fix_8bit(value))
+    name, lines = None, []
+
+    def keep() -> None:
+        value = b"\n".join(lines).decode("ascii", "surrogateescape").rstrip("\r\n")
+        fields.setdefault(name.decode("ascii").lower(), []).append(fix_8bit(value))
+
+    for line in header_block(raw).split(b"\n"):
+        if line[:1] in (b" ", b"\t"):
+            if name is not None:
+                lines.append(line)
+            continue
+        if name is not None:
+            keep()
+        colon = line.find(b":")
+        name = line[:colon].rstrip(b" \t") if colon > 0 else None
+        if name is not None and name.lower() not in _WANTED:
+            name = None
+        lines = [line[colon + 1:].lstrip(b" \t")] if name is not None else []
+    if name is not None:
+        keep()
     return fields
 
 
