@@ -26,6 +26,7 @@ from datetime import timezone
 from plugin_email_manager.conversation_model import EPOCH, WINDOW, MessageFacts, ThreadFacts, message_of
 from plugin_email_manager.conversations_sql import (
     CANDIDATES, LOAD, MERGE_IDS, MERGE_MESSAGES, SET_IDS, SET_MESSAGES, UPSERT_THREADS)
+from plugin_email_manager.mailsync.store import keyed_lookups
 
 LOCK_CLASS = 0x6D746872  # "mthr": the first key of pg_advisory_xact_lock(int, int)
 
@@ -209,18 +210,19 @@ async def _decide(conn, account_id: int, rows) -> _Batch:
     messages = sorted((message_of(r, own_addresses) for r in rows),
                       key=lambda m: (m.date or EPOCH, m.id))  # parents before replies, mostly
     keys = sorted({k for m in messages for k in m.keys})
-    known = {r["message_id"]: r["thread_id"] for r in await conn.fetch(
-        "SELECT message_id, thread_id FROM mail_thread_ids WHERE account_id = $1 "
-        "AND message_id = ANY($2::text[])", account_id, keys)} if keys else {}
-    linked = sorted(set(known.values()) | {m.thread_id for m in messages if m.thread_id})
     subject_keys = sorted({m.key for m in messages if m.key})
     dates = [m.date for m in messages if m.date is not None]
     threads: dict[int, ThreadFacts] = {}
-    if linked or (subject_keys and dates):
-        low, high = (min(dates) - WINDOW, max(dates) + WINDOW) if dates else (None, None)
-        for r in await conn.fetch(CANDIDATES, account_id, linked, subject_keys, low, high):
-            threads[r["id"]] = ThreadFacts(r["id"], set(r["subject_keys"]), set(r["participants"]),
-                                       r["has_root"], r["first_date"], r["last_date"])
+    async with keyed_lookups(conn):
+        known = {r["message_id"]: r["thread_id"] for r in await conn.fetch(
+            "SELECT message_id, thread_id FROM mail_thread_ids WHERE account_id = $1 "
+            "AND message_id = ANY($2::text[])", account_id, keys)} if keys else {}
+        linked = sorted(set(known.values()) | {m.thread_id for m in messages if m.thread_id})
+        if linked or (subject_keys and dates):
+            low, high = (min(dates) - WINDOW, max(dates) + WINDOW) if dates else (None, None)
+            for r in await conn.fetch(CANDIDATES, account_id, linked, subject_keys, low, high):
+                threads[r["id"]] = ThreadFacts(r["id"], set(r["subject_keys"]), set(r["participants"]),
+                                               r["has_root"], r["first_date"], r["last_date"])
     batch = _Batch(known, threads)
     for m in messages:
         batch.place(m)

@@ -217,8 +217,8 @@ async def _store_batch(db, account_id: int, folder: store.FolderState, rows: lis
     for attempt in range(3):
         try:
             async with db.acquire() as conn, conn.transaction():
-                await store.plan_for_lookups(conn)
-                todo = await store.unstored(conn, account_id, folder.id, rows)
+                async with store.keyed_lookups(conn):
+                    todo = await store.unstored(conn, account_id, folder.id, rows)
                 threads = await conversations.thread_ids_for(conn, account_id, todo)
                 # each row is written once, with its conversation (no UPDATE of every new row)
                 todo = [{**row, "thread_id": t} for row, t in zip(todo, threads)]

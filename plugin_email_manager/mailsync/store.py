@@ -5,6 +5,7 @@ headers (stage 1), so it is listable at once; the parse pass decodes the rest la
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -69,9 +70,9 @@ async def save_folder_state(conn, folder_id: int, **values: Any) -> None:
     await conn.execute(f"UPDATE mail_folders SET {sets} WHERE id = $1", folder_id, *values.values())
 
 
-async def plan_for_lookups(conn) -> None:
-    """Plan the statements of a sync batch (keyed lookups and inserts) for their own parameters,
-    by index.
+@contextlib.asynccontextmanager
+async def keyed_lookups(conn):
+    """Plan the reads inside for their own parameters, by index (in the caller's transaction).
 
     asyncpg prepares its statements, and after five runs PostgreSQL may keep one generic plan
     per connection. A first sync starts on empty tables, so that plan is a sequential scan, and
@@ -79,9 +80,13 @@ async def plan_for_lookups(conn) -> None:
     compared every key with every row (75 ms a batch at 10,000 messages instead of 2). Custom
     plans alone are not enough for the conversation candidates: the planner prices
     ``subject_keys && <250 keys>`` as one comparison a row and scans a young table, at 30 ms a
-    batch, where the GIN index answers in 3. Every statement of a batch reads a handful of rows
-    by key, so sequential scans are off for its transaction."""
+    batch, where the GIN index answers in 3. The reads of a batch each fetch a handful of rows
+    by key, so sequential scans are off for them. Writes come after, with cached plans again:
+    forced custom plans also replan the foreign-key checks of every inserted row."""
     await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = off")
+    yield
+    # not in a finally: after an error the transaction is aborted and refuses any statement
+    await conn.execute("SET LOCAL plan_cache_mode TO DEFAULT; SET LOCAL enable_seqscan TO DEFAULT")
 
 
 async def refresh_statistics(conn) -> None:
