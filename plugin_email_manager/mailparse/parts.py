@@ -157,9 +157,13 @@ def _not_base64(data: bytes) -> bool:
     """Text mislabelled as base64: encoded lines never hold inner spaces or punctuation."""
     sample = data[:8192]
     junk = len(_NOT_BASE64_OR_SPACE.findall(sample))
+    if junk >= 4 and junk * 20 > len(sample):
+        return True
+    if b" " not in sample and b"\t" not in sample:  # real base64: no line to look at
+        return False
     lines = [line.strip() for line in sample.splitlines() if line.strip()]
     spaced = sum(1 for line in lines if b" " in line or b"\t" in line)
-    return (junk >= 4 and junk * 20 > len(sample)) or (bool(lines) and spaced * 2 > len(lines))
+    return bool(lines) and spaced * 2 > len(lines)
 
 
 def part_text(part: Message, ctype: str, errors: list[str]) -> str:
