@@ -235,6 +235,15 @@ THREAD_LOOKUPS = """
 ALTER INDEX mail_threads_subject_keys_idx SET (fastupdate = off);
 """
 
+PARSE_QUEUE = """
+-- The parse pass takes pending mail newest first by date (see parsepass.py), not by id: after a
+-- first sync, whose rows go in newest first, id order would decode the oldest mail first.
+CREATE INDEX IF NOT EXISTS mail_messages_parse_queue_idx
+    ON mail_messages (account_id, (coalesce(date, '-infinity'::timestamptz)) DESC, id DESC)
+    WHERE parse_state = 'pending';
+DROP INDEX IF EXISTS mail_messages_parse_pending_idx;
+"""
+
 
 def migrations() -> list[Migration]:
     return [
@@ -244,4 +253,5 @@ def migrations() -> list[Migration]:
         Migration(PLUGIN, 4, "conversation counts, narrow rows", COUNTS),
         Migration(PLUGIN, 5, "lz4 compression, parse-pending index", FAST_WRITES),
         Migration(PLUGIN, 6, "conversation lookups without a pending list", THREAD_LOOKUPS),
+        Migration(PLUGIN, 7, "the parse pass takes the newest mail first", PARSE_QUEUE),
     ]

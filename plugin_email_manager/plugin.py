@@ -83,8 +83,9 @@ async def startup(host):
     await settings_actions.seed_providers(host)
     await settings_actions.load_overrides(host)
     await host.listen("mail_settings_changed", lambda _payload: settings_actions.load_overrides(host))
-    supervisor = Supervisor(host)
-    parse_pass = ParsePass(host, accounts=lambda: list(supervisor.workers))
+    parse_pass = ParsePass(host, accounts=lambda: list(supervisor.workers),
+                           syncing=lambda account_id: supervisor.syncing(account_id))
+    supervisor = Supervisor(host, after_sync=parse_pass.wake)
     runtime.attach(host, runtime.MailRuntime(supervisor, parse_pass))
     await parse_pass.start()
     await supervisor.start()

@@ -5,6 +5,12 @@ part (``plugin_email_manager.mailparse``) in worker processes, so both cores wor
 never blocks. It takes the messages of the accounts this process syncs, newest first, and keeps
 each account's ``parsePending`` count for the UI and for ``mailAccounts:sync`` callers.
 
+While an account syncs, only its first ``FIRST_SCREEN`` new messages are decoded at once (the
+newest: a first sync fetches newest first), so the top of the inbox shows its snippets within a
+second or two; the rest waits until the sync ends. Decoding alongside a long fetch made both
+slower: on 2 cores, 10,000 messages were all listable in 12.6 s instead of 7.6 s, for 1.5 s
+sooner parsed, and all parties together spent 10% more CPU (bench/sync.py).
+
     read batch k+1 ──► parse it (workers) ──► write it (one transaction, a few statements)
           ▲ meanwhile: batch k is written, on its own connection (``WRITERS`` in flight)
 
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Callable
 
 from plugin_email_manager import search
 from plugin_email_manager.mailparse.pool import ParsePool
@@ -26,14 +33,19 @@ log = logging.getLogger(__name__)
 
 BATCH = 128               # messages per parse call and per write transaction
 WRITERS = 2               # write transactions in flight
-MAX_BATCHES = 200         # per run_once: then rows stored meanwhile (newer ids) get their turn
+MAX_BATCHES = 200         # per run_once: then rows stored meanwhile (newer mail) get their turn
+FIRST_SCREEN = 500        # of an account being synced, decoded at once; the rest after its sync
 IDLE_SECONDS = 2.0
 
+# newest mail first (by its date): new mail before older backlog, and after a first sync the
+# inbox from the top down; each batch reads on below the last one (keyset on date, id)
 PENDING = """
-SELECT id, account_id, raw FROM mail_messages WHERE account_id = ANY($1::bigint[])
-AND parse_state = 'pending' AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3
+SELECT id, account_id, raw, coalesce(date, '-infinity') AS at FROM mail_messages
+WHERE account_id = ANY($1::bigint[]) AND parse_state = 'pending'
+  AND ($2::timestamptz IS NULL OR (coalesce(date, '-infinity'), id) < ($2, $3::bigint))
+ORDER BY coalesce(date, '-infinity') DESC, id DESC LIMIT $4
 """
-# parsePending of these accounts, exactly (by mail_messages_parse_pending_idx); a row is written
+# parsePending of these accounts, exactly (by mail_messages_parse_queue_idx); a row is written
 # only when its count is wrong
 RECOUNT = """
 UPDATE mail_accounts a SET parse_pending = c.n
@@ -58,11 +70,30 @@ SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[]
 
 
 class ParsePass:
-    def __init__(self, host, accounts: callable):
+    def __init__(self, host, accounts: Callable[[], list[int]],
+                 syncing: Callable[[int], bool] = lambda account_id: False):
         self.host = host
         self.accounts = accounts  # -> ids of the accounts this process holds
+        self.syncing = syncing    # -> whether a sync of this account is running here
         self.pool = ParsePool()
         self._wake = asyncio.Event()
+        self._screened: dict[int, int] = {}  # messages decoded during an account's running sync
+
+    def wake(self) -> None:
+        """Look for work now (a sync ended: what it held back may be decoded)."""
+        self._wake.set()
+
+    def _open(self, account_ids: list[int]) -> list[int]:
+        """The accounts whose pending mail is decoded now: all but those syncing that already
+        had their first screen."""
+        out = []
+        for a in account_ids:
+            if not self.syncing(a):
+                self._screened.pop(a, None)
+                out.append(a)
+            elif self._screened.get(a, 0) < FIRST_SCREEN:
+                out.append(a)
+        return out
 
     async def start(self) -> None:
         await self.host.listen("mail_stored", lambda _payload: self._wake.set())
@@ -93,11 +124,11 @@ class ParsePass:
     async def run_once(self, account_ids: list[int] | None = None) -> bool:
         """Decode what is pending (up to ``MAX_BATCHES`` batches), newest first; answers whether
         there was anything to do. When there was not, parsePending is checked against the rows."""
-        ids = list(account_ids if account_ids is not None else self.accounts())
+        ids = self._open(list(account_ids if account_ids is not None else self.accounts()))
         if not ids:
             return False
         db = self.host.db
-        rows = await db.fetch(PENDING, ids, None, BATCH)
+        rows = await db.fetch(PENDING, ids, None, None, BATCH)
         if not rows:
             await db.execute(RECOUNT, ids)
             return False
@@ -108,7 +139,7 @@ class ParsePass:
                 # rows being written are still 'pending': read on below them
                 parsing = asyncio.ensure_future(self.pool.parse_many([bytes(r["raw"] or b"") for r in rows]))
                 try:
-                    following = await db.fetch(PENDING, ids, rows[-1]["id"], BATCH)
+                    following = await db.fetch(PENDING, ids, rows[-1]["at"], rows[-1]["id"], BATCH)
                 finally:
                     parsed = await parsing
                 while len(writes) >= WRITERS:
@@ -118,6 +149,12 @@ class ParsePass:
                 accounts = sorted({r["account_id"] for r in rows})
                 touched.update(accounts)
                 writes.add(asyncio.ensure_future(self._write(rows, parsed, accounts)))
+                for r in rows:
+                    if self.syncing(r["account_id"]):
+                        self._screened[r["account_id"]] = self._screened.get(r["account_id"], 0) + 1
+                still = self._open(ids)
+                if still != ids:  # an account filled its first screen: the rest waits for its sync
+                    ids, following = still, [r for r in following if r["account_id"] in still]
                 rows = following
                 if not rows:
                     break

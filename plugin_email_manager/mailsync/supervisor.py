@@ -16,6 +16,7 @@ import asyncio
 import logging
 import random
 import uuid
+from typing import Callable
 
 from plugin_email_manager.mailsync.worker import Worker
 
@@ -26,8 +27,9 @@ CLAIM_BATCH = 50
 
 
 class Supervisor:
-    def __init__(self, host):
+    def __init__(self, host, after_sync: Callable[[], None] | None = None):
         self.host = host
+        self.after_sync = after_sync  # handed to every worker (see Worker)
         self.workers: dict[int, Worker] = {}
         self._waiting: dict[str, asyncio.Future] = {}
         self._wake = asyncio.Event()
@@ -85,9 +87,14 @@ class Supervisor:
         return got is not None
 
     def _start_worker(self, account_id: int) -> None:
-        worker = Worker(self.host, account_id)
+        worker = Worker(self.host, account_id, self.after_sync)
         self.workers[account_id] = worker
         worker.start()
+
+    def syncing(self, account_id: int) -> bool:
+        """Whether a sync of this account is running in this process."""
+        worker = self.workers.get(account_id)
+        return worker is not None and worker.syncing
 
     def stop_worker(self, account_id: int) -> None:
         worker = self.workers.pop(account_id, None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from typing import Callable
 
 from host.errors import HostError
 from plugin_email_manager import connections
@@ -20,9 +21,10 @@ RETRY_SECONDS = (5, 15, 60, 300)  # after a failed connection, back off, then ke
 
 
 class Worker:
-    def __init__(self, host, account_id: int):
+    def __init__(self, host, account_id: int, after_sync: Callable[[], None] | None = None):
         self.host = host
         self.account_id = account_id
+        self.after_sync = after_sync  # told when a sync ends, however it ended
         self._lock = asyncio.Lock()
         self._requested: asyncio.Future | None = None
         self._wake = asyncio.Event()
@@ -54,9 +56,17 @@ class Worker:
             if user_id is not None:
                 await self.host.badges_changed(user_id)
 
+    @property
+    def syncing(self) -> bool:
+        return self._lock.locked()
+
     async def run_sync(self, only: str | None = None):
         async with self._lock:
-            return await sync_account(self.host, self.account_id, only=only, notify=self._notify)
+            try:
+                return await sync_account(self.host, self.account_id, only=only, notify=self._notify)
+            finally:
+                if self.after_sync:
+                    self.after_sync()
 
     async def _schedule(self) -> None:
         while True:
