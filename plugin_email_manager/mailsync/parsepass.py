@@ -122,8 +122,9 @@ class ParsePass:
                 self._wake.clear()
 
     async def run_once(self, account_ids: list[int] | None = None) -> bool:
-        """Decode what is pending (up to ``MAX_BATCHES`` batches), newest first; answers whether
-        there was anything to do. When there was not, parsePending is checked against the rows."""
+        """Decode what is pending (up to ``MAX_BATCHES`` batches), newest first, but no more of a
+        syncing account than its first screen; answers whether there was anything to do. When
+        there was not, parsePending is checked against the rows."""
         ids = self._open(list(account_ids if account_ids is not None else self.accounts()))
         if not ids:
             return False
