@@ -13,7 +13,7 @@ from host.api import ActionContext
 from host.errors import BadRequest, NotFound
 from host.query.params import read_tk
 from host.query.select import answer_row
-from plugin_email_manager import connections
+from plugin_email_manager import connections, runtime
 from plugin_email_manager.attachments import inline_url
 from plugin_email_manager.sanitize import sanitize_html, text_to_html
 
@@ -43,8 +43,12 @@ def attachment_json(row) -> dict:
 
 async def full_messages(ctx: ActionContext, ids: list[int], order: str = "m.date, m.id") -> list[dict]:
     """Messages as ``get`` answers them: every field, sanitized HTML, attachments."""
-    records = await ctx.db.fetch(f"SELECT m.* FROM mail_messages m WHERE m.id = ANY($1::bigint[]) ORDER BY {order}",
-                                 ids)
+    query = f"SELECT m.* FROM mail_messages m WHERE m.id = ANY($1::bigint[]) ORDER BY {order}"
+    records = await ctx.db.fetch(query, ids)
+    pending = [r["id"] for r in records if r["parse_state"] == "pending"]
+    if pending:  # not decoded yet: do it now rather than show an empty body
+        await runtime.of(ctx.host).parse_pass.decode_now(pending)
+        records = await ctx.db.fetch(query, ids)
     atts = await ctx.db.fetch(f"SELECT {ATTACHMENT_COLUMNS} FROM mail_attachments "
                               "WHERE mail_message_id = ANY($1::bigint[]) ORDER BY id", ids)
     by_message: dict[int, list] = {}

@@ -169,6 +169,15 @@ class ParsePass:
                 raise result
         return True
 
+    async def decode_now(self, message_ids: list[int]) -> None:
+        """Decode these messages now if they are still pending: someone opens (or answers) a
+        message before the pass got to it, e.g. one a long first sync holds back."""
+        rows = await self.host.db.fetch("SELECT id, account_id, raw FROM mail_messages "
+                                        "WHERE id = ANY($1::bigint[]) AND parse_state = 'pending'", message_ids)
+        if rows:
+            parsed = await self.pool.parse_many([bytes(r["raw"] or b"") for r in rows])
+            await self._write(rows, parsed, sorted({r["account_id"] for r in rows}))
+
     async def _write(self, rows, parsed, accounts: list[int]) -> None:
         async with self.host.db.acquire() as conn:
             async with conn.transaction():

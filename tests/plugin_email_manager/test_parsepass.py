@@ -77,3 +77,17 @@ async def test_a_syncing_account_gets_its_first_screen_then_waits_for_its_sync(m
         pass
     assert await _decoded_hours(mail, stored) == list(range(91, 101))
     assert await mail.pool.fetchval("SELECT parse_pending FROM mail_accounts WHERE id = $1", acc) == 0
+
+
+async def test_a_held_message_is_decoded_when_someone_needs_it(mail, alice, small_batches):
+    _, acc = alice
+    stored = await _pending(mail, acc, [1, 2, 3, 4, 5, 6])
+    pp = _parse_pass(mail, [acc], syncing={acc})
+    while await pp.run_once():
+        pass
+    oldest = next(i for i, h in stored.items() if h == 1)
+    assert 1 not in await _decoded_hours(mail, stored)
+    await pp.decode_now([oldest])
+    assert 1 in await _decoded_hours(mail, stored)
+    assert (await mail.pool.fetchval("SELECT text FROM mail_messages WHERE id = $1", oldest)).strip() \
+        == "Written at hour 1."

@@ -274,3 +274,24 @@ def test_a_row_from_hostile_headers_carries_no_nul_for_postgresql():
     assert row["message_id"] == "<ab@example.com>" and row["in_reply_to"] == "<p@example.com>"
     assert all("\x00" not in str(v) for k, v in row.items() if k != "raw")
     assert row["raw"] == raw and row["read"] is True  # the stored bytes stay as sent
+
+
+async def test_opening_a_message_the_parse_pass_has_not_reached_shows_its_body(mailbox, monkeypatch):
+    from plugin_email_manager import runtime
+
+    mailbox.append(message("a@example.test", mailbox.address, "Opened early", "The body, decoded on demand."))
+    await mailbox.link()
+    await mailbox.sync()
+    parse_pass = runtime.of(mailbox.server.host).parse_pass
+
+    async def busy(*_args, **_kwargs):  # the pass is elsewhere (say, holding a first sync back)
+        return False
+
+    monkeypatch.setattr(parse_pass, "run_once", busy)
+    db = mailbox.server.host.db
+    await db.execute("UPDATE mail_messages SET parse_state = 'pending', text = NULL, html = NULL, snippet = NULL "
+                     "WHERE account_id = $1", mailbox.account_id)
+    opened = await mailbox.one("Opened early")
+    assert opened["text"].startswith("The body, decoded on demand.")
+    assert await db.fetchval("SELECT parse_state FROM mail_messages WHERE account_id = $1",
+                             mailbox.account_id) == "ok"
