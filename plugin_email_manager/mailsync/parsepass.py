@@ -37,16 +37,27 @@ MAX_BATCHES = 200         # per run_once: then rows stored meanwhile (newer mail
 FIRST_SCREEN = 500        # of an account being synced, decoded at once; the rest after its sync
 IDLE_SECONDS = 2.0
 
-# newest mail first (by its date): new mail before older backlog, and after a first sync the
-# inbox from the top down; each batch reads on below the last one (keyset on date, id)
+# Newest mail first (by its date): new mail before older backlog, and after a first sync the
+# inbox from the top down; each batch reads on below the last one (keyset on date, id). One
+# ordered index scan per account, merged: ``account_id = ANY(...)`` cannot walk an index in
+# order, so it sorted every pending message for each batch (a million, for a big first sync).
 PENDING = """
-SELECT id, account_id, raw, coalesce(date, '-infinity') AS at FROM mail_messages
-WHERE account_id = ANY($1::bigint[]) AND parse_state = 'pending'
-  AND ($2::timestamptz IS NULL OR (coalesce(date, '-infinity'), id) < ($2, $3::bigint))
-ORDER BY coalesce(date, '-infinity') DESC, id DESC LIMIT $4
+SELECT p.id, p.account_id, p.raw, p.at FROM unnest($1::bigint[]) AS a(id)
+CROSS JOIN LATERAL (
+    SELECT m.id, m.account_id, m.raw, coalesce(m.date, '-infinity') AS at FROM mail_messages m
+    WHERE m.account_id = a.id AND m.parse_state = 'pending'
+      AND ($2::timestamptz IS NULL OR (coalesce(m.date, '-infinity'), m.id) < ($2, $3::bigint))
+    ORDER BY coalesce(m.date, '-infinity') DESC, m.id DESC LIMIT $4) p
+ORDER BY p.at DESC, p.id DESC LIMIT $4
 """
 # parsePending of these accounts, exactly (by mail_messages_parse_queue_idx); a row is written
-# only when its count is wrong
+# only when its count is wrong. It counts every pending message: run once a pass, not a batch.
+# progress after a batch: what it decoded comes off (exactly, under concurrent writers)
+DECODED = """
+UPDATE mail_accounts a SET parse_pending = greatest(coalesce(a.parse_pending, 0) - x.n, 0)
+FROM (SELECT account_id, count(*) AS n FROM unnest($1::bigint[]) AS account_id GROUP BY 1) x
+WHERE a.id = x.account_id
+"""
 RECOUNT = """
 UPDATE mail_accounts a SET parse_pending = c.n
 FROM (SELECT x.id, (SELECT count(*) FROM mail_messages m
@@ -147,9 +158,8 @@ class ParsePass:
                     done, writes = await asyncio.wait(writes, return_when=asyncio.FIRST_COMPLETED)
                     for task in done:
                         task.result()
-                accounts = sorted({r["account_id"] for r in rows})
-                touched.update(accounts)
-                writes.add(asyncio.ensure_future(self._write(rows, parsed, accounts)))
+                touched.update(r["account_id"] for r in rows)
+                writes.add(asyncio.ensure_future(self._write(rows, parsed)))
                 for r in rows:
                     if self.syncing(r["account_id"]):
                         self._screened[r["account_id"]] = self._screened.get(r["account_id"], 0) + 1
@@ -161,7 +171,8 @@ class ParsePass:
                     break
         finally:
             results = await asyncio.gather(*writes, return_exceptions=True)
-            # concurrent recounts may land out of order: one more, alone, makes it exact
+            # the sync adds its batches and each write takes off what it decoded; once a pass,
+            # the count is made exact (a batch the sync stored twice, an account deleted)
             if touched:
                 await db.execute(RECOUNT, sorted(touched))
         for result in results:
@@ -176,13 +187,14 @@ class ParsePass:
                                         "WHERE id = ANY($1::bigint[]) AND parse_state = 'pending'", message_ids)
         if rows:
             parsed = await self.pool.parse_many([bytes(r["raw"] or b"") for r in rows])
-            await self._write(rows, parsed, sorted({r["account_id"] for r in rows}))
+            await self._write(rows, parsed)
 
-    async def _write(self, rows, parsed, accounts: list[int]) -> None:
+    async def _write(self, rows, parsed) -> None:
         async with self.host.db.acquire() as conn:
             async with conn.transaction():
-                await store_parsed_many(conn, [r["id"] for r in rows], parsed)
-            await conn.execute(RECOUNT, accounts)  # progress for the UI, after the commit
+                written = set(await store_parsed_many(conn, [r["id"] for r in rows], parsed))
+            # progress for the UI, after the commit
+            await conn.execute(DECODED, [r["account_id"] for r in rows if r["id"] in written])
 
 
 async def store_parsed_many(conn, message_ids: list[int], parsed: list) -> list[int]:
