@@ -161,9 +161,7 @@ async def unstored(conn, account_id: int, folder_id: int, rows: list[dict]) -> l
     rows = await _adopt_local_copies(conn, account_id, folder_id, rows)
     if not rows:
         return rows
-    taken = {r["uid"] for r in await conn.fetch(
-        "SELECT uid FROM mail_messages WHERE folder_id = $1 AND uid = ANY($2::bigint[])",
-        folder_id, [r["uid"] for r in rows])}
+    taken = await stored_among(conn, folder_id, [r["uid"] for r in rows])
     return [r for r in rows if r["uid"] not in taken] if taken else rows
 
 
