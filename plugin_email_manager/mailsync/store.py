@@ -90,12 +90,13 @@ async def keyed_lookups(conn):
 
 
 async def refresh_statistics(conn) -> None:
-    """Fresh planner statistics for the conversation tables, which a first sync grows from
-    nothing faster than autovacuum (a minute's nap) notices. Planned on the numbers of an empty
-    table, the candidate lookup walked every conversation of the account through its
-    ``account_id`` index, testing each against the batch's ids: 40 ms a batch at 10,000
-    messages instead of 3. Both tables are narrow: sampling them takes milliseconds."""
-    await conn.execute("ANALYZE mail_threads, mail_thread_ids")
+    """Fresh planner statistics for the tables a first sync grows from nothing faster than
+    autovacuum (a minute's nap) notices. Planned on the numbers of empty tables, the candidate
+    lookup walked every conversation of the account through its ``account_id`` index (40 ms a
+    batch at 10,000 messages instead of 3), and at 50,000 messages the batch's own checks
+    (stored UIDs, local copies to adopt) took 12 and 27 ms instead of about 1. ANALYZE samples
+    and skips wide values without reading them: it takes milliseconds, even on mail_messages."""
+    await conn.execute("ANALYZE mail_threads, mail_thread_ids, mail_messages")
 
 
 async def stored_uids(conn, folder_id: int) -> set[int]:
