@@ -64,6 +64,36 @@ def _since(values: dict) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
+def _append_sent(values: dict) -> bool:
+    value = values.get("appendSent", True)
+    if not isinstance(value, bool):
+        raise BadRequest("'appendSent' must be true or false.", code="INVALID_VALUE", field="appendSent")
+    return value
+
+
+def _access(values: dict) -> tuple[str, dict[str, Any]]:
+    """The password and the server columns (``imap_host``, ... ``smtp_security``) of ``values``."""
+    password = values.get("password")
+    if not isinstance(password, str) or not password:
+        raise BadRequest("'password' is required.", code="MISSING_PARAMETER", field="password")
+    return password, {
+        "imap_host": _text(values, "imapHost"), "imap_port": _port(values, "imapPort"),
+        "imap_security": _security(values, "imapSecurity"), "smtp_host": _text(values, "smtpHost"),
+        "smtp_port": _port(values, "smtpPort"), "smtp_security": _security(values, "smtpSecurity"),
+    }
+
+
+async def _check_logins(servers: dict[str, Any], username: str, password: str) -> None:
+    """Both logins, before anything is stored (an account that cannot sync or send is refused)."""
+    try:
+        await check_imap_login(servers["imap_host"], servers["imap_port"], servers["imap_security"],
+                               username, password)
+    except MailAuthFailed as e:
+        raise MailAuthFailed(f"The IMAP server {servers['imap_host']} refused the login: {e.message}",
+                             server="imap") from None
+    await smtp.check_login(servers["smtp_host"], servers["smtp_port"], servers["smtp_security"], username, password)
+
+
 async def check_imap_login(host_: str, port: int, security: str, username: str, password: str) -> None:
     session = await imap.connect(host_, port, security, timeout=20)
     try:
@@ -92,30 +122,18 @@ async def create(ctx: ActionContext) -> dict:
     if "@" not in email:
         raise BadRequest("'email' is not an email address.", code="INVALID_VALUE", field="email")
     username = _text(v, "username", required=False) or email
-    password = v.get("password")
-    if not isinstance(password, str) or not password:
-        raise BadRequest("'password' is required.", code="MISSING_PARAMETER", field="password")
-    imap_host, smtp_host = _text(v, "imapHost"), _text(v, "smtpHost")
-    imap_port, smtp_port = _port(v, "imapPort"), _port(v, "smtpPort")
-    imap_sec, smtp_sec = _security(v, "imapSecurity"), _security(v, "smtpSecurity")
+    password, servers = _access(v)
     since = _since(v)
-    append_sent = v.get("appendSent", True)
-    if not isinstance(append_sent, bool):
-        raise BadRequest("'appendSent' must be true or false.", code="INVALID_VALUE", field="appendSent")
-
-    # both logins are checked before anything is stored
-    try:
-        await check_imap_login(imap_host, imap_port, imap_sec, username, password)
-    except MailAuthFailed as e:
-        raise MailAuthFailed(f"The IMAP server {imap_host} refused the login: {e.message}", server="imap") from None
-    await smtp.check_login(smtp_host, smtp_port, smtp_sec, username, password)
+    append_sent = _append_sent(v)
+    await _check_logins(servers, username, password)
 
     account_id = await ctx.db.fetchval(
         "INSERT INTO mail_accounts (user_id, provider, email, display_name, username, imap_host, imap_port, "
         "imap_security, smtp_host, smtp_port, smtp_security, secret, status, sync_since, append_sent, progress) "
         "VALUES ($1, 'imap', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'syncing', $12, $13, '{}'::jsonb) RETURNING id",
-        ctx.user.id, email, _text(v, "displayName", required=False), username, imap_host, imap_port, imap_sec,
-        smtp_host, smtp_port, smtp_sec, ctx.host.secrets.encrypt({"password": password}), since, append_sent)
+        ctx.user.id, email, _text(v, "displayName", required=False), username, servers["imap_host"],
+        servers["imap_port"], servers["imap_security"], servers["smtp_host"], servers["smtp_port"],
+        servers["smtp_security"], ctx.host.secrets.encrypt({"password": password}), since, append_sent)
     await runtime.of(ctx.host).supervisor.claim(account_id)
     return {"data": await _row(ctx, account_id)}
 
@@ -180,9 +198,7 @@ async def update(ctx: ActionContext) -> dict:
     if "syncSince" in v:
         sets["sync_since"] = _since(v)
     if "appendSent" in v:
-        if not isinstance(v["appendSent"], bool):
-            raise BadRequest("'appendSent' must be true or false.", code="INVALID_VALUE", field="appendSent")
-        sets["append_sent"] = v["appendSent"]
+        sets["append_sent"] = _append_sent(v)
     if CREDENTIALS & set(v):
         if row["provider"] != "imap":
             raise BadRequest("Sign in again with the provider (re-link) to change this account's access.",
@@ -191,20 +207,11 @@ async def update(ctx: ActionContext) -> dict:
                   "imapSecurity": row["imap_security"], "smtpHost": row["smtp_host"], "smtpPort": row["smtp_port"],
                   "smtpSecurity": row["smtp_security"],
                   "password": (ctx.host.secrets.decrypt(row["secret"]) or {}).get("password"), **v}
-        username, password = _text(merged, "username"), merged.get("password")
-        if not isinstance(password, str) or not password:
-            raise BadRequest("'password' is required.", code="MISSING_PARAMETER", field="password")
-        imap_host, smtp_host = _text(merged, "imapHost"), _text(merged, "smtpHost")
-        imap_port, smtp_port = _port(merged, "imapPort"), _port(merged, "smtpPort")
-        imap_sec, smtp_sec = _security(merged, "imapSecurity"), _security(merged, "smtpSecurity")
-        try:
-            await check_imap_login(imap_host, imap_port, imap_sec, username, password)
-        except MailAuthFailed as e:
-            raise MailAuthFailed(f"The IMAP server {imap_host} refused the login: {e.message}", server="imap") from None
-        await smtp.check_login(smtp_host, smtp_port, smtp_sec, username, password)
-        sets.update(username=username, imap_host=imap_host, imap_port=imap_port, imap_security=imap_sec,
-                    smtp_host=smtp_host, smtp_port=smtp_port, smtp_security=smtp_sec,
-                    secret=ctx.host.secrets.encrypt({"password": password}), status="syncing", error=None)
+        username = _text(merged, "username")
+        password, servers = _access(merged)
+        await _check_logins(servers, username, password)
+        sets.update(servers, username=username, secret=ctx.host.secrets.encrypt({"password": password}),
+                    status="syncing", error=None)
     columns = list(sets)
     await ctx.db.execute(f"UPDATE mail_accounts SET {', '.join(f'{c} = ${i + 2}' for i, c in enumerate(columns))} "
                          "WHERE id = $1", account_id, *sets.values())
