@@ -1,12 +1,12 @@
 """Full-text search over subject, addresses and body (the ``search`` parameter).
 
-``mail_messages.search_vector`` is written by the parse pass (``index_messages``) once bodies
-are decoded: the subject weighs most (A), then names and addresses (B), then the body (C). Words
-go in twice where it matters: through the ``english`` configuration (stems: "meetings" finds
-"meeting") and through ``simple`` (names, addresses, words of other languages, stop words kept
-verbatim). A query is read both ways (``websearch_to_tsquery``: quotes, ``or``, ``-word``) and
-either reading may match. A message stored but not indexed yet (``search_vector`` NULL) is
-matched on its subject meanwhile, so new mail is findable at once.
+``mail_messages.search_vector`` is written by the parse pass (``vector_sql`` in the UPDATE that
+stores the decoded bodies): the subject weighs most (A), then names and addresses (B), then the
+body (C). Words go in twice where it matters: through the ``english`` configuration (stems:
+"meetings" finds "meeting") and through ``simple`` (names, addresses, words of other languages,
+stop words kept verbatim). A query is read both ways (``websearch_to_tsquery``: quotes, ``or``,
+``-word``) and either reading may match. A message stored but not indexed yet (``search_vector``
+NULL) is matched on its subject meanwhile, so new mail is findable at once.
 """
 from __future__ import annotations
 
@@ -54,7 +54,8 @@ def vector_sql(m: str = "m", body: str | None = None) -> str:
 
 
 async def index_messages(conn, ids: list[int]) -> None:
-    """(Re)compute the search vector of these messages; the parse pass calls it after decoding."""
+    """(Re)compute the search vector of these messages from their stored bodies (the parse pass
+    computes it in its own UPDATE instead)."""
     ids = list(dict.fromkeys(ids))
     if ids:
         await conn.execute(f"UPDATE mail_messages m SET search_vector = {vector_sql('m')} "

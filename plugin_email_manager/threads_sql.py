@@ -72,19 +72,14 @@ async def own_accounts(db, coll, user) -> list[int] | None:
     return [r["id"] for r in await db.fetch("SELECT id FROM mail_accounts WHERE user_id = $1", user.id)]
 
 
-def user_where(coll, user, params: Params, flt: dict | None, accounts: list[int] | None,
-               indexed: bool = True) -> str:
-    """``scope AND filter`` on alias ``t``. When the scope is the usual one, it is stated as the
-    user's account ids (the same rows: ``own_accounts`` read them by that very rule), which the
-    planner turns into per-account index ranges instead of a join per message.
-
-    ``indexed=False``: the account condition is written so that no index matches it (a search
-    arm whose GIN index already reads only these accounts, see ``search.Search.scoped``)."""
-    return user_wheres(coll, user, params, flt, accounts)[0 if indexed else 1]
-
-
 def user_wheres(coll, user, params: Params, flt: dict | None, accounts: list[int] | None) -> tuple[str, str]:
-    """``user_where`` both ways (indexed, not indexed), sharing their parameters."""
+    """``scope AND filter`` on alias ``t``, twice, sharing their parameters: (indexed, not indexed).
+
+    When the scope is the usual one, it is stated as the user's account ids (the same rows:
+    ``own_accounts`` read them by that very rule), which the planner turns into per-account index
+    ranges instead of a join per message. The second form writes the account condition so that no
+    index matches it, for a search arm whose GIN index already reads only these accounts (see
+    ``search.Search.scoped``)."""
     if accounts is None:
         where = scoped_where(coll, user, params, flt)
         return where, where

@@ -50,14 +50,14 @@ CROSS JOIN LATERAL (
     ORDER BY coalesce(m.date, '-infinity') DESC, m.id DESC LIMIT $4) p
 ORDER BY p.at DESC, p.id DESC LIMIT $4
 """
-# parsePending of these accounts, exactly (by mail_messages_parse_queue_idx); a row is written
-# only when its count is wrong. It counts every pending message: run once a pass, not a batch.
 # progress after a batch: what it decoded comes off (exactly, under concurrent writers)
 DECODED = """
 UPDATE mail_accounts a SET parse_pending = greatest(coalesce(a.parse_pending, 0) - x.n, 0)
 FROM (SELECT account_id, count(*) AS n FROM unnest($1::bigint[]) AS account_id GROUP BY 1) x
 WHERE a.id = x.account_id
 """
+# parsePending of these accounts, exactly (by mail_messages_parse_queue_idx); a row is written
+# only when its count is wrong. It counts every pending message: run once a pass, not a batch.
 RECOUNT = """
 UPDATE mail_accounts a SET parse_pending = c.n
 FROM (SELECT x.id, (SELECT count(*) FROM mail_messages m
@@ -107,7 +107,7 @@ class ParsePass:
         return out
 
     async def start(self) -> None:
-        await self.host.listen("mail_stored", lambda _payload: self._wake.set())
+        await self.host.listen("mail_stored", lambda _payload: self.wake())
         # the workers start now, not when the first mail is waiting (a second or so of imports)
         self.host.spawn(self.pool.warm(), name="mail-parse-warm")
         self.host.spawn(self._run(), name="mail-parse-pass")
@@ -219,8 +219,3 @@ async def store_parsed_many(conn, message_ids: list[int], parsed: list) -> list[
             [without_nul(a.get("contentId")) for _, a in files], [bool(a.get("inline")) for _, a in files],
             [a["content"] for _, a in files])
     return written
-
-
-async def store_parsed(conn, message_id: int, p) -> None:
-    """One message's ``store_parsed_many``."""
-    await store_parsed_many(conn, [message_id], [p])
