@@ -1,10 +1,7 @@
 // What a person does to mail from the list, the reader and the keyboard: read state, delete,
 // reply, forward, write. Mixed into the page (mail.js), whose state (`this`) they use.
 import { openCompose } from "./compose.js";
-
-function escapeHtml(text) {
-  return String(text).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
-}
+import { escapeHtml } from "./editor.js";
 
 export const actions = {
   async markRows(rows, read) {

@@ -5,7 +5,7 @@
 import { h, loadingState } from "/static/js/dom.js";
 import { icon } from "./icons.js";
 import { addressField } from "./chips.js";
-import { richEditor } from "./editor.js";
+import { escapeHtml, richEditor } from "./editor.js";
 import { CLIENT_LIMIT_MIB, attachments } from "./attach.js";
 import { alertBox, openModal } from "./modal.js";
 
@@ -26,10 +26,9 @@ function sendRequest(shell, payload, onProgress) {
       try { json = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
       if (xhr.status >= 200 && xhr.status < 300) resolve(json?.data);
       else reject(new shell.ApiError(xhr.status, json?.errors?.[0] || {}, json));
-      // the session is gone: as the shell's own calls do, sign in again and come back
-      if (xhr.status === 401) location.assign(`/signin?next=${encodeURIComponent(location.pathname + location.search)}`);
+      if (xhr.status === 401) shell.api.sessionEnded(); // as the shell's own calls do
     };
-    xhr.onerror = () => reject(new shell.ApiError(0, { message: "Cannot reach the server. Check your connection and try again.", code: "NETWORK" }));
+    xhr.onerror = () => reject(shell.api.networkError());
     xhr.send(JSON.stringify(payload));
   });
 }
@@ -61,7 +60,7 @@ export function openCompose(app, { title = "New message", prepare = null } = {})
       select.value = "";
       if (!t || !ui) return;
       if (!ui.subject.value.trim() && t.subject) ui.subject.value = t.subject;
-      ui.editor.insertTop(t.html || (t.text || "").replace(/[&<>]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;" }[c])).replace(/\n/g, "<br>"));
+      ui.editor.insertTop(t.html || escapeHtml(t.text || "").replace(/\n/g, "<br>"));
       scheduleAutosave();
     });
     return select;

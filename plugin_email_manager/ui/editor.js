@@ -9,6 +9,11 @@ import { INLINE_PATH } from "./frame.js";
 const DROP = "script,style,link,meta,base,title,iframe,frame,frameset,object,embed,applet,svg,math,template,"
   + "noscript,form,input,button,select,textarea,video,audio,canvas";
 
+/** Plain text made safe to put into HTML. */
+export function escapeHtml(text) {
+  return String(text).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+}
+
 /** Sanitized-by-the-server HTML made inert for our own DOM: no handlers, no active URLs. */
 export function scrubHtml(html) {
   const body = new DOMParser().parseFromString(`<!doctype html><body>${html || ""}`, "text/html").body;

@@ -41,6 +41,17 @@ export function redirectToSignIn() {
   location.assign(`/signin?next=${encodeURIComponent(here)}`);
 }
 
+/** The session is gone (a 401): forget the token, sign in again and come back here. */
+export function sessionEnded() {
+  setToken(null);
+  redirectToSignIn();
+}
+
+/** The error of a request that never reached the server. */
+export function networkError() {
+  return new ApiError(0, { message: "Cannot reach the server. Check your connection and try again.", code: "NETWORK" });
+}
+
 /**
  * Encode parameters the way the server reads a query string: a list of numbers repeats the key
  * (`filterByTk=5&filterByTk=6`), a list of strings is comma-separated (`fields=id,subject`),
@@ -78,17 +89,14 @@ export async function request(method, path, { params, body, signal, headers = {}
     res = await fetch(url, init);
   } catch (err) {
     if (err.name === "AbortError") throw err;
-    throw new ApiError(0, { message: "Cannot reach the server. Check your connection and try again.", code: "NETWORK" });
+    throw networkError();
   }
   let json = null;
   const type = res.headers.get("Content-Type") || "";
   if (type.includes("json")) {
     try { json = await res.json(); } catch { json = null; }
   }
-  if (res.status === 401 && !path.includes("auth:signIn")) {
-    setToken(null);
-    redirectToSignIn();
-  }
+  if (res.status === 401 && !path.includes("auth:signIn")) sessionEnded();
   if (!res.ok) {
     const detail = (json && Array.isArray(json.errors) && json.errors[0]) || {};
     throw new ApiError(res.status, detail, json);
@@ -112,6 +120,8 @@ export const api = {
   },
   getToken,
   setToken,
+  sessionEnded,
+  networkError,
 };
 
 export default api;
