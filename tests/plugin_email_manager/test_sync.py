@@ -19,6 +19,12 @@ def corpus_messages() -> list[bytes]:
     return [f.read_bytes() for f in files]
 
 
+def uid_of(client, subject: str) -> bytes:
+    """The UID of the message with this subject, as another IMAP client finds it."""
+    _, data = client.uid("SEARCH", None, "SUBJECT", f'"{subject}"')
+    return data[0]
+
+
 async def test_first_sync_of_varied_mail_stores_everything_once(mailbox):
     base = datetime.now(timezone.utc) - timedelta(days=20)
     for i in range(120):
@@ -61,13 +67,10 @@ async def test_changes_made_in_another_client_show_up(mailbox):
     await mailbox.sync()
     other = mailbox.dovecot.imap(mailbox.address)
     other.select("INBOX")
-    _, data = other.uid("SEARCH", None, "SUBJECT", '"Item 1"')
-    other.uid("STORE", data[0], "+FLAGS", "(\\Seen \\Flagged)")
-    _, data = other.uid("SEARCH", None, "SUBJECT", '"Item 2"')
-    other.uid("STORE", data[0], "+FLAGS", "(\\Deleted)")
+    other.uid("STORE", uid_of(other, "Item 1"), "+FLAGS", "(\\Seen \\Flagged)")
+    other.uid("STORE", uid_of(other, "Item 2"), "+FLAGS", "(\\Deleted)")
     other.expunge()
-    _, data = other.uid("SEARCH", None, "SUBJECT", '"Item 3"')
-    other.uid("MOVE", data[0], "Archive")
+    other.uid("MOVE", uid_of(other, "Item 3"), "Archive")
     other.logout()
     mailbox.append(message("b@example.test", mailbox.address, "Item new"))
     data = await mailbox.sync()
@@ -235,10 +238,8 @@ async def test_an_incremental_sync_asks_qresync_for_changes_instead_of_every_uid
     monkeypatch.setattr(ImapSession, "uid_search", spy)
     other = mailbox.dovecot.imap(mailbox.address)
     other.select("INBOX")
-    _, data = other.uid("SEARCH", None, "SUBJECT", '"Quiet 4"')
-    other.uid("STORE", data[0], "+FLAGS", "(\\Seen)")
-    _, data = other.uid("SEARCH", None, "SUBJECT", '"Quiet 5"')
-    other.uid("STORE", data[0], "+FLAGS", "(\\Deleted)")
+    other.uid("STORE", uid_of(other, "Quiet 4"), "+FLAGS", "(\\Seen)")
+    other.uid("STORE", uid_of(other, "Quiet 5"), "+FLAGS", "(\\Deleted)")
     other.expunge()
     other.logout()
     mailbox.append(message("b@example.test", mailbox.address, "Quiet new"))

@@ -42,6 +42,12 @@ async def wait_until(predicate, timeout: float = 10, what: str = "condition"):
         await asyncio.sleep(0.1)
 
 
+async def write_email(page):
+    """Open compose for a new message; answers its dialog."""
+    await page.get_by_role("button", name="Write email").click()
+    return page.get_by_role("dialog", name="New message")
+
+
 async def seeded(mailbox, page=None):
     """A small inbox: a conversation of three (one of them sent), a flagged report with a PDF, a
     read newsletter; linked through the API, then the page opened on it."""
@@ -350,8 +356,7 @@ async def test_reply_reply_all_and_forward_reach_the_smtp_server(page, mailbox):
 async def test_write_a_new_message_with_an_attachment_and_the_limits(page, mailbox):
     sink = mailbox.stack.sink
     await seeded(mailbox, page)
-    await page.get_by_role("button", name="Write email").click()
-    compose = page.get_by_role("dialog", name="New message")
+    compose = await write_email(page)
     to = compose.get_by_label("To", exact=True)
     await to.fill("not-an-address")
     await to.press("Enter")
@@ -400,8 +405,7 @@ async def test_write_a_new_message_with_an_attachment_and_the_limits(page, mailb
     assert status == 200 and drafts["data"] == []  # the kept draft went out and is gone
 
     # over the server's own limit (set low here): its 413 message is shown, nothing is sent
-    await page.get_by_role("button", name="Write email").click()
-    compose = page.get_by_role("dialog", name="New message")
+    compose = await write_email(page)
     await compose.get_by_label("To", exact=True).fill("dave@example.test")
     await compose.get_by_label("Subject").fill("Big one")
     await compose.locator("input[type=file]").set_input_files(
@@ -418,8 +422,7 @@ async def test_write_a_new_message_with_an_attachment_and_the_limits(page, mailb
 async def test_a_saved_draft_is_edited_and_sent_later(page, mailbox):
     sink = mailbox.stack.sink
     await seeded(mailbox, page)
-    await page.get_by_role("button", name="Write email").click()
-    compose = page.get_by_role("dialog", name="New message")
+    compose = await write_email(page)
     await compose.get_by_label("To", exact=True).fill("frank@example.test")
     await compose.get_by_label("Subject").fill("Offsite agenda")
     await compose.get_by_role("textbox", name="Message body").press_sequentially("First draft of the agenda.")
@@ -605,8 +608,7 @@ async def test_an_imap_account_whose_password_changed_is_repaired_in_the_dialog(
 
 async def test_a_message_being_written_saves_itself_as_a_draft(page, mailbox):
     await seeded(mailbox, page)
-    await page.get_by_role("button", name="Write email").click()
-    compose = page.get_by_role("dialog", name="New message")
+    compose = await write_email(page)
     await compose.get_by_label("To", exact=True).fill("gail@example.test")
     await compose.get_by_label("Subject").fill("Thoughts so far")
     await compose.get_by_role("textbox", name="Message body").press_sequentially("Half a thought.")
@@ -631,8 +633,7 @@ async def test_compose_puts_in_the_default_signature_and_a_template(page, mailbo
     status, _ = await mailbox.api("mailTemplates:create", {"name": "Thanks", "subject": "Thank you",
                                                             "html": "<p>Thanks a lot for your help!</p>"})
     assert status == 200
-    await page.get_by_role("button", name="Write email").click()
-    compose = page.get_by_role("dialog", name="New message")
+    compose = await write_email(page)
     body_box = compose.get_by_role("textbox", name="Message body")
     await expect(body_box.locator(".mail-signature")).to_contain_text("Example Corp")
     await compose.get_by_label("Insert a template").select_option(label="Thanks")
