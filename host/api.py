@@ -99,12 +99,17 @@ class Job:
 
 @dataclass(frozen=True)
 class Migration:
-    """Hand-written SQL run once, after the collection tables exist (indexes, triggers...)."""
+    """Hand-written SQL run once, after the collection tables exist (indexes, triggers...).
+
+    ``replaces``: checksums (``host.db.migrate.checksum``) of earlier texts of this migration
+    that databases may have recorded and that count as applied; for a migration that had to be
+    fixed because it could not run everywhere (never to change what it did where it ran)."""
 
     plugin: str
     version: int
     name: str
     sql: str
+    replaces: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

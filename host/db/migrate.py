@@ -13,7 +13,7 @@ Everything runs under a transaction-level advisory lock, so processes starting t
 database take turns; the later ones find nothing left to do. Then the plugins' hand-written
 ``Migration``s not yet recorded run in (plugin, version) order, one transaction each; a
 recorded one whose SQL changed since is a ``ConfigError`` (a database is never silently out of
-step with the code).
+step with the code), unless the recorded text is one the migration declares it ``replaces``.
 """
 from __future__ import annotations
 
@@ -248,7 +248,7 @@ async def _plugin(conn, m) -> str | None:
             "SELECT checksum FROM host_migrations WHERE kind = 'plugin' AND target = $1 AND version = $2",
             m.plugin, m.version)
         if recorded is not None:
-            if recorded != checksum(m.sql):
+            if recorded != checksum(m.sql) and recorded not in m.replaces:
                 raise ConfigError(f"migration {m.plugin} {m.version} ({m.name}) was changed after it "
                                   "ran on this database: add a new migration instead")
             return None

@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from host.api import Migration
-from host.db.migrate import migrate
+from host.db.migrate import checksum, migrate
 from host.errors import ConfigError
 from host.schema import load_registry
 
@@ -167,6 +167,10 @@ async def test_plugin_migrations_run_once_in_order_and_may_not_change(conn, tmp_
         await migrate(conn, registry, changed)
     with pytest.raises(ConfigError, match="declared twice"):
         await migrate(conn, registry, [ms[0], ms[0]])
+    # a fixed text that names the recorded one as what it replaces counts as applied: not run again
+    fixed = [Migration("alpha", 1, "a1", "SELECT 1", replaces=(checksum(ms[2].sql),)), ms[1], ms[0]]
+    assert await migrate(conn, registry, fixed) == []
+    assert await conn.fetchval("SELECT count(*) FROM runs") == 3
 
 
 async def test_a_failing_migration_is_a_config_error_and_leaves_nothing(conn, tmp_path):

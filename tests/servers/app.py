@@ -117,7 +117,9 @@ async def running_server(database_url: str, *, plugins: tuple[Path, ...] = (), e
 class ServerProcess:
     """``email-center serve`` as a subprocess (for tests of several processes on one database)."""
 
-    def __init__(self, database_url: str, *, plugins: tuple[Path, ...] = (), env: dict[str, str] | None = None):
+    def __init__(self, database_url: str | None, *, plugins: tuple[Path, ...] = (),
+                 env: dict[str, str] | None = None):
+        """``database_url=None``: the server runs its embedded PostgreSQL under ``self.dir``."""
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.dir = Path(tempfile.mkdtemp(prefix="ec-proc-"))
@@ -126,6 +128,8 @@ class ServerProcess:
                     "INIT_ROOT_PASSWORD": ROOT_PASSWORD, "EMAIL_CENTER_SECRET_KEY": SECRET_KEY,
                     "EMAIL_CENTER_PLUGINS": os.pathsep.join(str(p) for p in plugins),
                     "PYTHONPATH": str(Path(__file__).resolve().parents[2]), **(env or {})}
+        if database_url is None:
+            del self.env["EMAIL_CENTER_DATABASE_URL"]
 
     async def start(self, wait: float = 60) -> "ServerProcess":
         exe = Path(sys.executable).parent / "email-center"
