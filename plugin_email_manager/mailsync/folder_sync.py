@@ -182,6 +182,11 @@ async def _fetch_and_store(db, session, account_id: int, folder: store.FolderSta
             async with contextlib.aclosing(session.fetch_messages(uids)) as messages:
                 async for m in messages:
                     rows.append(message_row(m, folder.type))
+                    # Let the storing side run as soon as PostgreSQL answers it. The reader does
+                    # not wait while Dovecot's bytes are buffered, so without this it read and
+                    # parsed a whole batch between two steps of a store: each BEGIN waited 34 ms,
+                    # and all listable came 20% later (bench/sync.py, 10,000 messages).
+                    await asyncio.sleep(0)
                     if len(rows) >= BATCH:
                         await queue.put(rows)
                         rows = []
