@@ -43,7 +43,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import deque
 from datetime import datetime, timedelta, timezone
@@ -62,6 +61,8 @@ from tests.servers.app import running_server  # noqa: E402
 from tests.servers.dovecot import Dovecot  # noqa: E402
 from tests.servers.postgres import PostgresCluster  # noqa: E402
 from tests.servers.smtp import SmtpSink  # noqa: E402
+
+from procwatch import ProcWatch  # noqa: E402  (bench/, beside this script)
 
 USER, PASSWORD = "bench@example.test", "bench-pass-1234"
 PLANTED = "quokkaberry"
@@ -201,87 +202,6 @@ def build_mailbox(dovecot: Dovecot, n: int) -> Generator:
 
 
 # ---------------------------------------------------------------- watching processes
-
-TICK = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def _stat(pid: int) -> tuple[int, float, int] | None:
-    """(parent pid, CPU seconds, RSS bytes) of a process, None once it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK, int(fields[21]) * PAGE
-
-
-def _children(pid: int) -> list[int]:
-    """Child pids, from every thread's list (a child belongs to the thread that started it)."""
-    found: list[int] = []
-    with contextlib.suppress(OSError):
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{task}/children") as f:
-                found += map(int, f.read().split())
-    return found
-
-
-class ProcWatch:
-    """Samples /proc every ``every`` s in a thread: CPU seconds and RSS per party.
-
-    Parties: this process alone, its descendants (the parse workers), and the process trees of
-    PostgreSQL and Dovecot. CPU a process used after its last sample before it ended is missed.
-    Walks only those trees (``/proc/PID/task/*/children``): a sample costs well under 1 ms.
-    """
-
-    def __init__(self, roots: dict[str, int], every: float = 0.1):
-        self.roots, self.every = {"this process": os.getpid(), **roots}, every
-        self.base: dict[int, float] = {}
-        self.last: dict[int, tuple[str, float]] = {}
-        self.peak_rss: dict[str, int] = {}
-        self.peak_total = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _sample(self) -> dict[int, tuple[str, float, int]]:
-        """{pid: (party, CPU seconds, RSS bytes)} of every process in the parties' trees."""
-        out: dict[int, tuple[str, float, int]] = {}
-        me = os.getpid()
-        for party, root in self.roots.items():
-            todo = [root]
-            while todo:
-                pid = todo.pop()
-                if pid in out or not pid or (st := _stat(pid)) is None:
-                    continue
-                out[pid] = ("parse workers" if party == "this process" and pid != me else party, st[1], st[2])
-                todo += _children(pid)
-        return out
-
-    def start(self) -> "ProcWatch":
-        self.base = {pid: cpu for pid, (_, cpu, _) in self._sample().items()}
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every):
-            rss: dict[str, int] = {}
-            for pid, (label, cpu, size) in self._sample().items():
-                self.last[pid] = (label, cpu)
-                rss[label] = rss.get(label, 0) + size
-            for label, size in rss.items():
-                self.peak_rss[label] = max(self.peak_rss.get(label, 0), size)
-            ours = rss.get("this process", 0) + rss.get("parse workers", 0)
-            self.peak_total = max(self.peak_total, ours)
-
-    def stop(self) -> dict[str, float]:
-        """CPU seconds per party since start()."""
-        self._stop.set()
-        self._thread.join()
-        cpu: dict[str, float] = {}
-        for pid, (label, seconds) in self.last.items():
-            cpu[label] = cpu.get(label, 0.0) + seconds - self.base.get(pid, 0.0)
-        return cpu
-
 
 # ---------------------------------------------------------------- the measured steps
 
