@@ -39,8 +39,9 @@ class ProcWatch:
     Parties: this process alone, its descendants (the parse workers), and the process trees of
     PostgreSQL and Dovecot. CPU a process used after its last sample before it ended is missed.
     Walks only those trees (``/proc/PID/task/*/children``). The sampling runs in a process of
-    its own (this file run as a script, importing only the standard library): as a thread here it held the GIL for about 4% of the sync's
-    time (py-spy), slowing the very server it measured.
+    its own (this file run as a script, importing only the standard library): as a thread of
+    the benchmark, which also runs the server under test, it held the GIL for about 4% of the
+    sync (py-spy), slowing the very server it measured.
     """
 
     def __init__(self, roots: dict[str, int], every: float = 0.1):
