@@ -14,7 +14,9 @@ bodies), written straight into the Maildir. Then, on that mailbox:
     ``mailAccounts:create`` until every message is listable (its row in mail_messages), and until
     every message is parsed and searchable (``parsePending`` 0, the planted word found by
     ``mailMessages:list`` search);
-(c) ``mbsync`` (Debian isync 1.4) to a local Maildir, ``FSync no``.
+(c) ``mbsync`` (Debian isync 1.4) to a local Maildir, ``FSync no``; and, for reference only, again
+    into a Maildir in /dev/shm (tmpfs), where there is room: a Maildir is a file a message, and
+    on a disk where creating files is slow, that cost is most of mbsync's time (bench/README.md).
 
 Targets (issue 4): listable no slower than mbsync; parsed and searchable within 3x mbsync; peak
 memory under 300 MB. During (b), CPU seconds per party (this process, its parse workers,
@@ -313,8 +315,9 @@ async def _sync_and_watch(client, token, watch_db, dovecot, sink, n, planted, ro
     return out
 
 
-def run_mbsync(port: int, n: int, keep: bool, dovecot_pid: int) -> dict:
-    folder = Path(tempfile.mkdtemp(prefix="ec-bench-mbsync-"))
+def run_mbsync(port: int, n: int, keep: bool, dovecot_pid: int, where: str | None = None) -> dict:
+    """mbsync into a new Maildir (in the temporary folder, or under ``where``)."""
+    folder = Path(tempfile.mkdtemp(prefix="ec-bench-mbsync-", dir=where))
     try:
         (folder / "mail").mkdir()
         rc = folder / "mbsyncrc"
@@ -398,6 +401,8 @@ def report(n: int, total: int, steps: dict[str, list[dict]], syncs: list[dict], 
             ("(b) our first sync: all listable", median(syncs, "listable")),
             ("(b) our first sync: all parsed + searchable", median(syncs, "parsed")),
             (f"(c) mbsync {mbsync_version()} to a Maildir", mbsync)]
+    if steps["mbsync_tmpfs"]:
+        rows.append(("(c) the same, the Maildir in tmpfs (not a target)", median(steps["mbsync_tmpfs"], "seconds")))
     for name, seconds in rows:
         print(f"{name:<48}{seconds:>9.2f}{n / seconds:>9.0f}{total / MB / seconds:>8.1f}{seconds / mbsync:>10.2f}x")
     listable, parsed = median(syncs, "listable"), median(syncs, "parsed")
@@ -459,7 +464,8 @@ async def measure(args, dovecot: Dovecot, cluster: PostgresCluster, sink: SmtpSi
         raise RuntimeError(f"Dovecot serves {warm['messages']} messages ({warm['bytes']} bytes), not {n} ({total})")
     roots = {"postgres": _pid(cluster.dir / "data" / "postmaster.pid"),
              "dovecot": _pid(dovecot.dir / "run" / "master.pid")}
-    steps: dict[str, list[dict]] = {"imaplib": [], "ours": [], "mbsync": []}
+    steps: dict[str, list[dict]] = {"imaplib": [], "ours": [], "mbsync": [], "mbsync_tmpfs": []}
+    tmpfs = "/dev/shm" if os.access("/dev/shm", os.W_OK) and shutil.disk_usage("/dev/shm").free > 3 * total else None
     syncs: list[dict] = []
     memory: dict = {}
     for rep in range(args.repeat):
@@ -477,6 +483,9 @@ async def measure(args, dovecot: Dovecot, cluster: PostgresCluster, sink: SmtpSi
         steps["ours"].append(await wire_ours(dovecot.port))
         steps["imaplib"].append(await asyncio.to_thread(wire_imaplib, dovecot.port))
         steps["mbsync"].append(await asyncio.to_thread(run_mbsync, dovecot.port, n, args.keep, roots["dovecot"]))
+        if tmpfs:  # the same copy where creating a file costs next to nothing: mbsync's own work
+            steps["mbsync_tmpfs"].append(await asyncio.to_thread(run_mbsync, dovecot.port, n, False,
+                                                                 roots["dovecot"], tmpfs))
         for name in ("ours", "imaplib", "mbsync"):
             got = steps[name][-1]
             if got["messages"] != n:
