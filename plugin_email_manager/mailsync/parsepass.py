@@ -149,7 +149,7 @@ class ParsePass:
         try:
             for _ in range(MAX_BATCHES):
                 # rows being written are still 'pending': read on below them
-                parsing = asyncio.ensure_future(self.pool.parse_many([bytes(r["raw"] or b"") for r in rows]))
+                parsing = asyncio.ensure_future(self._parse(rows))
                 try:
                     following = await db.fetch(PENDING, ids, rows[-1]["at"], rows[-1]["id"], BATCH)
                 finally:
@@ -186,8 +186,11 @@ class ParsePass:
         rows = await self.host.db.fetch("SELECT id, account_id, raw FROM mail_messages "
                                         "WHERE id = ANY($1::bigint[]) AND parse_state = 'pending'", message_ids)
         if rows:
-            parsed = await self.pool.parse_many([bytes(r["raw"] or b"") for r in rows])
-            await self._write(rows, parsed)
+            await self._write(rows, await self._parse(rows))
+
+    async def _parse(self, rows) -> list:
+        """``parse_message`` of these rows' ``raw`` bytes, in the workers."""
+        return await self.pool.parse_many([bytes(r["raw"] or b"") for r in rows])
 
     async def _write(self, rows, parsed) -> None:
         async with self.host.db.acquire() as conn:
