@@ -203,8 +203,6 @@ def build_mailbox(dovecot: Dovecot, n: int) -> Generator:
     return gen
 
 
-# ---------------------------------------------------------------- watching processes
-
 # ---------------------------------------------------------------- the measured steps
 
 def wire_imaplib(port: int) -> dict:
@@ -428,9 +426,7 @@ def report(n: int, total: int, steps: dict[str, list[dict]], syncs: list[dict], 
     print("  CPU seconds during the sync: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(s["cpu"].items())))
     m = steps["mbsync"][0]["cpu"]
     ours_cpu, theirs = sum(s["cpu"].values()), sum(m.values())
-    # A Maildir is a file a message: on a disk where creating a file is slow, mbsync's time is
-    # the kernel's (on this project's VMs, openat(O_CREAT) took 0.45 ms; the same copy into tmpfs
-    # took 0.6 s instead of 3-6 s). Shown, so that the ratios above can be read for what they are.
+    # a Maildir is a file a message: where creating files is slow, that is mbsync's time (README)
     print(f"  mbsync's CPU in the kernel (creating and renaming its files): {steps['mbsync'][0]['kernel']:.1f} s "
           f"of {m['mbsync']:.1f} s")
     print(f"  CPU seconds of mbsync's run: mbsync {m['mbsync']:.1f}, dovecot {m['dovecot']:.1f}; all parties: ours "

@@ -12,9 +12,9 @@ downstream (``body``, ``parts``) reads them unchanged.
 It answers None the moment a message is not plainly well formed (mixed line breaks, a header
 line the feed parser would flag, a boundary missing or never closed, boundary lines in a row,
 ``message/*`` parts, ``multipart/digest``, deep nesting, an encoded multipart), and the caller
-parses it with the feed parser, which records the defects. Lenient recovery is the feed parser's job, not this
-module's. ``tests/plugin_email_manager/test_fastmime.py`` checks both paths give the same
-result on every corpus message.
+parses it with the feed parser, which records the defects. Lenient recovery is the feed
+parser's job, not this module's. ``tests/plugin_email_manager/test_fastmime.py`` checks both
+paths give the same result on every corpus message.
 """
 from __future__ import annotations
 
