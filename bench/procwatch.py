@@ -48,6 +48,7 @@ class ProcWatch:
         self.roots, self.every = {"this process": os.getpid(), **roots}, every
         self.peak_rss: dict[str, int] = {}
         self.peak_total = 0
+        self.marks: list[dict[str, float]] = []
         self._child: subprocess.Popen | None = None
 
     def start(self) -> "ProcWatch":
@@ -58,11 +59,16 @@ class ProcWatch:
             raise RuntimeError("the process watcher did not start")
         return self
 
+    def mark(self) -> None:
+        """Note the CPU seconds per party now (at the next sample); ``stop`` answers them in ``marks``."""
+        self._child.stdin.write("mark\n")
+        self._child.stdin.flush()
+
     def stop(self) -> dict[str, float]:
         """CPU seconds per party since start()."""
         out, _ = self._child.communicate("stop\n")
         got = json.loads(out)
-        self.peak_rss, self.peak_total = got["peak_rss"], got["peak_total"]
+        self.peak_rss, self.peak_total, self.marks = got["peak_rss"], got["peak_total"], got["marks"]
         return got["cpu"]
 
 
@@ -86,22 +92,36 @@ def watch_procs(roots: dict[str, int], every: float) -> None:
     last: dict[int, tuple[str, float]] = {}
     peak_rss: dict[str, int] = {}
     peak_total = 0
-    stop = threading.Event()
-    threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True).start()
+    marks: list[dict[str, float]] = []
+    stop, mark = threading.Event(), threading.Event()
+
+    def listen() -> None:
+        for line in sys.stdin:
+            if line.strip() != "mark":
+                break
+            mark.set()
+        stop.set()
+
+    def cpu() -> dict[str, float]:
+        out: dict[str, float] = {}
+        for pid, (label, seconds) in last.items():
+            out[label] = out.get(label, 0.0) + seconds - base.get(pid, 0.0)
+        return out
+
+    threading.Thread(target=listen, daemon=True).start()
     print("ready", flush=True)
     while not stop.wait(every):
         rss: dict[str, int] = {}
-        for pid, (label, cpu, size) in sample().items():
-            last[pid] = (label, cpu)
+        for pid, (label, seconds, size) in sample().items():
+            last[pid] = (label, seconds)
             rss[label] = rss.get(label, 0) + size
         for label, size in rss.items():
             peak_rss[label] = max(peak_rss.get(label, 0), size)
         peak_total = max(peak_total, rss.get("this process", 0) + rss.get("parse workers", 0))
-    cpu: dict[str, float] = {}
-    for pid, (label, seconds) in last.items():
-        cpu[label] = cpu.get(label, 0.0) + seconds - base.get(pid, 0.0)
-    print(json.dumps({"cpu": cpu, "peak_rss": peak_rss, "peak_total": peak_total}), flush=True)
-
+        if mark.is_set():
+            mark.clear()
+            marks.append(cpu())
+    print(json.dumps({"cpu": cpu(), "marks": marks, "peak_rss": peak_rss, "peak_total": peak_total}), flush=True)
 
 if __name__ == "__main__":
     watch_procs(*json.loads(sys.argv[1]))

@@ -16,7 +16,10 @@ bodies), written straight into the Maildir. Then, on that mailbox:
     ``mailMessages:list`` search);
 (c) ``mbsync`` (Debian isync 1.4) to a local Maildir, ``FSync no``; and, for reference only, again
     into a Maildir in /dev/shm (tmpfs), where there is room: a Maildir is a file a message, and
-    on a disk where creating files is slow, that cost is most of mbsync's time (bench/README.md).
+    on a disk where creating files is slow, that cost is most of mbsync's time (bench/README.md);
+(d) PostgreSQL's own floor, on the database of (b) once it is done (``pgfloor.py``): a bare COPY
+    of the raw bytes over one connection, and the search vectors of the stored bodies, computed
+    and inserted into a GIN index over two.
 
 Targets (issue 4): listable no slower than mbsync; parsed and searchable within 3x mbsync; peak
 memory under 300 MB. During (b), CPU seconds per party (this process, its parse workers,
@@ -64,7 +67,8 @@ from tests.servers.dovecot import Dovecot  # noqa: E402
 from tests.servers.postgres import PostgresCluster  # noqa: E402
 from tests.servers.smtp import SmtpSink  # noqa: E402
 
-from procwatch import ProcWatch  # noqa: E402  (bench/, beside this script)
+from pgfloor import measure_floor  # noqa: E402  (bench/, beside this script)
+from procwatch import ProcWatch  # noqa: E402
 
 USER, PASSWORD = "bench@example.test", "bench-pass-1234"
 PLANTED = "quokkaberry"
@@ -250,9 +254,11 @@ async def first_sync(cluster: PostgresCluster, dovecot: Dovecot, sink: SmtpSink,
             token = await client.member("bench+member@example.test")
             watch_db = await asyncpg.connect(url)
             try:
-                return await _sync_and_watch(client, token, watch_db, dovecot, sink, n, planted, roots)
+                out = await _sync_and_watch(client, token, watch_db, dovecot, sink, n, planted, roots)
             finally:
                 await watch_db.close()
+            out["floor"] = await measure_floor(url, out["account"], dovecot.maildir(USER, "INBOX"))
+            return out
     finally:
         if storage and not keep:
             shutil.rmtree(storage, ignore_errors=True)
@@ -270,7 +276,7 @@ async def _sync_and_watch(client, token, watch_db, dovecot, sink, n, planted, ro
     t0 = time.perf_counter()
     status, body = await client.api(token, "mailAccounts:create", values)
     assert status == 200, body
-    account = body["data"]["id"]
+    account = out["account"] = body["data"]["id"]
     try:
         while out["parsed"] is None:
             now = time.perf_counter() - t0
@@ -289,6 +295,7 @@ async def _sync_and_watch(client, token, watch_db, dovecot, sink, n, planted, ro
                 got = await watch_db.fetchrow(exact, account)
                 if got["rows"] >= n:
                     out["listable"], out["parsed_by_then"] = now, got["rows"] - got["pending"]
+                    watch.mark()
             if out["listable"] is not None and pending == 0 and (
                     await watch_db.fetchrow(exact, account))["pending"] == 0:
                 status, body = await client.api(token, "mailAccounts:get", query={"filterByTk": account},
@@ -299,6 +306,7 @@ async def _sync_and_watch(client, token, watch_db, dovecot, sink, n, planted, ro
             await asyncio.sleep(0.05)
     finally:
         out["cpu"] = watch.stop()
+        out["cpu_listable"] = watch.marks[0] if watch.marks else {}
     out["peak_rss"], out["peak_ours"] = watch.peak_rss, watch.peak_total
     status, body = await client.api(token, "mailMessages:list", method="GET",
                                     query={"search": PLANTED, "paginate": "false", "fields": "id"})
@@ -401,6 +409,10 @@ def report(n: int, total: int, steps: dict[str, list[dict]], syncs: list[dict], 
             (f"(c) mbsync {mbsync_version()} to a Maildir", mbsync)]
     if steps["mbsync_tmpfs"]:
         rows.append(("(c) the same, the Maildir in tmpfs (not a target)", median(steps["mbsync_tmpfs"], "seconds")))
+    floors = [s["floor"] for s in syncs]
+    rows += [("(d) PostgreSQL alone: COPY the raw bytes", median(floors, "copy_raw")),
+             ("(d) PostgreSQL alone: the search vectors", median(floors, "vectors")),
+             ("(d) PostgreSQL alone: vectors into a GIN index", median(floors, "vectors_indexed"))]
     for name, seconds in rows:
         print(f"{name:<48}{seconds:>9.2f}{n / seconds:>9.0f}{total / MB / seconds:>8.1f}{seconds / mbsync:>10.2f}x")
     listable, parsed = median(syncs, "listable"), median(syncs, "parsed")
@@ -424,6 +436,9 @@ def report(n: int, total: int, steps: dict[str, list[dict]], syncs: list[dict], 
           f"{n - at} in {s['parsed'] - s['listable']:.2f} s "
           f"({(n - at) / max(s['parsed'] - s['listable'], 1e-9):.0f} msg/s)")
     print("  CPU seconds during the sync: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(s["cpu"].items())))
+    if s["cpu_listable"]:
+        print(f"  of which until all listable: {sum(s['cpu_listable'].values()):.1f} ("
+              + ", ".join(f"{k} {v:.1f}" for k, v in sorted(s["cpu_listable"].items())) + ")")
     m = steps["mbsync"][0]["cpu"]
     ours_cpu, theirs = sum(s["cpu"].values()), sum(m.values())
     # a Maildir is a file a message: where creating files is slow, that is mbsync's time (README)

@@ -1,0 +1,72 @@
+"""PostgreSQL's own part of a first sync, measured bare: the floor under bench/sync.py's (b).
+
+Like the wire floor (imaplib reading the mailbox and nothing else), this is what PostgreSQL alone
+needs for the two things every stored message costs it, whatever the code around it does:
+
+- taking the raw bytes: one COPY of every message file into a bare table whose ``raw`` column is
+  compressed as ``mail_messages.raw`` is, over one connection (a sync stores its batches one
+  after another);
+- indexing the words: the very ``search_vector`` the parse pass writes (``search.vector_sql``),
+  computed from the stored bodies and inserted into a table with a GIN index like
+  ``mail_messages``', over two connections at once (the parse pass writes two batches at once).
+
+Both run on the database of a finished first sync, with our server idle, and drop what they made.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import asyncpg
+
+from plugin_email_manager import search
+
+CHUNK = 500  # files read per COPY call: the mailbox never sits in memory whole
+
+_COMPRESSION = {"l": "lz4", "p": "pglz"}
+
+
+async def measure_floor(url: str, account: int, maildir: Path) -> dict:
+    conn = await asyncpg.connect(url)
+    try:
+        return {"copy_raw": await _copy_raw(conn, maildir), **await _index(url, conn, account)}
+    finally:
+        await conn.execute("DROP TABLE IF EXISTS bench_floor_raw, bench_floor_fts")
+        await conn.close()
+
+
+async def _copy_raw(conn, maildir: Path) -> float:
+    method = await conn.fetchval("SELECT attcompression FROM pg_attribute "
+                                 "WHERE attrelid = 'mail_messages'::regclass AND attname = 'raw'")
+    await conn.execute("CREATE TABLE bench_floor_raw (raw bytea)")
+    if method in _COMPRESSION:
+        await conn.execute(f"ALTER TABLE bench_floor_raw ALTER COLUMN raw SET COMPRESSION {_COMPRESSION[method]}")
+    files = sorted(p for sub in ("cur", "new") for p in (maildir / sub).iterdir())
+    seconds = 0.0
+    for first in range(0, len(files), CHUNK):
+        records = [(p.read_bytes(),) for p in files[first:first + CHUNK]]  # read outside the clock
+        t = time.perf_counter()
+        await conn.copy_records_to_table("bench_floor_raw", records=records, columns=["raw"])
+        seconds += time.perf_counter() - t
+    return seconds
+
+
+async def _index(url: str, conn, account: int) -> dict:
+    """Seconds to compute the search vectors alone, and to compute and index them (2 connections)."""
+    vector = search.vector_sql("m")
+    await conn.execute("CREATE TABLE bench_floor_fts (v tsvector)")
+    await conn.execute("CREATE INDEX ON bench_floor_fts USING gin (v)")
+    computed = f"SELECT sum(length({vector})) FROM mail_messages m WHERE m.account_id = $1 AND m.id % 2 = $2"
+    indexed = (f"INSERT INTO bench_floor_fts SELECT {vector} FROM mail_messages m "
+               "WHERE m.account_id = $1 AND m.id % 2 = $2")
+    other = await asyncpg.connect(url)
+    try:
+        out = {}
+        for name, sql in (("vectors", computed), ("vectors_indexed", indexed)):
+            t = time.perf_counter()
+            await asyncio.gather(conn.execute(sql, account, 0), other.execute(sql, account, 1))
+            out[name] = time.perf_counter() - t
+        return out
+    finally:
+        await other.close()
