@@ -30,18 +30,22 @@ _COMPRESSION = {"l": "lz4", "p": "pglz"}
 async def measure_floor(url: str, account: int, maildir: Path) -> dict:
     conn = await asyncpg.connect(url)
     try:
-        return {"copy_raw": await _copy_raw(conn, maildir), **await _index(url, conn, account)}
+        seconds, method = await _copy_raw(conn, maildir)
+        return {"copy_raw": seconds, "compression": method, **await _index(url, conn, account)}
     finally:
         await conn.execute("DROP TABLE IF EXISTS bench_floor_raw, bench_floor_fts")
         await conn.close()
 
 
-async def _copy_raw(conn, maildir: Path) -> float:
-    method = await conn.fetchval("SELECT attcompression FROM pg_attribute "
+async def _copy_raw(conn, maildir: Path) -> tuple[float, str]:
+    """Seconds to COPY every message file, and the compression used (``mail_messages.raw``'s)."""
+    # ::text: asyncpg answers a "char" as bytes (b'l'), which no name below would match
+    method = await conn.fetchval("SELECT attcompression::text FROM pg_attribute "
                                  "WHERE attrelid = 'mail_messages'::regclass AND attname = 'raw'")
     await conn.execute("CREATE TABLE bench_floor_raw (raw bytea)")
-    if method in _COMPRESSION:
-        await conn.execute(f"ALTER TABLE bench_floor_raw ALTER COLUMN raw SET COMPRESSION {_COMPRESSION[method]}")
+    if method not in _COMPRESSION:  # '' is the server's default_toast_compression: say which
+        method = {"lz4": "l"}.get(await conn.fetchval("SHOW default_toast_compression"), "p")
+    await conn.execute(f"ALTER TABLE bench_floor_raw ALTER COLUMN raw SET COMPRESSION {_COMPRESSION[method]}")
     files = sorted(p for sub in ("cur", "new") for p in (maildir / sub).iterdir())
     seconds = 0.0
     for first in range(0, len(files), CHUNK):
@@ -49,7 +53,7 @@ async def _copy_raw(conn, maildir: Path) -> float:
         t = time.perf_counter()
         await conn.copy_records_to_table("bench_floor_raw", records=records, columns=["raw"])
         seconds += time.perf_counter() - t
-    return seconds
+    return seconds, _COMPRESSION[method]
 
 
 async def _index(url: str, conn, account: int) -> dict:

@@ -410,7 +410,7 @@ def report(n: int, total: int, steps: dict[str, list[dict]], syncs: list[dict], 
     if steps["mbsync_tmpfs"]:
         rows.append(("(c) the same, the Maildir in tmpfs (not a target)", median(steps["mbsync_tmpfs"], "seconds")))
     floors = [s["floor"] for s in syncs]
-    rows += [("(d) PostgreSQL alone: COPY the raw bytes", median(floors, "copy_raw")),
+    rows += [(f"(d) PostgreSQL alone: COPY the raw bytes, {floors[0]['compression']}", median(floors, "copy_raw")),
              ("(d) PostgreSQL alone: the search vectors", median(floors, "vectors")),
              ("(d) PostgreSQL alone: vectors into a GIN index", median(floors, "vectors_indexed"))]
     for name, seconds in rows:
