@@ -10,7 +10,8 @@ needs for the two things every stored message costs it, whatever the code around
   computed from the stored bodies and inserted into a table with a GIN index like
   ``mail_messages``', over two connections at once (the parse pass writes two batches at once).
 
-Both run on the database of a finished first sync, with our server idle, and drop what they made.
+Both run on the database of a finished first sync, once our server has stopped, and drop what they
+made.
 """
 from __future__ import annotations
 

@@ -254,11 +254,10 @@ async def first_sync(cluster: PostgresCluster, dovecot: Dovecot, sink: SmtpSink,
             token = await client.member("bench+member@example.test")
             watch_db = await asyncpg.connect(url)
             try:
-                out = await _sync_and_watch(client, token, watch_db, dovecot, sink, n, planted, roots)
+                return {**await _sync_and_watch(client, token, watch_db, dovecot, sink, n, planted, roots),
+                        "url": url}
             finally:
                 await watch_db.close()
-            out["floor"] = await measure_floor(url, out["account"], dovecot.maildir(USER, "INBOX"))
-            return out
     finally:
         if storage and not keep:
             shutil.rmtree(storage, ignore_errors=True)
@@ -491,6 +490,8 @@ async def measure(args, dovecot: Dovecot, cluster: PostgresCluster, sink: SmtpSi
             stop_forkserver()
             memory = {"self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                       "children": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}
+        # on the database the sync filled, once its server is gone
+        s["floor"] = await measure_floor(s["url"], s["account"], dovecot.maildir(USER, "INBOX"))
         steps["ours"].append(await wire_ours(dovecot.port))
         steps["imaplib"].append(await asyncio.to_thread(wire_imaplib, dovecot.port))
         steps["mbsync"].append(await asyncio.to_thread(run_mbsync, dovecot.port, n, args.keep, roots["dovecot"]))
