@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 import asyncpg
@@ -50,13 +50,11 @@ class Counts:
     new: int = 0
     updated: int = 0
     deleted: int = 0
-    new_ids: list[int] = field(default_factory=list)
 
     def add(self, other: "Counts") -> None:
         self.new += other.new
         self.updated += other.updated
         self.deleted += other.deleted
-        self.new_ids += other.new_ids
 
     def as_json(self) -> dict:
         return {"new": self.new, "updated": self.updated, "deleted": self.deleted}
@@ -206,7 +204,7 @@ async def _fetch_and_store(db, session, account_id: int, folder: store.FolderSta
             if counts.new + len(ids) >= analyze_at:  # the tables grew tenfold since planned
                 await store.refresh_statistics(db)
                 analyze_at *= 10
-            step = Counts(new=len(ids), new_ids=ids)
+            step = Counts(new=len(ids))
             counts.add(step)
             if on_batch:
                 await on_batch(step)
