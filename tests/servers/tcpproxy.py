@@ -119,11 +119,15 @@ class TcpProxy:
         link = _Link(writer, up_writer, budget)
         self.links.add(link)
         try:
-            await asyncio.gather(self._pump(reader, up_writer, link, False),
-                                 self._pump(up_reader, writer, link, True))
+            await self._forward(link, reader, up_reader)
         finally:
             self.links.discard(link)
             link.cut()
+
+    async def _forward(self, link: _Link, from_client: asyncio.StreamReader, from_server: asyncio.StreamReader) -> None:
+        """Both directions of one link, until either ends (a subclass may rewrite what passes)."""
+        await asyncio.gather(self._pump(from_client, link.server, link, False),
+                             self._pump(from_server, link.client, link, True))
 
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, link: _Link,
                     to_client: bool) -> None:

@@ -1,0 +1,144 @@
+"""Gmail's IMAP, as far as the sync sees it, in front of a real Dovecot.
+
+Gmail cannot be reached from here, and no server speaks its extension (X-GM-EXT-1), so this proxy
+makes a Dovecot mailbox look like a Gmail one. Dovecot stores and serves the mail; the proxy only
+rewrites what Gmail says differently:
+
+- CAPABILITY gains ``X-GM-EXT-1`` and loses ``QRESYNC`` (Gmail offers CONDSTORE, not QRESYNC);
+- LIST: the special-use attributes are Gmail's: ``[Gmail]/All Mail`` is ``\\All``,
+  ``[Gmail]/Spam`` ``\\Junk``, ``[Gmail]/Trash`` ``\\Trash``, ``[Gmail]/Sent Mail`` ``\\Sent``,
+  ``[Gmail]/Drafts`` ``\\Drafts``; Dovecot's own ones are taken off;
+- FETCH: a message's labels and thread live in Dovecot as keywords (``GmInbox`` is the label
+  ``\\Inbox``, ``GmSent`` ``\\Sent``, ``GmL-Receipts`` the label ``Receipts``, ``GmThr-42`` the
+  thread 42). Asked for ``X-GM-LABELS``/``X-GM-THRID``/``X-GM-MSGID``, the proxy asks Dovecot for
+  the rest and answers those items from the keywords, which it hides from FLAGS. A label change
+  is a keyword change, so it moves the message's MODSEQ, as on Gmail.
+
+A test plays Gmail's part of the bargain: it APPENDs each message to All Mail with its keywords
+(and to INBOX as well when it carries ``\\Inbox``), and changes labels with STORE on Dovecot.
+
+    proxy = GmailProxy(dovecot.port).start()   ... connect to proxy.port ...   proxy.stop()
+"""
+from __future__ import annotations
+
+import asyncio
+import re
+
+from tests.servers.tcpproxy import TcpProxy
+
+GMAIL_SPECIAL_USE = {"[Gmail]/All Mail": "\\All", "[Gmail]/Spam": "\\Junk", "[Gmail]/Trash": "\\Trash",
+                     "[Gmail]/Sent Mail": "\\Sent", "[Gmail]/Drafts": "\\Drafts"}
+SYSTEM_LABELS = {"GmInbox": "\\Inbox", "GmSent": "\\Sent", "GmDraft": "\\Draft", "GmImportant": "\\Important",
+                 "GmStarred": "\\Starred"}
+
+_GM_ITEMS = re.compile(rb" ?X-GM-(?:MSGID|THRID|LABELS)\b", re.I)
+_LITERAL = re.compile(rb"\{(\d+)\+?\}\r\n$")
+_SPECIAL_USE = re.compile(rb" ?\\(?:All|Archive|Drafts|Flagged|Junk|Sent|Trash|Important)\b", re.I)
+_FETCH = re.compile(rb"^\* \d+ FETCH \(", re.I)
+_UID = re.compile(rb"\bUID (\d+)", re.I)
+_FLAGS = re.compile(rb"\bFLAGS \(([^)]*)\)", re.I)
+
+
+def _quoted(label: str) -> bytes:
+    return b'"' + label.replace("\\", "\\\\").replace('"', '\\"').encode() + b'"'
+
+
+def _capabilities(text: bytes) -> bytes:
+    def fix(m: re.Match) -> bytes:
+        words = [w for w in m.group(2).split(b" ") if w.upper() != b"QRESYNC"]
+        return m.group(1) + b" ".join(words + [b"X-GM-EXT-1"])
+    return re.sub(rb"((?:^\* |\[)CAPABILITY )([^\]\r\n]*)", fix, text, flags=re.I)
+
+
+def _list(text: bytes) -> bytes:
+    m = re.match(rb"^(\* (?:LIST|LSUB) \()([^)]*)(\) \S+ )(.*?)(\r\n)$", text, re.S)
+    if not m:
+        return text
+    name = m.group(4).decode()
+    name = name[1:-1].replace('\\"', '"').replace("\\\\", "\\") if name.startswith('"') else name
+    attrs = _SPECIAL_USE.sub(b"", m.group(2)).strip()
+    if name in GMAIL_SPECIAL_USE:
+        attrs = (attrs + b" " + GMAIL_SPECIAL_USE[name].encode()).strip()
+    return m.group(1) + attrs + m.group(3) + m.group(4) + m.group(5)
+
+
+def _fetch(parts: list[bytes]) -> list[bytes]:
+    """The text parts of one FETCH response (literals in between stay as they are)."""
+    texts = range(0, len(parts), 2)
+    uid = next((int(m.group(1)) for i in texts if (m := _UID.search(parts[i]))), None)
+    keywords: list[str] = []
+    for i in texts:
+        m = _FLAGS.search(parts[i])
+        if m:
+            flags = m.group(1).decode().split()
+            keywords = [f for f in flags if f.startswith("Gm")]
+            kept = " ".join(f for f in flags if not f.startswith("Gm")).encode()
+            parts[i] = parts[i][:m.start(1)] + kept + parts[i][m.end(1):]
+    if uid is None or not any(_FLAGS.search(parts[i]) for i in texts):
+        return parts
+    labels = [SYSTEM_LABELS.get(k) or k[len("GmL-"):] for k in keywords
+              if k in SYSTEM_LABELS or k.startswith("GmL-")]
+    thread = next((int(k[len("GmThr-"):]) for k in keywords if k.startswith("GmThr-")), 10_000_000 + uid)
+    items = (b"X-GM-MSGID %d X-GM-THRID %d X-GM-LABELS (%s) "
+             % (20_000_000 + uid, thread, b" ".join(_quoted(label) for label in labels)))
+    m = _FETCH.match(parts[0])
+    parts[0] = parts[0][:m.end()] + items + parts[0][m.end():]
+    return parts
+
+
+def rewrite_response(parts: list[bytes]) -> list[bytes]:
+    """One server response: text, literal, text, ... (the texts end with their CRLF)."""
+    first = parts[0]
+    if _FETCH.match(first):
+        return _fetch(parts)
+    if re.match(rb"^\* (?:LIST|LSUB) ", first, re.I):
+        return [_list(first), *parts[1:]]
+    if b"CAPABILITY" in first.upper():
+        return [_capabilities(first), *parts[1:]]
+    return parts
+
+
+class GmailProxy(TcpProxy):
+    """A ``TcpProxy`` whose bytes are rewritten as Gmail would say them (``cut_all`` works; the
+    byte budget and ``pause`` of TcpProxy's own pump do not apply)."""
+
+    async def _forward(self, link, from_client: asyncio.StreamReader, from_server: asyncio.StreamReader) -> None:
+        async def until_either_ends(pump) -> None:
+            try:
+                await pump
+            except (ConnectionError, OSError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                link.cut()
+        await asyncio.gather(until_either_ends(self._commands(from_client, link.server)),
+                             until_either_ends(self._responses(from_server, link.client)))
+
+    @staticmethod
+    async def _commands(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Client to Dovecot, line by line: a FETCH loses its X-GM items (the proxy answers them).
+        A literal's bytes follow their line as they come: the client may wait for "+" first."""
+        while line := await reader.readline():
+            if re.search(rb"\bFETCH\b", line, re.I):
+                line = _GM_ITEMS.sub(b"", line)
+            writer.write(line)
+            if m := _LITERAL.search(line):
+                await writer.drain()
+                writer.write(await reader.readexactly(int(m.group(1))))
+            await writer.drain()
+
+    @staticmethod
+    async def _responses(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Dovecot to client, one whole response at a time (text, literal, text, ...), rewritten."""
+        while True:
+            parts: list[bytes] = []
+            while True:
+                line = await reader.readline()
+                if not line:
+                    return
+                parts.append(line)
+                m = _LITERAL.search(line)
+                if not m:
+                    break
+                parts.append(await reader.readexactly(int(m.group(1))))
+            writer.write(b"".join(rewrite_response(parts)))
+            await writer.drain()
