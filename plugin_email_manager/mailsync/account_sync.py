@@ -55,7 +55,8 @@ async def sync_account(host, account_id: int, *, only: str | None = None, notify
         try:
             folders = await list_folders(db, session, account)
             if only:
-                folders = [f for f in folders if f.type == only]
+                on_gmail = gmail.is_gmail(session.capabilities)
+                folders = [f for f in folders if f.type == only or (on_gmail and gmail.holds(f.special_use, only))]
 
             async def on_batch(step: Counts) -> None:
                 # parsePending counts up here and is recounted exactly by the parse pass

@@ -113,7 +113,7 @@ async def sync_folder(db, session, account, folder: store.FolderState, *,
         folder.highest_modseq = None
     elif info.qresync:
         # before the push below: this news is older than a change made here and pushed now
-        counts.updated += await store.apply_flags(db, folder.id, info.changed)
+        counts.updated += await store.apply_flags(db, folder.id, info.changed, folder.type)
     await push_flags(db, session, folder)
 
     last_seen = None
@@ -245,4 +245,4 @@ async def _sync_flags(db, session, folder, info, known: set[int]) -> int:
         newest = sorted(known)[-FLAG_RECHECK:]
         changes = await session.fetch_flags(f"{newest[0]}:*")
     changes = [c for c in changes if c[0] in known]
-    return await store.apply_flags(db, folder.id, changes)
+    return await store.apply_flags(db, folder.id, changes, folder.type)

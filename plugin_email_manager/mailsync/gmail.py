@@ -24,6 +24,13 @@ def synced_folders(folders: list[tuple[str, str, str, str | None]]) -> list[tupl
     return [f for f in folders if (f[3] or "").lower() in SYNCED_SPECIAL_USE]
 
 
+def holds(special_use: str | None, wanted: str) -> bool:
+    """Whether a Gmail folder holds the messages of type ``wanted`` besides the folders of that
+    type: the inbox is a label there, and its messages are in All Mail (what a sync of the inbox,
+    after IDLE announced new mail, must look at)."""
+    return wanted == "inbox" and (special_use or "").lower() == "\\all"
+
+
 def type_from_labels(labels: list[str], folder_type: str) -> str:
     """A message's type from its Gmail labels; in All Mail, one without a system label is archived."""
     lowered = {label.lower() for label in labels}

@@ -182,8 +182,8 @@ class ImapSession(ImapConnection):
         items = BODY_ITEMS if body else "UID FLAGS"
         if "CONDSTORE" in self.capabilities:
             items += " MODSEQ"
-        if body and "X-GM-EXT-1" in self.capabilities:
-            items += GMAIL_ITEMS
+        if "X-GM-EXT-1" in self.capabilities:
+            items += GMAIL_ITEMS if body else " X-GM-LABELS"
         return items
 
     async def fetch_messages(self, uids: Iterable[int] | str, *, changedsince: int | None = None,

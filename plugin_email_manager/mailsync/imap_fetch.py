@@ -17,11 +17,13 @@ GMAIL_ITEMS = " X-GM-MSGID X-GM-THRID X-GM-LABELS"
 
 
 class FlagUpdate(NamedTuple):
-    """A message's flags now (from FETCH FLAGS), with its MODSEQ when the server has CONDSTORE."""
+    """A message's flags now (from FETCH FLAGS), with its MODSEQ when the server has CONDSTORE,
+    and on Gmail its labels (X-GM-LABELS: archiving or moving a message there changes only them)."""
 
     uid: int
     flags: list[str]
     modseq: int | None
+    labels: list[str] | None = None
 
 
 @dataclass
@@ -65,7 +67,12 @@ def flag_update(attrs: dict) -> FlagUpdate | None:
     uid = _int(attrs.get(b"UID"))
     if uid is None or b"FLAGS" not in attrs:
         return None
-    return FlagUpdate(uid, _flags(attrs[b"FLAGS"]), _int(attrs.get(b"MODSEQ")))
+    return FlagUpdate(uid, _flags(attrs[b"FLAGS"]), _int(attrs.get(b"MODSEQ")), _labels(attrs))
+
+
+def _labels(attrs: dict) -> list[str] | None:
+    labels = attrs.get(b"X-GM-LABELS")
+    return [decode_mutf7(x) for x in labels if isinstance(x, bytes)] if isinstance(labels, list) else None
 
 
 def body_of(attrs: dict) -> bytes | None:
@@ -81,9 +88,8 @@ def fetched_message(attrs: dict) -> FetchedMessage | None:
     uid = _int(attrs.get(b"UID"))
     if raw is None or uid is None:
         return None
-    labels = attrs.get(b"X-GM-LABELS")
     return FetchedMessage(
         uid=uid, flags=_flags(attrs.get(b"FLAGS")), internaldate=parse_internaldate(attrs.get(b"INTERNALDATE")),
         size=_int(attrs.get(b"RFC822.SIZE")) or len(raw), modseq=_int(attrs.get(b"MODSEQ")), raw=raw,
         gm_msgid=_int(attrs.get(b"X-GM-MSGID")), gm_thrid=_int(attrs.get(b"X-GM-THRID")),
-        gm_labels=[decode_mutf7(x) for x in labels if isinstance(x, bytes)] if isinstance(labels, list) else [])
+        gm_labels=_labels(attrs) or [])

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
+from plugin_email_manager.mailsync import gmail
+
 FOLDER_COLUMNS = ("id, account_id, name, delimiter, type, special_use, uid_validity, uid_next, "
                   "highest_modseq, synced_down_to, last_seen_uid, synced_at")
 
@@ -24,12 +26,13 @@ class FolderState:
     uid_next: int | None
     highest_modseq: int | None
     last_seen_uid: int | None
+    special_use: str | None = None
 
 
 def _state(row) -> FolderState:
     return FolderState(id=row["id"], name=row["name"], type=row["type"], uid_validity=row["uid_validity"],
                        uid_next=row["uid_next"], highest_modseq=row["highest_modseq"],
-                       last_seen_uid=row["last_seen_uid"])
+                       last_seen_uid=row["last_seen_uid"], special_use=row["special_use"])
 
 
 async def upsert_folders(conn, account_id: int, folders: Iterable[tuple[str, str, str, str | None]]) -> list[FolderState]:
@@ -198,24 +201,28 @@ async def delete_uids(conn, folder_id: int, uids: Iterable[int]) -> int:
         "SELECT count(*) FROM d", folder_id, uids)
 
 
-async def apply_flags(conn, folder_id: int, changes: list[tuple[int, list[str], int | None]]) -> int:
-    """Server flags into read/flagged/answered; a message with a change still to push keeps its own."""
+async def apply_flags(conn, folder_id: int, changes: list, folder_type: str | None = None) -> int:
+    """Server flags (``FlagUpdate``s) into read/flagged/answered; a message with a change still to
+    push keeps its own. On Gmail, a change may carry labels: with ``folder_type`` (the folder's
+    own type) they give the message's type, so archiving or moving it there moves it here."""
     if not changes:
         return 0
     uids = [c[0] for c in changes]
     flags = [_json(list(c[1])) for c in changes]
     modseqs = [c[2] for c in changes]
+    types = [gmail.type_from_labels(labels, folder_type)
+             if folder_type and (labels := getattr(c, "labels", None)) is not None else None for c in changes]
     return await conn.fetchval("""
-        WITH x AS (SELECT uid, flags::jsonb AS flags, modseq
-                   FROM unnest($2::bigint[], $3::text[], $4::bigint[]) AS x(uid, flags, modseq)),
+        WITH x AS (SELECT uid, flags::jsonb AS flags, modseq, type
+                   FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[]) AS x(uid, flags, modseq, type)),
         u AS (
           UPDATE mail_messages m SET flags = x.flags, modseq = coalesce(x.modseq, m.modseq),
             read = x.flags ? '\\Seen', flagged = x.flags ? '\\Flagged', answered = x.flags ? '\\Answered',
-            forwarded = x.flags ? '$Forwarded'
+            forwarded = x.flags ? '$Forwarded', type = coalesce(x.type, m.type)
           FROM x WHERE m.folder_id = $1 AND m.uid = x.uid AND m.pending_flags IS NULL
-            AND (m.flags IS DISTINCT FROM x.flags)
+            AND (m.flags IS DISTINCT FROM x.flags OR m.type IS DISTINCT FROM coalesce(x.type, m.type))
           RETURNING 1)
-        SELECT count(*) FROM u""", folder_id, uids, flags, modseqs)
+        SELECT count(*) FROM u""", folder_id, uids, flags, modseqs, types)
 
 
 async def pending_flag_changes(conn, folder_id: int) -> list[tuple[int, int, dict]]:

@@ -1,5 +1,13 @@
-"""Gmail's labels: one message stored once, its type read from its labels."""
+"""Gmail's labels: one message stored once, its type read from its labels, its conversation from
+X-GM-THRID; label changes and new mail reach the list (through ``GmailProxy``, on a real Dovecot)."""
+import asyncio
+import time
+
+import pytest
+
 from plugin_email_manager.mailsync.gmail import is_gmail, synced_folders, type_from_labels
+from tests.plugin_email_manager.helpers import message
+from tests.servers.gmail_proxy import GmailProxy
 
 FOLDERS = [("INBOX", "/", "inbox", None), ("[Gmail]/All Mail", "/", "archive", "\\All"),
            ("[Gmail]/Sent Mail", "/", "sent", "\\Sent"), ("[Gmail]/Spam", "/", "junk", "\\Junk"),
@@ -19,3 +27,94 @@ def test_labels_give_the_type():
     assert type_from_labels(["\\Sent", "\\Inbox"], "archive") == "sent"  # a message to oneself: sent
     assert type_from_labels(["Receipts"], "archive") == "archive"
     assert type_from_labels(["\\Draft"], "archive") == "drafts"
+
+
+# -- a Gmail account end to end: Dovecot holds the mail, GmailProxy speaks Gmail's IMAP --------
+
+@pytest.fixture
+def gmail(dovecot):
+    proxy = GmailProxy(dovecot.port).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def gmail_box(mailbox, gmail):
+    """The person's Dovecot mailbox laid out as Gmail's, linked through the proxy."""
+    client = mailbox.dovecot.imap(mailbox.address)
+    try:
+        for name in ("[Gmail]/All Mail", "[Gmail]/Sent Mail", "[Gmail]/Spam", "[Gmail]/Trash"):
+            typ, data = client.create(f'"{name}"')
+            assert typ == "OK", data
+    finally:
+        client.logout()
+    return mailbox
+
+
+def receive(mailbox, msg, *keywords: str) -> int:
+    """Gmail's side of a delivery: the message in All Mail with its labels (keywords, see
+    GmailProxy), and in INBOX too while it has the label \\Inbox. Answers its All Mail UID."""
+    uid = mailbox.append(msg, mailbox="[Gmail]/All Mail", flags=" ".join(keywords))
+    if "GmInbox" in keywords:
+        mailbox.append(msg, mailbox="INBOX")
+    return uid
+
+
+async def test_a_gmail_account_stores_each_message_once_typed_and_threaded_by_gmail(gmail_box, gmail):
+    me = gmail_box.address
+    receive(gmail_box, message("bob@example.test", me, "Lunch on Friday?"), "GmInbox", "GmThr-7001")
+    # Gmail's thread, not the subject or References, joins this one to the first
+    receive(gmail_box, message("bob@example.test", me, "Also: bring the slides"), "GmInbox", "GmImportant",
+            "GmThr-7001")
+    receive(gmail_box, message(me, "carol@example.test", "Quarterly numbers"), "GmSent", "GmThr-7002")
+    receive(gmail_box, message("shop@example.test", me, "Your receipt"), "GmL-Receipts", "GmThr-7003")
+    gmail_box.append(message("spam@example.test", me, "You won a prize"), mailbox="[Gmail]/Spam")
+
+    await gmail_box.link(imapPort=gmail.port)
+    await gmail_box.sync()
+
+    rows = {r["subject"]: r for r in await gmail_box.messages()}
+    # INBOX's copies are the same messages as All Mail's: each is stored once
+    assert len(rows) == 5, sorted(rows)
+    assert {s: r["type"] for s, r in rows.items()} == {
+        "Lunch on Friday?": "inbox", "Also: bring the slides": "inbox", "Quarterly numbers": "sent",
+        "Your receipt": "archive", "You won a prize": "junk"}
+    assert rows["Lunch on Friday?"]["threadId"] == rows["Also: bring the slides"]["threadId"]
+    assert rows["Quarterly numbers"]["threadId"] != rows["Lunch on Friday?"]["threadId"]
+
+
+async def test_archiving_in_gmail_moves_the_message_out_of_the_inbox_here(gmail_box, gmail):
+    me = gmail_box.address
+    uid = receive(gmail_box, message("bob@example.test", me, "Read me later"), "GmInbox", "GmThr-8001")
+    await gmail_box.link(imapPort=gmail.port)
+    await gmail_box.sync()
+    assert [r["subject"] for r in await gmail_box.messages({"type": "inbox"})] == ["Read me later"]
+
+    # archived in Gmail's web client: the label goes, the message stays in All Mail
+    client = gmail_box.dovecot.imap(me)
+    try:
+        client.select('"[Gmail]/All Mail"')
+        assert client.uid("STORE", str(uid), "-FLAGS", "(GmInbox)")[0] == "OK"
+        client.select("INBOX")
+        client.uid("STORE", "1:*", "+FLAGS", "(\\Deleted)")
+        client.expunge()
+    finally:
+        client.logout()
+    await gmail_box.sync()
+    assert await gmail_box.messages({"type": "inbox"}) == []
+    (row,) = await gmail_box.messages({"subject": "Read me later"})
+    assert row["type"] == "archive"
+
+
+async def test_new_gmail_mail_arrives_through_idle(gmail_box, gmail):
+    await gmail_box.link(imapPort=gmail.port)
+    await gmail_box.sync()
+    receive(gmail_box, message("late@example.test", gmail_box.address, "Pushed on Gmail"), "GmInbox")
+    start = time.monotonic()
+    while time.monotonic() - start < 5:
+        if rows := await gmail_box.messages({"subject": "Pushed on Gmail"}):
+            assert rows[0]["type"] == "inbox"
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("new Gmail mail did not arrive within 5 s")
