@@ -178,16 +178,18 @@ def _json(value) -> str | None:
 
 async def _adopt_local_copies(conn, account_id: int, folder_id: int, rows: list[dict]) -> list[dict]:
     """A message sent from here is stored at once without a UID; when the server files it (Sent
-    folder, APPEND without UIDPLUS), the fetched copy takes over that row instead of a duplicate."""
+    folder, APPEND without UIDPLUS, Gmail's All Mail with the label \\Sent), the fetched copy of
+    the same type takes over that row instead of a duplicate."""
     ids = [r["message_id"] for r in rows if r.get("message_id")]
     if not ids:
         return rows
     adopted = await conn.fetch(
-        "WITH x AS (SELECT * FROM unnest($3::text[], $4::bigint[]) AS x(message_id, uid)) "
+        "WITH x AS (SELECT * FROM unnest($3::text[], $4::bigint[], $5::text[]) AS x(message_id, uid, type)) "
         "UPDATE mail_messages m SET folder_id = $2, uid = x.uid FROM x "
         "WHERE m.account_id = $1 AND m.uid IS NULL AND m.outbox IS NULL AND m.message_id = x.message_id "
-        "AND m.type = (SELECT type FROM mail_folders WHERE id = $2) RETURNING x.uid",
-        account_id, folder_id, [r.get("message_id") for r in rows], [r["uid"] for r in rows])
+        "AND m.type = coalesce(x.type, (SELECT type FROM mail_folders WHERE id = $2)) RETURNING x.uid",
+        account_id, folder_id, [r.get("message_id") for r in rows], [r["uid"] for r in rows],
+        [r.get("type") for r in rows])
     taken = {r["uid"] for r in adopted}
     return [r for r in rows if r["uid"] not in taken] if taken else rows
 

@@ -118,3 +118,19 @@ async def test_new_gmail_mail_arrives_through_idle(gmail_box, gmail):
         await asyncio.sleep(0.1)
     else:
         raise AssertionError("new Gmail mail did not arrive within 5 s")
+
+
+async def test_mail_sent_from_here_is_listed_once_when_gmail_files_it(gmail_box, gmail):
+    # Gmail files what its SMTP sends by itself: a Google account does not append a copy
+    await gmail_box.link(imapPort=gmail.port, appendSent=False)
+    await gmail_box.sync()
+    status, body = await gmail_box.api("mailMessages:send", {
+        "accountId": gmail_box.account_id, "to": ["bob@example.test"], "subject": "Sent through Gmail",
+        "text": "Hello Bob."})
+    assert status == 200, body
+    delivered = gmail_box.smtp.messages[-1][2]
+    receive(gmail_box, delivered, "GmSent", "GmThr-9001")
+    await gmail_box.sync()
+    rows = await gmail_box.messages({"subject": "Sent through Gmail"})
+    assert len(rows) == 1, rows
+    assert rows[0]["type"] == "sent" and rows[0]["uid"] is not None
