@@ -32,7 +32,11 @@ def holds(special_use: str | None, wanted: str) -> bool:
 
 
 def type_from_labels(labels: list[str], folder_type: str) -> str:
-    """A message's type from its Gmail labels; in All Mail, one without a system label is archived."""
+    """A message's type from its Gmail labels; in All Mail, one without a system label is archived.
+    Trash and Spam are places of their own: a message there is trash or junk, whatever labels it
+    kept (one moved to Trash may still carry \\Inbox)."""
+    if folder_type in ("trash", "junk"):
+        return folder_type
     lowered = {label.lower() for label in labels}
     for label, kind in LABEL_TYPES:
         if label in lowered:

@@ -27,6 +27,8 @@ def test_labels_give_the_type():
     assert type_from_labels(["\\Sent", "\\Inbox"], "archive") == "sent"  # a message to oneself: sent
     assert type_from_labels(["Receipts"], "archive") == "archive"
     assert type_from_labels(["\\Draft"], "archive") == "drafts"
+    assert type_from_labels(["\\Inbox"], "trash") == "trash"  # in Trash or Spam, the folder says it
+    assert type_from_labels(["\\Inbox", "Receipts"], "junk") == "junk"
 
 
 # -- a Gmail account end to end: Dovecot holds the mail, GmailProxy speaks Gmail's IMAP --------
@@ -134,3 +136,20 @@ async def test_mail_sent_from_here_is_listed_once_when_gmail_files_it(gmail_box,
     rows = await gmail_box.messages({"subject": "Sent through Gmail"})
     assert len(rows) == 1, rows
     assert rows[0]["type"] == "sent" and rows[0]["uid"] is not None
+
+
+async def test_deleting_here_moves_a_gmail_message_to_its_trash(gmail_box, gmail):
+    receive(gmail_box, message("bob@example.test", gmail_box.address, "Old news"), "GmInbox", "GmThr-9101")
+    await gmail_box.link(imapPort=gmail.port)
+    await gmail_box.sync()
+    (row,) = await gmail_box.messages({"subject": "Old news"})
+    status, body = await gmail_box.api("mailMessages:destroy", {"filterByTk": row["id"]})
+    assert status == 200, body
+    await gmail_box.sync()
+    assert [r["type"] for r in await gmail_box.messages({"subject": "Old news"})] == ["trash"]
+    client = gmail_box.dovecot.imap(gmail_box.address)
+    try:
+        assert client.select('"[Gmail]/All Mail"')[1] == [b"0"]
+        assert client.select('"[Gmail]/Trash"')[1] == [b"1"]
+    finally:
+        client.logout()
