@@ -19,6 +19,16 @@ def dovecot():
 
 
 @pytest.fixture
+def gmail(dovecot):
+    """Gmail's IMAP in front of the session's Dovecot (``tests/servers/gmail_proxy.py``)."""
+    from tests.servers.gmail_proxy import GmailProxy
+
+    proxy = GmailProxy(dovecot.port).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
 def mail_user(dovecot) -> tuple[str, str]:
     """A new Dovecot login with an empty mailbox: (address, password)."""
     address, password = f"u{uuid.uuid4().hex[:10]}@example.test", "pw-" + uuid.uuid4().hex[:8]

@@ -91,3 +91,26 @@ class Mailbox:
         status, body = await self.api("mailMessages:get", query={"filterByTk": rows[0]["id"]}, method="GET")
         assert status == 200, body
         return body["data"]
+
+
+GMAIL_FOLDERS = ("[Gmail]/All Mail", "[Gmail]/Sent Mail", "[Gmail]/Spam", "[Gmail]/Trash")
+
+
+def gmail_layout(dovecot, user: str) -> None:
+    """Gives a Dovecot user Gmail's folders (``tests/servers/gmail_proxy.py`` marks them)."""
+    client = dovecot.imap(user)
+    try:
+        for name in GMAIL_FOLDERS:
+            typ, data = client.create(f'"{name}"')
+            assert typ == "OK" or b"ALREADYEXISTS" in data[0], data
+    finally:
+        client.logout()
+
+
+def gmail_receive(dovecot, user: str, msg, *keywords: str) -> int:
+    """Gmail's side of a delivery: the message in All Mail with its labels (keywords, see
+    GmailProxy), and in INBOX too while it has the label \\Inbox. Answers its All Mail UID."""
+    uid = dovecot.append(user, msg, mailbox="[Gmail]/All Mail", flags=" ".join(keywords))
+    if "GmInbox" in keywords:
+        dovecot.append(user, msg, mailbox="INBOX")
+    return uid

@@ -6,8 +6,7 @@ import time
 import pytest
 
 from plugin_email_manager.mailsync.gmail import is_gmail, synced_folders, type_from_labels
-from tests.plugin_email_manager.helpers import message
-from tests.servers.gmail_proxy import GmailProxy
+from tests.plugin_email_manager.helpers import gmail_layout, gmail_receive, message
 
 FOLDERS = [("INBOX", "/", "inbox", None), ("[Gmail]/All Mail", "/", "archive", "\\All"),
            ("[Gmail]/Sent Mail", "/", "sent", "\\Sent"), ("[Gmail]/Spam", "/", "junk", "\\Junk"),
@@ -34,32 +33,14 @@ def test_labels_give_the_type():
 # -- a Gmail account end to end: Dovecot holds the mail, GmailProxy speaks Gmail's IMAP --------
 
 @pytest.fixture
-def gmail(dovecot):
-    proxy = GmailProxy(dovecot.port).start()
-    yield proxy
-    proxy.stop()
-
-
-@pytest.fixture
 def gmail_box(mailbox, gmail):
     """The person's Dovecot mailbox laid out as Gmail's, linked through the proxy."""
-    client = mailbox.dovecot.imap(mailbox.address)
-    try:
-        for name in ("[Gmail]/All Mail", "[Gmail]/Sent Mail", "[Gmail]/Spam", "[Gmail]/Trash"):
-            typ, data = client.create(f'"{name}"')
-            assert typ == "OK", data
-    finally:
-        client.logout()
+    gmail_layout(mailbox.dovecot, mailbox.address)
     return mailbox
 
 
 def receive(mailbox, msg, *keywords: str) -> int:
-    """Gmail's side of a delivery: the message in All Mail with its labels (keywords, see
-    GmailProxy), and in INBOX too while it has the label \\Inbox. Answers its All Mail UID."""
-    uid = mailbox.append(msg, mailbox="[Gmail]/All Mail", flags=" ".join(keywords))
-    if "GmInbox" in keywords:
-        mailbox.append(msg, mailbox="INBOX")
-    return uid
+    return gmail_receive(mailbox.dovecot, mailbox.address, msg, *keywords)
 
 
 async def test_a_gmail_account_stores_each_message_once_typed_and_threaded_by_gmail(gmail_box, gmail):

@@ -3,14 +3,13 @@ redirect, the callback, the first sync over XOAUTH2 (Dovecot asks the local prov
 over XOAUTH2, token refresh and a revoked sign-in; and every state the callback must refuse."""
 from __future__ import annotations
 
-import asyncio
 import time
 from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
 
-from tests.plugin_email_manager.helpers import message
+from tests.plugin_email_manager.helpers import gmail_layout, gmail_receive, message
 from tests.servers.oauth_provider import CLIENT_ID, CLIENT_SECRET, OAuthProvider
 
 USER = "gina@example.test"
@@ -73,17 +72,24 @@ async def accounts_of(server, token) -> list[dict]:
     return body["data"]
 
 
-async def test_the_whole_link_flow_syncs_over_xoauth2_and_sends(google, provider, mail_server, dovecot, smtp_sink):
-    dovecot.append(USER, message("Hal <hal@example.test>", USER, "Welcome to the link"))
+async def test_the_whole_link_flow_syncs_over_xoauth2_and_sends(google, provider, mail_server, dovecot, smtp_sink,
+                                                              gmail):
+    # the IMAP side speaks Gmail's extension, as imap.gmail.com does (XOAUTH2 goes through it)
+    status, body = await mail_server.api(mail_server.root_token, "mailSettings:update", {"imapPort": gmail.port},
+                                         query={"filter": {"provider": "google"}})
+    assert status == 200, body
+    gmail_layout(dovecot, USER)
+    gmail_receive(dovecot, USER, message("Hal <hal@example.test>", USER, "Welcome to the link"), "GmInbox")
     status, page, callback = await follow_consent(mail_server, google)
     assert status == 200 and "first sync" in page.lower()
     (account,) = await accounts_of(mail_server, google)
     assert account["provider"] == "google" and account["email"] == USER
     status, body = await mail_server.api(google, "mailAccounts:sync", {"filterByTk": account["id"], "wait": True})
     assert status == 200, body
-    status, body = await mail_server.api(google, "mailMessages:list", query={"filter": {"subject": "Welcome to the link"}},
-                                         method="GET")
-    assert len(body["data"]) == 1
+    status, body = await mail_server.api(google, "mailMessages:list", method="GET",
+                                         query={"filter": {"subject": "Welcome to the link"}})
+    # All Mail's copy, typed by its label; INBOX's copy is the same message
+    assert [m["type"] for m in body["data"]] == ["inbox"]
     # the same callback again (a replayed state, with its code) stores nothing more
     async with aiohttp.ClientSession() as browser:
         async with browser.get(callback) as r:
