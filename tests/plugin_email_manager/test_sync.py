@@ -9,6 +9,7 @@ from pathlib import Path
 
 from plugin_email_manager.mailsync.account_sync import sync_account
 from tests.plugin_email_manager.helpers import message
+from tests.servers.imap_proxy import ImapProxy
 from tests.servers.tcpproxy import TcpProxy
 
 CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"
@@ -61,9 +62,25 @@ async def test_first_sync_of_varied_mail_stores_everything_once(mailbox):
 
 
 async def test_changes_made_in_another_client_show_up(mailbox):
+    await _changes_in_another_client_show_up(mailbox)
+
+
+async def test_without_condstore_changes_still_show_up(mailbox, dovecot):
+    """A server without CONDSTORE and QRESYNC (Microsoft's IMAP has neither): flags come from
+    rechecking the newest messages, deletions and moves from comparing UID lists."""
+    plain = ImapProxy(dovecot.port, drop={"CONDSTORE", "QRESYNC"}).start()
+    try:
+        await _changes_in_another_client_show_up(mailbox, imapPort=plain.port)
+        assert await mailbox.server.host.db.fetchval("SELECT count(*) FROM mail_folders WHERE account_id = $1 "
+                                      "AND highest_modseq IS NOT NULL", mailbox.account_id) == 0
+    finally:
+        plain.stop()
+
+
+async def _changes_in_another_client_show_up(mailbox, **account):
     for i in range(6):
         mailbox.append(message("a@example.test", mailbox.address, f"Item {i}"))
-    await mailbox.link()
+    await mailbox.link(**account)
     await mailbox.sync()
     other = mailbox.dovecot.imap(mailbox.address)
     other.select("INBOX")

@@ -21,10 +21,9 @@ A test plays Gmail's part of the bargain: it APPENDs each message to All Mail wi
 """
 from __future__ import annotations
 
-import asyncio
 import re
 
-from tests.servers.tcpproxy import TcpProxy
+from tests.servers.imap_proxy import ImapProxy
 
 GMAIL_SPECIAL_USE = {"[Gmail]/All Mail": "\\All", "[Gmail]/Spam": "\\Junk", "[Gmail]/Trash": "\\Trash",
                      "[Gmail]/Sent Mail": "\\Sent", "[Gmail]/Drafts": "\\Drafts"}
@@ -32,7 +31,6 @@ SYSTEM_LABELS = {"GmInbox": "\\Inbox", "GmSent": "\\Sent", "GmDraft": "\\Draft",
                  "GmStarred": "\\Starred"}
 
 _GM_ITEMS = re.compile(rb" ?X-GM-(?:MSGID|THRID|LABELS)\b", re.I)
-_LITERAL = re.compile(rb"\{(\d+)\+?\}\r\n$")
 _SPECIAL_USE = re.compile(rb" ?\\(?:All|Archive|Drafts|Flagged|Junk|Sent|Trash|Important)\b", re.I)
 _FETCH = re.compile(rb"^\* \d+ FETCH \(", re.I)
 _UID = re.compile(rb"\bUID (\d+)", re.I)
@@ -41,13 +39,6 @@ _FLAGS = re.compile(rb"\bFLAGS \(([^)]*)\)", re.I)
 
 def _quoted(label: str) -> bytes:
     return b'"' + label.replace("\\", "\\\\").replace('"', '\\"').encode() + b'"'
-
-
-def _capabilities(text: bytes) -> bytes:
-    def fix(m: re.Match) -> bytes:
-        words = [w for w in m.group(2).split(b" ") if w.upper() != b"QRESYNC"]
-        return m.group(1) + b" ".join(words + [b"X-GM-EXT-1"])
-    return re.sub(rb"((?:^\* |\[)CAPABILITY )([^\]\r\n]*)", fix, text, flags=re.I)
 
 
 def _list(text: bytes) -> bytes:
@@ -86,59 +77,17 @@ def _fetch(parts: list[bytes]) -> list[bytes]:
     return parts
 
 
-def rewrite_response(parts: list[bytes]) -> list[bytes]:
-    """One server response: text, literal, text, ... (the texts end with their CRLF)."""
-    first = parts[0]
-    if _FETCH.match(first):
-        return _fetch(parts)
-    if re.match(rb"^\* (?:LIST|LSUB) ", first, re.I):
-        return [_list(first), *parts[1:]]
-    if b"CAPABILITY" in first.upper():
-        return [_capabilities(first), *parts[1:]]
-    return parts
+class GmailProxy(ImapProxy):
+    def __init__(self, target_port: int):
+        super().__init__(target_port, drop={"QRESYNC"}, add=("X-GM-EXT-1",))
 
+    def rewrite_command(self, line: bytes) -> bytes:
+        """A FETCH's X-GM items are the proxy's to answer, not Dovecot's."""
+        return _GM_ITEMS.sub(b"", line) if re.search(rb"\bFETCH\b", line, re.I) else line
 
-class GmailProxy(TcpProxy):
-    """A ``TcpProxy`` whose bytes are rewritten as Gmail would say them (``cut_all`` works; the
-    byte budget and ``pause`` of TcpProxy's own pump do not apply)."""
-
-    async def _forward(self, link, from_client: asyncio.StreamReader, from_server: asyncio.StreamReader) -> None:
-        async def until_either_ends(pump) -> None:
-            try:
-                await pump
-            except (ConnectionError, OSError, asyncio.IncompleteReadError):
-                pass
-            finally:
-                link.cut()
-        await asyncio.gather(until_either_ends(self._commands(from_client, link.server)),
-                             until_either_ends(self._responses(from_server, link.client)))
-
-    @staticmethod
-    async def _commands(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Client to Dovecot, line by line: a FETCH loses its X-GM items (the proxy answers them).
-        A literal's bytes follow their line as they come: the client may wait for "+" first."""
-        while line := await reader.readline():
-            if re.search(rb"\bFETCH\b", line, re.I):
-                line = _GM_ITEMS.sub(b"", line)
-            writer.write(line)
-            if m := _LITERAL.search(line):
-                await writer.drain()
-                writer.write(await reader.readexactly(int(m.group(1))))
-            await writer.drain()
-
-    @staticmethod
-    async def _responses(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Dovecot to client, one whole response at a time (text, literal, text, ...), rewritten."""
-        while True:
-            parts: list[bytes] = []
-            while True:
-                line = await reader.readline()
-                if not line:
-                    return
-                parts.append(line)
-                m = _LITERAL.search(line)
-                if not m:
-                    break
-                parts.append(await reader.readexactly(int(m.group(1))))
-            writer.write(b"".join(rewrite_response(parts)))
-            await writer.drain()
+    def rewrite_response(self, parts: list[bytes]) -> list[bytes]:
+        if _FETCH.match(parts[0]):
+            return _fetch(parts)
+        if re.match(rb"^\* (?:LIST|LSUB) ", parts[0], re.I):
+            return [_list(parts[0]), *parts[1:]]
+        return super().rewrite_response(parts)

@@ -1,0 +1,73 @@
+"""An IMAP-aware ``TcpProxy``: it passes whole commands and responses, and can rewrite them.
+
+Servers differ in what they offer, and Dovecot offers nearly everything. Put in front of it,
+``ImapProxy(port, drop={"CONDSTORE", "QRESYNC"})`` is a server without them (as Microsoft's
+IMAP is), so the sync's paths for lesser servers run against real mail. Subclasses rewrite more
+(``gmail_proxy.GmailProxy``).
+
+A response is read whole, as text, literal, text, ... (the texts end with their CRLF); a
+command passes line by line, its literals as they come (a client may wait for "+" first).
+"""
+from __future__ import annotations
+
+import asyncio
+import re
+
+from tests.servers.tcpproxy import TcpProxy
+
+_LITERAL = re.compile(rb"\{(\d+)\+?\}\r\n$")
+_CAPABILITY = re.compile(rb"((?:^\* |\[)CAPABILITY )([^\]\r\n]*)", re.I)
+
+
+class ImapProxy(TcpProxy):
+    """``cut_all`` works; the byte budget and ``pause`` of TcpProxy's own pump do not apply."""
+
+    def __init__(self, target_port: int, *, drop: set[str] = frozenset(), add: tuple[str, ...] = ()):
+        super().__init__(target_port)
+        self.drop, self.add = {c.upper() for c in drop}, add
+
+    def rewrite_command(self, line: bytes) -> bytes:
+        return line
+
+    def rewrite_response(self, parts: list[bytes]) -> list[bytes]:
+        if b"CAPABILITY" in parts[0].upper():
+            parts[0] = _CAPABILITY.sub(self._capabilities, parts[0])
+        return parts
+
+    def _capabilities(self, m: re.Match) -> bytes:
+        words = [w for w in m.group(2).split(b" ") if w and w.decode().upper() not in self.drop]
+        return m.group(1) + b" ".join(words + [c.encode() for c in self.add])
+
+    async def _forward(self, link, from_client: asyncio.StreamReader, from_server: asyncio.StreamReader) -> None:
+        async def until_either_ends(pump) -> None:
+            try:
+                await pump
+            except (ConnectionError, OSError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                link.cut()
+        await asyncio.gather(until_either_ends(self._commands(from_client, link.server)),
+                             until_either_ends(self._responses(from_server, link.client)))
+
+    async def _commands(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while line := await reader.readline():
+            writer.write(self.rewrite_command(line))
+            if m := _LITERAL.search(line):
+                await writer.drain()
+                writer.write(await reader.readexactly(int(m.group(1))))
+            await writer.drain()
+
+    async def _responses(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            parts: list[bytes] = []
+            while True:
+                line = await reader.readline()
+                if not line:
+                    return
+                parts.append(line)
+                m = _LITERAL.search(line)
+                if not m:
+                    break
+                parts.append(await reader.readexactly(int(m.group(1))))
+            writer.write(b"".join(self.rewrite_response(parts)))
+            await writer.drain()
