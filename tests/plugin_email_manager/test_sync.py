@@ -7,6 +7,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from plugin_email_manager.mailsync import imap_idle
 from plugin_email_manager.mailsync.account_sync import sync_account
 from tests.plugin_email_manager.helpers import message
 from tests.servers.imap_proxy import ImapProxy
@@ -193,6 +194,25 @@ async def test_new_mail_arrives_without_refresh_through_idle(mailbox):
         await asyncio.sleep(0.1)
     else:
         raise AssertionError("new mail did not arrive within 5 s")
+
+
+async def test_without_idle_new_mail_arrives_by_polling(mailbox, dovecot, monkeypatch):
+    monkeypatch.setattr(imap_idle, "POLL_SECONDS", 0.5)  # 30 s in service: a NOOP each half second here
+    plain = ImapProxy(dovecot.port, drop={"IDLE"}).start()
+    try:
+        await mailbox.link(imapPort=plain.port)
+        await mailbox.sync()
+        start = time.monotonic()
+        while plain.commands["NOOP"] < 2:  # the poller is in its loop (its first look came earlier)
+            assert time.monotonic() - start < 5, f"no polling: {plain.commands}"
+            await asyncio.sleep(0.05)
+        mailbox.append(message("late@example.test", mailbox.address, "Found by NOOP"))
+        start = time.monotonic()
+        while not await mailbox.messages({"subject": "Found by NOOP"}):
+            assert time.monotonic() - start < 5, "new mail did not arrive within 5 s without IDLE"
+            await asyncio.sleep(0.1)
+    finally:
+        plain.stop()
 
 
 async def test_a_flag_set_here_reaches_the_server_and_read_only_fields_stay(mailbox):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections import Counter
 
 from tests.servers.tcpproxy import TcpProxy
 
@@ -25,6 +26,7 @@ class ImapProxy(TcpProxy):
     def __init__(self, target_port: int, *, drop: set[str] = frozenset(), add: tuple[str, ...] = ()):
         super().__init__(target_port)
         self.drop, self.add = {c.upper() for c in drop}, add
+        self.commands: Counter = Counter()  # commands seen, by name ("NOOP", "UID FETCH", ...)
 
     def rewrite_command(self, line: bytes) -> bytes:
         return line
@@ -51,6 +53,10 @@ class ImapProxy(TcpProxy):
 
     async def _commands(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while line := await reader.readline():
+            words = line.split()
+            if len(words) > 1:  # tag, command (UID's command is the next word)
+                name = b" ".join(words[1:3] if words[1].upper() == b"UID" else words[1:2])
+                self.commands[name.decode("ascii", "replace").upper()] += 1
             writer.write(self.rewrite_command(line))
             if m := _LITERAL.search(line):
                 await writer.drain()
