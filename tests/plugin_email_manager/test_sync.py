@@ -215,6 +215,34 @@ async def test_without_idle_new_mail_arrives_by_polling(mailbox, dovecot, monkey
         plain.stop()
 
 
+async def test_read_state_the_server_missed_is_pushed_by_the_next_sync(mailbox):
+    mailbox.append(message("a@example.test", mailbox.address, "Read while offline"))
+    proxy = TcpProxy(mailbox.dovecot.port).start()
+    try:
+        await mailbox.link(imapPort=proxy.port)
+        await mailbox.sync()
+        (row,) = await mailbox.messages({"subject": "Read while offline"})
+        proxy.cut_after_bytes(0)  # the push's connection dies before the greeting
+        accepted = proxy.accepted
+        status, _ = await mailbox.api("mailMessages:markRead", {"filterByTk": [row["id"]]})
+        assert status == 200 and proxy.accepted == accepted + 1
+        (row,) = await mailbox.messages({"subject": "Read while offline"})
+        assert row["read"] is True  # here at once, whatever the server did
+        other = mailbox.dovecot.imap(mailbox.address)
+        other.select("INBOX")
+        assert other.uid("SEARCH", None, "UNSEEN")[1][0].split(), "the push should have failed"
+        other.logout()
+        await mailbox.sync()
+    finally:
+        proxy.stop()
+    other = mailbox.dovecot.imap(mailbox.address)
+    other.select("INBOX")
+    assert other.uid("SEARCH", None, "UNSEEN")[1][0].split() == []
+    other.logout()
+    (row,) = await mailbox.messages({"subject": "Read while offline"})
+    assert row["read"] is True
+
+
 async def test_a_flag_set_here_reaches_the_server_and_read_only_fields_stay(mailbox):
     mailbox.append(message("a@example.test", mailbox.address, "Flag me"))
     await mailbox.link()
