@@ -423,6 +423,10 @@ def report(n: int, total: int, steps: dict[str, list[dict]], syncs: list[dict], 
           f"{'ok' if parsed <= 3 * mbsync else 'MISSED'})")
     print(f"  listable vs wire floor:    {listable / floor:.1f}x the floor's time; parsed: {parsed / floor:.1f}x")
     print(f"  our wire vs imaplib:       {median(steps['ours'], 'seconds') / floor:.2f}x")
+    # references that do not move with the disk's cost of creating files, as mbsync's does
+    indexed = median(floors, "vectors_indexed")
+    print(f"  parsed vs PostgreSQL indexing the same words alone ((d), GIN): {parsed / indexed:.2f}x; "
+          f"listable vs a bare COPY of the bytes: {listable / median(floors, 'copy_raw'):.2f}x")
     s = syncs[0]
     line = s["timeline"]
     print("\nfirst sync, phases (run 1)")
