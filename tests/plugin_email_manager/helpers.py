@@ -74,6 +74,16 @@ class Mailbox:
             await asyncio.sleep(0.1)
         raise AssertionError("messages were not decoded in time")
 
+    async def arrival(self, subject: str, within: float = 5) -> list[dict]:
+        """The listed messages with this subject, as soon as there are any (mail pushed by the
+        server, with no Refresh); AssertionError after ``within`` seconds."""
+        end = time.monotonic() + within
+        while not (rows := await self.messages({"subject": subject})):
+            if time.monotonic() > end:
+                raise AssertionError(f"{subject!r} did not arrive within {within} s")
+            await asyncio.sleep(0.1)
+        return rows
+
     def append(self, msg: EmailMessage, mailbox: str = "INBOX", flags: str = "") -> int:
         return self.dovecot.append(self.address, msg, mailbox=mailbox, flags=flags)
 

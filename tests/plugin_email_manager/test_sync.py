@@ -187,13 +187,7 @@ async def test_new_mail_arrives_without_refresh_through_idle(mailbox):
     await mailbox.sync()
     # at once: mail that lands while the IDLE connection is still being set up must come too
     mailbox.append(message("late@example.test", mailbox.address, "Pushed by IDLE"))
-    start = time.monotonic()
-    while time.monotonic() - start < 5:
-        if await mailbox.messages({"subject": "Pushed by IDLE"}):
-            break
-        await asyncio.sleep(0.1)
-    else:
-        raise AssertionError("new mail did not arrive within 5 s")
+    await mailbox.arrival("Pushed by IDLE")
 
 
 async def test_without_idle_new_mail_arrives_by_polling(mailbox, dovecot, monkeypatch):
@@ -207,10 +201,7 @@ async def test_without_idle_new_mail_arrives_by_polling(mailbox, dovecot, monkey
             assert time.monotonic() - start < 5, f"no polling: {plain.commands}"
             await asyncio.sleep(0.05)
         mailbox.append(message("late@example.test", mailbox.address, "Found by NOOP"))
-        start = time.monotonic()
-        while not await mailbox.messages({"subject": "Found by NOOP"}):
-            assert time.monotonic() - start < 5, "new mail did not arrive within 5 s without IDLE"
-            await asyncio.sleep(0.1)
+        await mailbox.arrival("Found by NOOP")
     finally:
         plain.stop()
 

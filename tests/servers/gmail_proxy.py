@@ -57,7 +57,7 @@ def _fetch(parts: list[bytes]) -> list[bytes]:
     """The text parts of one FETCH response (literals in between stay as they are)."""
     texts = range(0, len(parts), 2)
     uid = next((int(m.group(1)) for i in texts if (m := _UID.search(parts[i]))), None)
-    keywords: list[str] = []
+    keywords: list[str] | None = None  # None: the response carries no FLAGS
     for i in texts:
         m = _FLAGS.search(parts[i])
         if m:
@@ -65,7 +65,7 @@ def _fetch(parts: list[bytes]) -> list[bytes]:
             keywords = [f for f in flags if f.startswith("Gm")]
             kept = " ".join(f for f in flags if not f.startswith("Gm")).encode()
             parts[i] = parts[i][:m.start(1)] + kept + parts[i][m.end(1):]
-    if uid is None or not any(_FLAGS.search(parts[i]) for i in texts):
+    if uid is None or keywords is None:
         return parts
     labels = [SYSTEM_LABELS.get(k) or k[len("GmL-"):] for k in keywords
               if k in SYSTEM_LABELS or k.startswith("GmL-")]
