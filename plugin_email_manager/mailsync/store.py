@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from plugin_email_manager.mailsync import gmail
+from plugin_email_manager.mailsync.imap_fetch import FlagUpdate
 
 FOLDER_COLUMNS = ("id, account_id, name, delimiter, type, special_use, uid_validity, uid_next, "
                   "highest_modseq, synced_down_to, last_seen_uid, synced_at")
@@ -203,17 +204,17 @@ async def delete_uids(conn, folder_id: int, uids: Iterable[int]) -> int:
         "SELECT count(*) FROM d", folder_id, uids)
 
 
-async def apply_flags(conn, folder_id: int, changes: list, folder_type: str | None = None) -> int:
-    """Server flags (``FlagUpdate``s) into read/flagged/answered; a message with a change still to
-    push keeps its own. On Gmail, a change may carry labels: with ``folder_type`` (the folder's
-    own type) they give the message's type, so archiving or moving it there moves it here."""
+async def apply_flags(conn, folder_id: int, changes: list[FlagUpdate], folder_type: str | None = None) -> int:
+    """Server flags into read/flagged/answered; a message with a change still to push keeps its
+    own. On Gmail, a change may carry labels: with ``folder_type`` (the folder's own type) they
+    give the message's type, so archiving or moving it there moves it here."""
     if not changes:
         return 0
-    uids = [c[0] for c in changes]
-    flags = [_json(list(c[1])) for c in changes]
-    modseqs = [c[2] for c in changes]
-    types = [gmail.type_from_labels(labels, folder_type)
-             if folder_type and (labels := getattr(c, "labels", None)) is not None else None for c in changes]
+    uids = [c.uid for c in changes]
+    flags = [_json(list(c.flags)) for c in changes]
+    modseqs = [c.modseq for c in changes]
+    types = [gmail.type_from_labels(c.labels, folder_type) if folder_type and c.labels is not None else None
+             for c in changes]
     return await conn.fetchval("""
         WITH x AS (SELECT uid, flags::jsonb AS flags, modseq, type
                    FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[]) AS x(uid, flags, modseq, type)),
