@@ -123,5 +123,6 @@ def watch_procs(roots: dict[str, int], every: float) -> None:
             marks.append(cpu())
     print(json.dumps({"cpu": cpu(), "marks": marks, "peak_rss": peak_rss, "peak_total": peak_total}), flush=True)
 
+
 if __name__ == "__main__":
     watch_procs(*json.loads(sys.argv[1]))

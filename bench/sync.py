@@ -396,6 +396,10 @@ def median(runs: list[dict], key: str) -> float:
     return statistics.median(r[key] for r in runs)
 
 
+def _per_party(cpu: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.1f}" for k, v in sorted(cpu.items()))
+
+
 def report(n: int, total: int, steps: dict[str, list[dict]], syncs: list[dict], memory: dict, loads) -> None:
     mbsync = median(steps["mbsync"], "seconds")
     print(f"\nmailbox: {n} messages, {total / MB:.1f} MB; {len(syncs)} run(s) of each step"
@@ -409,9 +413,10 @@ def report(n: int, total: int, steps: dict[str, list[dict]], syncs: list[dict], 
     if steps["mbsync_tmpfs"]:
         rows.append(("(c) the same, the Maildir in tmpfs (not a target)", median(steps["mbsync_tmpfs"], "seconds")))
     floors = [s["floor"] for s in syncs]
-    rows += [(f"(d) PostgreSQL alone: COPY the raw bytes, {floors[0]['compression']}", median(floors, "copy_raw")),
+    copied, indexed = median(floors, "copy_raw"), median(floors, "vectors_indexed")
+    rows += [(f"(d) PostgreSQL alone: COPY the raw bytes, {floors[0]['compression']}", copied),
              ("(d) PostgreSQL alone: the search vectors", median(floors, "vectors")),
-             ("(d) PostgreSQL alone: vectors into a GIN index", median(floors, "vectors_indexed"))]
+             ("(d) PostgreSQL alone: vectors into a GIN index", indexed)]
     for name, seconds in rows:
         print(f"{name:<48}{seconds:>9.2f}{n / seconds:>9.0f}{total / MB / seconds:>8.1f}{seconds / mbsync:>10.2f}x")
     listable, parsed = median(syncs, "listable"), median(syncs, "parsed")
@@ -424,9 +429,8 @@ def report(n: int, total: int, steps: dict[str, list[dict]], syncs: list[dict], 
     print(f"  listable vs wire floor:    {listable / floor:.1f}x the floor's time; parsed: {parsed / floor:.1f}x")
     print(f"  our wire vs imaplib:       {median(steps['ours'], 'seconds') / floor:.2f}x")
     # references that do not move with the disk's cost of creating files, as mbsync's does
-    indexed = median(floors, "vectors_indexed")
     print(f"  parsed vs PostgreSQL indexing the same words alone ((d), GIN): {parsed / indexed:.2f}x; "
-          f"listable vs a bare COPY of the bytes: {listable / median(floors, 'copy_raw'):.2f}x")
+          f"listable vs a bare COPY of the bytes: {listable / copied:.2f}x")
     s = syncs[0]
     line = s["timeline"]
     print("\nfirst sync, phases (run 1)")
@@ -438,10 +442,9 @@ def report(n: int, total: int, steps: dict[str, list[dict]], syncs: list[dict], 
     print(f"  parse pass: {at} parsed while fetching ({at / s['listable']:.0f} msg/s), then "
           f"{n - at} in {s['parsed'] - s['listable']:.2f} s "
           f"({(n - at) / max(s['parsed'] - s['listable'], 1e-9):.0f} msg/s)")
-    print("  CPU seconds during the sync: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(s["cpu"].items())))
+    print("  CPU seconds during the sync: " + _per_party(s["cpu"]))
     if s["cpu_listable"]:
-        print(f"  of which until all listable: {sum(s['cpu_listable'].values()):.1f} ("
-              + ", ".join(f"{k} {v:.1f}" for k, v in sorted(s["cpu_listable"].items())) + ")")
+        print(f"  of which until all listable: {sum(s['cpu_listable'].values()):.1f} ({_per_party(s['cpu_listable'])})")
     m = steps["mbsync"][0]["cpu"]
     ours_cpu, theirs = sum(s["cpu"].values()), sum(m.values())
     # a Maildir is a file a message: where creating files is slow, that is mbsync's time (README)
