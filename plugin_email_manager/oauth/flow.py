@@ -123,6 +123,9 @@ async def complete_link(host, state: str | None, code: str | None, error: str | 
         refused the code or verifier, or gave no refresh token or address).
     :raises OAuthUnavailable: the provider could not be reached.
     """
+    if not all(v is None or isinstance(v, str) for v in (state, code, error)):
+        # a repeated query key or a JSON body gives a list or an object: no state was issued as that
+        raise BadRequest(STATE_INVALID, code="OAUTH_STATE_INVALID")
     pending = await _spend_state(host, state)
     if pending is None:
         raise BadRequest(STATE_INVALID, code="OAUTH_STATE_INVALID")

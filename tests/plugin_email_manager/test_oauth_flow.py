@@ -191,6 +191,17 @@ async def test_a_state_never_issued_is_refused(linked_settings, oauth_provider):
     assert back["code"] in oauth_provider.codes  # and the code was never spent
 
 
+async def test_a_state_or_code_that_is_not_one_string_is_refused(linked_settings, oauth_provider):
+    # a repeated query key (?state=a&state=b) or a JSON body gives a list: found by the API fuzz
+    host = linked_settings
+    back = await follow(await start_link(host, host.user_id, "google", CALLBACK))
+    before = await state_rows(host)
+    await refused(host, oauth_provider, [back["state"], back["state"]], back["code"])
+    await refused(host, oauth_provider, back["state"], [back["code"]])
+    await refused(host, oauth_provider, {"state": back["state"]}, back["code"])
+    assert await state_rows(host) == before  # the real state is still pending, untouched
+
+
 async def test_a_state_works_once_even_with_a_fresh_code(linked_settings, oauth_provider):
     host = linked_settings
     url = await start_link(host, host.user_id, "google", CALLBACK)
