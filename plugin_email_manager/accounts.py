@@ -46,6 +46,17 @@ def _port(values: dict, name: str) -> int:
     return port
 
 
+def _host(values: dict, name: str) -> str:
+    """A server's name: ``_text``, and encodable as the resolver will encode it (IDNA), so that a
+    name no DNS can hold is a 400 here rather than a UnicodeError out of the connection."""
+    value = _text(values, name)
+    try:
+        value.encode("idna")
+    except UnicodeError:
+        raise BadRequest(f"'{name}' is not a host name.", code="INVALID_VALUE", field=name) from None
+    return value
+
+
 def _security(values: dict, name: str) -> str:
     value = values.get(name, "tls")
     if value not in SECURITY:
@@ -77,8 +88,8 @@ def _access(values: dict) -> tuple[str, dict[str, Any]]:
     if not isinstance(password, str) or not password:
         raise BadRequest("'password' is required.", code="MISSING_PARAMETER", field="password")
     return password, {
-        "imap_host": _text(values, "imapHost"), "imap_port": _port(values, "imapPort"),
-        "imap_security": _security(values, "imapSecurity"), "smtp_host": _text(values, "smtpHost"),
+        "imap_host": _host(values, "imapHost"), "imap_port": _port(values, "imapPort"),
+        "imap_security": _security(values, "imapSecurity"), "smtp_host": _host(values, "smtpHost"),
         "smtp_port": _port(values, "smtpPort"), "smtp_security": _security(values, "smtpSecurity"),
     }
 

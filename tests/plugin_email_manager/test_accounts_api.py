@@ -102,3 +102,18 @@ async def test_an_account_whose_password_changed_is_repaired_with_update(mailbox
     status, body = await mailbox.api("mailAccounts:update", {"email": "other@example.test"},
                                      query={"filterByTk": account_id})
     assert status == 400
+
+
+async def test_a_server_name_no_resolver_can_encode_is_a_400_naming_it(mail_server):
+    # found by the API fuzz: "\x96" as imapHost made the IDNA codec raise out of the connection (500)
+    token = await mail_server.member("idna-host@example.test")
+    values = {"email": "ann@example.test", "password": "pw-12345", "imapHost": "\x96", "imapPort": 993,
+              "smtpHost": "smtp.example.test", "smtpPort": 465}
+    status, body = await mail_server.api(token, "mailAccounts:create", values)
+    assert status == 400 and body["errors"][0]["code"] == "INVALID_VALUE"
+    assert body["errors"][0]["field"] == "imapHost"
+    status, body = await mail_server.api(token, "mailAccounts:create",
+                                         {**values, "imapHost": "imap.example.test", "smtpHost": "a..b"})
+    assert status == 400 and body["errors"][0]["field"] == "smtpHost"
+    status, body = await mail_server.api(token, "mailAccounts:list", method="GET")
+    assert body["data"] == []
