@@ -16,6 +16,7 @@ scopes from collection files are ``trusted`` and may use them.
 from __future__ import annotations
 
 import json
+import math
 from types import SimpleNamespace
 from typing import Any
 
@@ -33,6 +34,8 @@ def parse_filter(raw: Any) -> dict | None:
             raw = json.loads(raw)
         except ValueError as e:
             raise InvalidFilter(f"filter is not valid JSON: {e}") from None
+        except RecursionError:  # json's decoder recurses: "[[[[..." a hundred thousand deep
+            raise InvalidFilter(f"filter nested deeper than {MAX_DEPTH} levels") from None
         if raw is None or raw == {}:
             return None
     if not isinstance(raw, dict):
@@ -45,7 +48,42 @@ def compile_filter(collection, flt: dict | None, params: Params, alias: str = "t
     """A SQL condition on ``collection`` (as ``alias``); ``"TRUE"`` for no filter."""
     if not flt:
         return "TRUE"
+    _check_bindable(flt)
     return _Walker(params, trusted).object(collection, flt, alias)
+
+
+MAX_DEPTH = 32  # deeper is no filter a person means; the walker recurses, so stop it early
+
+
+def _check_bindable(value: Any, depth: int = 0) -> None:
+    """Refuse what no parameter can carry, before any of it is bound. PostgreSQL text and jsonb
+    cannot hold NUL, UTF-8 cannot encode a lone surrogate (JSON's ``"\\ud800"`` decodes to one),
+    and jsonb has no NaN or Infinity (Python's json reads them): bound, each is a driver or
+    database error, a 500, where the caller's input deserves a 400. Keys count too: they become
+    json paths and containment objects."""
+    if depth > MAX_DEPTH:
+        raise InvalidFilter(f"filter nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, str):
+        if "\x00" in value or not _encodable(value):
+            raise InvalidFilter(f"filter text may not contain NUL or unpaired surrogates: {value!r}")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidFilter(f"filter numbers must be finite, not {value!r}")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _check_bindable(k, depth + 1)
+            _check_bindable(v, depth + 1)
+    elif isinstance(value, list):
+        for v in value:
+            _check_bindable(v, depth + 1)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_scope(collection, template: dict) -> None:
