@@ -36,21 +36,26 @@ _SPACES = re.compile(r"\s+")
 
 
 def strip_prefixes(subject: str | None) -> str:
-    """The subject without any reply/forward prefixes and list tags in front, case kept."""
+    """The subject without any reply/forward prefixes and list tags in front, nor "(fwd)"
+    behind, case kept. Stripped until none is left: "x (fwd) (fwd)" loses both."""
     text = subject or ""
     while True:
         stripped = _LIST_TAG.sub("", text, count=1)
         stripped = _ANY_PREFIX.sub("", stripped, count=1)
+        stripped = _FWD_SUFFIX.sub("", stripped, count=1)
         if stripped == text:
-            break
+            return text.strip()
         text = stripped
-    return _FWD_SUFFIX.sub("", text).strip()
 
 
 def normalize_subject(subject: str | None) -> str:
     """The key two subjects of one conversation share: prefixes and tags gone, case-folded,
-    whitespace collapsed (``"Re: AW: [list] Topic"`` → ``"topic"``)."""
-    return _SPACES.sub(" ", strip_prefixes(subject)).strip().casefold()
+    whitespace collapsed (``"Re: AW: [list] Topic"`` → ``"topic"``).
+
+    Case and spaces are folded before the prefixes go, so that the key of a key is the key
+    itself: folded after, a 61-character list tag with a double space shrank into one the
+    next pass stripped (casefolding, too, changes lengths: "ß" is "ss")."""
+    return strip_prefixes(_SPACES.sub(" ", (subject or "").casefold()))
 
 
 def _after_tags(subject: str) -> str:
