@@ -1,12 +1,19 @@
 """The host's own actions and routes: health, ``collections:list``, ``app:shell``."""
 from __future__ import annotations
 
+import logging
+import time
+
 from aiohttp import web
 
 from host import keys
 from host.api import Action, ActionContext, UIEntry
 from host.jsonio import response
 from host.rest import public
+
+log = logging.getLogger(__name__)
+
+HEALTH_TIMEOUT = 2.0  # seconds the database has to answer a health check
 
 
 async def list_collections(ctx: ActionContext) -> dict:
@@ -34,7 +41,31 @@ async def shell(ctx: ActionContext) -> dict:
 
 @public
 async def health(request: web.Request) -> web.Response:
-    return response({"data": {"status": "ok"}})
+    """Readiness: 200 once migrations ran and plugins started, 503 while the database does not
+    answer ``SELECT 1`` within ``HEALTH_TIMEOUT`` (a probe must never hang on a silent network)."""
+    host = request.app.get(keys.HOST)
+    if host is None:
+        return response({"data": {"status": "starting", "database": "unavailable"}}, status=503)
+    try:
+        await _database_answers(host.db)
+    except Exception as e:  # refused, reset, timed out, pool closed: all mean "not now"
+        log.warning("health: the database is unavailable: %s: %s", type(e).__name__, e)
+        return response({"data": {"status": "unavailable", "database": "unavailable"}}, status=503)
+    return response({"data": {"status": "ok", "database": "ok"}})
+
+
+async def _database_answers(db) -> None:
+    """``SELECT 1`` within ``HEALTH_TIMEOUT``. A connection whose query timed out is dropped:
+    handed back, asyncpg would wait for the cancel to reach a server that does not answer."""
+    deadline = time.monotonic() + HEALTH_TIMEOUT
+    conn = await db.acquire(timeout=HEALTH_TIMEOUT)
+    try:
+        await conn.fetchval("SELECT 1", timeout=max(deadline - time.monotonic(), 0.1))
+    except BaseException:
+        conn.terminate()
+        raise
+    finally:
+        await db.release(conn)
 
 
 ACTIONS = [
