@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from host import auth, badges, builtins, keys, openapi, rest, rpc
+from host import auth, badges, builtins, keys, metrics, openapi, rest, rpc
 from host.api import Action
 from host.auth import Authenticator, ensure_root
 from host.badges import Badges
@@ -41,18 +41,19 @@ def create_app(config: Config) -> web.Application:
     dispatcher = Dispatcher(registry, actions)
     settings = Settings(plugins.settings_defaults())
     max_mib = float(settings.get("max_message_mib", 25))
+    app_metrics = metrics.Metrics(plugins)  # outermost middleware: it sees every answer's status
     # base64 in JSON grows a file by a third: let the body through, so that our own 413
     # (ATTACHMENT_TOO_LARGE, with the limit) is the answer, not aiohttp's plain one
     app = web.Application(client_max_size=int((max_mib * 1.4 + 16) * 1024 * 1024),
-                          middlewares=[rest.errors_middleware, rest.auth_middleware])
+                          middlewares=[app_metrics.middleware, rest.errors_middleware, rest.auth_middleware])
     app[keys.CONFIG] = config
     app[keys.PLUGINS] = plugins
     app[keys.DISPATCHER] = dispatcher
 
     ui_entries = plugins.call_sync("register_ui")
     # plugin routes before the catch-all /api/<collection>:<action>, which would shadow them
-    route_defs = [*builtins.routes(), *openapi.routes(), *badges.routes(), *rpc.routes(),
-                  *plugins.call_sync("register_routes"), *rest.routes()]
+    route_defs = [*builtins.routes(), *app_metrics.routes(), *openapi.routes(), *badges.routes(),
+                  *rpc.routes(), *plugins.call_sync("register_routes"), *rest.routes()]
     try:
         from host.ui import ui_routes
         route_defs += ui_routes()

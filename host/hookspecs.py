@@ -99,3 +99,26 @@ async def shutdown(host) -> None:
 
     :param host: the same ``host.runtime.Host`` as ``startup``.
     """
+
+
+# ---------------------------------------------------------------- metrics
+
+@hookspec
+def register_metrics(registry) -> None:
+    """Called once while the app is built, with the app's own Prometheus registry.
+
+    :param registry: a ``prometheus_client.CollectorRegistry`` (one per app, never the global
+        one). Register this plugin's collectors in it; names start with ``email_center_``. What
+        they count appears in ``GET /api/metrics``.
+    :return: nothing.
+    """
+
+
+@hookspec
+async def collect_metrics(host) -> list:
+    """Called at each scrape of ``GET /api/metrics``, before the answer is written.
+
+    :param host: the ``host.runtime.Host``, to read values that live elsewhere (the database).
+    :return: ``prometheus_client`` metric families (``GaugeMetricFamily``...) read now; they are
+        answered with this scrape only.
+    """
