@@ -5,7 +5,7 @@ from pathlib import Path
 
 from host.api import Action, Badge, Job, UIEntry
 from host.hookspecs import hookimpl
-from plugin_email_manager import (accounts, attachments, badge, linking, messages, runtime, sending,
+from plugin_email_manager import (accounts, attachments, badge, linking, messages, metrics, runtime, sending,
                                   settings_actions, snippets, threads)
 from plugin_email_manager.mailsync.parsepass import ParsePass
 from plugin_email_manager.mailsync.supervisor import Supervisor
@@ -76,6 +76,16 @@ def register_jobs():
 
 async def _cleanup(host) -> None:
     await host.db.execute("DELETE FROM mail_oauth_states WHERE expires_at < now() - interval '1 day'")
+
+
+@hookimpl
+def register_metrics(registry):
+    metrics.register(registry)
+
+
+@hookimpl
+async def collect_metrics(host):
+    return await metrics.accounts(host)
 
 
 @hookimpl

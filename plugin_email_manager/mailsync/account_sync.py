@@ -6,7 +6,7 @@ import logging
 import time
 
 from host.errors import HostError
-from plugin_email_manager import connections
+from plugin_email_manager import connections, metrics
 from plugin_email_manager.errors import MailAuthFailed, TokenRefreshFailed
 from plugin_email_manager.mailsync import gmail, imap, store
 from plugin_email_manager.mailsync.folder_sync import Counts, sync_folder
@@ -63,6 +63,7 @@ async def sync_account(host, account_id: int, *, only: str | None = None, notify
                 await db.execute("UPDATE mail_accounts SET parse_pending = parse_pending + $2, progress = "
                                  "jsonb_build_object('fetched', coalesce((progress->>'fetched')::int, 0) + $2) "
                                  "WHERE id = $1", account_id, step.new)
+                metrics.MESSAGES_SYNCED.inc(step.new)
                 if notify:
                     await notify(step)
 
@@ -88,6 +89,7 @@ async def sync_account(host, account_id: int, *, only: str | None = None, notify
 async def _finish(db, account_id, log_id, counts: Counts, status: str, error: str | None, keep_status=False) -> None:
     await db.execute("UPDATE mail_sync_logs SET finished_at = now(), status = $2, counts = $3::jsonb, error = $4 "
                      "WHERE id = $1", log_id, status, counts.as_json(), error)
+    metrics.SYNC_RUNS.labels(status).inc()
     if status == "ok":
         await db.execute("UPDATE mail_accounts SET status = 'ready', error = NULL, last_sync_at = now() "
                          "WHERE id = $1", account_id)

@@ -11,7 +11,7 @@ import random
 from typing import Callable
 
 from host.errors import HostError
-from plugin_email_manager import connections
+from plugin_email_manager import connections, metrics
 from plugin_email_manager.errors import MailAuthFailed, TokenRefreshFailed
 from plugin_email_manager.mailsync.account_sync import sync_account
 
@@ -107,6 +107,7 @@ class Worker:
                     await asyncio.sleep(30)
                     continue
                 session = await connections.open_imap(self.host, account)
+                metrics.IDLE_CONNECTIONS.inc()
                 try:
                     info = await session.select("INBOX")
                     log.debug("account %s: IDLE on the inbox", self.account_id)
@@ -124,6 +125,7 @@ class Worker:
                         if pushed:
                             await self.run_sync(only="inbox")
                 finally:
+                    metrics.IDLE_CONNECTIONS.dec()
                     await session.logout()
             except asyncio.CancelledError:
                 raise
