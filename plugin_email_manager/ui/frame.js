@@ -6,6 +6,10 @@
 // - a Content-Security-Policy inside the document: nothing loads but data: images and our
 //   signed inline-image URLs, until "Show images" rebuilds it with data-remote-src → src and
 //   img-src widened to http(s). Remote CSS never loads (the server removes it).
+// - the page's own Content-Security-Policy: an <iframe srcdoc> takes it too, beside its <meta>
+//   one, and it lets no <style> element in (style attributes only). So the body's look is
+//   written into style attributes (before the mail's own declarations, which win, as over a
+//   stylesheet), and the measuring copy below adopts a constructed stylesheet.
 // - height: a script-less, opaque frame cannot tell its parent how tall it is, and the parent
 //   cannot look inside. So the parent lays out an inert copy of the same HTML, with the same
 //   stylesheet and width, in a hidden closed shadow root, and sizes the frame from it. The copy
@@ -19,14 +23,38 @@ export const INLINE_PATH = "/api/mailAttachments:inline";
 const FONT = '-apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,"Helvetica Neue",Arial,"Noto Sans",sans-serif,'
   + '"Apple Color Emoji","Segoe UI Emoji","Noto Color Emoji"';
 
-/** The stylesheet of a message body; `root` is `body` in the frame, `.b` in the measuring copy. */
+/** The look of a message body: [selector under the body, declarations], in the order of their
+ *  specificity (a later rule wins where two set the same property). */
+const BASE = [
+  ["", `display:flow-root;margin:0;padding:0;font:14px/1.6 ${FONT};color:rgba(0,0,0,.88);`
+    + "overflow-wrap:break-word;word-wrap:break-word"],
+  [" img", "max-width:100%;height:auto"],
+  [" table", "max-width:100%"],
+  [" pre", "white-space:pre-wrap;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px"],
+  [" blockquote", "margin:8px 0 8px 4px;padding-left:12px;border-left:3px solid #e5e5e5;color:rgba(0,0,0,.65)"],
+  [" a[href]", "color:#1677ff"],
+  [">:first-child", "margin-top:0"],
+  [">:last-child", "margin-bottom:0"],
+];
+const HTML_STYLE = "margin:0;padding:0;background:#fff";
+
+/** BASE as a stylesheet whose body is `root` (the measuring copy's). */
 function baseCss(root) {
-  return `${root}{display:flow-root;margin:0;padding:0;font:14px/1.6 ${FONT};color:rgba(0,0,0,.88);`
-    + "overflow-wrap:break-word;word-wrap:break-word}"
-    + `${root} img{max-width:100%;height:auto}${root} table{max-width:100%}`
-    + `${root} pre{white-space:pre-wrap;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px}`
-    + `${root} blockquote{margin:8px 0 8px 4px;padding-left:12px;border-left:3px solid #e5e5e5;color:rgba(0,0,0,.65)}`
-    + `${root} a[href]{color:#1677ff}${root}>:first-child{margin-top:0}${root}>:last-child{margin-bottom:0}`;
+  return BASE.map(([selector, declarations]) => `${root}${selector}{${declarations}}`).join("");
+}
+
+/** BASE written into the style attributes of `body` and its elements, the mail's own last. */
+function applyBase(body) {
+  const added = new Map();
+  for (const [selector, declarations] of BASE) {
+    for (const el of selector ? body.querySelectorAll(`:scope${selector}`) : [body]) {
+      added.set(el, [...(added.get(el) || []), declarations]);
+    }
+  }
+  for (const [el, declarations] of added) {
+    el.setAttribute("style", [...declarations, el.getAttribute("style") || ""].join(";"));
+  }
+  return body;
 }
 
 export function contentSecurityPolicy(showRemote, origin = location.origin) {
@@ -46,25 +74,28 @@ function remoteUrl(img) {
   return /^https?:\/\//i.test(url) ? url : null;
 }
 
-/** The sanitized HTML with blocked remote images restored (after "Show images"). */
-export function withRemoteImages(html) {
-  const body = parseBody(html);
+function restoreRemoteImages(body) {
   for (const img of body.querySelectorAll("img[data-remote-src]")) {
     const url = remoteUrl(img);
     if (url) img.setAttribute("src", url);
     img.removeAttribute("data-remote-src");
   }
-  return body.innerHTML;
+  return body;
 }
 
-/** The whole document of the frame. */
+/** The sanitized HTML with blocked remote images restored (after "Show images"). */
+export function withRemoteImages(html) {
+  return restoreRemoteImages(parseBody(html)).innerHTML;
+}
+
+/** The whole document of the frame: no <style> element (see the top of this file). */
 export function buildSrcdoc(html, { showRemote = false } = {}) {
-  const body = showRemote ? withRemoteImages(html) : html || "";
+  const body = parseBody(html);
+  if (showRemote) restoreRemoteImages(body);
   const csp = contentSecurityPolicy(showRemote).replace(/"/g, "&quot;");
-  return `<!doctype html><html><head><meta charset="utf-8">`
+  return `<!doctype html><html style="${HTML_STYLE}"><head><meta charset="utf-8">`
     + `<meta http-equiv="Content-Security-Policy" content="${csp}">`
-    + `<meta name="referrer" content="no-referrer"><base target="_blank">`
-    + `<style>html{margin:0;padding:0;background:#fff}${baseCss("body")}</style></head><body>${body}</body></html>`;
+    + `<meta name="referrer" content="no-referrer"><base target="_blank"></head>${applyBase(body).outerHTML}</html>`;
 }
 
 // ---------------------------------------------------------------- the measuring copy
@@ -87,6 +118,16 @@ function copySource(img, showRemote) {
   } catch { /* not a URL */ }
   // a second request to the sender's server, which the person allowed with "Show images"
   return showRemote ? remoteUrl(img) : null;
+}
+
+let sheet = null;
+/** The measuring copy's stylesheet: constructed, as the page's policy allows no <style>. */
+function copySheet() {
+  if (!sheet) {
+    sheet = new CSSStyleSheet();
+    sheet.replaceSync(`:host{all:initial}${baseCss(".b")}`);
+  }
+  return sheet;
 }
 
 function inertCopy(html, showRemote) {
@@ -112,7 +153,8 @@ export function htmlFrame(html, { showRemote = false, title = "Message body" } =
   measureHost.inert = true;
   const shadow = measureHost.attachShadow({ mode: "closed" });
   const copy = h("div", { class: "b" });
-  shadow.append(h("style", {}, `:host{all:initial}${baseCss(".b")}`), copy);
+  shadow.adoptedStyleSheets = [copySheet()];
+  shadow.append(copy);
   const el = h("div", { class: "mail-frame-box" }, frame, measureHost);
 
   let frameHeight = 0;
