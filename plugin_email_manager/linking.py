@@ -63,44 +63,21 @@ async def callback(ctx: ActionContext) -> Raw:
         await ctx.db.execute("UPDATE mail_accounts SET secret = $2, status = 'syncing', error = NULL WHERE id = $1",
                              account_id, secret)
     await runtime.of(ctx.host).supervisor.sync(account_id, wait=False)
-    return page(f"Linking {html.escape(result.email)}", PROGRESS.replace("__ID__", json.dumps(account_id)))
+    return page(f"Linking {html.escape(result.email)}", PROGRESS, account_id=account_id)
 
 
-PROGRESS = """
-<p id=status>Account linked. The first sync is running…</p>
-<progress id=bar></progress>
-<script type=module>
-const id = __ID__;
-const status = document.getElementById("status");
-async function poll() {
-  try {
-    const r = await fetch(`/api/mailAccounts:get?filterByTk=${id}`, {credentials: "same-origin"});
-    if (r.ok) {
-      const a = (await r.json()).data;
-      const fetched = (a.progress && a.progress.fetched) || 0;
-      if (a.status === "ready") {
-        status.textContent = `Done: ${fetched} messages synced. This window closes itself.`;
-        if (window.opener) window.opener.postMessage({type: "mail-account-linked", accountId: id}, location.origin);
-        setTimeout(() => window.close(), 800);
-        return;
-      }
-      if (a.status === "error") { status.textContent = `The sync failed: ${a.error}`; return; }
-      status.textContent = `Syncing… ${fetched} messages so far.`;
-    }
-  } catch (e) { /* the next poll tries again */ }
-  setTimeout(poll, 700);
-}
-poll();
-</script>"""
+# Its script and style are files of the plugin's static folder: the page's Content-Security-Policy
+# (host.security_headers, as for every page) allows no inline <script> nor <style>.
+STATIC = "/static/plugins/email_manager"
+PROGRESS = """<p id=status>Account linked. The first sync is running…</p>
+<progress id=bar></progress>"""
 
 
-def page(title: str, body: str, status: int = 200) -> Raw:
+def page(title: str, body: str, status: int = 200, account_id: int | None = None) -> Raw:
+    script = f'<script type=module src="{STATIC}/oauth-callback.js"></script>' if account_id is not None else ""
+    main = f'<main data-account-id="{account_id}">' if account_id is not None else "<main>"
     doc = f"""<!doctype html><html lang=en><head><meta charset=utf-8><title>{title}</title>
 <meta name=viewport content="width=device-width,initial-scale=1">
-<style>body{{font:14px system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;background:#f5f5f5;margin:0;
-display:grid;place-items:center;min-height:100vh}}main{{background:#fff;border-radius:8px;padding:32px;
-max-width:420px;box-shadow:0 1px 2px rgba(0,0,0,.06)}}h1{{font-size:18px;margin:0 0 12px}}.err{{color:#cf1322}}
-progress{{width:100%}}</style></head><body><main><h1>{title}</h1>{body}</main></body></html>"""
-    return Raw(doc.encode(), "text/html; charset=utf-8", status=status,
-               headers={"Cache-Control": "no-store", "Content-Security-Policy":
-                        "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'"})
+<link rel=stylesheet href="{STATIC}/oauth-callback.css">{script}</head>
+<body>{main}<h1>{title}</h1>{body}</main></body></html>"""
+    return Raw(doc.encode(), "text/html; charset=utf-8", status=status, headers={"Cache-Control": "no-store"})
