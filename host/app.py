@@ -23,6 +23,7 @@ from host.plugins import Plugins, discover
 from host.runtime import Host
 from host.schema import load_registry
 from host.secrets import SecretBox
+from host.security_headers import install_security_headers
 from host.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ def create_app(config: Config) -> web.Application:
     app[keys.CONFIG] = config
     app[keys.PLUGINS] = plugins
     app[keys.DISPATCHER] = dispatcher
+    install_security_headers(app)
 
     ui_entries = plugins.call_sync("register_ui")
     # plugin routes before the catch-all /api/<collection>:<action>, which would shadow them

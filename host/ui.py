@@ -28,9 +28,9 @@ CONTENT_TYPES = {
 }
 
 # no-cache: the browser revalidates each time (ETag / Last-Modified answer 304), so a deploy is
-# seen at once without a build step to fingerprint file names.
-HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
-PAGE_HEADERS = {**HEADERS, "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin"}
+# seen at once without a build step to fingerprint file names. The security headers (the pages'
+# Content-Security-Policy, nosniff) are host.security_headers', set on every answer.
+HEADERS = {"Cache-Control": "no-cache"}
 
 
 def _file(path: Path, headers: dict[str, str]) -> web.FileResponse:
@@ -39,11 +39,11 @@ def _file(path: Path, headers: dict[str, str]) -> web.FileResponse:
 
 
 async def signin_page(request: web.Request) -> web.StreamResponse:
-    return _file(STATIC_DIR / "signin.html", PAGE_HEADERS)
+    return _file(STATIC_DIR / "signin.html", HEADERS)
 
 
 async def admin_page(request: web.Request) -> web.StreamResponse:
-    return _file(STATIC_DIR / "index.html", PAGE_HEADERS)
+    return _file(STATIC_DIR / "index.html", HEADERS)
 
 
 async def static_file(request: web.Request) -> web.StreamResponse:
