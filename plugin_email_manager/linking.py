@@ -36,9 +36,12 @@ async def link(ctx: ActionContext) -> dict:
 
 def _int(value) -> int:
     try:
-        return int(value)
+        n = int(value)
     except (TypeError, ValueError):
-        raise BadRequest("accountId must be an id.", code="INVALID_VALUE", field="accountId") from None
+        n = None
+    if n is None or not -2 ** 63 <= n < 2 ** 63:  # ids are bigints: a larger number would reach SQL
+        raise BadRequest("accountId must be an id.", code="INVALID_VALUE", field="accountId")
+    return n
 
 
 async def callback(ctx: ActionContext) -> Raw:

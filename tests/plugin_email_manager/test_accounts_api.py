@@ -117,3 +117,12 @@ async def test_a_server_name_no_resolver_can_encode_is_a_400_naming_it(mail_serv
     assert status == 400 and body["errors"][0]["field"] == "smtpHost"
     status, body = await mail_server.api(token, "mailAccounts:list", method="GET")
     assert body["data"] == []
+
+
+async def test_linking_again_with_an_account_id_beyond_any_id_is_a_400(mail_server):
+    # found by the API fuzz: an accountId past the bigint range reached SQL and raised (500)
+    token = await mail_server.member("huge-id@example.test")
+    for account_id in (2 ** 70, -(2 ** 64), "9" * 30):
+        status, body = await mail_server.api(token, "mailAccounts:link",
+                                             {"provider": "google", "accountId": account_id})
+        assert status == 400 and body["errors"][0]["field"] == "accountId", body
