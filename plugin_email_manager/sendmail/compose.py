@@ -20,6 +20,7 @@ Domains go on the wire as IDNA A-labels. Bcc never becomes a header: pass it to
 """
 from __future__ import annotations
 
+import base64
 import re
 from datetime import datetime, timezone
 from email import policy
@@ -35,8 +36,14 @@ from plugin_email_manager.sendmail.addresses import address_key, ascii_domain, i
 
 POLICY = policy.SMTP  # CRLF line ends, as SMTP and IMAP APPEND want them
 MIB = 1024 * 1024
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_BREAKS = re.compile(r"\s*[\r\n]+\s*")
+# C0 and C1 controls and the Unicode line and paragraph separators: NEL (\x85) in a display
+# name came back from the parser as a space, U+2028 in a header value is refused by it
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# every line break str.splitlines knows: the email package refuses a header value holding any
+_BREAKS = re.compile(r"\s*[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]+\s*")
+_LONG_WORD = re.compile(r"\S{60}")
+# a display name written as it is: atoms and single spaces (no "=" or "?": no encoded-word look-alike)
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+/^_`{|}~-]+(?: [A-Za-z0-9!#$%&'*+/^_`{|}~-]+)*\Z")
 _HEADER_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]+\Z")
 # headers build_message owns: extra_headers may not replace them
 _OWN_HEADERS = {"from", "to", "cc", "bcc", "subject", "date", "message-id", "in-reply-to",
@@ -61,6 +68,40 @@ def _address(item: Any, role: str) -> Address:
         raise InvalidAddress(f"Not a valid email address: {address}", address=address)
     local, _, domain = address.rpartition("@")
     return Address(display_name=name, addr_spec=f"{local}@{ascii_domain(domain)}")
+
+
+def _encoded_words(text: str) -> list[str]:
+    """``text`` as RFC 2047 base64 encoded-words, each short enough for a line of its own after
+    a header name (42 bytes: 56 base64 characters), never splitting a character."""
+    chunks, chunk = [], b""
+    for ch in text:
+        b = ch.encode()
+        if len(chunk) + len(b) > 42:
+            chunks.append(chunk)
+            chunk = b""
+        chunk += b
+    chunks.append(chunk)
+    return [f"=?utf-8?b?{base64.b64encode(c).decode('ascii')}?=" for c in chunks if c]
+
+
+def _address_header(addresses: list[Address]) -> str:
+    """An address header's value, folded here, one address a line.
+
+    Not left to the email package: folding a quoted display name longer than a line, it drops
+    the quotes, so "Doe, Ann Doe, Ann ..." came out as a dozen addresses, and a name that reads
+    as an encoded-word ("=?utf-8?q?x?=") came back decoded. A name that is not plain atoms is
+    written as encoded-words, which fold between words and decode to exactly the name."""
+    items = []
+    for a in addresses:
+        name, spec = a.display_name, a.addr_spec
+        if not name:
+            items.append(spec)
+        elif _PLAIN_NAME.match(name) and len(name) + len(spec) <= 64:
+            items.append(f"{name} <{spec}>")
+        else:
+            words = [name] if _PLAIN_NAME.match(name) and len(name) <= 64 else _encoded_words(name)
+            items.append("\r\n ".join([*words, f"<{spec}>"]))
+    return ",\r\n ".join(items)
 
 
 def _addresses(items: Iterable[Any] | None, role: str) -> list[Address]:
@@ -171,12 +212,20 @@ def build_message(*, from_addr: dict[str, Any], to: Iterable[Any] = (), cc: Iter
     attachments = list(attachments or ())
 
     msg = EmailMessage(policy=POLICY)
-    msg["From"] = sender
+    # set raw, folded by us (see _address_header); read back, they parse as usual
+    msg.set_raw("From", _address_header([sender]))
     if to_list:
-        msg["To"] = to_list
+        msg.set_raw("To", _address_header(to_list))
     if cc_list:
-        msg["Cc"] = cc_list
-    msg["Subject"] = clean_subject(subject)
+        msg.set_raw("Cc", _address_header(cc_list))
+    subject = clean_subject(subject)
+    # plain ASCII words the email package folds at spaces and gives back as they were; but it
+    # reads "=?...?=" as an encoded-word and decodes it, and folding non-ASCII or a long word
+    # it adds a space: such subjects are written as encoded-words here
+    if "=?" in subject or not subject.isascii() or _LONG_WORD.search(subject):
+        msg.set_raw("Subject", "\r\n ".join(_encoded_words(subject)))
+    else:
+        msg["Subject"] = subject
     when = date or datetime.now(timezone.utc)
     msg["Date"] = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
     msg["Message-ID"] = _msg_id(message_id) if message_id else make_msgid(domain=sender.domain)
