@@ -31,7 +31,9 @@ class ActionContext:
 
     ``params`` holds the merged parameters (query string, then the JSON body's keys for actions
     other than create/update); ``values`` holds the record values of create/update (else ``{}``).
-    ``user`` is None only for public actions called without a token.
+    ``user`` is None only for public actions called without a token. ``token`` is the bearer
+    token the call came with (what ``auth:signOut`` revokes); ``client`` the caller's network
+    address (what the sign-in limit counts by).
     """
 
     host: "Host"
@@ -42,6 +44,8 @@ class ActionContext:
     user: User | None
     # uploaded files of a multipart request: name -> list of (filename, content_type, bytes)
     files: dict[str, list[tuple[str, str, bytes]]] = field(default_factory=dict)
+    token: str | None = None
+    client: str | None = None
 
     @property
     def db(self):
@@ -68,6 +72,15 @@ class Action:
     The handler answers a dict (``{"data": ..., "meta"?: ...}``) or a ``Raw``. A plugin action
     with the name of a generic one (list, get, create, update, destroy) replaces it for that
     collection. Who may call it is the collection's ``[acl]``; ``public`` actions need no token.
+
+    ``reads``: the action changes nothing, so a GET with only the session cookie may call it
+    (a browser can't add a header to a download link or an event stream). Every other action
+    needs the ``Authorization`` header: the cookie travels with any request the browser makes,
+    including one a link or an image inside the app makes, and must never change state.
+
+    ``session``: ``"start"`` when the answer's ``data.token`` begins a browser session (the REST
+    transport sets the cookie from it), ``"end"`` when the call ends one (it clears the cookie).
+    The action itself does the work; a transport only carries its result.
     """
 
     collection: str
@@ -75,6 +88,8 @@ class Action:
     handler: Handler
     public: bool = False
     summary: str = ""
+    reads: bool = False
+    session: str | None = None
 
 
 @dataclass(frozen=True)

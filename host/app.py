@@ -28,7 +28,7 @@ from host.settings import Settings
 
 log = logging.getLogger(__name__)
 
-HOST_COLLECTIONS = ("users", "authTokens", "hostJobs")
+HOST_COLLECTIONS = ("users", "authTokens", "authAttempts", "hostJobs")
 HOST_ACTIONS: list[Action] = [*auth.ACTIONS, *badges.ACTIONS, *builtins.ACTIONS]
 
 
@@ -41,6 +41,10 @@ def create_app(config: Config) -> web.Application:
     actions = HOST_ACTIONS + plugins.call_sync("register_actions")
     dispatcher = Dispatcher(registry, actions)
     settings = Settings(plugins.settings_defaults())
+    # every setting and the secret key are checked now, before the database is touched: a bad
+    # one is a ConfigError naming it, not a traceback after the migrations ran
+    settings.check()
+    secrets = SecretBox.from_environment(config.storage)
     max_mib = float(settings.get("max_message_mib", 25))
     app_metrics = metrics.Metrics(plugins)  # outermost middleware: it sees every answer's status
     # base64 in JSON grows a file by a third: let the body through, so that our own 413
@@ -66,11 +70,11 @@ def create_app(config: Config) -> web.Application:
         if entry.static_dir is not None:
             app.router.add_static(f"/static/plugins/{entry.plugin}/", entry.static_dir)
 
-    app.cleanup_ctx.append(_lifecycle(config, plugins, registry, settings, ui_entries))
+    app.cleanup_ctx.append(_lifecycle(config, plugins, registry, settings, secrets, ui_entries))
     return app
 
 
-def _lifecycle(config: Config, plugins: Plugins, registry, settings: Settings, ui_entries: list):
+def _lifecycle(config: Config, plugins: Plugins, registry, settings: Settings, secrets: SecretBox, ui_entries: list):
     async def lifecycle(app: web.Application):
         embedded = None
         dsn = config.database_url
@@ -88,7 +92,7 @@ def _lifecycle(config: Config, plugins: Plugins, registry, settings: Settings, u
             generated = await ensure_root(pool, config.root_email, config.root_password)
             if generated:
                 print(f"Root user {config.root_email} created with the password: {generated}", flush=True)
-            host = Host(db=pool, dsn=dsn, settings=settings, secrets=SecretBox.from_environment(config.storage),
+            host = Host(db=pool, dsn=dsn, settings=settings, secrets=secrets,
                         registry=registry, plugins=plugins, base_url=config.base_url)
             host.auth = Authenticator(pool, config.token_ttl)
             host.badges = Badges(plugins.call_sync("register_badges"))

@@ -1,8 +1,10 @@
 """Users and sign-in: bearer tokens (stored as SHA-256), the session cookie, the root user.
 
 A request is authenticated by ``Authorization: Bearer <token>``; a GET may use the session
-cookie instead (downloads and the badge stream, where a browser can't add a header). A POST
-without the header is refused whatever its cookie says: the cookie alone must never change state.
+cookie instead, for actions that only read (downloads and the badge stream, where a browser
+can't add a header). Anything else with only the cookie is refused (``TOKEN_REQUIRED``): the
+cookie travels with every request the browser makes, so it alone must never change state.
+Sign-in and sign-out are ordinary actions; a transport only turns their result into a cookie.
 """
 from __future__ import annotations
 
@@ -10,10 +12,12 @@ import hashlib
 import logging
 import secrets
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from host import signin_limit
 from host.api import Action, ActionContext, User
 from host.errors import BadRequest, Unauthorized
 from host.passwords import hash_password, verify_password
@@ -29,6 +33,15 @@ CACHE_SECONDS = 10.0
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who made a request, and how: by the ``Authorization`` header or by the cookie alone."""
+
+    user: User
+    token: str
+    by_cookie: bool
 
 
 class Authenticator:
@@ -68,18 +81,21 @@ class Authenticator:
         self._cache[key] = (now + CACHE_SECONDS, user)
         return user
 
-    async def from_request(self, request: web.Request) -> User | None:
+    async def from_request(self, request: web.Request) -> Caller | None:
         header = request.headers.get("Authorization", "")
         if header:
             scheme, _, token = header.partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
+            token = token.strip()
+            if scheme.lower() != "bearer" or not token:
                 raise Unauthorized("The Authorization header must be 'Bearer <token>'.", code="INVALID_TOKEN")
-            user = await self.user_for(token.strip())
+            user = await self.user_for(token)
             if user is None:
                 raise Unauthorized("The token is invalid or expired: sign in again.", code="INVALID_TOKEN")
-            return user
-        if request.method in ("GET", "HEAD"):
-            return await self.user_for(request.cookies.get(COOKIE))
+            return Caller(user, token, by_cookie=False)
+        cookie = request.cookies.get(COOKIE)
+        if cookie and request.method in ("GET", "HEAD"):
+            user = await self.user_for(cookie)
+            return Caller(user, cookie, by_cookie=True) if user else None
         return None
 
 
@@ -110,20 +126,34 @@ def _text(params: dict, name: str) -> str:
     return value
 
 
+MAX_EMAIL = 320  # RFC 5321's longest address; longer is not an address, and not worth a row
+
+
 async def sign_in(ctx: ActionContext) -> dict:
     email = _text(ctx.params, "email").strip().lower()
     password = _text(ctx.params, "password")
+    if len(email) > MAX_EMAIL:
+        raise BadRequest("The email address is too long.", code="INVALID_EMAIL", field="email")
+    client = ctx.client or ""
+    await signin_limit.check(ctx.db, email, client)
     row = await ctx.db.fetchrow("SELECT id, email, nickname, role, password_hash FROM users WHERE email = $1", email)
-    # verify even for an unknown email, so timing does not tell which emails exist
-    ok = await verify_password(password, row["password_hash"] if row else None)
-    if not row or not ok:
+    # verified even for an unknown email (against a dummy hash), so timing does not tell which exist
+    verdict = await verify_password(password, row["password_hash"] if row else None)
+    if not row or not verdict.ok:
+        await signin_limit.failed(ctx.db, email, client)
         raise Unauthorized("Wrong email or password.", code="INVALID_CREDENTIALS")
+    await signin_limit.succeeded(ctx.db, email)
+    if verdict.upgrade:
+        await ctx.db.execute("UPDATE users SET password_hash = $2 WHERE id = $1", row["id"], await hash_password(password))
     token = await ctx.host.auth.issue(row["id"])
     return {"data": {"token": token, "user": public_user(row)}}
 
 
 async def sign_out(ctx: ActionContext) -> dict:
-    return {"data": True}  # the token itself is revoked by the transport, which holds it
+    """Revoke the token this call came with, whichever transport brought it."""
+    if ctx.token:
+        await ctx.host.auth.revoke(ctx.token)
+    return {"data": True}
 
 
 async def check(ctx: ActionContext) -> dict:
@@ -155,8 +185,8 @@ async def create_user(ctx: ActionContext) -> dict:
 
 
 ACTIONS = [
-    Action("auth", "signIn", sign_in, public=True, summary="Sign in with email and password"),
-    Action("auth", "signOut", sign_out, summary="Sign out (revokes the token)"),
-    Action("auth", "check", check, summary="The signed-in user"),
+    Action("auth", "signIn", sign_in, public=True, session="start", summary="Sign in with email and password"),
+    Action("auth", "signOut", sign_out, session="end", summary="Sign out (revokes the token)"),
+    Action("auth", "check", check, reads=True, summary="The signed-in user"),
     Action("users", "create", create_user, summary="Create a user (root only)"),
 ]

@@ -87,7 +87,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     return resp
 
 
-ACTIONS = [Action("badges", "list", list_badges, summary="Badge counts of the signed-in user")]
+ACTIONS = [Action("badges", "list", list_badges, reads=True, summary="Badge counts of the signed-in user")]
 
 
 def routes() -> list[web.RouteDef]:

@@ -69,8 +69,8 @@ async def _database_answers(db) -> None:
 
 
 ACTIONS = [
-    Action("collections", "list", list_collections, summary="Every collection with its fields"),
-    Action("app", "shell", shell, summary="The signed-in user, plugin pages and collections for the admin shell"),
+    Action("collections", "list", list_collections, reads=True, summary="Every collection with its fields"),
+    Action("app", "shell", shell, reads=True, summary="The signed-in user, plugin pages and collections for the admin shell"),
 ]
 
 

@@ -7,12 +7,15 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from host.api import Action, ActionContext, User
+from host.api import Action, ActionContext
+from host.auth import Caller
 from host.errors import Forbidden, NotFound, Unauthorized
 
 GENERIC = ("list", "get", "create", "update", "destroy")
 # actions whose JSON body is the record's values rather than parameters
 VALUE_ACTIONS = ("create", "update")
+# generic actions that change nothing (the session cookie alone may call them by GET)
+READS = ("list", "get")
 
 
 class UnknownAction(NotFound):
@@ -70,7 +73,7 @@ class Dispatcher:
         collection = self.collection(collection_name)
         action = self.actions.get((collection_name, action_name))
         if action is None and action_name in GENERIC and not isinstance(collection, VirtualCollection):
-            action = Action(collection_name, action_name, _generic(action_name))
+            action = Action(collection_name, action_name, _generic(action_name), reads=action_name in READS)
         if action is None:
             raise UnknownAction(f"The collection {collection_name!r} has no action {action_name!r}.")
         return collection, action
@@ -94,16 +97,21 @@ class Dispatcher:
                     out.append((name, action_name, action))
         return out
 
-    async def call(self, host, user: User | None, collection_name: str, action_name: str,
+    async def call(self, host, caller: Caller | None, collection_name: str, action_name: str,
                    params: dict[str, Any], values: dict[str, Any] | None = None,
-                   files: dict | None = None) -> Any:
+                   files: dict | None = None, client: str | None = None) -> Any:
+        """Run an action for ``caller`` (None: no token). ``client`` is the caller's address."""
         collection, action = self.resolve(collection_name, action_name)
         if not action.public:
-            if user is None:
+            if caller is None:
                 raise Unauthorized("Sign in first.", code="UNAUTHORIZED")
-            if not collection.acl.allows(user.role, action_name):
+            if caller.by_cookie and not action.reads:
+                raise Unauthorized(f"{collection_name}:{action_name} changes something: it needs the "
+                                   "Authorization header; the session cookie alone only reads.", code="TOKEN_REQUIRED")
+            if not collection.acl.allows(caller.user.role, action_name):
                 raise Forbidden(f"Your role may not call {collection_name}:{action_name}.")
         ctx = ActionContext(host=host, collection=collection, action=action_name, params=params,
-                            values=values or {}, user=user, files=files or {})
+                            values=values or {}, user=caller.user if caller else None, files=files or {},
+                            token=caller.token if caller else None, client=client)
         result = await action.handler(ctx)
         return {"data": None} if result is None else result

@@ -26,6 +26,11 @@ class HostError(Exception):
     def as_json(self) -> dict[str, Any]:
         return {"message": self.message, "code": self.code, **self.extra}
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the REST form sends with this error (e.g. ``Retry-After``)."""
+        return {}
+
 
 class BadRequest(HostError, ValueError):
     """Malformed input: bad JSON, unknown field or operator, wrong type, missing parameter."""
@@ -58,6 +63,20 @@ class NotFound(HostError, LookupError):
 class PayloadTooLarge(HostError):
     status = 413
     code = "PAYLOAD_TOO_LARGE"
+
+
+class TooManyRequests(HostError):
+    """Too many attempts: the caller must wait ``retryAfter`` seconds (sent as ``Retry-After``)."""
+
+    status = 429
+    code = "TOO_MANY_ATTEMPTS"
+
+    def __init__(self, message: str, *, retry_after: int, **extra: Any):
+        super().__init__(message, retryAfter=retry_after, **extra)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.extra["retryAfter"])}
 
 
 class Unprocessable(HostError):

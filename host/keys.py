@@ -7,6 +7,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:  # pragma: no cover
     from host.api import User
+    from host.auth import Caller
     from host.config import Config
     from host.dispatcher import Dispatcher
     from host.plugins import Plugins
@@ -19,3 +20,5 @@ HOST = web.AppKey("host", "Host")
 
 # request-level: the signed-in user (None on public routes without a token)
 USER = web.RequestKey("user", "User | None")
+# request-level: the user with its token and whether only the cookie brought it (None likewise)
+CALLER = web.RequestKey("caller", "Caller | None")

@@ -10,7 +10,8 @@ from typing import Any
 from aiohttp import web
 
 from host import keys
-from host.api import Raw
+from host.api import Action, Raw
+from host.auth import COOKIE
 from host.dispatcher import VALUE_ACTIONS
 from host.errors import BadRequest, HostError, PayloadTooLarge, Unauthorized
 from host.jsonio import response
@@ -29,7 +30,9 @@ def public(handler):
 
 
 def error_response(err: HostError) -> web.Response:
-    return response({"errors": [err.as_json()]}, status=err.status)
+    resp = response({"errors": [err.as_json()]}, status=err.status)
+    resp.headers.update(err.headers)
+    return resp
 
 
 @web.middleware
@@ -64,18 +67,19 @@ def _is_public(request: web.Request) -> bool:
 async def auth_middleware(request: web.Request, handler):
     host = request.app[keys.HOST]
     try:
-        user = await host.auth.from_request(request)
+        caller = await host.auth.from_request(request)
     except Unauthorized:
         if _is_public(request):
-            user = None
+            caller = None
         else:
             raise
-    if user is None and not _is_public(request):
-        if request.method not in ("GET", "HEAD") and request.cookies.get("ec_session"):
+    if caller is None and not _is_public(request):
+        if request.method not in ("GET", "HEAD") and request.cookies.get(COOKIE):
             raise Unauthorized("A POST needs the Authorization header; the cookie alone is not enough.",
                                code="TOKEN_REQUIRED")
         raise Unauthorized("Sign in first: send 'Authorization: Bearer <token>'.")
-    request[keys.USER] = user
+    request[keys.CALLER] = caller
+    request[keys.USER] = caller.user if caller else None
     return await handler(request)
 
 
@@ -131,28 +135,24 @@ async def action_route(request: web.Request) -> web.StreamResponse:
         values = body or {}
     elif body:
         params.update(body)
-    result = await dispatcher.call(request.app[keys.HOST], request[keys.USER], name, action, params, values, files)
-    if (name, action) == ("auth", "signOut"):
-        header = request.headers.get("Authorization", "")
-        token = header.partition(" ")[2].strip() or request.cookies.get("ec_session")
-        if token:
-            await request.app[keys.HOST].auth.revoke(token)
-    return to_response(request, name, action, result)
+    result = await dispatcher.call(request.app[keys.HOST], request[keys.CALLER], name, action, params, values,
+                                   files, client=request.remote)
+    return to_response(request, dispatcher.resolve(name, action)[1], result)
 
 
-def to_response(request: web.Request, name: str, action: str, result: Any) -> web.StreamResponse:
+def to_response(request: web.Request, action: Action, result: Any) -> web.StreamResponse:
     if isinstance(result, Raw):
         return web.Response(body=result.body, status=result.status, headers={
             "Content-Type": result.content_type, **result.headers})
     if isinstance(result, web.StreamResponse):
         return result
     resp = response(result)
-    if (name, action) == ("auth", "signIn"):
-        token = result["data"]["token"]
-        resp.set_cookie("ec_session", token, httponly=True, samesite="Strict", path="/",
+    # the browser's session: the one thing a transport adds to an action's answer
+    if action.session == "start":
+        resp.set_cookie(COOKIE, result["data"]["token"], httponly=True, samesite="Strict", path="/",
                         max_age=request.app[keys.CONFIG].token_ttl, secure=request.secure)
-    elif (name, action) == ("auth", "signOut"):
-        resp.del_cookie("ec_session", path="/")
+    elif action.session == "end":
+        resp.del_cookie(COOKIE, path="/")
     return resp
 
 

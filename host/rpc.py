@@ -15,9 +15,11 @@ from aiohttp import web
 
 from host import keys
 from host.api import Raw
+from host.auth import COOKIE
 from host.dispatcher import VALUE_ACTIONS, UnknownAction
-from host.errors import BadRequest, HostError
+from host.errors import BadRequest, HostError, Unauthorized
 from host.jsonio import response
+from host.rest import public
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ async def _one(request: web.Request, call: Any) -> dict | None:
         if values is not None and not isinstance(values, dict):
             raise BadRequest("values must be an object.", code="INVALID_BODY")
         result = await request.app[keys.DISPATCHER].call(
-            request.app[keys.HOST], request[keys.USER], name, action, params, values or {})
+            request.app[keys.HOST], request[keys.CALLER], name, action, params, values or {}, client=request.remote)
         if isinstance(result, (Raw, web.StreamResponse)):
             raise HostError("This action answers a file or a page; call it over HTTP.", code="NOT_JSON", status=400)
     except UnknownAction as e:
@@ -68,11 +70,30 @@ async def _one(request: web.Request, call: Any) -> dict | None:
     return None if notification else {"jsonrpc": "2.0", "result": result, "id": id_}
 
 
+def _needs_token(request: web.Request, body: Any) -> bool:
+    """Whether a call of the body needs a token the request lacks (HTTP 401, as over REST)."""
+    if request[keys.CALLER] is not None:
+        return False
+    dispatcher = request.app[keys.DISPATCHER]
+    for call in body if isinstance(body, list) else [body]:
+        method = call.get("method") if isinstance(call, dict) else None
+        name, _, action = method.partition(":") if isinstance(method, str) else ("", "", "")
+        if not dispatcher.is_public(name, action):
+            return True
+    return False
+
+
+@public  # the route is; each call is checked as the REST form checks it (auth:signIn needs no token)
 async def rpc_route(request: web.Request) -> web.Response:
     try:
         body = json.loads(await request.read())
     except (ValueError, UnicodeDecodeError):
         return response(_error(None, PARSE_ERROR, "Parse error: the body is not valid JSON."))
+    if _needs_token(request, body):
+        if request.cookies.get(COOKIE):
+            raise Unauthorized("JSON-RPC needs the Authorization header; the cookie alone is not enough.",
+                               code="TOKEN_REQUIRED")
+        raise Unauthorized("Sign in first: send 'Authorization: Bearer <token>'.")
     if isinstance(body, list):
         if not body:
             return response(_error(None, INVALID_REQUEST, "Invalid request: an empty batch."))

@@ -19,12 +19,12 @@ from host.errors import ConfigError
 
 
 class SecretBox:
-    def __init__(self, key: str | bytes):
+    def __init__(self, key: str | bytes, source: str = "EMAIL_CENTER_SECRET_KEY"):
         try:
             self._fernet = Fernet(key)
             self.signer = Signer(key if isinstance(key, bytes) else key.encode())
         except (ValueError, TypeError) as e:
-            raise ConfigError("EMAIL_CENTER_SECRET_KEY must be 32 bytes in URL-safe base64 (a Fernet key)") from e
+            raise ConfigError(f"{source} must be 32 random bytes in URL-safe base64 (a Fernet key)") from e
 
     @classmethod
     def from_environment(cls, storage: Path) -> "SecretBox":
@@ -37,7 +37,7 @@ class SecretBox:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as f:
                 f.write(Fernet.generate_key())
-        return cls(path.read_bytes().strip())
+        return cls(path.read_bytes().strip(), source=f"the key in {path}")
 
     def encrypt(self, value: Any) -> str:
         """Encrypt any JSON-serialisable value."""

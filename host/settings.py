@@ -7,19 +7,34 @@ import json
 import os
 from typing import Any, Mapping
 
+from host.errors import ConfigError
+
 ENV_PREFIX = "EMAIL_CENTER_"
 
 
+BOOLEAN = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
 def _coerce(raw: str, like: Any) -> Any:
-    """Read an environment string as the type of the default it overrides."""
+    """Read an environment string as the type of the default it overrides (ValueError if it is
+    not one, with what it must be)."""
     if isinstance(like, bool):
-        return raw.strip().lower() in ("1", "true", "yes", "on")
-    if isinstance(like, int):
-        return int(raw)
-    if isinstance(like, float):
-        return float(raw)
-    if isinstance(like, (dict, list)):
-        return json.loads(raw)
+        if raw.strip().lower() not in BOOLEAN:
+            raise ValueError("must be true or false (1/0, yes/no, on/off)")
+        return BOOLEAN[raw.strip().lower()]
+    try:
+        if isinstance(like, int):
+            return int(raw)
+        if isinstance(like, float):
+            return float(raw)
+        if isinstance(like, (dict, list)):
+            value = json.loads(raw)
+            if not isinstance(value, type(like)):
+                raise ValueError
+            return value
+    except ValueError:
+        kind = {int: "a whole number", float: "a number", dict: "a JSON object", list: "a JSON list"}[type(like)]
+        raise ValueError(f"must be {kind}") from None
     return raw
 
 
@@ -50,8 +65,17 @@ class Settings:
             try:
                 return _coerce(raw, like)
             except ValueError as e:
-                raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r}: {e}") from None
+                raise ValueError(f"{ENV_PREFIX}{name.upper()} {e} (it is {raw!r})") from None
         return like
+
+    def check(self) -> None:
+        """Read every setting's environment override once: a malformed one stops start-up
+        (``ConfigError`` naming the variable and what it must be) rather than a job later."""
+        for name in self._defaults:
+            try:
+                self.get(name)
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
 
     def __getitem__(self, name: str) -> Any:
         if name not in self._defaults:

@@ -8,7 +8,7 @@ import pytest
 
 
 async def test_health_and_sign_in(server):
-    assert await server.call("GET", "/api/health") == (200, {"data": {"status": "ok"}})
+    assert await server.call("GET", "/api/health") == (200, {"data": {"status": "ok", "database": "ok"}})
     status, body = await server.call("POST", "/api/auth:signIn", body={"email": "alice@example.test",
                                                                        "password": "member-pass-1234"})
     assert status == 200 and body["data"]["user"]["email"] == "alice@example.test"
