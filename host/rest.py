@@ -99,20 +99,10 @@ async def read_body(request: web.Request) -> tuple[Any, dict]:
     if request.method not in ("POST", "PUT", "PATCH") or not request.can_read_body:
         return None, {}
     if request.content_type.startswith("multipart/"):
-        fields: dict[str, Any] = {}
-        files: dict[str, list] = {}
-        async for part in await request.multipart():
-            data = await part.read(decode=True)
-            if part.filename:
-                files.setdefault(part.name, []).append(
-                    (part.filename, part.headers.get("Content-Type", "application/octet-stream"), bytes(data)))
-            else:
-                text = data.decode("utf-8", "replace")
-                try:  # a form field may carry JSON (lists, objects, booleans)
-                    fields[part.name] = json.loads(text)
-                except ValueError:
-                    fields[part.name] = text
-        return fields, files
+        try:
+            return await _read_multipart(request)
+        except ValueError:  # no boundary, a part without a name...: the client's mistake
+            raise BadRequest("The multipart body is malformed.", code="INVALID_BODY") from None
     raw = await request.read()
     if not raw.strip():
         return None, {}
@@ -120,6 +110,23 @@ async def read_body(request: web.Request) -> tuple[Any, dict]:
         return json.loads(raw), {}
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("The request body is not valid JSON.", code="INVALID_JSON") from None
+
+
+async def _read_multipart(request: web.Request) -> tuple[dict, dict]:
+    fields: dict[str, Any] = {}
+    files: dict[str, list] = {}
+    async for part in await request.multipart():
+        data = await part.read(decode=True)
+        if part.filename:
+            files.setdefault(part.name, []).append(
+                (part.filename, part.headers.get("Content-Type", "application/octet-stream"), bytes(data)))
+        else:
+            text = data.decode("utf-8", "replace")
+            try:  # a form field may carry JSON (lists, objects, booleans)
+                fields[part.name] = json.loads(text)
+            except ValueError:
+                fields[part.name] = text
+    return fields, files
 
 
 async def action_route(request: web.Request) -> web.StreamResponse:

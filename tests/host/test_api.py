@@ -185,3 +185,9 @@ async def test_badges_list_and_live_stream(server):
         assert [b["count"] for b in pushed if b["name"] == "demo"] == [1]
     finally:
         task.cancel()
+
+
+async def test_a_multipart_body_without_a_boundary_is_a_400(server):
+    status, body = await server.call("POST", "/api/demoItems:list", server.alice, raw=b"{}",
+                                     headers={"Content-Type": "multipart/form-data"})
+    assert status == 400 and body["errors"][0]["code"] == "INVALID_BODY"
