@@ -84,6 +84,20 @@ def _encoded_words(text: str) -> list[str]:
     return [f"=?utf-8?b?{base64.b64encode(c).decode('ascii')}?=" for c in chunks if c]
 
 
+def _fold_at_spaces(text: str, used: int) -> str:
+    """ASCII ``text`` with no word of 60 characters or more, in lines of at most 78 characters
+    (``used`` by the header name on the first), each break before a space: unfolded, it is
+    ``text`` again."""
+    lines, line = [], ""
+    for piece in re.split(r"(?= )", text):
+        if line and used + len(line) + len(piece) > 78:
+            lines.append(line)
+            line, used = "", 0
+        line += piece
+    lines.append(line)
+    return "\r\n".join(lines)
+
+
 def _address_header(addresses: list[Address]) -> str:
     """An address header's value, folded here, one address a line.
 
@@ -219,13 +233,14 @@ def build_message(*, from_addr: dict[str, Any], to: Iterable[Any] = (), cc: Iter
     if cc_list:
         msg.set_raw("Cc", _address_header(cc_list))
     subject = clean_subject(subject)
-    # plain ASCII words the email package folds at spaces and gives back as they were; but it
-    # reads "=?...?=" as an encoded-word and decodes it, and folding non-ASCII or a long word
-    # it adds a space: such subjects are written as encoded-words here
+    # written raw, folded here: the email package reads "=?...?=" as an encoded-word and
+    # decodes it, adds a space where it folds non-ASCII or a long word, and folding right after
+    # "Subject:" gives the subject a leading space. Plain ASCII is folded at its spaces, the
+    # rest written as encoded-words.
     if "=?" in subject or not subject.isascii() or _LONG_WORD.search(subject):
         msg.set_raw("Subject", "\r\n ".join(_encoded_words(subject)))
     else:
-        msg["Subject"] = subject
+        msg.set_raw("Subject", _fold_at_spaces(subject, len("Subject: ")))
     when = date or datetime.now(timezone.utc)
     msg["Date"] = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
     msg["Message-ID"] = _msg_id(message_id) if message_id else make_msgid(domain=sender.domain)

@@ -126,6 +126,12 @@ def test_a_non_ascii_subject_gains_no_space_where_it_is_folded():
                        subject=subject))["Subject"] == subject
 
 
+def test_a_subject_folded_before_its_first_word_gains_no_leading_space():
+    subject = "0" * 59 + " " + "0" * 10
+    assert parse(built(from_addr={"name": "", "address": "a@example.test"}, to=["b@example.test"],
+                       subject=subject))["Subject"] == subject
+
+
 def test_a_next_line_character_in_a_name_is_refused():
     with pytest.raises(BadRequest):
         built(from_addr={"name": "0 \x850", "address": "a@example.test"}, to=["b@example.test"], subject="s")
