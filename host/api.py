@@ -1,16 +1,54 @@
-"""The objects a plugin hands to the host, and the context an action runs in.
+"""The plugin API: the objects a plugin hands to the host, the context an action runs in, and
+the host's query tools that an action uses.
 
-Plugins import from here (and from ``host.errors``); everything else in ``host`` is internal.
+Plugins import from here, ``host.errors`` and ``host.hookspecs``; everything else in ``host`` is
+internal and may change (a test holds the plugin to it). What is here is documented and kept.
+
+The sections:
+
+- **Declarations** a plugin returns from its hooks: ``Action``, ``Badge``, ``Job``, ``Migration``,
+  ``UIEntry``; and what an action answers besides JSON: ``Raw``.
+- **The action context** (``ActionContext``): the caller, its parameters, and its scope:
+  ``in_scope`` (which of these ids may the caller see), ``where`` (the SQL condition of the
+  caller's rows), ``run_generic`` (the generic list/get/create/update/destroy, from a custom one).
+  Who owns a row is said once, by the collection's ``[acl.scope]``; an action never writes
+  ``user_id = $1`` by hand.
+- **Parameters** as they arrive from either transport: ``read_ids``, ``read_names``,
+  ``read_page``, ``parse_filter``; and bound values: ``Params``, ``coerce``, ``like_pattern``.
+- **Rows and answers**: ``make_selection``, ``fetch_rows``, ``count_rows``, ``read_sort``,
+  ``order_sql``, ``answer_row``, ``db_errors``, ``snake_case``.
+- **Routes** a plugin registers (``register_routes``): ``public_route``, ``request_user``,
+  ``request_host``.
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
+from host import keys
+from host.actions.common import db_errors, scoped_where
+from host.actions.common import selection as _selection
+from host.errors import BadRequest, NotFound
+from host.query.filters import parse_filter
+from host.query.params import read_names, read_page, read_tk
+from host.query.select import answer_row, count_rows, fetch_rows, make_selection, order_sql, read_sort
+from host.query.values import CoercionError, Params, coerce, ident, like_pattern
+from host.schema import snake_case
+
 if TYPE_CHECKING:  # pragma: no cover
+    from aiohttp import web
+
     from host.runtime import Host
     from host.schema import Collection
+
+__all__ = [
+    "Action", "ActionContext", "Badge", "Job", "Migration", "Raw", "UIEntry", "User",
+    "read_ids", "read_names", "read_page", "parse_filter", "Params", "coerce", "CoercionError", "like_pattern",
+    "make_selection", "fetch_rows", "count_rows", "read_sort", "order_sql", "answer_row", "db_errors",
+    "scope_where", "snake_case", "public_route", "request_user", "request_host",
+]
 
 
 @dataclass(frozen=True)
@@ -50,6 +88,52 @@ class ActionContext:
     @property
     def db(self):
         return self.host.db
+
+    def collection_named(self, name: str) -> "Collection":
+        """Another collection of the registry (e.g. ``mailAccounts`` from a ``mailMessages`` action)."""
+        return self.host.registry[name]
+
+    def where(self, params: "Params", *, flt: dict | None = None, ids: list[Any] | None = None,
+              collection: "Collection | str | None" = None) -> str:
+        """The SQL condition (on alias ``t``) of the caller's rows of ``collection`` (this action's
+        by default): its ``[acl.scope]`` for the caller, AND ``flt`` (a parsed filter), AND primary
+        key in ``ids``. Values go into ``params``."""
+        coll = self._collection(collection)
+        return scoped_where(coll, self.user, params, flt, ids)
+
+    async def in_scope(self, raw: Any = None, *, name: str = "filterByTk",
+                       collection: "Collection | str | None" = None, db: Any = None) -> list[Any]:
+        """The ids of parameter ``name`` (or ``raw``), each a row of ``collection`` the caller may see;
+        a missing parameter is a 400, and any id outside the caller's scope a 404, the same answer
+        as for an id that does not exist. Answers them de-duplicated, in the order given."""
+        coll = self._collection(collection)
+        read = read_tk(coll, self.params.get(name) if raw is None else raw, name)
+        if read is None:
+            raise _missing(name)
+        ids = read[0]
+        params = Params()
+        pk = ident(coll.primary_key.column)
+        rows = await (db or self.db).fetch(f"SELECT t.{pk} FROM {ident(coll.table)} t "
+                                           f"WHERE {scoped_where(coll, self.user, params, None, ids)}", *params.values)
+        if len(rows) != len(ids):
+            raise NotFound(f"No such record in {coll.name}.")
+        return ids
+
+    def selection(self, mode: str = "list"):
+        """What the caller's ``fields``, ``appends`` and ``except`` ask of this collection."""
+        return _selection(self, mode)
+
+    async def run_generic(self, action: str) -> Any:
+        """Run the generic ``list``, ``get``, ``create``, ``update`` or ``destroy`` with this context:
+        for a custom action that adds a step before or after the generic one."""
+        if action not in ("list", "get", "create", "update", "destroy"):
+            raise ValueError(f"no generic action {action!r}")
+        return await importlib.import_module(f"host.actions.{action}").run(self)
+
+    def _collection(self, collection: "Collection | str | None") -> "Collection":
+        if collection is None:
+            return self.collection
+        return self.collection_named(collection) if isinstance(collection, str) else collection
 
 
 @dataclass(frozen=True)
@@ -143,3 +227,43 @@ class UIEntry:
     icon: str = ""
     static_dir: Path | None = None
     menu: bool = True
+
+
+# ---------------------------------------------------------------- parameters, rows, routes
+
+def _missing(name: str) -> BadRequest:
+    return BadRequest(f"'{name}' is required.", code="MISSING_PARAMETER", field=name)
+
+
+def read_ids(collection: "Collection", raw: Any, name: str = "filterByTk") -> tuple[list[Any], bool] | None:
+    """An id parameter (``filterByTk``, ``accountId``...) as (ids coerced to the collection's
+    primary key type, whether a list was given); None when absent; a 400 when malformed.
+    Reading is not checking: ``ActionContext.in_scope`` says which the caller may see."""
+    return read_tk(collection, raw, name)
+
+
+def scope_where(collection: "Collection", user: User | None, params: "Params", flt: dict | None = None,
+                ids: list[Any] | None = None) -> str:
+    """``ActionContext.where`` outside an action (a badge count, a job): the condition on alias
+    ``t`` of ``user``'s rows of ``collection``, by its ``[acl.scope]``."""
+    return scoped_where(collection, user, params, flt, ids)
+
+
+PUBLIC_ATTR = "__host_public__"
+
+
+def public_route(handler):
+    """Mark a route handler under ``/api/`` as reachable without a token (it then checks what it
+    needs itself, e.g. a signed URL)."""
+    setattr(handler, PUBLIC_ATTR, True)
+    return handler
+
+
+def request_user(request: "web.Request") -> User | None:
+    """The signed-in user of a plugin route's request (None on a public route without a token)."""
+    return request[keys.USER]
+
+
+def request_host(request: "web.Request") -> "Host":
+    """The ``Host`` of a plugin route's request."""
+    return request.app[keys.HOST]

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from host import keys
-from host.api import Action, Raw
+from host.api import PUBLIC_ATTR, Action, Raw, public_route
 from host.auth import COOKIE
 from host.dispatcher import VALUE_ACTIONS
 from host.errors import BadRequest, HostError, PayloadTooLarge, Unauthorized
@@ -20,13 +20,8 @@ log = logging.getLogger(__name__)
 
 # paths reachable without a token (besides public actions and public routes)
 PUBLIC_PATHS = {"/api/health", "/api/openapi.json"}
-_PUBLIC_ATTR = "__host_public__"
-
-
-def public(handler):
-    """Mark a route handler under /api/ as reachable without a token."""
-    setattr(handler, _PUBLIC_ATTR, True)
-    return handler
+# the one marker of a public route, shared with plugins (host.api.public_route)
+public = public_route
 
 
 def error_response(err: HostError) -> web.Response:
@@ -57,7 +52,7 @@ def _is_public(request: web.Request) -> bool:
     if not request.path.startswith("/api/") or request.path in PUBLIC_PATHS:
         return True
     match = request.match_info
-    if getattr(match.handler, _PUBLIC_ATTR, False):
+    if getattr(match.handler, PUBLIC_ATTR, False):
         return True
     name, action = match.get("collection"), match.get("action")
     return bool(name and action and request.app[keys.DISPATCHER].is_public(name, action))

@@ -8,10 +8,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from host.api import ActionContext
-from host.errors import BadRequest, HostError, NotFound
-from host.query.params import read_tk
-from host.query.select import answer_row
+from host.api import ActionContext, answer_row
+from host.errors import BadRequest, HostError
 from plugin_email_manager import runtime
 from plugin_email_manager.errors import MailAuthFailed
 from plugin_email_manager.mailsync import imap
@@ -149,23 +147,8 @@ async def create(ctx: ActionContext) -> dict:
     return {"data": await _row(ctx, account_id)}
 
 
-async def own_account_ids(ctx: ActionContext, raw: Any = None, name: str = "filterByTk") -> list[int]:
-    """The ids named by ``filterByTk`` (or the id parameter ``name``) that are the caller's
-    accounts; any other → 404."""
-    read = read_tk(ctx.collection, ctx.params.get(name) if raw is None else raw, name)
-    if read is None:
-        raise BadRequest(f"'{name}' is required.", code="MISSING_PARAMETER", field=name)
-    ids, _many = read
-    rows = await ctx.db.fetch("SELECT id FROM mail_accounts WHERE id = ANY($1::bigint[]) AND user_id = $2",
-                              ids, ctx.user.id)
-    found = [r["id"] for r in rows]
-    if len(found) != len(set(ids)):
-        raise NotFound("No such mail account.")
-    return found
-
-
 async def sync(ctx: ActionContext) -> dict:
-    (account_id, *_rest) = await own_account_ids(ctx)
+    (account_id, *_rest) = await ctx.in_scope()
     wait = str(ctx.params.get("wait", "false")).lower() in ("true", "1")
     result = await runtime.of(ctx.host).supervisor.sync(account_id, wait=wait)
     if isinstance(result, dict) and "error" in result:  # answered by the process that holds the account
@@ -175,14 +158,14 @@ async def sync(ctx: ActionContext) -> dict:
 
 
 async def destroy(ctx: ActionContext) -> dict:
-    ids = await own_account_ids(ctx)
+    ids = await ctx.in_scope()
     supervisor = runtime.of(ctx.host).supervisor
     for account_id in ids:
         supervisor.stop_worker(account_id)
     # folders, messages, attachments, logs and sync state go with it (foreign keys, on delete cascade)
     deleted = await ctx.db.fetchval(
-        "WITH d AS (DELETE FROM mail_accounts WHERE id = ANY($1::bigint[]) AND user_id = $2 RETURNING 1) "
-        "SELECT count(*) FROM d", ids, ctx.user.id)
+        "WITH d AS (DELETE FROM mail_accounts WHERE id = ANY($1::bigint[]) RETURNING 1) "
+        "SELECT count(*) FROM d", ids)
     for account_id in ids:
         await ctx.host.notify("mail_account_deleted", {"accountId": account_id})
     await ctx.host.badges_changed(ctx.user.id)
@@ -196,7 +179,7 @@ CREDENTIALS = {"username", "password", "imapHost", "imapPort", "imapSecurity", "
 async def update(ctx: ActionContext) -> dict:
     """Change an account: its name and options, or (IMAP accounts) a new password or server, which
     is checked against both servers before it is stored — how an account in error is repaired."""
-    (account_id,) = await own_account_ids(ctx)
+    (account_id,) = await ctx.in_scope()
     v = ctx.values
     unknown = set(v) - UPDATABLE
     if unknown or not v:

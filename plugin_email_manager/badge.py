@@ -7,15 +7,17 @@ store mail call ``host.badges_changed(user_id)``; the host pushes the new count 
 """
 from __future__ import annotations
 
-from host.api import User
+from host.api import Params, User, scope_where
 
 UNREAD = """
 SELECT count(*) FROM mail_messages m
-WHERE m.account_id = ANY (ARRAY(SELECT a.id FROM mail_accounts a WHERE a.user_id = $1))
+WHERE m.account_id = ANY (ARRAY(SELECT t.id FROM mail_accounts t WHERE {accounts}))
   AND m.type = 'inbox' AND NOT m.read
 """
 
 
 async def unread_count(host, user: User) -> int:
-    """Unread messages in the inboxes of ``user``'s accounts."""
-    return await host.db.fetchval(UNREAD, user.id)
+    """Unread messages in the inboxes of ``user``'s accounts (those ``mailAccounts``' scope gives it)."""
+    params = Params()
+    accounts = scope_where(host.registry["mailAccounts"], user, params)
+    return await host.db.fetchval(UNREAD.format(accounts=accounts), *params.values)

@@ -7,10 +7,9 @@ that follows the sync and closes itself, telling the window that opened it.
 from __future__ import annotations
 
 import html
-import json
 
 from host.api import ActionContext, Raw
-from host.errors import BadRequest, HostError
+from host.errors import BadRequest, HostError, NotFound
 from plugin_email_manager import runtime
 from plugin_email_manager.oauth.flow import complete_link, start_link
 from plugin_email_manager.oauth.providers import load_provider
@@ -24,11 +23,9 @@ async def link(ctx: ActionContext) -> dict:
         raise BadRequest("provider must be 'google' or 'microsoft'.", code="INVALID_VALUE", field="provider")
     relink = ctx.params.get("accountId")
     if relink is not None:
-        owned = await ctx.db.fetchval("SELECT id FROM mail_accounts WHERE id = $1 AND user_id = $2 AND provider = $3",
-                                      _int(relink), ctx.user.id, provider)
-        if owned is None:
-            from host.errors import NotFound
-            raise NotFound("No such mail account.")
+        (account_id,) = await ctx.in_scope(_int(relink), name="accountId", collection="mailAccounts")
+        if await ctx.db.fetchval("SELECT provider FROM mail_accounts WHERE id = $1", account_id) != provider:
+            raise NotFound("No such mail account.")  # the same answer: re-linking keeps the provider
     url = await start_link(ctx.host, ctx.user.id, provider, ctx.host.base_url + CALLBACK,
                            account_id=_int(relink) if relink is not None else None)
     return {"data": {"authorizationUrl": url}}

@@ -7,12 +7,9 @@ never lost and never overwritten by the server's older state meanwhile.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from host.api import ActionContext
-from host.errors import BadRequest, NotFound
-from host.query.params import read_tk
-from host.query.select import answer_row
+from host.api import ActionContext, answer_row
+from host.errors import BadRequest
 from plugin_email_manager import connections, runtime
 from plugin_email_manager.attachments import inline_url
 from plugin_email_manager.sanitize import sanitize_html, text_to_html
@@ -20,20 +17,6 @@ from plugin_email_manager.sanitize import sanitize_html, text_to_html
 log = logging.getLogger(__name__)
 
 ATTACHMENT_COLUMNS = "id, mail_message_id, filename, content_type, size, content_id, inline"
-
-
-async def own_message_ids(ctx: ActionContext, raw: Any = None, name: str = "filterByTk") -> list[int]:
-    """The caller's messages among ``filterByTk`` (or the id parameter ``name``); any id outside
-    the caller's mail → 404."""
-    read = read_tk(ctx.collection, ctx.params.get(name) if raw is None else raw, name)
-    if read is None:
-        raise BadRequest(f"'{name}' is required.", code="MISSING_PARAMETER", field=name)
-    ids = list(dict.fromkeys(read[0]))
-    rows = await ctx.db.fetch("SELECT m.id FROM mail_messages m JOIN mail_accounts a ON a.id = m.account_id "
-                              "WHERE m.id = ANY($1::bigint[]) AND a.user_id = $2", ids, ctx.user.id)
-    if len(rows) != len(ids):
-        raise NotFound("No such message.")
-    return ids
 
 
 def attachment_json(row) -> dict:
@@ -74,7 +57,7 @@ def render_body(host, html: str | None, text: str | None, cids: dict[str, int]) 
 
 
 async def get(ctx: ActionContext) -> dict:
-    ids = await own_message_ids(ctx)
+    ids = await ctx.in_scope()
     if len(ids) != 1:
         raise BadRequest("'filterByTk' must name one message.", code="INVALID_VALUE", field="filterByTk")
     return {"data": (await full_messages(ctx, ids))[0]}
@@ -100,13 +83,13 @@ async def set_flag(ctx: ActionContext, ids: list[int], column: str, value: bool)
 
 
 async def mark_read(ctx: ActionContext) -> dict:
-    ids = await own_message_ids(ctx)
+    ids = await ctx.in_scope()
     await set_flag(ctx, ids, "read", True)
     return {"data": ids}
 
 
 async def mark_unread(ctx: ActionContext) -> dict:
-    ids = await own_message_ids(ctx)
+    ids = await ctx.in_scope()
     await set_flag(ctx, ids, "read", False)
     return {"data": ids}
 
@@ -128,7 +111,7 @@ async def update(ctx: ActionContext) -> dict:
                 raise BadRequest("'labels' must be a list of names.", code="INVALID_VALUE", field=column)
         elif not isinstance(value, bool):
             raise BadRequest(f"'{column}' must be true or false.", code="INVALID_VALUE", field=column)
-    ids = await own_message_ids(ctx)
+    ids = await ctx.in_scope()
     for column, value in ctx.values.items():
         if column in FLAG_COLUMNS:
             await set_flag(ctx, ids, column, value)
@@ -166,7 +149,7 @@ async def push_pending(host, ids: list[int]) -> None:
 
 async def destroy(ctx: ActionContext) -> dict:
     """Move to Trash on the server; from Trash, delete for good."""
-    ids = await own_message_ids(ctx)
+    ids = await ctx.in_scope()
     rows = await ctx.db.fetch(
         "SELECT m.id, m.uid, m.account_id, f.id AS folder_id, f.name AS folder, f.type FROM mail_messages m "
         "LEFT JOIN mail_folders f ON f.id = m.folder_id WHERE m.id = ANY($1::bigint[])", ids)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from host.errors import BadRequest
-from host.query.values import Params, like_pattern
+from host.api import Params, like_pattern
 
 MAX_SEARCH = 500          # characters of a query
 BODY_CHARS = 30000        # of a body, indexed: keeps a vector (and the GIN entry) bounded

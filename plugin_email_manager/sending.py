@@ -10,11 +10,10 @@ import base64
 import binascii
 from typing import Any
 
-from host.api import ActionContext
+from host.api import ActionContext, Params
 from host.errors import BadRequest, HostError, NotFound
 from plugin_email_manager import connections, outbox
-from plugin_email_manager.accounts import own_account_ids
-from plugin_email_manager.messages import full_messages, own_message_ids, set_flag
+from plugin_email_manager.messages import full_messages, set_flag
 from plugin_email_manager.sendmail import compose, replies, smtp
 from plugin_email_manager.sendmail.addresses import format_address, parse_recipients
 
@@ -54,14 +53,16 @@ def _list_of_dicts(value: Any) -> list[dict]:
 
 
 async def _original(ctx: ActionContext, raw_id: Any, name: str) -> dict:
-    ids = await own_message_ids(ctx, raw_id, name)
+    ids = await ctx.in_scope(raw_id, name=name, collection="mailMessages")
     if len(ids) != 1:
         raise BadRequest(f"'{name}' must name one message.", code="INVALID_VALUE", field=name)
     return (await full_messages(ctx, ids))[0]
 
 
 async def _account_addresses(ctx: ActionContext, account_id: int) -> set[str]:
-    rows = await ctx.db.fetch("SELECT email, username FROM mail_accounts WHERE user_id = $1", ctx.user.id)
+    params = Params()
+    rows = await ctx.db.fetch(f"SELECT t.email, t.username FROM mail_accounts t "
+                              f"WHERE {ctx.where(params, collection='mailAccounts')}", *params.values)
     return {v.lower() for r in rows for v in (r["email"], r["username"]) if v and "@" in v}
 
 
@@ -94,11 +95,11 @@ async def compose_and_send(ctx: ActionContext, p: dict, *, send_it: bool = True)
     """The whole of ``send`` (and of ``saveDraft`` with ``send_it=False``)."""
     if p.get("accountId") is None:
         raise BadRequest("'accountId' is required.", code="MISSING_PARAMETER", field="accountId")
-    (account_id,) = await own_account_ids(ctx, p.get("accountId"), "accountId")
+    (account_id,) = await ctx.in_scope(p.get("accountId"), name="accountId", collection="mailAccounts")
     account = await connections.load_account(ctx.db, account_id)
     draft_id = None
     if p.get("draftId") is not None:
-        (draft_id,) = await own_message_ids(ctx, p["draftId"], "draftId")
+        (draft_id,) = await ctx.in_scope(p["draftId"], name="draftId", collection="mailMessages")
         state = await ctx.db.fetchrow("SELECT outbox, account_id FROM mail_messages WHERE id = $1", draft_id)
         if state["outbox"] is None and send_it:  # accepted by the server already: never send twice
             return {"data": (await full_messages(ctx, [draft_id]))[0]}

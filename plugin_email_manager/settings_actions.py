@@ -2,9 +2,7 @@
 "general" record's ``values`` become the run-time settings of every process."""
 from __future__ import annotations
 
-from host.actions import create as generic_create
-from host.actions import update as generic_update
-from host.api import ActionContext
+from host.api import ActionContext, snake_case
 
 
 def _encrypt_secret(ctx: ActionContext) -> None:
@@ -15,14 +13,14 @@ def _encrypt_secret(ctx: ActionContext) -> None:
 
 async def create(ctx: ActionContext) -> dict:
     _encrypt_secret(ctx)
-    answer = await generic_create.run(ctx)
+    answer = await ctx.run_generic("create")
     await ctx.host.notify("mail_settings_changed", {})
     return answer
 
 
 async def update(ctx: ActionContext) -> dict:
     _encrypt_secret(ctx)
-    answer = await generic_update.run(ctx)
+    answer = await ctx.run_generic("update")
     await ctx.host.notify("mail_settings_changed", {})
     return answer
 
@@ -39,8 +37,6 @@ SEEDED = ("authorizationUrl", "tokenUrl", "userinfoUrl", "scopes", "authParams",
 
 async def seed_providers(host) -> None:
     """One record per OAuth provider, with the real providers' values, for root to complete."""
-    from host.schema import snake_case
-
     for name, values in (host.settings.get("providers") or {}).items():
         cols = [snake_case(k) for k in SEEDED]
         args = [values.get(k) for k in SEEDED]

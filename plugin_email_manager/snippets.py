@@ -2,8 +2,6 @@
 puts it into the page (the generic actions do the rest)."""
 from __future__ import annotations
 
-from host.actions import create as generic_create
-from host.actions import update as generic_update
 from host.api import ActionContext
 from plugin_email_manager.sanitize import sanitize_html
 
@@ -16,9 +14,9 @@ def _clean(ctx: ActionContext) -> None:
 
 async def create(ctx: ActionContext) -> dict:
     _clean(ctx)
-    return await generic_create.run(ctx)
+    return await ctx.run_generic("create")
 
 
 async def update(ctx: ActionContext) -> dict:
     _clean(ctx)
-    return await generic_update.run(ctx)
+    return await ctx.run_generic("update")

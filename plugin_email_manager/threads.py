@@ -14,14 +14,9 @@ from __future__ import annotations
 
 import math
 
-from host.actions import list as generic_list
-from host.actions.common import db_errors, scoped_where, selection
-from host.api import ActionContext
+from host.api import (ActionContext, CoercionError, Params, coerce, count_rows, db_errors, fetch_rows, make_selection,
+                      order_sql, parse_filter, read_names, read_page, read_sort)
 from host.errors import BadRequest, NotFound
-from host.query.filters import parse_filter
-from host.query.params import read_names, read_page
-from host.query.select import count_rows, fetch_rows, make_selection, order_sql, read_sort
-from host.query.values import CoercionError, Params, coerce
 from plugin_email_manager import threads_sql
 from plugin_email_manager.search import read_search, search_sql
 
@@ -73,7 +68,7 @@ async def list_threads(ctx: ActionContext) -> dict:
         mains = {}
         if pairs:
             params = Params()
-            where = scoped_where(coll, user, params, None, [p[1] for p in pairs])
+            where = ctx.where(params, ids=[p[1] for p in pairs])
             for row in await fetch_rows(db, coll, sel, where, params, user=user):
                 mains[row["id"]] = row
         summary = await threads_sql.summaries(db, [p for p in pairs if p[1] in mains])
@@ -99,10 +94,9 @@ def _thread_id(raw) -> int:
 
 async def get_thread(ctx: ActionContext) -> dict:
     """Every message of one of the user's conversations, oldest first, as ``get`` answers them."""
-    coll = ctx.collection
     thread_id = _thread_id(ctx.params.get("threadId"))
     params = Params()
-    where = scoped_where(coll, ctx.user, params, None)
+    where = ctx.where(params)
     rows = await ctx.db.fetch(f"SELECT t.id FROM mail_messages t WHERE t.thread_id = "
                               f"{params.add(thread_id, 'bigint')} AND {where} ORDER BY t.date, t.id",
                               *params.values)
@@ -119,10 +113,10 @@ async def list_messages(ctx: ActionContext) -> dict:
     """``mailMessages:list``: the generic list, plus ``search`` (ranked unless ``sort`` is given)."""
     search = read_search(ctx.params)
     if search is None:
-        return await generic_list.run(ctx)
+        return await ctx.run_generic("list")
     coll = ctx.collection
     flt = parse_filter(ctx.params.get("filter"))
-    sel = selection(ctx, "list")
+    sel = ctx.selection("list")
     names = read_names(ctx.params.get("sort"), "sort")
     page, page_size, paginate = read_page(ctx.params)
     params = Params()

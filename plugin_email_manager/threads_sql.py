@@ -19,8 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from host.actions.common import scoped_where
-from host.query.values import Params
+from host.api import Params, scope_where
 
 PARTICIPANTS = 10  # per row, newest first
 NO_DATE = "'-infinity'::timestamptz"
@@ -60,16 +59,28 @@ CROSS JOIN LATERAL (
 """
 
 
+def _accounts(coll):
+    """The collection of the messages' ``account`` relation (``mailAccounts``)."""
+    return coll.related(coll.fields["account"])
+
+
 def standard_scope(coll, user) -> bool:
-    """Whether the collection's scope for ``user`` is exactly "messages of my accounts"."""
-    return user is not None and coll.scope_filter(user) == {"account.userId": user.id}
+    """Whether the messages' scope for ``user`` is exactly "messages whose account is one of the
+    caller's accounts": the accounts' own scope, reached through the ``account`` relation. Read
+    from both collections' ``[acl.scope]``, so that changing either file changes the answer."""
+    if user is None:
+        return False
+    mine = _accounts(coll).scope_filter(user)
+    return bool(mine) and coll.scope_filter(user) == {f"account.{k}": v for k, v in mine.items()}
 
 
 async def own_accounts(db, coll, user) -> list[int] | None:
     """The user's account ids when the scope is the usual one (a planner hint), else None."""
     if not standard_scope(coll, user):
         return None
-    return [r["id"] for r in await db.fetch("SELECT id FROM mail_accounts WHERE user_id = $1", user.id)]
+    params = Params()
+    return [r["id"] for r in await db.fetch(f"SELECT t.id FROM mail_accounts t "
+                                            f"WHERE {scope_where(_accounts(coll), user, params)}", *params.values)]
 
 
 def user_wheres(coll, user, params: Params, flt: dict | None, accounts: list[int] | None) -> tuple[str, str]:
@@ -81,10 +92,10 @@ def user_wheres(coll, user, params: Params, flt: dict | None, accounts: list[int
     index matches it, for a search arm whose GIN index already reads only these accounts (see
     ``search.Search.scoped``)."""
     if accounts is None:
-        where = scoped_where(coll, user, params, flt)
+        where = scope_where(coll, user, params, flt)
         return where, where
     ids = params.add(accounts, "bigint[]")
-    rest = scoped_where(coll, None, params, flt)
+    rest = scope_where(coll, None, params, flt)
     own, unindexed = f"t.account_id = ANY ({ids})", f"(t.account_id + 0) = ANY ({ids})"
     if rest == "TRUE":
         return own, unindexed
