@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 from plugin_email_manager.sendmail.addresses import address_key, format_address
 from plugin_email_manager.sendmail.compose import html_to_text
-from plugin_email_manager.subjects import forward_subject, reply_subject
+from plugin_email_manager.conversations import forward_subject, reply_subject
 
 FORWARD_LINE = "---------- Forwarded message ---------"
 # RFC 5537 3.4.4: keep References under a line's 998 characters; we also cap the count

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings, strategies as st
 
-from plugin_email_manager.subjects import (
+from plugin_email_manager.conversations.subjects import (
     _FORWARD, _REPLY, forward_subject, normalize_subject, reply_subject)
 
 PROPERTY = settings(max_examples=500, deadline=None)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugin_email_manager.subjects import (
+from plugin_email_manager.conversations.subjects import (
     forward_subject, is_forward_subject, is_reply_subject, normalize_subject, reply_subject,
 )
 

@@ -1,8 +1,9 @@
-"""The SQL of conversations (``conversations``): loading messages to place, finding candidate
-conversations, and writing the decisions of a batch."""
+"""The SQL of placing (``placing``): loading messages to place, finding candidate
+conversations, and writing the decisions of a batch. The tables and the triggers that keep the
+thread list in step are migrations (``plugin_email_manager/migrations/``)."""
 from __future__ import annotations
 
-from plugin_email_manager.conversation_model import MAX_PARTICIPANTS, MAX_SUBJECT_KEYS
+from plugin_email_manager.conversations.rules import MAX_PARTICIPANTS, MAX_SUBJECT_KEYS
 
 LOAD = """
 SELECT m.id, m.message_id, m.in_reply_to, m.provider_thread_id, m.subject, m.date, m.thread_id,
