@@ -1,8 +1,8 @@
 """Actions on messages: open one (sanitized HTML, attachments), read state, delete.
 
 Read state is written here at once and pushed to the server in the same call; when the server
-can't be reached the change stays in ``pending_flags`` and the next sync pushes it, so it is
-never lost and never overwritten by the server's older state meanwhile.
+can't be reached the change stays noted and the next sync pushes it (``mailsync.pending_flags``
+owns that), so it is never lost and never overwritten by the server's older state meanwhile.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import logging
 from host.api import ActionContext, answer_row
 from host.errors import BadRequest
 from plugin_email_manager import connections, runtime
+from plugin_email_manager.mailsync import pending_flags
 from plugin_email_manager.attachments import inline_url
 from plugin_email_manager.sanitize import sanitize_html, text_to_html
 
@@ -63,22 +64,14 @@ async def get(ctx: ActionContext) -> dict:
     return {"data": (await full_messages(ctx, ids))[0]}
 
 
-# columns that mirror an IMAP flag; a person sets the first two, sending sets the others
-SERVER_FLAGS = {"read": "\\Seen", "flagged": "\\Flagged", "answered": "\\Answered", "forwarded": "$Forwarded"}
-FLAG_COLUMNS = ("read", "flagged")
+FLAG_COLUMNS = ("read", "flagged")  # the server flags a person changes (sending sets the others)
 
 
 async def set_flag(ctx: ActionContext, ids: list[int], column: str, value: bool) -> None:
-    """Set a column of ``SERVER_FLAGS`` here, record the change for the server, and push it now."""
-    flag = SERVER_FLAGS[column]
-    changed = await ctx.db.fetch(
-        f"UPDATE mail_messages SET {column} = $2::boolean, pending_flags = coalesce(pending_flags, '{{}}'::jsonb) || "
-        "jsonb_build_object($3::text, $2::boolean) WHERE id = ANY($1::bigint[]) AND uid IS NOT NULL RETURNING id",
-        ids, value, flag)
-    await ctx.db.execute(f"UPDATE mail_messages SET {column} = $2 WHERE id = ANY($1::bigint[]) AND uid IS NULL",
-                         ids, value)
+    """Set a flag column here and on the server (``pending_flags`` keeps it until the server has it)."""
+    changed = await pending_flags.record(ctx.db, ids, column, value)
     if changed:
-        await push_pending(ctx.host, [r["id"] for r in changed])
+        await pending_flags.push_now(ctx.host, changed)
     await ctx.host.badges_changed(ctx.user.id)
 
 
@@ -120,31 +113,6 @@ async def update(ctx: ActionContext) -> dict:
                                  sorted(set(value)) if column == "labels" else value)
     rows = await full_messages(ctx, ids)
     return {"data": rows[0] if len(rows) == 1 else rows}
-
-
-async def push_pending(host, ids: list[int]) -> None:
-    """Push pending flag changes of these messages now; on failure the next sync retries."""
-    from plugin_email_manager.mailsync.folder_sync import push_flags
-    from plugin_email_manager.mailsync.store import FolderState
-
-    folders = await host.db.fetch(
-        "SELECT DISTINCT f.id, f.name, f.type, f.account_id FROM mail_messages m JOIN mail_folders f ON f.id = m.folder_id "
-        "WHERE m.id = ANY($1::bigint[]) AND m.pending_flags IS NOT NULL", ids)
-    by_account: dict[int, list] = {}
-    for f in folders:
-        by_account.setdefault(f["account_id"], []).append(f)
-    for account_id, account_folders in by_account.items():
-        try:
-            account = await connections.load_account(host.db, account_id)
-            session = await connections.open_imap(host, account, timeout=15)
-            try:
-                for f in account_folders:
-                    await session.select(f["name"])
-                    await push_flags(host.db, session, FolderState(f["id"], f["name"], f["type"], None, None, None, None))
-            finally:
-                await session.logout()
-        except Exception as e:  # kept pending: the next sync pushes it
-            log.warning("account %s: read state not pushed yet (%s: %s)", account_id, type(e).__name__, e)
 
 
 async def destroy(ctx: ActionContext) -> dict:

@@ -34,8 +34,8 @@ import asyncpg
 
 from plugin_email_manager import conversations
 from plugin_email_manager.mailparse.headers import parse_headers
-from plugin_email_manager.mailsync import gmail, store
-from plugin_email_manager.mailsync.imap_codec import search_date
+from plugin_email_manager.mailsync import gmail, pending_flags, store
+from plugin_email_manager.mailsync.imap import search_date
 
 log = logging.getLogger(__name__)
 
@@ -82,21 +82,6 @@ def message_row(fetched, folder_type: str) -> dict:
     return row
 
 
-async def push_flags(db, session, folder: store.FolderState) -> int:
-    """Read/flag changes made here reach the server; they stay pending when the server fails."""
-    pending = await store.pending_flag_changes(db, folder.id)
-    if not pending:
-        return 0
-    by_change: dict[tuple[str, bool], list[int]] = {}
-    for _id, uid, changes in pending:
-        for flag, on in changes.items():
-            by_change.setdefault((flag, bool(on)), []).append(uid)
-    for (flag, on), uids in by_change.items():
-        await session.store_flags(uids, add=[flag] if on else [], remove=[] if on else [flag])
-    await store.clear_pending_flags(db, [p[0] for p in pending], {p[0]: p[2] for p in pending})
-    return len(pending)
-
-
 async def sync_folder(db, session, account, folder: store.FolderState, *,
                       on_batch: Callable[[Counts], Awaitable[None]] | None = None) -> Counts:
     counts = Counts()
@@ -114,7 +99,7 @@ async def sync_folder(db, session, account, folder: store.FolderState, *,
     elif info.qresync:
         # before the push below: this news is older than a change made here and pushed now
         counts.updated += await store.apply_flags(db, folder.id, info.changed, folder.type)
-    await push_flags(db, session, folder)
+    await pending_flags.push(db, session, folder.id)
 
     last_seen = None
     if info.qresync and info.uidvalidity == folder.uid_validity:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from plugin_email_manager.mailsync import gmail
-from plugin_email_manager.mailsync.imap_fetch import FlagUpdate
+from plugin_email_manager.mailsync import gmail, pending_flags
+from plugin_email_manager.mailsync.imap import FlagUpdate
 
 FOLDER_COLUMNS = ("id, account_id, name, delimiter, type, special_use, uid_validity, uid_next, "
                   "highest_modseq, synced_down_to, last_seen_uid, synced_at")
@@ -206,7 +206,7 @@ async def delete_uids(conn, folder_id: int, uids: Iterable[int]) -> int:
 
 async def apply_flags(conn, folder_id: int, changes: list[FlagUpdate], folder_type: str | None = None) -> int:
     """Server flags into read/flagged/answered; a message with a change still to push keeps its
-    own. On Gmail, a change may carry labels: with ``folder_type`` (the folder's own type) they
+    own (``pending_flags.UNPUSHED``). On Gmail, a change may carry labels: with ``folder_type`` (the folder's own type) they
     give the message's type, so archiving or moving it there moves it here."""
     if not changes:
         return 0
@@ -215,30 +215,17 @@ async def apply_flags(conn, folder_id: int, changes: list[FlagUpdate], folder_ty
     modseqs = [c.modseq for c in changes]
     types = [gmail.type_from_labels(c.labels, folder_type) if folder_type and c.labels is not None else None
              for c in changes]
-    return await conn.fetchval("""
+    return await conn.fetchval(f"""
         WITH x AS (SELECT uid, flags::jsonb AS flags, modseq, type
                    FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[]) AS x(uid, flags, modseq, type)),
         u AS (
           UPDATE mail_messages m SET flags = x.flags, modseq = coalesce(x.modseq, m.modseq),
             read = x.flags ? '\\Seen', flagged = x.flags ? '\\Flagged', answered = x.flags ? '\\Answered',
             forwarded = x.flags ? '$Forwarded', type = coalesce(x.type, m.type)
-          FROM x WHERE m.folder_id = $1 AND m.uid = x.uid AND m.pending_flags IS NULL
+          FROM x WHERE m.folder_id = $1 AND m.uid = x.uid AND {pending_flags.UNPUSHED}
             AND (m.flags IS DISTINCT FROM x.flags OR m.type IS DISTINCT FROM coalesce(x.type, m.type))
           RETURNING 1)
         SELECT count(*) FROM u""", folder_id, uids, flags, modseqs, types)
-
-
-async def pending_flag_changes(conn, folder_id: int) -> list[tuple[int, int, dict]]:
-    rows = await conn.fetch("SELECT id, uid, pending_flags FROM mail_messages "
-                            "WHERE folder_id = $1 AND pending_flags IS NOT NULL AND uid IS NOT NULL", folder_id)
-    return [(r["id"], r["uid"], r["pending_flags"]) for r in rows]
-
-
-async def clear_pending_flags(conn, ids: list[int], sent: dict[int, dict]) -> None:
-    """Forget pushed changes, unless the row was changed again meanwhile (compare what was sent)."""
-    for id_ in ids:
-        await conn.execute("UPDATE mail_messages SET pending_flags = NULL WHERE id = $1 AND pending_flags = $2::jsonb",
-                           id_, sent[id_])
 
 
 def now() -> datetime:

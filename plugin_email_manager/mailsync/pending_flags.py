@@ -1,0 +1,86 @@
+"""Flag changes made here on their way to the mail server: the one owner of ``pending_flags``.
+
+A person (or sending) changes read, flagged, answered or forwarded here; the column changes at
+once and the change is noted in the message's ``pending_flags`` (``{"\\Seen": true, ...}``), then
+pushed to the server with ``UID STORE``. Until the server has it:
+
+- ``record`` notes it (and ``push_now`` tries at once, from the action);
+- a sync pushes whatever is still noted for a folder (``push``), before it reads the server's flags;
+- the server's flags never overwrite a message with a change still noted (``UNPUSHED`` is the
+  condition ``store.apply_flags`` keeps to), so a change made while the server was unreachable
+  is neither lost nor undone by the server's older state;
+- once pushed, the note is cleared, unless the row was changed again meanwhile.
+"""
+from __future__ import annotations
+
+import logging
+
+from plugin_email_manager import connections
+
+log = logging.getLogger(__name__)
+
+# columns that mirror an IMAP flag; a person sets read and flagged, sending answered and forwarded
+SERVER_FLAGS = {"read": "\\Seen", "flagged": "\\Flagged", "answered": "\\Answered", "forwarded": "$Forwarded"}
+# a message whose server flags a sync may apply: nothing of its own waits to be pushed
+UNPUSHED = "m.pending_flags IS NULL"
+
+
+async def record(db, ids: list[int], column: str, value: bool) -> list[int]:
+    """Set ``column`` (a key of ``SERVER_FLAGS``) of these messages here and note the change for
+    the server. Answers the ids with a change to push (those on the server: a message with no UID,
+    a draft being sent, has nothing to push)."""
+    flag = SERVER_FLAGS[column]
+    changed = await db.fetch(
+        f"UPDATE mail_messages SET {column} = $2::boolean, pending_flags = coalesce(pending_flags, '{{}}'::jsonb) || "
+        "jsonb_build_object($3::text, $2::boolean) WHERE id = ANY($1::bigint[]) AND uid IS NOT NULL RETURNING id",
+        ids, value, flag)
+    await db.execute(f"UPDATE mail_messages SET {column} = $2 WHERE id = ANY($1::bigint[]) AND uid IS NULL",
+                     ids, value)
+    return [r["id"] for r in changed]
+
+
+async def push(db, session, folder_id: int) -> int:
+    """Push what is noted for the messages of the selected folder ``folder_id``; answers how many
+    messages had a change. A failure raises and leaves everything noted."""
+    rows = await db.fetch("SELECT id, uid, pending_flags FROM mail_messages "
+                          "WHERE folder_id = $1 AND pending_flags IS NOT NULL AND uid IS NOT NULL", folder_id)
+    if not rows:
+        return 0
+    by_change: dict[tuple[str, bool], list[int]] = {}
+    for row in rows:
+        for flag, on in row["pending_flags"].items():
+            by_change.setdefault((flag, bool(on)), []).append(row["uid"])
+    for (flag, on), uids in by_change.items():
+        await session.store_flags(uids, add=[flag] if on else [], remove=[] if on else [flag])
+    await _clear(db, {row["id"]: row["pending_flags"] for row in rows})
+    return len(rows)
+
+
+async def push_now(host, ids: list[int]) -> None:
+    """Push the noted changes of these messages now, from an action; when the server can't be
+    reached they stay noted and the next sync pushes them."""
+    folders = await host.db.fetch(
+        "SELECT DISTINCT f.id, f.name, f.account_id FROM mail_messages m JOIN mail_folders f ON f.id = m.folder_id "
+        "WHERE m.id = ANY($1::bigint[]) AND m.pending_flags IS NOT NULL", ids)
+    by_account: dict[int, list] = {}
+    for f in folders:
+        by_account.setdefault(f["account_id"], []).append(f)
+    for account_id, account_folders in by_account.items():
+        try:
+            account = await connections.load_account(host.db, account_id)
+            session = await connections.open_imap(host, account, timeout=15)
+            try:
+                for f in account_folders:
+                    await session.select(f["name"])
+                    await push(host.db, session, f["id"])
+            finally:
+                await session.logout()
+        except Exception as e:  # kept noted: the next sync pushes it
+            log.warning("account %s: read state not pushed yet (%s: %s)", account_id, type(e).__name__, e)
+
+
+async def _clear(db, sent: dict[int, dict]) -> None:
+    """Forget pushed changes, unless the row was changed again meanwhile (compare what was sent)."""
+    for id_, changes in sent.items():
+        await db.execute("UPDATE mail_messages SET pending_flags = NULL WHERE id = $1 AND pending_flags = $2::jsonb",
+                         id_, changes)
