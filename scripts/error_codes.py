@@ -188,7 +188,7 @@ def _text(node: ast.expr | None) -> str:
 
 def collect_classes(trees: dict[str, ast.Module]) -> dict[str, ErrorClass]:
     """Every subclass of HostError (and HostError itself), by name."""
-    every: dict[str, ErrorClass] = {}
+    defined: dict[str, list[ErrorClass]] = {}
     for path, tree in trees.items():
         for node in ast.walk(tree):
             if not isinstance(node, ast.ClassDef):
@@ -196,18 +196,18 @@ def collect_classes(trees: dict[str, ast.Module]) -> dict[str, ErrorClass]:
             cls = ErrorClass(node.name, [n for b in node.bases if (n := _name(b))], path, node.lineno,
                              doc=_first_line(ast.get_docstring(node)))
             for stmt in node.body:
-                if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-                    if stmt.targets[0].id == "code":
-                        cls.code = stmt.value
-                    elif stmt.targets[0].id == "status":
-                        cls.status = stmt.value
-            if node.name in every and (every[node.name].path, every[node.name].line) != (path, node.lineno):
-                other = every[node.name]
-                if _is_error(node.name, every) or any(b in every for b in cls.bases):
-                    raise SystemExit(f"two classes named {node.name}: {other.path}:{other.line} and "
-                                     f"{path}:{node.lineno}; the catalogue keys classes by name")
-            every.setdefault(node.name, cls)
-    return {name: cls for name, cls in every.items() if _is_error(name, every)}
+                target = stmt.targets[0] if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 else \
+                    stmt.target if isinstance(stmt, ast.AnnAssign) and stmt.value is not None else None
+                if isinstance(target, ast.Name) and target.id in ("code", "status"):
+                    setattr(cls, target.id, stmt.value)
+            defined.setdefault(node.name, []).append(cls)
+    every = {name: found[0] for name, found in defined.items()}
+    errors = {name: cls for name, cls in every.items() if _is_error(name, every)}
+    for name in errors:
+        if len(defined[name]) > 1:
+            raise SystemExit(f"two classes named {name} ({', '.join(f'{c.path}:{c.line}' for c in defined[name])}):"
+                             " the catalogue keys error classes by name; rename one")
+    return errors
 
 
 def _is_error(name: str, every: dict[str, ErrorClass], seen=(), stop: str = BASE) -> bool:
