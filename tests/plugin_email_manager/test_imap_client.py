@@ -12,8 +12,8 @@ import pytest
 from aiohttp import web
 
 from plugin_email_manager.errors import ImapCommandFailed, ImapUnavailable, MailAuthFailed
-from plugin_email_manager.mailsync import imap
-from plugin_email_manager.mailsync.imap_codec import encode_mutf7
+from plugin_email_manager.mailsync.imap import session as imap  # COMMAND_UIDS is read there
+from plugin_email_manager.mailsync.imap import encode_mutf7
 from tests.servers.tcpproxy import TcpProxy
 
 

@@ -7,7 +7,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from plugin_email_manager.mailsync import imap_idle
+from plugin_email_manager.mailsync.imap import session as imap_idle  # POLL_SECONDS is read there
 from plugin_email_manager.mailsync.account_sync import sync_account
 from tests.plugin_email_manager.helpers import message
 from tests.servers.imap_proxy import ImapProxy
@@ -322,7 +322,7 @@ async def test_a_row_lost_here_is_fetched_again_when_the_counts_do_not_add_up(ma
 
 def test_a_row_from_hostile_headers_carries_no_nul_for_postgresql():
     from plugin_email_manager.mailsync.folder_sync import message_row
-    from plugin_email_manager.mailsync.imap_fetch import FetchedMessage
+    from plugin_email_manager.mailsync.imap import FetchedMessage
 
     raw = (b"Message-ID: <a\x00b@example.com>\r\nIn-Reply-To: <p\x00@example.com>\r\n"
            b"Subject: =?utf-8?q?nul=00here?=\r\nFrom: Ann\x00 <ann@example.com>\r\n\r\nbody\x00")

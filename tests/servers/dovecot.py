@@ -27,7 +27,7 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 
-from plugin_email_manager.mailsync.imap_codec import encode_mutf7
+from plugin_email_manager.mailsync.imap import encode_mutf7
 from tests.servers.net import free_port, wait_port
 
 _CONF = """\

@@ -1,13 +1,14 @@
 """Folders: LIST responses, and which kind of folder each one is.
 
 A folder's kind comes from its SPECIAL-USE attribute (RFC 6154) when the server gives one, else
-from the names that common servers and clients use, in several languages.
+from the names that common servers and clients use, in several languages. Read from parsed
+values only, no connection: the sync engine asks ``folder_type`` of folders it has stored.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from plugin_email_manager.mailsync.imap_codec import decode_mutf7
+from plugin_email_manager.mailsync.imap.codec import decode_mutf7
 
 SPECIAL_USE_TYPES = {
     "\\sent": "sent", "\\drafts": "drafts", "\\trash": "trash", "\\junk": "junk",

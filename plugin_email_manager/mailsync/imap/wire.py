@@ -1,6 +1,7 @@
 """The IMAP byte stream: reading whole responses (lines and literals) and parsing their values.
 
-Our own reader on asyncio streams rather than aioimaplib's protocol (see ``imap.py`` for why).
+The bottom layer: it knows bytes and responses, nothing of commands. Our own reader on asyncio
+streams rather than aioimaplib's protocol (the package's docstring says why).
 Reading is linear: a response is a few ``readuntil`` calls plus one ``readexactly`` per literal,
 and its values are tokenized once, so 10,000 messages parse in a fraction of a second. Every
 read has an inactivity timeout; any failure of the stream closes the connection and raises

@@ -1,6 +1,6 @@
 """FETCH: what a fetched message is, and reading FETCH responses into it.
 
-The message bodies come through ``ImapSession.fetch_messages`` (``imap.py``), which keeps a few
+The message bodies come through ``ImapSession.fetch_messages`` (``session.py``), which keeps a few
 ``UID FETCH`` commands in flight and hands each message on as soon as it has been read, so memory
 holds about one message plus the stream's read-ahead, whatever the mailbox's size.
 """
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from plugin_email_manager.mailsync.imap_codec import decode_mutf7, parse_internaldate
+from plugin_email_manager.mailsync.imap.codec import decode_mutf7, parse_internaldate
 
 BODY_ITEMS = "UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[]"
 GMAIL_ITEMS = " X-GM-MSGID X-GM-THRID X-GM-LABELS"

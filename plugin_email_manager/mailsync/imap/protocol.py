@@ -1,20 +1,32 @@
-"""The command loop under ``ImapSession``: tags, literals, untagged bookkeeping, login, logout.
+"""The connection under ``ImapSession``: the command loop, untagged bookkeeping, login, logout.
 
 Every command goes through ``_run``, which holds the session's lock, sends the command (with
 LITERAL+ when the server has it, else waiting for ``+`` before each literal), collects the
 untagged responses until the tagged one, and raises ``ImapCommandFailed`` on NO/BAD. On any
 other failure, cancellation included, the connection is closed: its state is unknown.
+
+Logging in lives here too, because it is what changes the connection's own state (whether it is
+authenticated, which capabilities count) and needs nothing of a selected folder. LOGIN and
+AUTHENTICATE XOAUTH2 tell a refusal (``MailAuthFailed``) from an outage (``ImapUnavailable``, for
+the RFC 5530 codes that mean "not now"). XOAUTH2 is done here rather than with aioimaplib's
+``xoauth2()``: a server that refuses the token answers a ``+ <base64 JSON>`` challenge and waits
+for an empty line, which aioimaplib never sends, so the call hung until its timeout. Here the
+empty line is sent, the NO read, and the refusal raised at once.
 """
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 from typing import Iterable
 
 from host.errors import HostError
-from plugin_email_manager.errors import ImapCommandFailed, ImapUnavailable
-from plugin_email_manager.mailsync import imap_auth
-from plugin_email_manager.mailsync.imap_codec import Literal, parse_uid_set
-from plugin_email_manager.mailsync.imap_wire import ProtocolError, Response, Wire
+from plugin_email_manager.errors import ImapCommandFailed, ImapUnavailable, MailAuthFailed
+from plugin_email_manager.mailsync.imap.codec import Literal, parse_uid_set, quote
+from plugin_email_manager.mailsync.imap.wire import ProtocolError, Response, Wire
+
+# Response codes (RFC 5530) that say "not now" rather than "not you".
+TEMPORARY_CODES = {"UNAVAILABLE", "SERVERBUG", "LIMIT", "INUSE", "OVERQUOTA"}
 
 
 def capabilities_in(responses: Iterable[Response]) -> set[str] | None:
@@ -26,7 +38,16 @@ def capabilities_in(responses: Iterable[Response]) -> set[str] | None:
     return None
 
 
+def _astring(text: str) -> bytes | Literal:
+    """Quoted when it can be; a literal for non-ASCII or control characters (passwords may hold them)."""
+    if text.isascii() and not any(c in text for c in "\r\n\x00"):
+        return quote(text)
+    return Literal(text.encode("utf-8"))
+
+
 class ImapConnection:
+    """One connection to an IMAP server, up to logged in; ``ImapSession`` adds the folder commands."""
+
     def __init__(self, wire: Wire, host: str, port: int):
         self.wire, self.host, self.port = wire, host, port
         self.capabilities: set[str] = set()
@@ -176,13 +197,57 @@ class ImapConnection:
         else:
             await self.refresh_capabilities()
 
+    def _refused(self, e: ImapCommandFailed, how: str, detail: str = "") -> Exception:
+        code = (e.extra.get("responseCode") or "").split(" ")[0].upper()
+        text = e.extra.get("serverText") or ""
+        if code in TEMPORARY_CODES:
+            return ImapUnavailable(f"The IMAP server {self.where} could not check the login now: {text}",
+                                   server="imap", responseCode=code)
+        message = f"The IMAP server {self.where} refused the {how}: {text or 'authentication failed'}"
+        return MailAuthFailed(message + (f" ({detail})" if detail else ""), server="imap",
+                              **({"responseCode": code} if code else {}))
+
     async def login(self, username: str, password: str) -> None:
         """LOGIN. :raises MailAuthFailed: refused (``server="imap"``); ImapUnavailable: not now."""
-        await imap_auth.login(self, username, password)
+        if "LOGINDISABLED" in self.capabilities:
+            raise MailAuthFailed(f"The IMAP server {self.where} refuses a password login on an unencrypted "
+                                 "connection; use TLS or STARTTLS.", server="imap")
+        try:
+            tagged, untagged = await self._run(b"LOGIN ", _astring(username), b" ", _astring(password))
+        except ImapCommandFailed as e:
+            raise self._refused(e, "login") from None
+        await self._after_auth(tagged, untagged)
 
     async def authenticate_xoauth2(self, username: str, access_token: str) -> None:
         """AUTHENTICATE XOAUTH2; a refused token raises ``MailAuthFailed`` at once, never hangs."""
-        await imap_auth.authenticate_xoauth2(self, username, access_token)
+        if not any(c in username + access_token for c in "\x01\r\n"):
+            sasl = base64.b64encode(f"user={username}\x01auth=Bearer {access_token}\x01\x01".encode()).decode()
+        else:
+            raise MailAuthFailed("The user name or token holds characters XOAUTH2 cannot carry.", server="imap")
+        error_detail: list[str] = []
+        sent_initial = "SASL-IR" in self.capabilities
+
+        def on_challenge(challenge: str) -> bytes:
+            nonlocal sent_initial
+            if not sent_initial:
+                sent_initial = True
+                return sasl.encode()
+            # A challenge after the credentials is the server's error report (a base64 JSON); the
+            # exchange must be ended with an empty response for the tagged NO to come.
+            try:
+                report = json.loads(base64.b64decode(challenge))
+                error_detail.append(", ".join(f"{k}={v}" for k, v in report.items()))
+            except (ValueError, TypeError):
+                pass
+            return b""
+
+        command = b"AUTHENTICATE XOAUTH2 " + sasl.encode() if "SASL-IR" in self.capabilities \
+            else b"AUTHENTICATE XOAUTH2"
+        try:
+            tagged, untagged = await self._run(command, on_continuation=on_challenge)
+        except ImapCommandFailed as e:
+            raise self._refused(e, "OAuth token", "; ".join(error_detail)) from None
+        await self._after_auth(tagged, untagged)
 
     # -- the end --------------------------------------------------------------------------------
 

@@ -1,4 +1,8 @@
-"""Small IMAP encodings: UID sets, modified UTF-7 folder names, dates, quoted strings, flags."""
+"""Small IMAP encodings: UID sets, modified UTF-7 folder names, dates, quoted strings, flags.
+
+Pure functions both ways (a command's arguments out, a response's values in), with no I/O, so
+that the layers above and the sync engine (``search_date``) share one spelling of each format.
+"""
 from __future__ import annotations
 
 import base64
