@@ -39,7 +39,7 @@ from host.db.migrate import migrate  # noqa: E402
 from host.jsonio import dumps  # noqa: E402
 from host.passwords import hash_password_sync  # noqa: E402
 from host.schema import load_registry  # noqa: E402
-from plugin_email_manager import badge, threads  # noqa: E402
+from plugin_email_manager import threads, unread_badge  # noqa: E402
 from plugin_email_manager.migrations import migrations  # noqa: E402
 from plugin_email_manager.search import vector_sql  # noqa: E402
 from tests.servers.postgres import PostgresCluster  # noqa: E402
@@ -287,7 +287,7 @@ async def queries(pool, seeded: dict, samples: int, rng: random.Random) -> list[
         return call
 
     async def badge_call(host):
-        return await badge.unread_count(host, user)
+        return await unread_badge.unread_count(host, user)
 
     inbox_threads = await pool.fetchval("SELECT count(*) FROM mail_thread_heads WHERE user_id = $1 AND kind = 'inbox'",
                                         user.id)

@@ -22,12 +22,12 @@ The sections:
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from host import keys
+from host.actions import GENERIC
 from host.actions.common import db_errors, scoped_where
 from host.actions.common import selection as _selection
 from host.errors import BadRequest, NotFound
@@ -126,9 +126,9 @@ class ActionContext:
     async def run_generic(self, action: str) -> Any:
         """Run the generic ``list``, ``get``, ``create``, ``update`` or ``destroy`` with this context:
         for a custom action that adds a step before or after the generic one."""
-        if action not in ("list", "get", "create", "update", "destroy"):
+        if action not in GENERIC:
             raise ValueError(f"no generic action {action!r}")
-        return await importlib.import_module(f"host.actions.{action}").run(self)
+        return await GENERIC[action](self)
 
     def _collection(self, collection: "Collection | str | None") -> "Collection":
         if collection is None:

@@ -3,15 +3,15 @@ run it. REST (``host.rest``) and JSON-RPC (``host.rpc``) only translate paramete
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from host.actions import GENERIC as GENERIC_ACTIONS
 from host.api import Action, ActionContext
 from host.auth import Caller
 from host.errors import Forbidden, NotFound, Unauthorized
 
-GENERIC = ("list", "get", "create", "update", "destroy")
+GENERIC = tuple(GENERIC_ACTIONS)
 # actions whose JSON body is the record's values rather than parameters
 VALUE_ACTIONS = ("create", "update")
 # generic actions that change nothing (the session cookie alone may call them by GET)
@@ -47,10 +47,6 @@ class VirtualCollection:
     fields: dict = field(default_factory=dict)
 
 
-def _generic(name: str) -> Any:
-    return importlib.import_module(f"host.actions.{name}").run
-
-
 class Dispatcher:
     def __init__(self, registry, actions: list[Action]):
         self.registry = registry
@@ -73,7 +69,7 @@ class Dispatcher:
         collection = self.collection(collection_name)
         action = self.actions.get((collection_name, action_name))
         if action is None and action_name in GENERIC and not isinstance(collection, VirtualCollection):
-            action = Action(collection_name, action_name, _generic(action_name), reads=action_name in READS)
+            action = Action(collection_name, action_name, GENERIC_ACTIONS[action_name], reads=action_name in READS)
         if action is None:
             raise UnknownAction(f"The collection {collection_name!r} has no action {action_name!r}.")
         return collection, action

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from host.api import Action, Badge, Job, UIEntry
 from host.hookspecs import hookimpl
-from plugin_email_manager import (accounts, attachments, badge, linking, messages, metrics, runtime, sending,
+from plugin_email_manager import (accounts, attachments, unread_badge, linking, messages, metrics, runtime, sending,
                                   settings_actions, snippets, threads)
 from plugin_email_manager.mailsync.parsepass import ParsePass
 from plugin_email_manager.mailsync.supervisor import Supervisor
@@ -60,7 +60,7 @@ def register_migrations():
 
 @hookimpl
 def register_badges():
-    return [Badge(name="mail", icon="mail", href="/admin/mail", count=badge.unread_count, title="Unread mail")]
+    return [Badge(name="mail", icon="mail", href="/admin/mail", count=unread_badge.unread_count, title="Unread mail")]
 
 
 @hookimpl

@@ -15,7 +15,7 @@ from host.errors import BadRequest, HostError, NotFound
 from plugin_email_manager import connections, outbox
 from plugin_email_manager.messages import full_messages, set_flag
 from plugin_email_manager.sendmail import compose, replies, smtp
-from plugin_email_manager.sendmail.addresses import format_address, parse_recipients
+from plugin_email_manager.sendmail.recipients import format_address, parse_recipients
 
 
 def _list(value: Any, name: str) -> list:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from .body import ParsedMessage, parse_message
 from .charsets import decode_text, decode_words
 from .headers import normalize_msgid, parse_date, parse_headers, parse_msgid_list
-from .text import html_to_text, make_snippet
+from .snippets import html_to_text, make_snippet
 
 __all__ = [
     "ParsedMessage", "decode_text", "decode_words", "html_to_text", "make_snippet",

@@ -31,7 +31,7 @@ from . import parts as P
 from .charsets import decode_text, fix_8bit
 from .fastmime import split_message
 from .headers import decode_unstructured, header_block
-from .text import html_to_text, make_snippet
+from .snippets import html_to_text, make_snippet
 
 _PARSER = BytesParser(policy=P.RAW_COMPAT32)
 _MAX_DEPTH = 30

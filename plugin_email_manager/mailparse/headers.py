@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_tz
 from typing import Any
 
-from .addresses import parse_address, parse_address_list
+from .address_headers import parse_address, parse_address_list
 from .charsets import decode_words, fix_8bit
 
 _WANTED = frozenset({

@@ -31,8 +31,8 @@ from typing import Any, Iterable
 
 from host.errors import BadRequest
 from plugin_email_manager.errors import AttachmentTooLarge, InvalidAddress
-from plugin_email_manager.htmltext import html_to_text
-from plugin_email_manager.sendmail.addresses import address_key, ascii_domain, is_valid_address, parse_recipients
+from plugin_email_manager.plaintext import html_to_text
+from plugin_email_manager.sendmail.recipients import address_key, ascii_domain, is_valid_address, parse_recipients
 
 POLICY = policy.SMTP  # CRLF line ends, as SMTP and IMAP APPEND want them
 MIB = 1024 * 1024

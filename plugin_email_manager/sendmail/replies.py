@@ -14,7 +14,7 @@ import html as htmllib
 from datetime import datetime
 from typing import Any, Iterable
 
-from plugin_email_manager.sendmail.addresses import address_key, format_address
+from plugin_email_manager.sendmail.recipients import address_key, format_address
 from plugin_email_manager.sendmail.compose import html_to_text
 from plugin_email_manager.conversations import forward_subject, reply_subject
 

@@ -10,7 +10,8 @@ from types import SimpleNamespace
 import asyncpg
 import pytest
 
-from host.actions import create, destroy, get, list as list_, update
+from host.actions import create, destroy, get, update
+from host.actions import listing as list_
 from host.api import ActionContext, User
 from host.db.migrate import migrate
 from host.errors import BadRequest, NotFound

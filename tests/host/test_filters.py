@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import asyncpg
 import pytest
 
-from host.actions import list as list_action
+from host.actions import listing as list_action
 from host.api import ActionContext
 from host.db.migrate import migrate
 from host.errors import InvalidFilter

@@ -9,7 +9,7 @@ import pytest
 
 from host.errors import BadRequest
 from plugin_email_manager.errors import AttachmentTooLarge, InvalidAddress
-from plugin_email_manager.sendmail.addresses import format_address, parse_recipients
+from plugin_email_manager.sendmail.recipients import format_address, parse_recipients
 from plugin_email_manager.sendmail.compose import (attachments_size, build_message, check_size,
                                                    envelope_recipients, html_to_text)
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from host.errors import BadRequest
-from plugin_email_manager.sendmail.addresses import ascii_domain
+from plugin_email_manager.sendmail.recipients import ascii_domain
 from plugin_email_manager.sendmail.compose import build_message, clean_subject
 
 PROPERTY = settings(max_examples=300, deadline=None)

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import re
 
-from plugin_email_manager.htmltext import html_to_text as _readable
+from plugin_email_manager.plaintext import html_to_text as _readable
 
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
 
 
 def html_to_text(html: str) -> str:
-    """The text of an HTML-only message (``plugin_email_manager.htmltext``); never raises: a
+    """The text of an HTML-only message (``plugin_email_manager.plaintext``); never raises: a
     page html.parser can't walk still gives its words."""
     try:
         return _readable(html or "").strip()
