@@ -39,7 +39,8 @@ from host.db.migrate import migrate  # noqa: E402
 from host.jsonio import dumps  # noqa: E402
 from host.passwords import hash_password_sync  # noqa: E402
 from host.schema import load_registry  # noqa: E402
-from plugin_email_manager import threads, unread_badge  # noqa: E402
+from plugin_email_manager import unread_badge  # noqa: E402
+from plugin_email_manager.actions import mail_messages  # noqa: E402
 from plugin_email_manager.migrations import migrations  # noqa: E402
 from plugin_email_manager.search import vector_sql  # noqa: E402
 from tests.servers.postgres import PostgresCluster  # noqa: E402
@@ -260,7 +261,7 @@ def list_call(registry, user, **params):
     async def call(host):
         ctx = ActionContext(host=host, collection=registry["mailMessages"], action="listThreads",
                             params=dict(params), values={}, user=user)
-        return await threads.list_threads(ctx)
+        return await mail_messages.list_threads(ctx)
     return call
 
 
@@ -283,7 +284,7 @@ async def queries(pool, seeded: dict, samples: int, rng: random.Random) -> list[
         async def call(host):
             ctx = ActionContext(host=host, collection=registry["mailMessages"], action="getThread",
                                 params={"threadId": rng.choice(thread_ids)}, values={}, user=user)
-            return await threads.get_thread(ctx)
+            return await mail_messages.get_thread(ctx)
         return call
 
     async def badge_call(host):

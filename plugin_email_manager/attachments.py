@@ -1,5 +1,6 @@
-"""Attachment bytes: ``mailAttachments:download`` (signed in), and inline ``cid:`` images through
-short-lived signed URLs, which the reader's sandboxed frame can load without a cookie.
+"""Attachments as the browser gets them: a safe Content-Type and Content-Disposition (for
+``mailAttachments:download``), and inline ``cid:`` images through short-lived signed URLs, which
+the reader's sandboxed frame can load without a cookie.
 """
 from __future__ import annotations
 
@@ -9,21 +10,21 @@ import urllib.parse
 
 from aiohttp import web
 
-from host.api import ActionContext, Params, Raw, public_route, read_ids, request_host
-from host.errors import BadRequest, NotFound
+from host.api import public_route, request_host
+from host.errors import NotFound
 
 INLINE_PATH = "/api/mailAttachments:inline"
 INLINE_TTL = 3600
 
 
-def _disposition(kind: str, filename: str) -> str:
+def disposition(kind: str, filename: str) -> str:
     # a name from hostile mail may carry line breaks or controls: never into a header
     filename = re.sub(r"[\x00-\x1f\x7f]+", " ", filename).strip() or "attachment"
     ascii_name = filename.encode("ascii", "replace").decode().replace('"', "'").replace("\\", "_") or "attachment"
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{urllib.parse.quote(filename)}"
 
 
-def _safe_type(content_type: str | None) -> str:
+def safe_type(content_type: str | None) -> str:
     # never let stored mail be served as a page or script of our origin
     ctype = (content_type or "application/octet-stream").split(";")[0].strip().lower()
     if "html" in ctype or "xml" in ctype or "javascript" in ctype or ctype in ("image/svg+xml",):
@@ -31,18 +32,6 @@ def _safe_type(content_type: str | None) -> str:
     return ctype
 
 
-async def download(ctx: ActionContext) -> Raw:
-    read = read_ids(ctx.collection, ctx.params.get("filterByTk"))
-    if read is None or len(read[0]) != 1:
-        raise BadRequest("'filterByTk' must name one attachment.", code="MISSING_PARAMETER", field="filterByTk")
-    params = Params()
-    row = await ctx.db.fetchrow("SELECT t.filename, t.content_type, t.content FROM mail_attachments t "
-                                f"WHERE {ctx.where(params, ids=read[0])}", *params.values)
-    if row is None:  # none, or not the caller's: the same answer
-        raise NotFound("No such attachment.")
-    return Raw(bytes(row["content"] or b""), _safe_type(row["content_type"]), headers={
-        "Content-Disposition": _disposition("attachment", row["filename"] or "attachment"),
-        "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
 
 
 def inline_url(host, attachment_id: int) -> str:
@@ -64,7 +53,7 @@ async def inline(request: web.Request) -> web.Response:
     row = await host.db.fetchrow("SELECT content_type, content FROM mail_attachments WHERE id = $1", attachment_id)
     if row is None:
         raise NotFound("No such image.")
-    ctype = _safe_type(row["content_type"])
+    ctype = safe_type(row["content_type"])
     if not ctype.startswith("image/"):
         ctype = "application/octet-stream"
     return web.Response(body=bytes(row["content"] or b""), content_type=ctype, headers={

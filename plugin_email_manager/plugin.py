@@ -3,10 +3,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from host.api import Action, Badge, Job, UIEntry
+from host.api import Badge, Job, UIEntry
 from host.hookspecs import hookimpl
-from plugin_email_manager import (accounts, attachments, unread_badge, linking, messages, metrics, runtime, sending,
-                                  settings_actions, snippets, threads)
+from plugin_email_manager import (
+    actions,
+    attachments,
+    metrics,
+    runtime,
+    settings_records,
+    unread_badge,
+)
 from plugin_email_manager.mailsync.parsepass import ParsePass
 from plugin_email_manager.mailsync.supervisor import Supervisor
 from plugin_email_manager.migrations import migrations
@@ -16,36 +22,7 @@ HERE = Path(__file__).resolve().parent
 
 @hookimpl
 def register_actions():
-    return [
-        Action("mailAccounts", "create", accounts.create, summary="Add an IMAP/SMTP account (logins checked first)"),
-        Action("mailAccounts", "link", linking.link, summary="Start linking a Google or Microsoft account"),
-        Action("mailAccounts", "oauthCallback", linking.callback, public=True,
-               summary="Where the OAuth provider sends the person back"),
-        Action("mailAccounts", "update", accounts.update, summary="Rename, or give a new password or server"),
-        Action("mailAccounts", "sync", accounts.sync, summary="Sync now (Refresh); wait: true answers when done"),
-        Action("mailAccounts", "destroy", accounts.destroy, summary="Remove an account and all of its mail here"),
-        Action("mailMessages", "get", messages.get, reads=True, summary="One message with its bodies and attachments"),
-        Action("mailMessages", "list", threads.list_messages, reads=True, summary="Messages, with full-text search"),
-        Action("mailMessages", "listThreads", threads.list_threads, reads=True, summary="One row per conversation"),
-        Action("mailMessages", "getThread", threads.get_thread, reads=True, summary="Every message of a conversation"),
-        Action("mailMessages", "markRead", messages.mark_read, summary="Mark read, here and on the server"),
-        Action("mailMessages", "markUnread", messages.mark_unread, summary="Mark unread, here and on the server"),
-        Action("mailMessages", "update", messages.update, summary="Change read or flagged, here and on the server"),
-        Action("mailMessages", "destroy", messages.destroy, summary="Move to Trash (from Trash: delete for good)"),
-        Action("mailMessages", "prepareReply", sending.prepare_reply, summary="A reply draft for the compose dialog"),
-        Action("mailMessages", "prepareForward", sending.prepare_forward, summary="A forward draft"),
-        Action("mailMessages", "send", sending.send, summary="Send a message over SMTP"),
-        Action("mailMessages", "reply", sending.reply, summary="Reply in one call"),
-        Action("mailMessages", "forward", sending.forward, summary="Forward in one call"),
-        Action("mailMessages", "saveDraft", sending.save_draft, summary="Store a draft here and on the server"),
-        Action("mailAttachments", "download", attachments.download, reads=True, summary="The attachment's bytes"),
-        Action("mailSettings", "create", settings_actions.create, summary="Provider or general settings (root)"),
-        Action("mailSignatures", "create", snippets.create, summary="A signature (its HTML sanitized)"),
-        Action("mailSignatures", "update", snippets.update, summary="Change a signature (HTML sanitized)"),
-        Action("mailTemplates", "create", snippets.create, summary="A template (its HTML sanitized)"),
-        Action("mailTemplates", "update", snippets.update, summary="Change a template (HTML sanitized)"),
-        Action("mailSettings", "update", settings_actions.update, summary="Change settings (root)"),
-    ]
+    return actions.ACTIONS
 
 
 @hookimpl
@@ -90,9 +67,9 @@ async def collect_metrics(host):
 
 @hookimpl
 async def startup(host):
-    await settings_actions.seed_providers(host)
-    await settings_actions.load_overrides(host)
-    await host.listen("mail_settings_changed", lambda _payload: settings_actions.load_overrides(host))
+    await settings_records.seed_providers(host)
+    await settings_records.load_overrides(host)
+    await host.listen("mail_settings_changed", lambda _payload: settings_records.load_overrides(host))
     parse_pass = ParsePass(host, accounts=lambda: list(supervisor.workers),
                            syncing=lambda account_id: supervisor.syncing(account_id))
     supervisor = Supervisor(host, after_sync=parse_pass.wake)

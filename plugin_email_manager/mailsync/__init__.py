@@ -1,6 +1,6 @@
-"""Mail sync over IMAP: the client (``imap``) and the engine that keeps PostgreSQL in step with it.
-
-``imap`` is the only module that talks to an IMAP server; its helpers are ``imap_wire`` (the byte
-stream and response parser), ``imap_codec`` (UID sets, modified UTF-7, dates), ``imap_auth``
-(LOGIN, XOAUTH2), ``imap_folders`` (LIST, folder kinds) and ``imap_fetch`` (fetched messages).
+"""Mail sync over IMAP: the client (``imap/``, the only package that talks to an IMAP server; its
+docstring gives its layers) and the engine that keeps PostgreSQL in step with it: ``supervisor``
+(leases, one worker per account), ``worker`` (syncs, IDLE), ``account_sync`` and ``folder_sync``
+(the state machine), ``store`` (the SQL), ``pending_flags`` (changes made here on their way to the
+server), ``parsepass`` (decoding and indexing after the mail is listable), ``gmail``.
 """

@@ -1,5 +1,6 @@
 """Serving attachments from hostile mail: no header injection, never as a page of our origin."""
-from plugin_email_manager.attachments import _disposition, _safe_type
+from plugin_email_manager.attachments import disposition as _disposition
+from plugin_email_manager.attachments import safe_type as _safe_type
 
 
 def test_a_filename_with_line_breaks_cannot_add_a_header():

@@ -9,7 +9,7 @@ import pytest
 
 from host.errors import BadRequest
 from plugin_email_manager.mailparse.headers import decode_unstructured
-from plugin_email_manager.threads import list_messages, list_threads
+from plugin_email_manager.actions.mail_messages import list_messages, list_threads
 from tests.plugin_email_manager.test_conversations import T0, mail, mail_template  # noqa: F401
 from tests.plugin_email_manager.test_threads_api import Box
 

@@ -7,7 +7,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from plugin_email_manager.mailsync.imap import session as imap_idle  # POLL_SECONDS is read there
+from plugin_email_manager.mailsync.imap import session  # POLL_SECONDS is read there
 from plugin_email_manager.mailsync.account_sync import sync_account
 from tests.plugin_email_manager.helpers import message
 from tests.servers.imap_proxy import ImapProxy
@@ -191,7 +191,7 @@ async def test_new_mail_arrives_without_refresh_through_idle(mailbox):
 
 
 async def test_without_idle_new_mail_arrives_by_polling(mailbox, dovecot, monkeypatch):
-    monkeypatch.setattr(imap_idle, "POLL_SECONDS", 0.5)  # 30 s in service: a NOOP each half second here
+    monkeypatch.setattr(session, "POLL_SECONDS", 0.5)  # 30 s in service: a NOOP each half second here
     plain = ImapProxy(dovecot.port, drop={"IDLE"}).start()
     try:
         await mailbox.link(imapPort=plain.port)

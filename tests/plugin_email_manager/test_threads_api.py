@@ -14,7 +14,7 @@ from host.api import ActionContext
 from host.errors import BadRequest, NotFound
 from plugin_email_manager.unread_badge import unread_count
 from plugin_email_manager.conversations import assign_threads
-from plugin_email_manager.threads import get_thread, list_threads
+from plugin_email_manager.actions.mail_messages import get_thread, list_threads
 from tests.plugin_email_manager.test_conversations import (  # noqa: F401 - fixtures
     REGISTRY, T0, Mail, mail, mail_template)
 

@@ -1,28 +1,8 @@
-"""``mailSettings`` (root only): the client secret is encrypted before it is stored, and the
-"general" record's ``values`` become the run-time settings of every process."""
+"""``mailSettings`` records as run-time settings: root's "general" record wins over the environment
+and the file, and each OAuth provider gets a record with the real providers' values to complete."""
 from __future__ import annotations
 
-from host.api import ActionContext, snake_case
-
-
-def _encrypt_secret(ctx: ActionContext) -> None:
-    secret = ctx.values.get("clientSecret")
-    if isinstance(secret, str) and secret:
-        ctx.values = {**ctx.values, "clientSecret": ctx.host.secrets.encrypt(secret)}
-
-
-async def create(ctx: ActionContext) -> dict:
-    _encrypt_secret(ctx)
-    answer = await ctx.run_generic("create")
-    await ctx.host.notify("mail_settings_changed", {})
-    return answer
-
-
-async def update(ctx: ActionContext) -> dict:
-    _encrypt_secret(ctx)
-    answer = await ctx.run_generic("update")
-    await ctx.host.notify("mail_settings_changed", {})
-    return answer
+from host.api import snake_case
 
 
 async def load_overrides(host) -> None:
@@ -30,10 +10,8 @@ async def load_overrides(host) -> None:
     values = await host.db.fetchval("SELECT \"values\" FROM mail_settings WHERE provider = 'general'")
     host.settings.set_overrides(values if isinstance(values, dict) else {})
 
-
 SEEDED = ("authorizationUrl", "tokenUrl", "userinfoUrl", "scopes", "authParams", "imapHost", "imapPort",
           "imapSecurity", "smtpHost", "smtpPort", "smtpSecurity")
-
 
 async def seed_providers(host) -> None:
     """One record per OAuth provider, with the real providers' values, for root to complete."""

@@ -1,0 +1,471 @@
+"""``mailMessages``: list and read (conversations, search), change (read state, flags, labels,
+delete), and write (reply, forward, send, drafts).
+
+listThreads answers one row per conversation that has a message matching ``filter`` and
+``search``, newest ``main.date`` first (``sort=date``: oldest first)::
+
+    {"threadId", "subject" (main's), "count", "unreadCount", "hasAttachments", "latestDate",
+     "participants": [{"name", "address"}, ...] (senders, newest first, at most 10),
+     "main": the newest matching message, with the fields of MAIN_FIELDS (or ``fields``)}
+
+``count``, ``unreadCount``, ``hasAttachments``, ``latestDate`` and ``participants`` are of the
+whole conversation, matching or not; the SQL is in ``conversations/listing.py``.
+
+Read state is written here at once and pushed to the server in the same call; when the server
+can't be reached the change stays noted and the next sync pushes it (``mailsync.pending_flags``
+owns that), so it is never lost and never overwritten by the server's older state meanwhile.
+
+Attachments of a message to send come as JSON (``attachments: [{"filename","contentType",
+"content": base64}]``) or as multipart form data (files in the field ``attachments``, the other
+fields as form fields whose values may be JSON). Sizes are checked before anything is sent.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from typing import Any
+
+from host.api import (
+    Action,
+    ActionContext,
+    CoercionError,
+    Params,
+    coerce,
+    count_rows,
+    db_errors,
+    fetch_rows,
+    make_selection,
+    order_sql,
+    parse_filter,
+    read_names,
+    read_page,
+    read_sort,
+)
+from host.errors import BadRequest, HostError, NotFound
+from plugin_email_manager import connections, outbox
+from plugin_email_manager.conversations import listing
+from plugin_email_manager.mailsync import pending_flags
+from plugin_email_manager.reader import full_messages
+from plugin_email_manager.search import read_search, search_sql
+from plugin_email_manager.sendmail import compose, replies, smtp
+from plugin_email_manager.sendmail.recipients import format_address, parse_recipients
+
+# ---------------------------------------------------------------- list and read
+
+def _thread_sort(raw) -> bool:
+    """``sort``: ``-date`` (the default, newest first) or ``date``; answers "descending"."""
+    names = read_names(raw, "sort") or ["-date"]
+    keys = [n for n in names if n.lstrip("-") != "id"] or ["-date"]
+    if len(keys) != 1 or keys[0].lstrip("-") != "date":
+        raise BadRequest("listThreads sorts by date only: sort=-date or sort=date", field="sort")
+    return keys[0].startswith("-")
+
+
+# a row's main message: what a message list shows (the caller's `fields` / `appends` choose otherwise)
+MAIN_FIELDS = ["accountId", "folderId", "type", "threadId", "messageId", "subject", "from", "to", "cc",
+               "date", "snippet", "read", "flagged", "answered", "forwarded", "hasAttachments", "size",
+               "parseState", "outbox"]
+
+
+def _main_selection(ctx: ActionContext):
+    p = ctx.params
+    return make_selection(ctx.collection, fields=read_names(p.get("fields"), "fields") or MAIN_FIELDS,
+                          appends=read_names(p.get("appends"), "appends"),
+                          except_=read_names(p.get("except"), "except"), mode="list", user=ctx.user)
+
+
+def _meta(count: int, page: int, page_size: int) -> dict:
+    return {"count": count, "page": page, "pageSize": page_size, "totalPage": math.ceil(count / page_size)}
+
+
+async def list_threads(ctx: ActionContext) -> dict:
+    coll, user = ctx.collection, ctx.user
+    flt = parse_filter(ctx.params.get("filter"))
+    search = read_search(ctx.params)
+    page, page_size, _ = read_page(ctx.params)
+    descending = _thread_sort(ctx.params.get("sort"))
+    sel = _main_selection(ctx)
+    offset = (page - 1) * page_size
+    # one connection for the four statements: a pool round trip (and reset) saved per statement
+    async with db_errors(coll, "list"), ctx.db.acquire() as db:
+        view = None if search else listing.default_view(coll, flt, user)
+        if view is not None:
+            pairs, total = await listing.heads_page(db, user, *view, page_size, offset, descending)
+        else:
+            accounts = await listing.own_accounts(db, coll, user)
+            arms = (lambda params: search_sql(search, params, accounts=accounts)) if search else None
+            pairs, total = await listing.grouped_page(db, coll, user, flt, arms, accounts,
+                                                          page_size, offset, descending)
+        mains = {}
+        if pairs:
+            params = Params()
+            where = ctx.where(params, ids=[p[1] for p in pairs])
+            for row in await fetch_rows(db, coll, sel, where, params, user=user):
+                mains[row["id"]] = row
+        summary = await listing.summaries(db, [p for p in pairs if p[1] in mains])
+    data = []
+    for thread_id, main_id in pairs:
+        if main_id in mains and thread_id in summary:
+            data.append({"threadId": thread_id, **summary[thread_id], "main": mains[main_id]})
+    return {"data": data, "meta": _meta(total, page, page_size)}
+
+
+def _thread_id(raw) -> int:
+    if isinstance(raw, list) and len(raw) == 1:
+        raw = raw[0]
+    if raw is None or raw == "":
+        raise BadRequest("'threadId' is required.", code="MISSING_PARAMETER", field="threadId")
+    try:
+        if isinstance(raw, (dict, list, bool)):
+            raise CoercionError(raw)
+        return coerce("bigInt", raw)
+    except CoercionError:
+        raise BadRequest(f"threadId {raw!r} is not an id", field="threadId") from None
+
+
+async def get_thread(ctx: ActionContext) -> dict:
+    """Every message of one of the user's conversations, oldest first, as ``get`` answers them."""
+    thread_id = _thread_id(ctx.params.get("threadId"))
+    params = Params()
+    where = ctx.where(params)
+    rows = await ctx.db.fetch(f"SELECT t.id FROM mail_messages t WHERE t.thread_id = "
+                              f"{params.add(thread_id, 'bigint')} AND {where} ORDER BY t.date, t.id",
+                              *params.values)
+    if not rows:  # none, or not the caller's: the same answer
+        raise NotFound("No such conversation.")
+    # as mailMessages:get answers them: the HTML sanitized, cid: images signed
+    return {"data": await full_messages(ctx, [r["id"] for r in rows], order="m.date, m.id")}
+
+
+async def list_messages(ctx: ActionContext) -> dict:
+    """``mailMessages:list``: the generic list, plus ``search`` (ranked unless ``sort`` is given)."""
+    search = read_search(ctx.params)
+    if search is None:
+        return await ctx.run_generic("list")
+    coll = ctx.collection
+    flt = parse_filter(ctx.params.get("filter"))
+    sel = ctx.selection("list")
+    names = read_names(ctx.params.get("sort"), "sort")
+    page, page_size, paginate = read_page(ctx.params)
+    params = Params()
+    accounts = await listing.own_accounts(ctx.db, coll, ctx.user)
+    own, unindexed = listing.user_wheres(coll, ctx.user, params, flt, accounts)
+    found = search_sql(search, params, accounts=accounts)
+    # each arm (indexed mail by the GIN index, mail not indexed yet by subject) planned alone
+    arms = " UNION ALL ".join(f"SELECT t.id FROM mail_messages t WHERE {unindexed if found.is_scoped(i) else own} "
+                              f"AND {arm}" for i, arm in enumerate(found.arms))
+    where = f"t.id IN ({arms})"
+    order = (order_sql(coll, read_sort(coll, names)) if names else
+             f" ORDER BY {found.rank} DESC NULLS LAST, t.date DESC NULLS LAST, t.id DESC")
+    sql = f"SELECT t.id FROM mail_messages t WHERE {where}{order}"
+    n = len(params.values)
+    if paginate:
+        sql += f" LIMIT ${n + 1}::bigint OFFSET ${n + 2}::bigint"
+    async with db_errors(coll, "list"):
+        ids = [r["id"] for r in await ctx.db.fetch(
+            sql, *params.values, *((page_size, (page - 1) * page_size) if paginate else ()))]
+        rows = []
+        if ids:
+            p2 = Params()
+            got = await fetch_rows(ctx.db, coll, sel, f"t.id = ANY ({p2.add(ids, 'bigint[]')})", p2,
+                                   user=ctx.user)
+            by_id = {r["id"]: r for r in got}
+            rows = [by_id[i] for i in ids if i in by_id]
+        if not paginate:
+            return {"data": rows}
+        count = await count_rows(ctx.db, coll, where, params)
+    return {"data": rows, "meta": _meta(count, page, page_size)}
+
+
+# ---------------------------------------------------------------- change
+
+async def get(ctx: ActionContext) -> dict:
+    ids = await ctx.in_scope()
+    if len(ids) != 1:
+        raise BadRequest("'filterByTk' must name one message.", code="INVALID_VALUE", field="filterByTk")
+    return {"data": (await full_messages(ctx, ids))[0]}
+
+FLAG_COLUMNS = ("read", "flagged")  # the server flags a person changes (sending sets the others)
+
+async def set_flag(ctx: ActionContext, ids: list[int], column: str, value: bool) -> None:
+    """Set a flag column here and on the server (``pending_flags`` keeps it until the server has it)."""
+    changed = await pending_flags.record(ctx.db, ids, column, value)
+    if changed:
+        await pending_flags.push_now(ctx.host, changed)
+    await ctx.host.badges_changed(ctx.user.id)
+
+async def mark_read(ctx: ActionContext) -> dict:
+    ids = await ctx.in_scope()
+    await set_flag(ctx, ids, "read", True)
+    return {"data": ids}
+
+async def mark_unread(ctx: ActionContext) -> dict:
+    ids = await ctx.in_scope()
+    await set_flag(ctx, ids, "read", False)
+    return {"data": ids}
+
+LOCAL_FIELDS = ("labels", "todo")  # the user's own marks, not IMAP flags
+
+async def update(ctx: ActionContext) -> dict:
+    """What a person changes on a message: ``read`` and ``flagged`` (here and on the server),
+    ``labels`` and the ``todo`` mark (here)."""
+    unknown = set(ctx.values) - set(FLAG_COLUMNS) - set(LOCAL_FIELDS)
+    if unknown or not ctx.values:
+        name = sorted(unknown)[0] if unknown else "read"
+        raise BadRequest(f"Only read, flagged, labels and todo can be changed ({name!r} cannot).",
+                         code="READ_ONLY", field=name)
+    for column, value in ctx.values.items():
+        if column == "labels":
+            if not isinstance(value, list) or not all(isinstance(v, str) and 0 < len(v) <= 100 for v in value):
+                raise BadRequest("'labels' must be a list of names.", code="INVALID_VALUE", field=column)
+        elif not isinstance(value, bool):
+            raise BadRequest(f"'{column}' must be true or false.", code="INVALID_VALUE", field=column)
+    ids = await ctx.in_scope()
+    for column, value in ctx.values.items():
+        if column in FLAG_COLUMNS:
+            await set_flag(ctx, ids, column, value)
+        else:
+            await ctx.db.execute(f"UPDATE mail_messages SET {column} = $2 WHERE id = ANY($1::bigint[])", ids,
+                                 sorted(set(value)) if column == "labels" else value)
+    rows = await full_messages(ctx, ids)
+    return {"data": rows[0] if len(rows) == 1 else rows}
+
+async def destroy(ctx: ActionContext) -> dict:
+    """Move to Trash on the server; from Trash, delete for good."""
+    ids = await ctx.in_scope()
+    rows = await ctx.db.fetch(
+        "SELECT m.id, m.uid, m.account_id, f.id AS folder_id, f.name AS folder, f.type FROM mail_messages m "
+        "LEFT JOIN mail_folders f ON f.id = m.folder_id WHERE m.id = ANY($1::bigint[])", ids)
+    groups: dict[tuple[int, str | None], list] = {}
+    for r in rows:
+        groups.setdefault((r["account_id"], r["folder"]), []).append(r)
+    for (account_id, folder), items in groups.items():
+        on_server = [r for r in items if r["uid"] is not None and folder]
+        moved: dict[int, int] = {}
+        trash = await ctx.db.fetchrow("SELECT id, name FROM mail_folders WHERE account_id = $1 AND type = 'trash' "
+                                      "ORDER BY id LIMIT 1", account_id)
+        to_trash = trash is not None and items[0]["type"] != "trash"
+        if on_server:
+            account = await connections.load_account(ctx.db, account_id)
+            session = await connections.open_imap(ctx.host, account)
+            try:
+                await session.select(folder)
+                uids = [r["uid"] for r in on_server]
+                if to_trash:
+                    moved = await session.move(uids, trash["name"])
+                else:
+                    await session.expunge(uids)
+            finally:
+                await session.logout()
+        gone = []
+        for r in items:
+            new_uid = moved.get(r["uid"]) if r["uid"] is not None else None
+            if to_trash and (new_uid is not None or r["uid"] is None):
+                # in Trash at once, with the UID the server gave it there (COPYUID), so the next
+                # sync of Trash finds it stored; a local draft just goes to Trash here
+                kept = await ctx.db.fetchval(
+                    "UPDATE mail_messages SET folder_id = $2, uid = $3, type = 'trash' WHERE id = $1 AND NOT EXISTS "
+                    "(SELECT 1 FROM mail_messages WHERE folder_id = $2 AND uid = $3) RETURNING id",
+                    r["id"], trash["id"], new_uid)
+                if kept is not None:
+                    continue
+            gone.append(r["id"])  # deleted for good, or the sync of Trash brings it back
+        await ctx.db.execute("DELETE FROM mail_messages WHERE id = ANY($1::bigint[])", gone)
+    await ctx.host.badges_changed(ctx.user.id)
+    return {"data": len(ids)}
+
+
+# ---------------------------------------------------------------- write
+
+def _list(value: Any, name: str) -> list:
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, (str, dict)) for v in value):
+        return value
+    raise BadRequest(f"'{name}' must be a list of addresses.", code="INVALID_VALUE", field=name)
+
+
+def _attachments(ctx: ActionContext) -> list[dict]:
+    out = []
+    for i, a in enumerate(_list_of_dicts(ctx.params.get("attachments"))):
+        try:
+            content = base64.b64decode(a.get("content") or "", validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            raise BadRequest(f"attachments[{i}].content is not base64.", code="INVALID_VALUE",
+                             field="attachments") from None
+        out.append({"filename": str(a.get("filename") or f"attachment-{i + 1}"),
+                    "contentType": str(a.get("contentType") or "application/octet-stream"), "content": content,
+                    **({"contentId": a["contentId"]} if a.get("contentId") else {})})
+    for filename, content_type, data in ctx.files.get("attachments", []):
+        out.append({"filename": filename, "contentType": content_type, "content": data})
+    return out
+
+
+def _list_of_dicts(value: Any) -> list[dict]:
+    if value in (None, ""):
+        return []
+    if not isinstance(value, list) or not all(isinstance(a, dict) for a in value):
+        raise BadRequest("'attachments' must be a list of objects.", code="INVALID_VALUE", field="attachments")
+    return value
+
+
+async def _original(ctx: ActionContext, raw_id: Any, name: str) -> dict:
+    ids = await ctx.in_scope(raw_id, name=name, collection="mailMessages")
+    if len(ids) != 1:
+        raise BadRequest(f"'{name}' must name one message.", code="INVALID_VALUE", field=name)
+    return (await full_messages(ctx, ids))[0]
+
+
+async def _account_addresses(ctx: ActionContext, account_id: int) -> set[str]:
+    params = Params()
+    rows = await ctx.db.fetch(f"SELECT t.email, t.username FROM mail_accounts t "
+                              f"WHERE {ctx.where(params, collection='mailAccounts')}", *params.values)
+    return {v.lower() for r in rows for v in (r["email"], r["username"]) if v and "@" in v}
+
+
+async def prepare_reply(ctx: ActionContext) -> dict:
+    original = await _original(ctx, ctx.params.get("filterByTk"), "filterByTk")
+    reply_all = str(ctx.params.get("all", "false")).lower() in ("true", "1")
+    draft = replies.prepare_reply(original, account_addresses=await _account_addresses(ctx, original["accountId"]),
+                                  reply_all=reply_all)
+    draft.pop("references", None)  # ``send`` makes them from ``inReplyTo``, our id
+    return {"data": {**draft, "accountId": original["accountId"], "inReplyTo": original["id"]}}
+
+
+async def prepare_forward(ctx: ActionContext) -> dict:
+    original = await _original(ctx, ctx.params.get("filterByTk"), "filterByTk")
+    draft = replies.prepare_forward(original)
+    # sent back to ``send`` as they are: the original is named by our id, ``forwardOf``
+    draft.pop("inReplyTo", None)
+    draft.pop("references", None)
+    return {"data": {**draft, "accountId": original["accountId"], "forwardOf": original["id"]}}
+
+
+async def _original_attachments(ctx: ActionContext, message_id: int) -> list[dict]:
+    rows = await ctx.db.fetch("SELECT filename, content_type, content, content_id, inline FROM mail_attachments "
+                              "WHERE mail_message_id = $1 ORDER BY id", message_id)
+    return [{"filename": r["filename"], "contentType": r["content_type"], "content": bytes(r["content"] or b""),
+             **({"contentId": r["content_id"], "inline": r["inline"]} if r["content_id"] else {})} for r in rows]
+
+
+async def compose_and_send(ctx: ActionContext, p: dict, *, send_it: bool = True) -> dict:
+    """The whole of ``send`` (and of ``saveDraft`` with ``send_it=False``)."""
+    if p.get("accountId") is None:
+        raise BadRequest("'accountId' is required.", code="MISSING_PARAMETER", field="accountId")
+    (account_id,) = await ctx.in_scope(p.get("accountId"), name="accountId", collection="mailAccounts")
+    account = await connections.load_account(ctx.db, account_id)
+    draft_id = None
+    if p.get("draftId") is not None:
+        (draft_id,) = await ctx.in_scope(p["draftId"], name="draftId", collection="mailMessages")
+        state = await ctx.db.fetchrow("SELECT outbox, account_id FROM mail_messages WHERE id = $1", draft_id)
+        if state["outbox"] is None and send_it:  # accepted by the server already: never send twice
+            return {"data": (await full_messages(ctx, [draft_id]))[0]}
+        if state["outbox"] is None or state["account_id"] != account_id:
+            raise NotFound("No such draft.")
+    attachments = _attachments(ctx)
+    in_reply_to, references, original_id, forwarded = None, [], None, False
+    for key in ("inReplyTo", "forwardOf"):
+        if p.get(key) is None:
+            continue
+        # a reply or a forward joins the original's conversation: In-Reply-To and References
+        original = await _original(ctx, p[key], key)
+        in_reply_to, original_id, forwarded = original["messageId"], original["id"], key == "forwardOf"
+        references = replies.trim_references([*(original.get("references") or []), original["messageId"] or ""])
+        if forwarded:
+            attachments = await _original_attachments(ctx, original["id"]) + attachments
+    compose.check_size(attachments, float(ctx.host.settings.get("max_message_mib", 25)))
+    to, cc, bcc = _list(p.get("to"), "to"), _list(p.get("cc"), "cc"), _list(p.get("bcc"), "bcc")
+    if send_it and not (to or cc or bcc):
+        raise BadRequest("Add at least one recipient.", code="NO_RECIPIENTS", field="to")
+    subject, text, html = p.get("subject") or "", p.get("text"), p.get("html")
+    if not isinstance(subject, str) or (text is not None and not isinstance(text, str)) or \
+            (html is not None and not isinstance(html, str)):
+        raise BadRequest("subject, text and html must be strings.", code="INVALID_VALUE")
+    existing_id = await ctx.db.fetchval("SELECT message_id FROM mail_messages WHERE id = $1", draft_id) \
+        if draft_id else None
+    msg = compose.build_message(
+        from_addr={"name": account.display_name or "", "address": account.email}, to=to, cc=cc, bcc=bcc,
+        subject=subject, text=text, html=html, attachments=attachments, in_reply_to=in_reply_to,
+        references=references, message_id=existing_id)
+    bcc_json = parse_recipients(bcc)
+    if not send_it:
+        if draft_id is not None:  # the server's copy of the old version goes first (store forgets its UID)
+            await outbox.remove_server_copy(ctx.host, account, draft_id)
+        draft_id = await outbox.store(ctx.db, account_id, msg, type_="drafts", outbox="draft", bcc=bcc_json,
+                                      text=text, html=html, draft_id=draft_id)
+        await outbox.append(ctx.host, account, draft_id, "drafts", ["\\Draft", "\\Seen"])
+        return {"data": {"id": draft_id, "draftId": draft_id}}
+
+    had_server_draft = draft_id is not None
+    if had_server_draft:
+        await outbox.remove_server_copy(ctx.host, account, draft_id)
+    row_id = await outbox.store(ctx.db, account_id, msg, type_="drafts", outbox="sending", bcc=bcc_json,
+                                text=text, html=html, draft_id=draft_id)
+    try:
+        await smtp.deliver(msg, **connections.smtp_credentials(ctx.host, account),
+                           envelope_from=compose.envelope_sender(msg),
+                           recipients=compose.envelope_recipients(msg, bcc))
+    except HostError as e:
+        await outbox.mark(ctx.db, row_id, outbox="failed")
+        e.extra["draftId"] = row_id
+        raise
+    sent = await outbox.folder_of(ctx.db, account_id, "sent")
+    await outbox.mark(ctx.db, row_id, outbox=None, type_="sent", folder_id=sent["id"] if sent else None)
+    if account.append_sent:
+        await outbox.append(ctx.host, account, row_id, "sent", ["\\Seen"])
+    if original_id is not None:
+        await set_flag(ctx, [original_id], "forwarded" if forwarded else "answered", True)
+    await ctx.host.notify("mail_stored", {"accountId": account_id})
+    return {"data": (await full_messages(ctx, [row_id]))[0]}
+
+
+async def send(ctx: ActionContext) -> dict:
+    return await compose_and_send(ctx, ctx.params)
+
+
+async def save_draft(ctx: ActionContext) -> dict:
+    return await compose_and_send(ctx, ctx.params, send_it=False)
+
+
+async def _send_prepared(ctx: ActionContext, prepared: dict, link: str) -> dict:
+    """``reply``/``forward`` in one call: the prepared draft, with what the caller gave instead
+    (recipients, subject, attachments), the caller's words above the quote unless ``quote: false``."""
+    p = ctx.params
+    text, html = p.get("text"), p.get("html")
+    if str(p.get("quote", "true")).lower() not in ("false", "0"):
+        text, html = replies.with_quote(prepared, text=text, html=html)
+    values = {"accountId": prepared["accountId"], link: prepared[link], "bcc": p.get("bcc"),
+              "subject": p.get("subject", prepared["subject"]), "text": text, "html": html,
+              "attachments": p.get("attachments")}
+    for field in ("to", "cc"):
+        values[field] = p.get(field, [format_address(a) for a in prepared[field]])
+    return await compose_and_send(ctx, values)
+
+
+async def reply(ctx: ActionContext) -> dict:
+    return await _send_prepared(ctx, (await prepare_reply(ctx))["data"], "inReplyTo")
+
+
+async def forward(ctx: ActionContext) -> dict:
+    return await _send_prepared(ctx, (await prepare_forward(ctx))["data"], "forwardOf")
+
+
+ACTIONS = [
+    Action("mailMessages", "get", get, reads=True, summary="One message with its bodies and attachments"),
+    Action("mailMessages", "list", list_messages, reads=True, summary="Messages, with full-text search"),
+    Action("mailMessages", "listThreads", list_threads, reads=True, summary="One row per conversation"),
+    Action("mailMessages", "getThread", get_thread, reads=True, summary="Every message of a conversation"),
+    Action("mailMessages", "markRead", mark_read, summary="Mark read, here and on the server"),
+    Action("mailMessages", "markUnread", mark_unread, summary="Mark unread, here and on the server"),
+    Action("mailMessages", "update", update, summary="Change read or flagged, here and on the server"),
+    Action("mailMessages", "destroy", destroy, summary="Move to Trash (from Trash: delete for good)"),
+    Action("mailMessages", "prepareReply", prepare_reply, summary="A reply draft for the compose dialog"),
+    Action("mailMessages", "prepareForward", prepare_forward, summary="A forward draft"),
+    Action("mailMessages", "send", send, summary="Send a message over SMTP"),
+    Action("mailMessages", "reply", reply, summary="Reply in one call"),
+    Action("mailMessages", "forward", forward, summary="Forward in one call"),
+    Action("mailMessages", "saveDraft", save_draft, summary="Store a draft here and on the server"),
+]
