@@ -1,25 +1,29 @@
 """``create_app(config)``: builds the whole application without I/O; the I/O (the database, the
 migrations, the plugins' start-up, the jobs) lives in ``lifecycle``, aiohttp's cleanup context.
+
+What the app holds comes through the hooks (``host.hookspecs``), from the host's own features
+(``host.plugins.DEFAULT_PLUGINS``) and from the plugins alike; only the middlewares and the
+catch-all routes, whose place matters, are added here by name.
 """
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
 from aiohttp import web
 
-from host import auth, badges, builtins, keys, metrics, openapi, rest, rpc
-from host.api import Action
+from host import keys, metrics, rest
 from host.auth import Authenticator, ensure_root
 from host.badges import Badges
-from host.config import Config, data_dir
+from host.config import Config
 from host.db.embedded import EmbeddedPostgres
 from host.db.migrate import migrate
 from host.db.pool import create_pool
 from host.dispatcher import Dispatcher
 from host.errors import ConfigError
 from host import jobs as jobs_mod
-from host.plugins import Plugins, discover
+from host.plugins import DEFAULT_PLUGINS, Plugins, discover
 from host.runtime import Host
 from host.schema import load_registry
 from host.secrets import SecretBox
@@ -28,18 +32,13 @@ from host.settings import Settings
 
 log = logging.getLogger(__name__)
 
-HOST_COLLECTIONS = ("users", "authTokens", "authAttempts", "hostJobs")
-HOST_ACTIONS: list[Action] = [*auth.ACTIONS, *badges.ACTIONS, *builtins.ACTIONS]
-
 
 def create_app(config: Config) -> web.Application:
-    plugins = Plugins(discover(config.plugin_manifests, config.entry_points))
-    folder = data_dir() / "collections"
-    files = [folder / f"{n}.toml" for n in HOST_COLLECTIONS] + plugins.collection_files()
-    files += [Path(p) for p in plugins.call_sync("register_collections")]
+    plugins = Plugins(discover(config.plugin_manifests, config.entry_points), defaults=DEFAULT_PLUGINS)
+    # the host's collections (users, authTokens, authAttempts, hostJobs) come first, by the hook
+    files = [Path(p) for p in plugins.call_sync("register_collections")] + plugins.collection_files()
     registry = load_registry(files)
-    actions = HOST_ACTIONS + plugins.call_sync("register_actions")
-    dispatcher = Dispatcher(registry, actions)
+    dispatcher = Dispatcher(registry, plugins.call_sync("register_actions"))
     settings = Settings(plugins.settings_defaults())
     # every setting and the secret key are checked now, before the database is touched: a bad
     # one is a ConfigError naming it, not a traceback after the migrations ran
@@ -56,25 +55,29 @@ def create_app(config: Config) -> web.Application:
     app[keys.DISPATCHER] = dispatcher
     install_security_headers(app)
 
-    ui_entries = plugins.call_sync("register_ui")
-    # plugin routes before the catch-all /api/<collection>:<action>, which would shadow them
-    route_defs = [*builtins.routes(), *app_metrics.routes(), *openapi.routes(), *badges.routes(),
-                  *rpc.routes(), *plugins.call_sync("register_routes"), *rest.routes()]
+    app.add_routes(plugins.call_sync("register_routes"))
+    # Last, after every hook's routes: the catch-all /api/<collection>:<action> and the admin
+    # pages' /admin/{tail}, which would shadow any route added after them.
+    app.add_routes(rest.routes())
     try:
         from host.ui import ui_routes
-        route_defs += ui_routes()
+        app.add_routes(ui_routes())
     except ImportError:
         log.warning("the admin UI is not available (host.ui missing)")
-    app.add_routes(route_defs)
+    ui_entries = plugins.call_sync("register_ui")
     for entry in ui_entries:
         if entry.static_dir is not None:
             app.router.add_static(f"/static/plugins/{entry.plugin}/", entry.static_dir)
 
-    app.cleanup_ctx.append(_lifecycle(config, plugins, registry, settings, secrets, ui_entries))
+    # the Host's slots that need no database, bound now; the lifecycle adds the rest
+    make_host = functools.partial(Host, settings=settings, secrets=secrets, registry=registry, plugins=plugins,
+                                  badges=Badges(plugins.call_sync("register_badges")), metrics=app_metrics,
+                                  ui_entries=ui_entries, base_url=config.base_url)
+    app.cleanup_ctx.append(_lifecycle(config, plugins, registry, make_host))
     return app
 
 
-def _lifecycle(config: Config, plugins: Plugins, registry, settings: Settings, secrets: SecretBox, ui_entries: list):
+def _lifecycle(config: Config, plugins: Plugins, registry, make_host):
     async def lifecycle(app: web.Application):
         embedded = None
         dsn = config.database_url
@@ -92,14 +95,9 @@ def _lifecycle(config: Config, plugins: Plugins, registry, settings: Settings, s
             generated = await ensure_root(pool, config.root_email, config.root_password)
             if generated:
                 print(f"Root user {config.root_email} created with the password: {generated}", flush=True)
-            host = Host(db=pool, dsn=dsn, settings=settings, secrets=secrets,
-                        registry=registry, plugins=plugins, base_url=config.base_url)
-            host.auth = Authenticator(pool, config.token_ttl)
-            host.badges = Badges(plugins.call_sync("register_badges"))
-            host.ui_entries = ui_entries
-            await host.listen("host_badges", host.badges.changed)
+            host: Host = make_host(db=pool, dsn=dsn, auth=Authenticator(pool, config.token_ttl))
             app[keys.HOST] = host
-            await plugins.call("startup", host=host)
+            await plugins.call("startup", host=host)  # the host's own first (host.badges listens)
             jobs_mod.start(host, plugins.call_sync("register_jobs"))
             yield
             await plugins.call("shutdown", host=host)

@@ -19,7 +19,9 @@ from aiohttp import web
 
 from host import signin_limit
 from host.api import Action, ActionContext, User
+from host.config import data_dir
 from host.errors import BadRequest, Unauthorized
+from host.hookspecs import hookimpl
 from host.passwords import hash_password, verify_password
 
 log = logging.getLogger(__name__)
@@ -190,3 +192,16 @@ ACTIONS = [
     Action("auth", "check", check, reads=True, summary="The signed-in user"),
     Action("users", "create", create_user, summary="Create a user (root only)"),
 ]
+
+
+# ---------------------------------------------------------------- a default plugin (host.plugins)
+
+@hookimpl(tryfirst=True)
+def register_collections():
+    folder = data_dir() / "collections"
+    return [folder / f"{name}.toml" for name in ("users", "authTokens", "authAttempts")]
+
+
+@hookimpl(tryfirst=True)
+def register_actions():
+    return ACTIONS

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from host import keys
 from host.api import Action, ActionContext, Badge, User
+from host.hookspecs import hookimpl
 from host.jsonio import dumps
 
 log = logging.getLogger(__name__)
@@ -90,5 +91,19 @@ async def stream(request: web.Request) -> web.StreamResponse:
 ACTIONS = [Action("badges", "list", list_badges, reads=True, summary="Badge counts of the signed-in user")]
 
 
-def routes() -> list[web.RouteDef]:
+# ---------------------------------------------------------------- a default plugin (host.plugins)
+
+@hookimpl(tryfirst=True)
+def register_actions():
+    return ACTIONS
+
+
+@hookimpl(tryfirst=True)
+def register_routes():
     return [web.get("/api/badges:stream", stream)]
+
+
+@hookimpl(tryfirst=True)
+async def startup(host):
+    """Hear every process's ``host.badges_changed``, for the streams this process holds."""
+    await host.listen("host_badges", host.badges.changed)

@@ -1,4 +1,5 @@
-"""The host's own actions and routes: health, ``collections:list``, ``app:shell``."""
+"""The host's own actions and routes: health, ``collections:list``, ``app:shell``; and the
+``hostJobs`` table of the job runner (``host.jobs``)."""
 from __future__ import annotations
 
 import logging
@@ -8,6 +9,8 @@ from aiohttp import web
 
 from host import keys
 from host.api import Action, ActionContext, UIEntry
+from host.config import data_dir
+from host.hookspecs import hookimpl
 from host.jsonio import response
 from host.rest import public
 
@@ -78,5 +81,19 @@ async def home(request: web.Request) -> web.Response:
     raise web.HTTPFound("/admin")
 
 
-def routes() -> list[web.RouteDef]:
+# ---------------------------------------------------------------- a default plugin (host.plugins)
+
+@hookimpl(tryfirst=True)
+def register_collections():
+    # host.jobs keeps its runs there; declared here until that module is a default plugin itself
+    return [data_dir() / "collections" / "hostJobs.toml"]
+
+
+@hookimpl(tryfirst=True)
+def register_actions():
+    return ACTIONS
+
+
+@hookimpl(tryfirst=True)
+def register_routes():
     return [web.get("/api/health", health), web.get("/", home)]

@@ -21,6 +21,7 @@ from prometheus_client.exposition import choose_encoder
 
 from host import keys
 from host.errors import Forbidden, Unauthorized
+from host.hookspecs import hookimpl
 from host.rest import public
 
 TOKEN_ENV = "EMAIL_CENTER_METRICS_TOKEN"
@@ -41,10 +42,9 @@ def route_template(request: web.Request) -> str:
 
 
 class Metrics:
-    """The metrics of one application: its registry, middleware and scrape route."""
+    """The metrics of one application: its registry and middleware (``Host.metrics``)."""
 
     def __init__(self, plugins):
-        self.plugins = plugins
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter("email_center_http_requests_total", "HTTP requests answered",
                                 ["method", "route", "status"], registry=self.registry)
@@ -72,28 +72,34 @@ class Metrics:
                 self.duration.labels(request.method, route).observe(time.perf_counter() - started)
         return metrics_middleware
 
-    @public  # to the auth middleware; the check is below
-    async def scrape(self, request: web.Request) -> web.Response:
-        token = metrics_token(request.app[keys.CONFIG])
-        header = request.headers.get("Authorization", "")
-        scheme, _, given = header.partition(" ")
-        by_token = bool(token) and scheme.lower() == "bearer" and \
-            hmac.compare_digest(given.strip().encode(), token.encode())
-        if not by_token:
-            user = request[keys.USER]
-            if user is None:
-                raise Unauthorized("Send root's token or the metrics token: 'Authorization: Bearer <token>'.")
-            if not user.is_root:
-                raise Forbidden("Only root may read the metrics.")
-        families = []
-        for answered in await self.plugins.call("collect_metrics", host=request.app[keys.HOST]):
-            families.extend(answered or ())
-        # the text format 0.0.4 unless the scraper asks for OpenMetrics
-        encode, content_type = choose_encoder(request.headers.get("Accept", ""))
-        return web.Response(body=encode(_Scrape(self.registry, families)), headers={"Content-Type": content_type})
 
-    def routes(self) -> list[web.RouteDef]:
-        return [web.get("/api/metrics", self.scrape, allow_head=False)]
+@public  # to the auth middleware; the check is below
+async def scrape(request: web.Request) -> web.Response:
+    token = metrics_token(request.app[keys.CONFIG])
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    by_token = bool(token) and scheme.lower() == "bearer" and \
+        hmac.compare_digest(given.strip().encode(), token.encode())
+    if not by_token:
+        user = request[keys.USER]
+        if user is None:
+            raise Unauthorized("Send root's token or the metrics token: 'Authorization: Bearer <token>'.")
+        if not user.is_root:
+            raise Forbidden("Only root may read the metrics.")
+    host = request.app[keys.HOST]
+    families = []
+    for answered in await host.plugins.call("collect_metrics", host=host):
+        families.extend(answered or ())
+    # the text format 0.0.4 unless the scraper asks for OpenMetrics
+    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return web.Response(body=encode(_Scrape(host.metrics.registry, families)), headers={"Content-Type": content_type})
+
+
+# ---------------------------------------------------------------- a default plugin (host.plugins)
+
+@hookimpl(tryfirst=True)
+def register_routes():
+    return [web.get("/api/metrics", scrape, allow_head=False)]
 
 
 class _Scrape:

@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from host import keys
+from host.hookspecs import hookimpl
 from host.jsonio import response
 from host.rest import public
 
@@ -428,5 +429,8 @@ async def openapi_route(request: web.Request) -> web.Response:
     return response(document(request.app[keys.DISPATCHER], request.app[keys.HOST].registry))
 
 
-def routes() -> list[web.RouteDef]:
+# ---------------------------------------------------------------- a default plugin (host.plugins)
+
+@hookimpl(tryfirst=True)
+def register_routes():
     return [web.get("/api/openapi.json", openapi_route)]

@@ -3,12 +3,19 @@
 A plugin is found through the ``email_center.plugins`` entry-point group, whose value is a
 callable answering the path of the plugin's ``plugin.toml``. The manifest names the module with
 the hook implementations (``entry``), the plugin's collection files and its settings.
+
+The host's own features are plugins too (``DEFAULT_PLUGINS``): each module implements the same
+hooks as any plugin, and is registered before the plugins found here. Their implementations are
+marked ``tryfirst``, because pluggy calls the last registered first and the host's answers must
+come first: its collections lead the registry, its routes lead the router, and a plugin action
+of the same name as one of the host's replaces it (the dispatcher keeps the last).
 """
 from __future__ import annotations
 
 import importlib
 import inspect
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -22,6 +29,11 @@ from host.errors import ConfigError
 ENTRY_POINT_GROUP = "email_center.plugins"
 REQUIRED_KEYS = ("name", "entry")
 KNOWN_KEYS = {"name", "title", "version", "entry", "collections", "settings", "description"}
+
+# The host's own features, each a module of hook implementations, registered under its module
+# name. The admin pages and the catch-all /api/<collection>:<action> are not here: they must be
+# the router's last routes, so ``host.app.create_app`` adds them after every hook's.
+DEFAULT_PLUGINS = ("host.auth", "host.badges", "host.builtins", "host.openapi", "host.rpc", "host.metrics")
 
 
 @dataclass
@@ -82,25 +94,38 @@ def discover(extra: list[Path], use_entry_points: bool = True) -> list[Manifest]
 
 
 class Plugins:
-    """The loaded plugins and their PluginManager."""
+    """The loaded plugins and their PluginManager.
 
-    def __init__(self, manifests: list[Manifest]):
+    ``defaults``: modules registered before the manifests' plugins, under their module names
+    (``DEFAULT_PLUGINS`` for the app; none for a test that loads one plugin alone).
+    """
+
+    def __init__(self, manifests: list[Manifest], *, defaults: Sequence[str] = ()):
         self.manifests = manifests
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
+        for name in defaults:
+            self._register(name, importlib.import_module(name))
         for m in manifests:
             try:
                 module = importlib.import_module(m.entry)
             except ImportError as e:
                 raise ConfigError(f"plugin {m.name!r}: cannot import its entry module {m.entry!r}: {e}") from e
-            try:
-                self.pm.register(module, name=m.name)
-            except pluggy.PluginValidationError as e:
-                raise ConfigError(f"plugin {m.name!r}: {e}") from e
+            self._register(m.name, module)
         try:
             self.pm.check_pending()  # a misspelled hook implementation stops start-up here
         except pluggy.PluginValidationError as e:
-            raise ConfigError(f"plugin {e.plugin_name if hasattr(e, 'plugin_name') else ''}: {e}") from e
+            raise ConfigError(f"plugin {self.pm.get_name(e.plugin)!r}: {e}") from e
+
+    def _register(self, name: str, module) -> None:
+        try:
+            self.pm.register(module, name=name)
+        except (pluggy.PluginValidationError, ValueError) as e:  # ValueError: the name is taken
+            raise ConfigError(f"plugin {name!r}: {e}") from e
+
+    def names(self) -> list[str]:
+        """The registered plugins' names, the host's own included."""
+        return [name for name, _ in self.pm.list_name_plugin()]
 
     def collection_files(self) -> list[Path]:
         return [f for m in self.manifests for f in m.collections]

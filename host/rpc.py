@@ -18,6 +18,7 @@ from host.api import Raw
 from host.auth import COOKIE
 from host.dispatcher import VALUE_ACTIONS, UnknownAction
 from host.errors import BadRequest, HostError, Unauthorized
+from host.hookspecs import hookimpl
 from host.jsonio import response
 from host.rest import public
 
@@ -105,5 +106,8 @@ async def rpc_route(request: web.Request) -> web.Response:
     return response(answer) if answer is not None else web.Response(status=204)
 
 
-def routes() -> list[web.RouteDef]:
+# ---------------------------------------------------------------- a default plugin (host.plugins)
+
+@hookimpl(tryfirst=True)
+def register_routes():
     return [web.post("/api/rpc", rpc_route)]

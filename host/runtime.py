@@ -1,6 +1,8 @@
 """``Host``: what plugins and actions reach at run time (one per process).
 
-The database pool, settings, the secret box, background tasks and cross-process notifications.
+The database pool, settings, the secret box, background tasks, cross-process notifications, the
+host's own features (sign-in, badges, the admin pages, metrics) and each plugin's per-process
+state. Every slot is declared here and given to the constructor: nothing is attached later.
 Built by ``host.app`` inside its cleanup context; plugins get it in ``startup(host)`` and
 actions as ``ctx.host``.
 """
@@ -13,12 +15,21 @@ import os
 import socket
 import uuid
 from collections import defaultdict
-from typing import Any, Awaitable, Callable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import asyncpg
 
 from host.secrets import SecretBox
 from host.settings import Settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from host.api import UIEntry
+    from host.auth import Authenticator
+    from host.badges import Badges
+    from host.metrics import Metrics
+    from host.plugins import Plugins
+    from host.schema import Registry
 
 log = logging.getLogger(__name__)
 
@@ -27,19 +38,48 @@ Listener = Callable[[Any], Awaitable[None] | None]
 
 class Host:
     def __init__(self, *, db: asyncpg.Pool, dsn: str, settings: Settings, secrets: SecretBox,
-                 registry, plugins, base_url: str = ""):
+                 registry: Registry, plugins: Plugins, auth: Authenticator, badges: Badges,
+                 metrics: Metrics, ui_entries: Sequence[UIEntry] = (), base_url: str = ""):
         self.db = db
         self.dsn = dsn
         self.settings = settings
         self.secrets = secrets
-        self.registry = registry  # host.schema.Registry: every collection
-        self.plugins = plugins    # host.plugins.Plugins
+        self.registry = registry  # every collection
+        self.plugins = plugins
         self.base_url = base_url  # e.g. http://127.0.0.1:13000, for links the server hands out
+        # the host's own features (host.auth, host.badges, host.metrics, the admin shell's pages)
+        self.auth = auth
+        self.badges = badges
+        self.metrics = metrics
+        self.ui_entries: tuple[UIEntry, ...] = tuple(ui_entries)
         # a process id that is unique across hosts and restarts (for leases)
         self.process_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._tasks: set[asyncio.Task] = set()
         self._listeners: dict[str, list[Listener]] = defaultdict(list)
         self._listen_conn: asyncpg.Connection | None = None
+        self._state: dict[str, dict[str, Any]] = {}
+
+    # ------------------------------------------------------------ per-plugin state
+
+    def state(self, plugin: str) -> dict[str, Any]:
+        """The per-process state of ``plugin``: where it keeps the objects it builds at start-up.
+
+        :param plugin: the plugin's name, as its ``plugin.toml`` spells it (``name``).
+        :return: the same dict at every call with that name (empty at the first), one per
+            plugin, so that plugins never share keys. A plugin fills it in ``startup(host)`` (a
+            supervisor, a cache) and finds it again in its actions through ``ctx.host`` and in
+            its routes through ``host.api.request_host``. It lives as long as this host, in this
+            process only: never shared with another process, never kept across a restart (what
+            must survive belongs in the database).
+        :raises KeyError: no plugin of that name is loaded; a misspelled name fails here rather
+            than keeping state that nobody finds.
+        """
+        found = self._state.get(plugin)
+        if found is None:
+            if plugin not in self.plugins.names():
+                raise KeyError(f"no plugin named {plugin!r} is loaded")
+            found = self._state[plugin] = {}
+        return found
 
     # ------------------------------------------------------------ background work
 
