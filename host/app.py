@@ -25,6 +25,7 @@ from host.errors import ConfigError
 from host import jobs as jobs_mod
 from host.plugins import DEFAULT_PLUGINS, Plugins, discover
 from host.runtime import Host
+from host.ui import ui_routes
 from host.schema import load_registry
 from host.secrets import SecretBox
 from host.security_headers import install_security_headers
@@ -59,11 +60,7 @@ def create_app(config: Config) -> web.Application:
     # Last, after every hook's routes: the catch-all /api/<collection>:<action> and the admin
     # pages' /admin/{tail}, which would shadow any route added after them.
     app.add_routes(rest.routes())
-    try:
-        from host.ui import ui_routes
-        app.add_routes(ui_routes())
-    except ImportError:
-        log.warning("the admin UI is not available (host.ui missing)")
+    app.add_routes(ui_routes())
     ui_entries = plugins.call_sync("register_ui")
     for entry in ui_entries:
         if entry.static_dir is not None:

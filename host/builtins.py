@@ -1,5 +1,4 @@
-"""The host's own actions and routes: health, ``collections:list``, ``app:shell``; and the
-``hostJobs`` table of the job runner (``host.jobs``)."""
+"""The host's own actions and routes: health, ``collections:list``, ``app:shell``."""
 from __future__ import annotations
 
 import logging
@@ -9,7 +8,6 @@ from aiohttp import web
 
 from host import keys
 from host.api import Action, ActionContext, UIEntry
-from host.config import data_dir
 from host.hookspecs import hookimpl
 from host.jsonio import response
 from host.rest import public
@@ -82,12 +80,6 @@ async def home(request: web.Request) -> web.Response:
 
 
 # ---------------------------------------------------------------- a default plugin (host.plugins)
-
-@hookimpl(tryfirst=True)
-def register_collections():
-    # host.jobs keeps its runs there; declared here until that module is a default plugin itself
-    return [data_dir() / "collections" / "hostJobs.toml"]
-
 
 @hookimpl(tryfirst=True)
 def register_actions():

@@ -10,6 +10,8 @@ import logging
 import random
 
 from host.api import Job
+from host.config import data_dir
+from host.hookspecs import hookimpl
 
 log = logging.getLogger(__name__)
 
@@ -57,3 +59,11 @@ async def run_forever(host, job: Job) -> None:
 def start(host, jobs: list[Job]) -> None:
     for job in jobs:
         host.spawn(run_forever(host, job), name=f"job:{job.name}")
+
+
+# ---------------------------------------------------------------- a default plugin (host.plugins)
+
+@hookimpl(tryfirst=True)
+def register_collections():
+    # when each job last ran, shared by every process on the database
+    return [data_dir() / "collections" / "hostJobs.toml"]

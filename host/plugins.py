@@ -33,7 +33,7 @@ KNOWN_KEYS = {"name", "title", "version", "entry", "collections", "settings", "d
 # The host's own features, each a module of hook implementations, registered under its module
 # name. The admin pages and the catch-all /api/<collection>:<action> are not here: they must be
 # the router's last routes, so ``host.app.create_app`` adds them after every hook's.
-DEFAULT_PLUGINS = ("host.auth", "host.badges", "host.builtins", "host.openapi", "host.rpc", "host.metrics")
+DEFAULT_PLUGINS = ("host.auth", "host.badges", "host.builtins", "host.jobs", "host.openapi", "host.rpc", "host.metrics")
 
 
 @dataclass

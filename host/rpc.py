@@ -57,7 +57,7 @@ async def _one(request: web.Request, call: Any) -> dict | None:
         result = await request.app[keys.DISPATCHER].call(
             request.app[keys.HOST], request[keys.CALLER], name, action, params, values or {}, client=request.remote)
         if isinstance(result, (Raw, web.StreamResponse)):
-            raise HostError("This action answers a file or a page; call it over HTTP.", code="NOT_JSON", status=400)
+            raise BadRequest("This action answers a file or a page; call it over HTTP.", code="NOT_JSON")
     except UnknownAction as e:
         return None if notification else _error(id_, METHOD_NOT_FOUND, e.message, e.as_json() | {"status": e.status})
     except BadRequest as e:
