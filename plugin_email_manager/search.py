@@ -107,8 +107,8 @@ class Search:
     indexed by subject), or ORed with ``condition``. ``rank`` orders by relevance.
     ``scoped[i]``: arm i already reads only the searcher's accounts from the GIN index (their
     account lexemes), so the caller should state its own account condition so that the planner
-    cannot AND a btree scan of every message of those accounts into the bitmap (at 1M messages
-    that scan cost ~20 ms for a word in 1,600 of them)."""
+    cannot AND a btree scan of every message of those accounts into the bitmap (a scan whose
+    cost grows with the mailbox; bench/list.py measures it, bench/README.md has the figures)."""
 
     arms: list[str]
     rank: str

@@ -2,7 +2,8 @@
 
 The stdlib feed parser reads a message line by line through several regular expressions and
 compiles one more for every multipart boundary (it is unique per message, so the ``re`` cache
-never helps): 85% of the parse pass's time on ordinary mail. Nearly all mail is well formed,
+never helps): most of the parse pass's time on ordinary mail (bench/README.md has the
+measurement). Nearly all mail is well formed,
 and for that the structure can be found with ``str.find``: header blocks end at the first
 empty line, parts lie between boundary lines. ``split_message`` builds ``Message`` objects
 exactly as the feed parser would (headers through the policy's ``header_source_parse``, a

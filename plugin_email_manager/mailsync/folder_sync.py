@@ -167,8 +167,8 @@ async def _fetch_and_store(db, session, account_id: int, folder: store.FolderSta
                     rows.append(message_row(m, folder.type))
                     # Let the storing side run as soon as PostgreSQL answers it. The reader does
                     # not wait while Dovecot's bytes are buffered, so without this it read and
-                    # parsed a whole batch between two steps of a store: each BEGIN waited 34 ms,
-                    # and all listable came 20% later (bench/sync.py, 10,000 messages).
+                    # parsed a whole batch between two steps of a store, and every step of the
+                    # store waited for it (measured by bench/sync.py; figures in bench/README.md).
                     await asyncio.sleep(0)
                     if len(rows) >= BATCH:
                         await queue.put(rows)

@@ -81,10 +81,10 @@ async def keyed_lookups(conn):
     asyncpg prepares its statements, and after five runs PostgreSQL may keep one generic plan
     per connection. A first sync starts on empty tables, so that plan is a sequential scan, and
     it stays one while the tables grow: each ``message_id = ANY($2)`` probe of a batch then
-    compared every key with every row (75 ms a batch at 10,000 messages instead of 2). Custom
-    plans alone are not enough for the conversation candidates: the planner prices
-    ``subject_keys && <250 keys>`` as one comparison a row and scans a young table, at 30 ms a
-    batch, where the GIN index answers in 3. The reads of a batch each fetch a handful of rows
+    compared every key with every row, growing with the mailbox. Custom plans alone are not
+    enough for the conversation candidates: the planner prices ``subject_keys && <250 keys>`` as
+    one comparison a row and scans a young table, where the GIN index answers in a fraction of
+    the time (bench/README.md has the figures). The reads of a batch each fetch a handful of rows
     by key, so sequential scans are off for them. Writes come after, with cached plans again:
     forced custom plans also replan the foreign-key checks of every inserted row."""
     await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = off")
@@ -96,10 +96,10 @@ async def keyed_lookups(conn):
 async def refresh_statistics(conn) -> None:
     """Fresh planner statistics for the tables a first sync grows from nothing faster than
     autovacuum (a minute's nap) notices. Planned on the numbers of empty tables, the candidate
-    lookup walked every conversation of the account through its ``account_id`` index (40 ms a
-    batch at 10,000 messages instead of 3), and at 50,000 messages the batch's own checks
-    (stored UIDs, local copies to adopt) took 12 and 27 ms instead of about 1. ANALYZE samples
-    and skips wide values without reading them: it takes milliseconds, even on mail_messages."""
+    lookup walked every conversation of the account through its ``account_id`` index, and the
+    batch's own checks (stored UIDs, local copies to adopt) slowed as the mailbox grew
+    (bench/README.md has the figures). ANALYZE samples and skips wide values without reading
+    them, so it is cheap even on mail_messages."""
     await conn.execute("ANALYZE mail_threads, mail_thread_ids, mail_messages")
 
 
