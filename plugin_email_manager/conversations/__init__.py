@@ -6,6 +6,7 @@
   in many languages), and the Re:/Fwd: subjects of a reply or a forward.
 - ``placing``: assigning messages to conversations in the database, in the caller's transaction.
 - ``sql``: the statements ``placing`` runs.
+- ``listing``: the SQL behind ``listThreads`` (which conversations are on a page).
 
 The tables, and the triggers that carry a placed message on to the thread list, are migrations
 (``plugin_email_manager/migrations/002_conversations.sql``, ``004_conversation_counts.sql``).
