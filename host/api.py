@@ -19,12 +19,14 @@ The sections:
   ``order_sql``, ``answer_row``, ``db_errors``, ``snake_case``.
 - **Routes** a plugin registers (``register_routes``): ``public_route``, ``request_user``,
   ``request_host``.
+- **For annotations only** (import them under ``TYPE_CHECKING``): ``Host`` (what hooks such as
+  ``startup`` receive), ``Collection``, ``Selection``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 
 from host import keys
 from host.actions import GENERIC
@@ -38,8 +40,10 @@ from host.query.values import CoercionError, Params, coerce, ident, like_pattern
 from host.schema import snake_case
 
 if TYPE_CHECKING:  # pragma: no cover
+    import asyncpg
     from aiohttp import web
 
+    from host.query.select import Selection
     from host.runtime import Host
     from host.schema import Collection
 
@@ -86,7 +90,7 @@ class ActionContext:
     client: str | None = None
 
     @property
-    def db(self):
+    def db(self) -> "asyncpg.Pool":
         return self.host.db
 
     def collection_named(self, name: str) -> "Collection":
@@ -112,6 +116,8 @@ class ActionContext:
             raise _missing(name)
         ids = read[0]
         params = Params()
+        # only a relation field has no column, and a primary key is never a relation (host.schema)
+        assert coll.primary_key.column is not None
         pk = ident(coll.primary_key.column)
         rows = await (db or self.db).fetch(f"SELECT t.{pk} FROM {ident(coll.table)} t "
                                            f"WHERE {scoped_where(coll, self.user, params, None, ids)}", *params.values)
@@ -119,7 +125,7 @@ class ActionContext:
             raise NotFound(f"No such record in {coll.name}.")
         return ids
 
-    def selection(self, mode: str = "list"):
+    def selection(self, mode: str = "list") -> "Selection":
         """What the caller's ``fields``, ``appends`` and ``except`` ask of this collection."""
         return _selection(self, mode)
 
@@ -251,8 +257,10 @@ def scope_where(collection: "Collection", user: User | None, params: "Params", f
 
 PUBLIC_ATTR = "__host_public__"
 
+_RouteHandler = TypeVar("_RouteHandler", bound=Callable[..., Any])
 
-def public_route(handler):
+
+def public_route(handler: _RouteHandler) -> _RouteHandler:
     """Mark a route handler under ``/api/`` as reachable without a token (it then checks what it
     needs itself, e.g. a signed URL)."""
     setattr(handler, PUBLIC_ATTR, True)
