@@ -7,11 +7,15 @@ from __future__ import annotations
 import re
 import time
 import urllib.parse
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from host.api import public_route, request_host
 from host.errors import NotFound
+
+if TYPE_CHECKING:
+    from host.api import Host
 
 INLINE_PATH = "/api/mailAttachments:inline"
 INLINE_TTL = 3600
@@ -34,7 +38,7 @@ def safe_type(content_type: str | None) -> str:
 
 
 
-def inline_url(host, attachment_id: int) -> str:
+def inline_url(host: Host, attachment_id: int) -> str:
     expires = int(time.time()) + INLINE_TTL
     sig = host.secrets.signer.sign(f"inline:{attachment_id}:{expires}")
     return f"{INLINE_PATH}?id={attachment_id}&exp={expires}&sig={sig}"

@@ -6,12 +6,17 @@ come here. Factories are module attributes so a test can swap them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from host.errors import NotFound
 from plugin_email_manager.errors import MailAuthFailed
 from plugin_email_manager.mailsync import imap
 from plugin_email_manager.oauth.tokens import TokenProvider
+
+if TYPE_CHECKING:
+    from asyncpg import Connection, Pool
+
+    from host.api import Host
 
 ACCOUNT_COLUMNS = ("id, user_id, provider, email, display_name, username, imap_host, imap_port, imap_security, "
                    "smtp_host, smtp_port, smtp_security, secret, status, sync_since, append_sent")
@@ -45,7 +50,7 @@ class Account:
         return self.username or self.email
 
 
-async def load_account(db, account_id: int) -> Account:
+async def load_account(db: Pool | Connection, account_id: int) -> Account:
     row = await db.fetchrow(f"SELECT {ACCOUNT_COLUMNS} FROM mail_accounts WHERE id = $1", account_id)
     if row is None:
         raise NotFound("This mail account does not exist.")
@@ -55,11 +60,11 @@ async def load_account(db, account_id: int) -> Account:
     return Account(**values)
 
 
-def password_of(host, account: Account) -> str:
+def password_of(host: Host, account: Account) -> str:
     return (host.secrets.decrypt(account.secret) or {}).get("password", "")
 
 
-async def open_imap(host, account: Account, *, timeout: float = 30) -> "imap.ImapSession":
+async def open_imap(host: Host, account: Account, *, timeout: float = 30) -> "imap.ImapSession":
     """A logged-in IMAP session. An OAuth token the server refuses is refreshed once and retried."""
     session = await imap.connect(account.imap_host, account.imap_port, account.imap_security, timeout=timeout)
     try:
@@ -81,7 +86,7 @@ async def open_imap(host, account: Account, *, timeout: float = 30) -> "imap.Ima
         raise
 
 
-def smtp_credentials(host, account: Account) -> dict:
+def smtp_credentials(host: Host, account: Account) -> dict:
     """Keyword arguments for ``sendmail.smtp.deliver`` / ``check_login``."""
     creds: dict[str, Any] = {"host": account.smtp_host, "port": account.smtp_port,
                              "security": account.smtp_security, "username": account.login}

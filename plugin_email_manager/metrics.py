@@ -6,8 +6,15 @@ database at each scrape (``collect_metrics``), so every process answers the same
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prometheus_client import Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+    from host.api import Host
 
 ACCOUNT_STATUSES = ("syncing", "ready", "error")
 
@@ -22,12 +29,12 @@ for _status in ("ok", "error"):  # both series exist from the start, at 0
     SYNC_RUNS.labels(_status)
 
 
-def register(registry) -> None:
+def register(registry: CollectorRegistry) -> None:
     for collector in (SYNC_RUNS, MESSAGES_SYNCED, IDLE_CONNECTIONS):
         registry.register(collector)
 
 
-async def accounts(host) -> list:
+async def accounts(host: Host) -> list[GaugeMetricFamily]:
     """``email_center_accounts{status}``: every account in the database, by status."""
     rows = await host.db.fetch("SELECT status, count(*) AS n FROM mail_accounts GROUP BY status")
     counts = dict.fromkeys(ACCOUNT_STATUSES, 0) | {r["status"]: r["n"] for r in rows}

@@ -9,20 +9,26 @@ from __future__ import annotations
 import logging
 from email.message import EmailMessage
 from email import policy
+from typing import TYPE_CHECKING
 
 from plugin_email_manager import connections, conversations
 from plugin_email_manager.mailparse.headers import parse_headers
 from plugin_email_manager.mailsync.store import without_nul
 
+if TYPE_CHECKING:
+    from asyncpg import Pool, Record
+
+    from host.api import Host
+
 log = logging.getLogger(__name__)
 
 
-async def folder_of(db, account_id: int, type_: str):
+async def folder_of(db: Pool, account_id: int, type_: str) -> Record | None:
     return await db.fetchrow("SELECT id, name FROM mail_folders WHERE account_id = $1 AND type = $2 "
                              "ORDER BY (special_use IS NOT NULL) DESC, id LIMIT 1", account_id, type_)
 
 
-async def store(db, account_id: int, msg: EmailMessage, *, type_: str, outbox: str | None, bcc: list[dict],
+async def store(db: Pool, account_id: int, msg: EmailMessage, *, type_: str, outbox: str | None, bcc: list[dict],
                 text: str | None, html: str | None, draft_id: int | None = None) -> int:
     """Insert or replace (``draft_id``) the row of a message written here; answers its id."""
     raw = msg.as_bytes(policy=policy.SMTP)
@@ -51,7 +57,8 @@ async def store(db, account_id: int, msg: EmailMessage, *, type_: str, outbox: s
     return message_id
 
 
-async def mark(db, message_id: int, *, outbox: str | None, type_: str | None = None, folder_id=None) -> None:
+async def mark(db: Pool, message_id: int, *, outbox: str | None, type_: str | None = None,
+               folder_id: int | None = None) -> None:
     if type_ is None:
         await db.execute("UPDATE mail_messages SET outbox = $2 WHERE id = $1", message_id, outbox)
     else:
@@ -59,7 +66,7 @@ async def mark(db, message_id: int, *, outbox: str | None, type_: str | None = N
                          message_id, outbox, type_, folder_id)
 
 
-async def append(host, account, message_id: int, folder_type: str, flags: list[str]) -> int | None:
+async def append(host: Host, account: connections.Account, message_id: int, folder_type: str, flags: list[str]) -> int | None:
     """APPEND the stored bytes to the server's folder of ``folder_type``; record the UID it got.
 
     A failure is logged, not raised: the message is sent (or saved) already, and a later sync
@@ -85,7 +92,7 @@ async def append(host, account, message_id: int, folder_type: str, flags: list[s
     return uid
 
 
-async def remove_server_copy(host, account, message_id: int) -> None:
+async def remove_server_copy(host: Host, account: connections.Account, message_id: int) -> None:
     """Delete a draft's copy in the server's Drafts folder (it was sent, or replaced)."""
     row = await host.db.fetchrow("SELECT m.uid, f.name FROM mail_messages m JOIN mail_folders f ON f.id = m.folder_id "
                                  "WHERE m.id = $1 AND m.uid IS NOT NULL", message_id)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from host.api import Badge, Job, UIEntry
 from host.hookspecs import hookimpl
@@ -17,56 +18,63 @@ from plugin_email_manager.mailsync.parsepass import ParsePass
 from plugin_email_manager.mailsync.supervisor import Supervisor
 from plugin_email_manager.migrations import migrations
 
+if TYPE_CHECKING:
+    from aiohttp import web
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.core import GaugeMetricFamily
+
+    from host.api import Action, Host, Migration
+
 HERE = Path(__file__).resolve().parent
 
 
 @hookimpl
-def register_actions():
+def register_actions() -> list[Action]:
     return actions.ACTIONS
 
 
 @hookimpl
-def register_routes():
+def register_routes() -> list[web.RouteDef]:
     return attachments.routes()
 
 
 @hookimpl
-def register_migrations():
+def register_migrations() -> list[Migration]:
     return migrations()
 
 
 @hookimpl
-def register_badges():
+def register_badges() -> list[Badge]:
     return [Badge(name="mail", icon="mail", href="/admin/mail", count=unread_badge.unread_count, title="Unread mail")]
 
 
 @hookimpl
-def register_ui():
+def register_ui() -> list[UIEntry]:
     return [UIEntry(plugin="email_manager", path="/admin/mail", title="Email", icon="mail",
                     module="/static/plugins/email_manager/mail.js", static_dir=HERE / "ui")]
 
 
 @hookimpl
-def register_jobs():
+def register_jobs() -> list[Job]:
     return [Job(name="mail-oauth-states-cleanup", interval=3600, run=_cleanup)]
 
 
-async def _cleanup(host) -> None:
+async def _cleanup(host: Host) -> None:
     await host.db.execute("DELETE FROM mail_oauth_states WHERE expires_at < now() - interval '1 day'")
 
 
 @hookimpl
-def register_metrics(registry):
+def register_metrics(registry: CollectorRegistry) -> None:
     metrics.register(registry)
 
 
 @hookimpl
-async def collect_metrics(host):
+async def collect_metrics(host: Host) -> list[GaugeMetricFamily]:
     return await metrics.accounts(host)
 
 
 @hookimpl
-async def startup(host):
+async def startup(host: Host) -> None:
     await settings_records.seed_providers(host)
     await settings_records.load_overrides(host)
     await host.listen("mail_settings_changed", lambda _payload: settings_records.load_overrides(host))
@@ -79,7 +87,7 @@ async def startup(host):
 
 
 @hookimpl
-async def shutdown(host):
+async def shutdown(host: Host) -> None:
     mail = runtime.of(host)
     await mail.supervisor.release_all()
     await mail.parse_pass.close()

@@ -3,14 +3,21 @@ back and ``cid:`` images signed, the attachments. A message the parse pass has n
 is decoded on the spot (someone is waiting for it)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from host.api import ActionContext, answer_row
 from plugin_email_manager import runtime
 from plugin_email_manager.attachments import inline_url
 from plugin_email_manager.sanitize import sanitize_html, text_to_html
 
+if TYPE_CHECKING:
+    from asyncpg import Record
+
+    from host.api import Host
+
 ATTACHMENT_COLUMNS = "id, mail_message_id, filename, content_type, size, content_id, inline"
 
-def attachment_json(row) -> dict:
+def attachment_json(row: Record) -> dict:
     return {"id": row["id"], "filename": row["filename"], "contentType": row["content_type"], "size": row["size"],
             "contentId": row["content_id"], "inline": row["inline"]}
 
@@ -37,7 +44,7 @@ async def full_messages(ctx: ActionContext, ids: list[int], order: str = "m.date
         out.append(row)
     return out
 
-def render_body(host, html: str | None, text: str | None, cids: dict[str, int]) -> dict:
+def render_body(host: Host, html: str | None, text: str | None, cids: dict[str, int]) -> dict:
     """The HTML a reader may show: sanitized, remote content held back, cid: images signed."""
     if html:
         clean = sanitize_html(html, cid_url=lambda cid: inline_url(host, cids[cid]) if cid in cids else None)

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from host.errors import BadRequest
 from host.api import Params, like_pattern
+
+if TYPE_CHECKING:
+    from asyncpg import Connection
 
 MAX_SEARCH = 500          # characters of a query
 BODY_CHARS = 30000        # of a body, indexed: keeps a vector (and the GIN entry) bounded
@@ -53,7 +56,7 @@ def vector_sql(m: str = "m", body: str | None = None) -> str:
             f"array_to_tsvector(ARRAY['account ' || {m}.account_id])")
 
 
-async def index_messages(conn, ids: list[int]) -> None:
+async def index_messages(conn: Connection, ids: list[int]) -> None:
     """(Re)compute the search vector of these messages from their stored bodies (the parse pass
     computes it in its own UPDATE instead)."""
     ids = list(dict.fromkeys(ids))
@@ -115,7 +118,7 @@ class Search:
     scoped: list[bool] | None = None
 
     def is_scoped(self, i: int) -> bool:
-        return bool(self.scoped) and self.scoped[i]
+        return self.scoped is not None and bool(self.scoped) and self.scoped[i]
 
     @property
     def condition(self) -> str:

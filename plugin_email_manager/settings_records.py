@@ -2,10 +2,15 @@
 and the file, and each OAuth provider gets a record with the real providers' values to complete."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from host.api import snake_case
 
+if TYPE_CHECKING:
+    from host.api import Host
 
-async def load_overrides(host) -> None:
+
+async def load_overrides(host: Host) -> None:
     """Root's run-time values (the "general" record) win over the environment and the file."""
     values = await host.db.fetchval("SELECT \"values\" FROM mail_settings WHERE provider = 'general'")
     host.settings.set_overrides(values if isinstance(values, dict) else {})
@@ -13,7 +18,7 @@ async def load_overrides(host) -> None:
 SEEDED = ("authorizationUrl", "tokenUrl", "userinfoUrl", "scopes", "authParams", "imapHost", "imapPort",
           "imapSecurity", "smtpHost", "smtpPort", "smtpSecurity")
 
-async def seed_providers(host) -> None:
+async def seed_providers(host: Host) -> None:
     """One record per OAuth provider, with the real providers' values, for root to complete."""
     for name, values in (host.settings.get("providers") or {}).items():
         cols = [snake_case(k) for k in SEEDED]

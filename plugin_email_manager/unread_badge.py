@@ -7,7 +7,12 @@ store mail call ``host.badges_changed(user_id)``; the host pushes the new count 
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from host.api import Params, User, scope_where
+
+if TYPE_CHECKING:
+    from host.api import Host
 
 UNREAD = """
 SELECT count(*) FROM mail_messages m
@@ -16,7 +21,7 @@ WHERE m.account_id = ANY (ARRAY(SELECT t.id FROM mail_accounts t WHERE {accounts
 """
 
 
-async def unread_count(host, user: User) -> int:
+async def unread_count(host: Host, user: User) -> int:
     """Unread messages in the inboxes of ``user``'s accounts (those ``mailAccounts``' scope gives it)."""
     params = Params()
     accounts = scope_where(host.registry["mailAccounts"], user, params)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal, overload
 
 from host.api import Action, ActionContext, Raw, answer_row
 from host.errors import BadRequest, HostError, NotFound
@@ -27,6 +27,10 @@ IMAP_FIELDS = {"provider", "email", "username", "password", "displayName", "imap
                "smtpHost", "smtpPort", "smtpSecurity", "syncSince", "appendSent"}
 
 
+@overload
+def _text(values: dict, name: str, required: Literal[True] = True) -> str: ...
+@overload
+def _text(values: dict, name: str, required: bool) -> str | None: ...
 def _text(values: dict, name: str, required: bool = True) -> str | None:
     value = values.get(name)
     if value is None or value == "":
@@ -41,7 +45,7 @@ def _text(values: dict, name: str, required: bool = True) -> str | None:
 
 
 def _port(values: dict, name: str) -> int:
-    value = values.get(name)
+    value: Any = values.get(name)  # any JSON value: int() refuses the wrong ones, None included
     try:
         port = int(value)
     except (TypeError, ValueError):
@@ -143,6 +147,7 @@ async def create(ctx: ActionContext) -> dict:
     append_sent = _append_sent(v)
     await _check_logins(servers, username, password)
 
+    assert ctx.user is not None  # not a public action: the host refuses a call without a user
     account_id = await ctx.db.fetchval(
         "INSERT INTO mail_accounts (user_id, provider, email, display_name, username, imap_host, imap_port, "
         "imap_security, smtp_host, smtp_port, smtp_security, secret, status, sync_since, append_sent, progress) "
@@ -175,6 +180,7 @@ async def destroy(ctx: ActionContext) -> dict:
         "SELECT count(*) FROM d", ids)
     for account_id in ids:
         await ctx.host.notify("mail_account_deleted", {"accountId": account_id})
+    assert ctx.user is not None  # not a public action: the host refuses a call without a user
     await ctx.host.badges_changed(ctx.user.id)
     return {"data": deleted}
 
@@ -232,11 +238,12 @@ async def link(ctx: ActionContext) -> dict:
         (account_id,) = await ctx.in_scope(_int(relink), name="accountId", collection="mailAccounts")
         if await ctx.db.fetchval("SELECT provider FROM mail_accounts WHERE id = $1", account_id) != provider:
             raise NotFound("No such mail account.")  # the same answer: re-linking keeps the provider
+    assert ctx.user is not None  # not a public action: the host refuses a call without a user
     url = await start_link(ctx.host, ctx.user.id, provider, ctx.host.base_url + CALLBACK,
                            account_id=_int(relink) if relink is not None else None)
     return {"data": {"authorizationUrl": url}}
 
-def _int(value) -> int:
+def _int(value: Any) -> int:
     try:
         n = int(value)
     except (TypeError, ValueError):

@@ -24,7 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from host.api import (
     Action,
@@ -51,9 +51,12 @@ from plugin_email_manager.search import read_search, search_sql
 from plugin_email_manager.sendmail import compose, replies, smtp
 from plugin_email_manager.sendmail.recipients import format_address, parse_recipients
 
+if TYPE_CHECKING:
+    from host.api import Selection
+
 # ---------------------------------------------------------------- list and read
 
-def _thread_sort(raw) -> bool:
+def _thread_sort(raw: Any) -> bool:
     """``sort``: ``-date`` (the default, newest first) or ``date``; answers "descending"."""
     names = read_names(raw, "sort") or ["-date"]
     keys = [n for n in names if n.lstrip("-") != "id"] or ["-date"]
@@ -68,7 +71,7 @@ MAIN_FIELDS = ["accountId", "folderId", "type", "threadId", "messageId", "subjec
                "parseState", "outbox"]
 
 
-def _main_selection(ctx: ActionContext):
+def _main_selection(ctx: ActionContext) -> Selection:
     p = ctx.params
     return make_selection(ctx.collection, fields=read_names(p.get("fields"), "fields") or MAIN_FIELDS,
                           appends=read_names(p.get("appends"), "appends"),
@@ -91,6 +94,7 @@ async def list_threads(ctx: ActionContext) -> dict:
     async with db_errors(coll, "list"), ctx.db.acquire() as db:
         view = None if search else listing.default_view(coll, flt, user)
         if view is not None:
+            assert user is not None  # default_view answers a view only for a user's own scope
             pairs, total = await listing.heads_page(db, user, *view, page_size, offset, descending)
         else:
             accounts = await listing.own_accounts(db, coll, user)
@@ -111,7 +115,7 @@ async def list_threads(ctx: ActionContext) -> dict:
     return {"data": data, "meta": _meta(total, page, page_size)}
 
 
-def _thread_id(raw) -> int:
+def _thread_id(raw: Any) -> int:
     if isinstance(raw, list) and len(raw) == 1:
         raw = raw[0]
     if raw is None or raw == "":
@@ -193,6 +197,7 @@ async def set_flag(ctx: ActionContext, ids: list[int], column: str, value: bool)
     changed = await pending_flags.record(ctx.db, ids, column, value)
     if changed:
         await pending_flags.push_now(ctx.host, changed)
+    assert ctx.user is not None  # not a public action: the host refuses a call without a user
     await ctx.host.badges_changed(ctx.user.id)
 
 async def mark_read(ctx: ActionContext) -> dict:
@@ -247,6 +252,7 @@ async def destroy(ctx: ActionContext) -> dict:
                                       "ORDER BY id LIMIT 1", account_id)
         to_trash = trash is not None and items[0]["type"] != "trash"
         if on_server:
+            assert folder is not None  # on_server holds only messages of a folder
             account = await connections.load_account(ctx.db, account_id)
             session = await connections.open_imap(ctx.host, account)
             try:
@@ -272,6 +278,7 @@ async def destroy(ctx: ActionContext) -> dict:
                     continue
             gone.append(r["id"])  # deleted for good, or the sync of Trash brings it back
         await ctx.db.execute("DELETE FROM mail_messages WHERE id = ANY($1::bigint[])", gone)
+    assert ctx.user is not None  # not a public action: the host refuses a call without a user
     await ctx.host.badges_changed(ctx.user.id)
     return {"data": len(ids)}
 
@@ -399,8 +406,7 @@ async def compose_and_send(ctx: ActionContext, p: dict, *, send_it: bool = True)
         await outbox.append(ctx.host, account, draft_id, "drafts", ["\\Draft", "\\Seen"])
         return {"data": {"id": draft_id, "draftId": draft_id}}
 
-    had_server_draft = draft_id is not None
-    if had_server_draft:
+    if draft_id is not None:
         await outbox.remove_server_copy(ctx.host, account, draft_id)
     row_id = await outbox.store(ctx.db, account_id, msg, type_="drafts", outbox="sending", bcc=bcc_json,
                                 text=text, html=html, draft_id=draft_id)

@@ -17,9 +17,15 @@ another user's account narrows to nothing.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from host.api import Params, scope_where
+
+if TYPE_CHECKING:
+    from asyncpg import Connection, Pool
+
+    from host.api import Collection, User
+    from plugin_email_manager.search import Search
 
 PARTICIPANTS = 10  # per row, newest first
 NO_DATE = "'-infinity'::timestamptz"
@@ -59,22 +65,24 @@ CROSS JOIN LATERAL (
 """
 
 
-def _accounts(coll):
+def _accounts(coll: Collection) -> Collection:
     """The collection of the messages' ``account`` relation (``mailAccounts``)."""
     return coll.related(coll.fields["account"])
 
 
-def standard_scope(coll, user) -> bool:
+def standard_scope(coll: Collection, user: User | None) -> bool:
     """Whether the messages' scope for ``user`` is exactly "messages whose account is one of the
     caller's accounts": the accounts' own scope, reached through the ``account`` relation. Read
     from both collections' ``[acl.scope]``, so that changing either file changes the answer."""
     if user is None:
         return False
     mine = _accounts(coll).scope_filter(user)
-    return bool(mine) and coll.scope_filter(user) == {f"account.{k}": v for k, v in mine.items()}
+    if not mine:
+        return False
+    return coll.scope_filter(user) == {f"account.{k}": v for k, v in mine.items()}
 
 
-async def own_accounts(db, coll, user) -> list[int] | None:
+async def own_accounts(db: Pool | Connection, coll: Collection, user: User | None) -> list[int] | None:
     """The user's account ids when the scope is the usual one (a planner hint), else None."""
     if not standard_scope(coll, user):
         return None
@@ -83,7 +91,7 @@ async def own_accounts(db, coll, user) -> list[int] | None:
                                             f"WHERE {scope_where(_accounts(coll), user, params)}", *params.values)]
 
 
-def user_wheres(coll, user, params: Params, flt: dict | None, accounts: list[int] | None) -> tuple[str, str]:
+def user_wheres(coll: Collection, user: User | None, params: Params, flt: dict | None, accounts: list[int] | None) -> tuple[str, str]:
     """``scope AND filter`` on alias ``t``, twice, sharing their parameters: (indexed, not indexed).
 
     When the scope is the usual one, it is stated as the user's account ids (the same rows:
@@ -108,7 +116,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def default_view(coll, flt: dict | None, user) -> tuple[str, list[int] | None] | None:
+def default_view(coll: Collection, flt: dict | None, user: User | None) -> tuple[str, list[int] | None] | None:
     """(kind, account ids or None) when ``flt`` is a view ``mail_thread_heads`` answers, else None.
 
     That is: no filter ("*": every type), ``type`` equal to one string, and/or ``accountId``
@@ -133,7 +141,7 @@ def default_view(coll, flt: dict | None, user) -> tuple[str, list[int] | None] |
     return kind, accounts
 
 
-async def heads_page(db, user, kind: str, accounts: list[int] | None, limit: int, offset: int,
+async def heads_page(db: Pool | Connection, user: User, kind: str, accounts: list[int] | None, limit: int, offset: int,
                      descending: bool) -> tuple[list[tuple[int, int]], int]:
     """The page's (thread id, main message id) pairs and the number of conversations."""
     sql = HEADS_PAGE.format(dir="DESC" if descending else "ASC")
@@ -153,7 +161,8 @@ def _unread_hint(flt: dict | None) -> bool:
     return v is False or (isinstance(v, str) and v.strip().lower() in ("false", "0"))
 
 
-async def grouped_page(db, coll, user, flt: dict | None, search_arms, accounts: list[int] | None,
+async def grouped_page(db: Pool | Connection, coll: Collection, user: User | None, flt: dict | None,
+                       search_arms: Callable[[Params], Search | None] | None, accounts: list[int] | None,
                        limit: int, offset: int, descending: bool) -> tuple[list[tuple[int, int]], int]:
     """The same as ``heads_page`` for any filter and search, grouping the matching messages.
 
@@ -208,7 +217,7 @@ def _participants(names: list, addresses: list) -> list[dict]:
     return out
 
 
-async def summaries(db, pairs: list[tuple[int, int]]) -> dict[int, dict]:
+async def summaries(db: Pool | Connection, pairs: list[tuple[int, int]]) -> dict[int, dict]:
     """thread id -> subject (of the main message), counts, participants, hasAttachments, latestDate."""
     if not pairs:
         return {}

@@ -15,22 +15,26 @@ from __future__ import annotations
 
 import json
 from datetime import timezone
+from typing import TYPE_CHECKING, Any
 
 from plugin_email_manager.conversations.rules import EPOCH, WINDOW, Batch, ThreadFacts, message_of
 from plugin_email_manager.conversations.sql import (
     CANDIDATES, LOAD, MERGE_IDS, MERGE_MESSAGES, SET_IDS, SET_MESSAGES, UPSERT_THREADS)
 from plugin_email_manager.mailsync.store import keyed_lookups
 
+if TYPE_CHECKING:
+    from asyncpg import Connection, Record
+
 LOCK_CLASS = 0x6D746872  # "mthr": the first key of pg_advisory_xact_lock(int, int)
 
 
-async def lock_account(conn, account_id: int) -> None:
+async def lock_account(conn: Connection, account_id: int) -> None:
     """The per-account lock every change of conversations takes (until the transaction ends)."""
     await conn.execute("SELECT pg_advisory_xact_lock($1::int, $2::int)", LOCK_CLASS,
                        account_id % 2147483647)
 
 
-async def assign_threads(conn, account_id: int, message_ids: list[int]) -> None:
+async def assign_threads(conn: Connection, account_id: int, message_ids: list[int]) -> None:
     """Set ``thread_id`` of these just-stored messages of one account (in the caller's transaction).
 
     Messages of another account among ``message_ids`` are ignored; calling it again for a
@@ -47,7 +51,7 @@ async def assign_threads(conn, account_id: int, message_ids: list[int]) -> None:
     await _write(conn, account_id, batch)
 
 
-async def thread_ids_for(conn, account_id: int, rows: list[dict]) -> list[int]:
+async def thread_ids_for(conn: Connection, account_id: int, rows: list[dict]) -> list[int]:
     """The conversations of messages about to be inserted (``mail_messages`` row dicts of the
     sync: message_id, in_reply_to, refs, provider_thread_id, subject, from/to/cc, date), in
     their order; threads and Message-ID links are written here, in the caller's transaction.
@@ -64,7 +68,7 @@ async def thread_ids_for(conn, account_id: int, rows: list[dict]) -> list[int]:
     return [placed[i] for i in range(len(rows))]
 
 
-def _text(value) -> str | None:
+def _text(value: Any) -> str | None:
     """A JSON value as ``->>`` reads it."""
     if value is None or isinstance(value, str):
         return value
@@ -86,11 +90,11 @@ def _unstored(index: int, row: dict) -> dict:
             "provider_thread_id": row.get("provider_thread_id"), "subject": row.get("subject"),
             "date": date, "thread_id": None,
             "refs": [_text(r) for r in refs] if isinstance(refs, list) else [],
-            "addrs": [_text(e["address"]).lower() for e in people
-                      if isinstance(e, dict) and e.get("address") is not None]}
+            "addrs": [address.lower() for e in people
+                      if isinstance(e, dict) and (address := _text(e.get("address"))) is not None]}
 
 
-async def _decide(conn, account_id: int, rows) -> Batch:
+async def _decide(conn: Connection, account_id: int, rows: list[Record]) -> Batch:
     """Place these messages (``LOAD`` rows) among the account's conversations, in memory."""
     account = await conn.fetchrow("SELECT lower(email) AS email, lower(username) AS username "
                                   "FROM mail_accounts WHERE id = $1", account_id)
@@ -117,7 +121,7 @@ async def _decide(conn, account_id: int, rows) -> Batch:
     return batch
 
 
-async def _write(conn, account_id: int, batch: Batch, *, set_messages: bool = True) -> dict[int, int]:
+async def _write(conn: Connection, account_id: int, batch: Batch, *, set_messages: bool = True) -> dict[int, int]:
     """Apply a batch's decisions; answers message id -> its conversation. ``set_messages=False``
     leaves the messages' own ``thread_id`` to the caller (rows not inserted yet)."""
     roots = {t for t in batch.threads if batch.find(t) == t and batch.threads[t].touched}
@@ -153,7 +157,7 @@ async def _write(conn, account_id: int, batch: Batch, *, set_messages: bool = Tr
     return placed
 
 
-async def rebuild_threads(conn, account_id: int, batch_size: int = 1000) -> None:
+async def rebuild_threads(conn: Connection, account_id: int, batch_size: int = 1000) -> None:
     """Thread every message of an account again from scratch (after a resync or a rule change)."""
     await lock_account(conn, account_id)
     await conn.execute("UPDATE mail_messages SET thread_id = NULL WHERE account_id = $1 "

@@ -21,8 +21,10 @@ messages among conversations.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from plugin_email_manager.conversations.subjects import is_forward_subject, is_reply_subject, normalize_subject
 
@@ -97,7 +99,7 @@ def msgid(value: str | None) -> str | None:
     return value if value and len(value) <= MAX_ID_LENGTH else None
 
 
-def message_of(row, own_addresses: set[str]) -> MessageFacts:
+def message_of(row: Mapping[str, Any], own_addresses: set[str]) -> MessageFacts:
     """A ``LOAD`` row (or a not yet stored row in its shape) as the rules see it."""
     own = msgid(row["message_id"])
     parents: list[str] = []
@@ -174,6 +176,7 @@ class Batch:
         found = {self.find(self.known[k]) for k in m.keys if k in self.known}
         if m.thread_id is not None:
             found.add(self.find(m.thread_id))
+        t: int | None
         if found:
             t = self.union(found) if len(found) > 1 else found.pop()
         else:

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from email.message import Message
 from email.parser import BytesParser
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote
 
 from . import parts as P
@@ -143,6 +143,8 @@ def _join(results: list[_Body]) -> _Body:
 
 def _eml_name(part: Message, index: int) -> str:
     inner = part.get_payload(0)
+    # the feed parser reads the body of a message/* part as Messages (fastmime leaves those to it)
+    assert isinstance(inner, Message)
     subject = ""
     for key, value in inner.raw_items():
         if key.lower() == "subject" and isinstance(value, str):
@@ -155,10 +157,13 @@ def _eml_name(part: Message, index: int) -> str:
 def _embedded_bytes(part: Message, errors: list[str]) -> bytes:
     try:
         inner = part.get_payload()
-        if len(inner) == 1:
-            return inner[0].as_bytes()
+        # the feed parser reads the body of a message/* part as Messages (fastmime leaves those to it)
+        assert isinstance(inner, list) and all(isinstance(m, Message) for m in inner)
+        messages = cast("list[Message]", inner)  # checked just above
+        if len(messages) == 1:
+            return messages[0].as_bytes()
         # message/delivery-status and kin: a list of header blocks.
-        return b"\n".join(block.as_bytes() for block in inner)
+        return b"\n".join(block.as_bytes() for block in messages)
     except Exception as exc:  # noqa: BLE001
         errors.append(f"embedded message: {type(exc).__name__}: {exc}")
         return b""

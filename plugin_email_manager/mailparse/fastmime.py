@@ -62,7 +62,8 @@ def _message(text: str, eol: str, policy: Compat32, depth: int) -> Message | Non
     if maintype == "message":
         return None
     if maintype != "multipart":
-        msg._payload = body
+        # what email.feedparser does: set_payload would only add a call per part
+        msg._payload = body  # type: ignore[attr-defined]  # typeshed leaves out the private attribute
         return msg
     boundary = msg.get_boundary()
     if not boundary or msg.get_content_subtype() == "digest":
@@ -78,7 +79,7 @@ def _message(text: str, eol: str, policy: Compat32, depth: int) -> Message | Non
         if child is None:
             return None
         children.append(child)
-    msg._payload = children
+    msg._payload = children  # type: ignore[attr-defined]  # as above
     return msg
 
 

@@ -4,12 +4,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from host.errors import HostError
 from plugin_email_manager import connections, metrics
 from plugin_email_manager.errors import MailAuthFailed, TokenRefreshFailed
-from plugin_email_manager.mailsync import gmail, imap, store
+from plugin_email_manager.mailsync import gmail, imap, store, sync_progress
 from plugin_email_manager.mailsync.folder_sync import Counts, sync_folder
+
+if TYPE_CHECKING:
+    from asyncpg import Pool
+
+    from host.api import Host
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +23,7 @@ log = logging.getLogger(__name__)
 TYPE_ORDER = {"inbox": 0, "sent": 1, "drafts": 2, "archive": 3, "other": 4, "junk": 5, "trash": 6}
 
 
-async def list_folders(db, session, account) -> list[store.FolderState]:
+async def list_folders(db: Pool, session: imap.ImapSession, account: connections.Account) -> list[store.FolderState]:
     found = []
     for f in await session.list_folders():
         if any(flag.lower() in ("\\noselect", "\\nonexistent") for flag in f.flags):
@@ -38,11 +44,13 @@ def describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-async def sync_account(host, account_id: int, *, only: str | None = None, notify=None) -> Counts:
+async def sync_account(host: Host, account_id: int, *, only: str | None = None,
+                       notify: Callable[[Counts], Awaitable[None]] | None = None) -> Counts:
     """Sync every folder (or only the folder type ``only``, e.g. the inbox after an IDLE wake-up).
 
-    Writes a mailSyncLogs record, keeps the account's status, progress and lastSyncAt, and asks
-    ``notify()`` to tell listeners (badge, parse pass) after each stored batch.
+    Writes a mailSyncLogs record, keeps the account's status, progress and lastSyncAt (and during
+    its first sync, ``syncProgress``), and asks ``notify()`` to tell listeners (badge, parse
+    pass) after each stored batch.
     """
     db = host.db
     account = await connections.load_account(db, account_id)
@@ -57,12 +65,14 @@ async def sync_account(host, account_id: int, *, only: str | None = None, notify
             if only:
                 on_gmail = gmail.is_gmail(session.capabilities)
                 folders = [f for f in folders if f.type == only or (on_gmail and gmail.holds(f.special_use, only))]
+            elif await sync_progress.is_first_sync(db, account_id):
+                await sync_progress.start(db, account_id, await sync_progress.count_on_server(session, account, folders))
 
             async def on_batch(step: Counts) -> None:
                 # parsePending counts up here and is recounted exactly by the parse pass
-                await db.execute("UPDATE mail_accounts SET parse_pending = parse_pending + $2, progress = "
-                                 "jsonb_build_object('fetched', coalesce((progress->>'fetched')::int, 0) + $2) "
-                                 "WHERE id = $1", account_id, step.new)
+                await db.execute("UPDATE mail_accounts a SET parse_pending = a.parse_pending + $2, progress = "
+                                 "jsonb_build_object('fetched', coalesce((a.progress->>'fetched')::int, 0) + $2), "
+                                 f"sync_progress = {sync_progress.AFTER_BATCH} WHERE a.id = $1", account_id, step.new)
                 metrics.MESSAGES_SYNCED.inc(step.new)
                 if notify:
                     await notify(step)
@@ -86,13 +96,14 @@ async def sync_account(host, account_id: int, *, only: str | None = None, notify
     return counts
 
 
-async def _finish(db, account_id, log_id, counts: Counts, status: str, error: str | None, keep_status=False) -> None:
+async def _finish(db: Pool, account_id: int, log_id: int, counts: Counts, status: str, error: str | None,
+                  keep_status: bool = False) -> None:
     await db.execute("UPDATE mail_sync_logs SET finished_at = now(), status = $2, counts = $3::jsonb, error = $4 "
                      "WHERE id = $1", log_id, status, counts.as_json(), error)
     metrics.SYNC_RUNS.labels(status).inc()
     if status == "ok":
-        await db.execute("UPDATE mail_accounts SET status = 'ready', error = NULL, last_sync_at = now() "
-                         "WHERE id = $1", account_id)
+        await db.execute("UPDATE mail_accounts a SET status = 'ready', error = NULL, last_sync_at = now(), "
+                         f"sync_progress = {sync_progress.AT_END} WHERE a.id = $1", account_id)
     elif not keep_status:
         await db.execute("UPDATE mail_accounts SET status = 'error', error = $2 WHERE id = $1", account_id, error)
     else:

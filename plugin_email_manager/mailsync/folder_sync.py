@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 import asyncpg
 
@@ -36,6 +36,12 @@ from plugin_email_manager import conversations
 from plugin_email_manager.mailparse.headers import parse_headers
 from plugin_email_manager.mailsync import gmail, pending_flags, store
 from plugin_email_manager.mailsync.imap import search_date
+
+if TYPE_CHECKING:
+    from asyncpg import Pool
+
+    from plugin_email_manager.connections import Account
+    from plugin_email_manager.mailsync.imap import FetchedMessage, ImapSession, SelectInfo
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +66,7 @@ class Counts:
         return {"new": self.new, "updated": self.updated, "deleted": self.deleted}
 
 
-def message_row(fetched, folder_type: str) -> dict:
+def message_row(fetched: FetchedMessage, folder_type: str) -> dict:
     """A mail_messages row from a fetched message: its bytes, flags, and its headers (stage 1)."""
     h = parse_headers(fetched.raw)
     flags = [str(f) for f in fetched.flags]
@@ -82,7 +88,7 @@ def message_row(fetched, folder_type: str) -> dict:
     return row
 
 
-async def sync_folder(db, session, account, folder: store.FolderState, *,
+async def sync_folder(db: Pool, session: ImapSession, account: Account, folder: store.FolderState, *,
                       on_batch: Callable[[Counts], Awaitable[None]] | None = None) -> Counts:
     counts = Counts()
     # QRESYNC needs a whole earlier sync to build on; a date-limited account always compares lists
@@ -114,7 +120,8 @@ async def sync_folder(db, session, account, folder: store.FolderState, *,
     return counts
 
 
-async def _sync_since_last(db, session, account, folder, info, counts: Counts, on_batch) -> int | None:
+async def _sync_since_last(db: Pool, session: ImapSession, account: Account, folder: store.FolderState,
+                           info: SelectInfo, counts: Counts, on_batch: Callable[[Counts], Awaitable[None]] | None) -> int | None:
     """QRESYNC (RFC 7162): the SELECT listed what vanished and what changed since the last sync;
     new mail is above the last UID seen. No list of every UID crosses the wire or leaves the
     database. Answers the last UID seen now, or None when the folder's count does not add up
@@ -134,7 +141,8 @@ async def _sync_since_last(db, session, account, folder, info, counts: Counts, o
     return max(fresh, default=last)
 
 
-async def _sync_by_comparing(db, session, account, folder, info, counts: Counts, on_batch) -> int:
+async def _sync_by_comparing(db: Pool, session: ImapSession, account: Account, folder: store.FolderState,
+                             info: SelectInfo, counts: Counts, on_batch: Callable[[Counts], Awaitable[None]] | None) -> int:
     """The server's UID list against ours: what is gone goes, what is missing is fetched, flags
     are asked for (CONDSTORE ``CHANGEDSINCE``, else the newest ones). Answers the last UID."""
     on_server = set(await session.uid_search("ALL")) if session.exists else set()
@@ -152,8 +160,8 @@ async def _sync_by_comparing(db, session, account, folder, info, counts: Counts,
     return max(on_server, default=0)
 
 
-async def _fetch_and_store(db, session, account_id: int, folder: store.FolderState, uids: list[int],
-                           counts: Counts, on_batch) -> None:
+async def _fetch_and_store(db: Pool, session: ImapSession, account_id: int, folder: store.FolderState,
+                           uids: list[int], counts: Counts, on_batch: Callable[[Counts], Awaitable[None]] | None) -> None:
     """Fetch (and read the headers of) batch k+1 while batch k is stored: the server, this
     process and PostgreSQL work at once instead of in turn. At most ``AHEAD`` batches wait
     between the two, so memory stays bounded whatever the mailbox's size."""
@@ -199,7 +207,7 @@ async def _fetch_and_store(db, session, account_id: int, folder: store.FolderSta
         await asyncio.gather(fetcher, return_exceptions=True)
 
 
-async def _store_batch(db, account_id: int, folder: store.FolderState, rows: list[dict]) -> list[int]:
+async def _store_batch(db: Pool, account_id: int, folder: store.FolderState, rows: list[dict]) -> list[int]:
     """Rows and their conversations in one transaction. Writers of one conversation lock its
     thread rows; a deadlock between two of them is retried, as PostgreSQL advises."""
     for attempt in range(3):
@@ -218,7 +226,8 @@ async def _store_batch(db, account_id: int, folder: store.FolderState, rows: lis
     return []
 
 
-async def _sync_flags(db, session, folder, info, known: set[int]) -> int:
+async def _sync_flags(db: Pool, session: ImapSession, folder: store.FolderState, info: SelectInfo,
+                      known: set[int]) -> int:
     """Flags changed in other clients since the last sync."""
     if not known:
         return 0

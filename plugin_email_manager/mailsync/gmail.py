@@ -17,7 +17,7 @@ def is_gmail(capabilities: set[str]) -> bool:
     return GMAIL_CAPABILITY in {c.upper() for c in capabilities}
 
 
-def synced_folders(folders: list[tuple[str, str, str, str | None]]) -> list[tuple[str, str, str, str | None]]:
+def synced_folders(folders: list[tuple[str, str | None, str, str | None]]) -> list[tuple[str, str | None, str, str | None]]:
     """Of ``(name, delimiter, type, special_use)``, the folders a Gmail account syncs."""
     if not any((f[3] or "").lower() == "\\all" for f in folders):
         return folders  # no All Mail (hidden from IMAP by the person): sync folders as usual

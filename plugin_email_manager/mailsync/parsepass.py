@@ -23,11 +23,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from plugin_email_manager import search
 from plugin_email_manager.mailparse.pool import ParsePool
+from plugin_email_manager.mailsync import sync_progress
 from plugin_email_manager.mailsync.store import without_nul
+
+if TYPE_CHECKING:
+    from asyncpg import Connection, Record
+
+    from host.api import Host
+    from plugin_email_manager.mailparse.pool import ParsedMessage
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +57,18 @@ CROSS JOIN LATERAL (
     ORDER BY coalesce(m.date, '-infinity') DESC, m.id DESC LIMIT $4) p
 ORDER BY p.at DESC, p.id DESC LIMIT $4
 """
-# progress after a batch: what it decoded comes off (exactly, under concurrent writers)
-DECODED = """
-UPDATE mail_accounts a SET parse_pending = greatest(coalesce(a.parse_pending, 0) - x.n, 0)
+# progress after a batch: what it decoded comes off (exactly, under concurrent writers);
+# syncProgress follows in the same write
+DECODED = f"""
+UPDATE mail_accounts a SET parse_pending = greatest(coalesce(a.parse_pending, 0) - x.n, 0),
+    sync_progress = {sync_progress.mirror("greatest(coalesce(a.parse_pending, 0) - x.n, 0)")}
 FROM (SELECT account_id, count(*) AS n FROM unnest($1::bigint[]) AS account_id GROUP BY 1) x
 WHERE a.id = x.account_id
 """
 # parsePending of these accounts, exactly (by mail_messages_parse_queue_idx); a row is written
 # only when its count is wrong. It counts every pending message: run once a pass, not a batch.
-RECOUNT = """
-UPDATE mail_accounts a SET parse_pending = c.n
+RECOUNT = f"""
+UPDATE mail_accounts a SET parse_pending = c.n, sync_progress = {sync_progress.mirror("c.n")}
 FROM (SELECT x.id, (SELECT count(*) FROM mail_messages m
                     WHERE m.account_id = x.id AND m.parse_state = 'pending') AS n
       FROM unnest($1::bigint[]) AS x(id)) c
@@ -81,7 +90,7 @@ SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[]
 
 
 class ParsePass:
-    def __init__(self, host, accounts: Callable[[], list[int]],
+    def __init__(self, host: Host, accounts: Callable[[], list[int]],
                  syncing: Callable[[int], bool] = lambda account_id: False):
         self.host = host
         self.accounts = accounts  # -> ids of the accounts this process holds
@@ -188,11 +197,11 @@ class ParsePass:
         if rows:
             await self._write(rows, await self._parse(rows))
 
-    async def _parse(self, rows) -> list:
+    async def _parse(self, rows: list[Record]) -> list[ParsedMessage]:
         """``parse_message`` of these rows' ``raw`` bytes, in the workers."""
         return await self.pool.parse_many([bytes(r["raw"] or b"") for r in rows])
 
-    async def _write(self, rows, parsed) -> None:
+    async def _write(self, rows: list[Record], parsed: list[ParsedMessage]) -> None:
         async with self.host.db.acquire() as conn:
             async with conn.transaction():
                 written = set(await store_parsed_many(conn, [r["id"] for r in rows], parsed))
@@ -200,7 +209,7 @@ class ParsePass:
             await conn.execute(DECODED, [r["account_id"] for r in rows if r["id"] in written])
 
 
-async def store_parsed_many(conn, message_ids: list[int], parsed: list) -> list[int]:
+async def store_parsed_many(conn: Connection, message_ids: list[int], parsed: list[ParsedMessage]) -> list[int]:
     """Write what ``parse_message`` found for these messages and index them for search; a message
     no longer pending (parsed meanwhile) is left alone. Answers the ids written."""
     if not message_ids:

@@ -14,8 +14,15 @@ pushed to the server with ``UID STORE``. Until the server has it:
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from plugin_email_manager import connections
+
+if TYPE_CHECKING:
+    from asyncpg import Connection, Pool
+
+    from host.api import Host
+    from plugin_email_manager.mailsync.imap import ImapSession
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +32,7 @@ SERVER_FLAGS = {"read": "\\Seen", "flagged": "\\Flagged", "answered": "\\Answere
 UNPUSHED = "m.pending_flags IS NULL"
 
 
-async def record(db, ids: list[int], column: str, value: bool) -> list[int]:
+async def record(db: Pool | Connection, ids: list[int], column: str, value: bool) -> list[int]:
     """Set ``column`` (a key of ``SERVER_FLAGS``) of these messages here and note the change for
     the server. Answers the ids with a change to push (those on the server: a message with no UID,
     a draft being sent, has nothing to push)."""
@@ -39,7 +46,7 @@ async def record(db, ids: list[int], column: str, value: bool) -> list[int]:
     return [r["id"] for r in changed]
 
 
-async def push(db, session, folder_id: int) -> int:
+async def push(db: Pool | Connection, session: ImapSession, folder_id: int) -> int:
     """Push what is noted for the messages of the selected folder ``folder_id``; answers how many
     messages had a change. A failure raises and leaves everything noted."""
     rows = await db.fetch("SELECT id, uid, pending_flags FROM mail_messages "
@@ -56,7 +63,7 @@ async def push(db, session, folder_id: int) -> int:
     return len(rows)
 
 
-async def push_now(host, ids: list[int]) -> None:
+async def push_now(host: Host, ids: list[int]) -> None:
     """Push the noted changes of these messages now, from an action; when the server can't be
     reached they stay noted and the next sync pushes them."""
     folders = await host.db.fetch(
@@ -79,7 +86,7 @@ async def push_now(host, ids: list[int]) -> None:
             log.warning("account %s: read state not pushed yet (%s: %s)", account_id, type(e).__name__, e)
 
 
-async def _clear(db, sent: dict[int, dict]) -> None:
+async def _clear(db: Pool | Connection, sent: dict[int, dict]) -> None:
     """Forget pushed changes, unless the row was changed again meanwhile (compare what was sent)."""
     for id_, changes in sent.items():
         await db.execute("UPDATE mail_messages SET pending_flags = NULL WHERE id = $1 AND pending_flags = $2::jsonb",

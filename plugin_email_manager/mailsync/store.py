@@ -9,10 +9,13 @@ import contextlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable
 
 from plugin_email_manager.mailsync import gmail, pending_flags
 from plugin_email_manager.mailsync.imap import FlagUpdate
+
+if TYPE_CHECKING:
+    from asyncpg import Connection, Pool, Record
 
 FOLDER_COLUMNS = ("id, account_id, name, delimiter, type, special_use, uid_validity, uid_next, "
                   "highest_modseq, synced_down_to, last_seen_uid, synced_at")
@@ -30,13 +33,13 @@ class FolderState:
     special_use: str | None = None
 
 
-def _state(row) -> FolderState:
+def _state(row: Record) -> FolderState:
     return FolderState(id=row["id"], name=row["name"], type=row["type"], uid_validity=row["uid_validity"],
                        uid_next=row["uid_next"], highest_modseq=row["highest_modseq"],
                        last_seen_uid=row["last_seen_uid"], special_use=row["special_use"])
 
 
-async def upsert_folders(conn, account_id: int, folders: Iterable[tuple[str, str, str, str | None]]) -> list[FolderState]:
+async def upsert_folders(conn: Connection, account_id: int, folders: Iterable[tuple[str, str | None, str, str | None]]) -> list[FolderState]:
     """Record the server's folders ``(name, delimiter, type, special_use)``; answers their states.
 
     A folder gone from the server is removed here with its messages.
@@ -58,7 +61,7 @@ async def upsert_folders(conn, account_id: int, folders: Iterable[tuple[str, str
     return sorted((_state(r) for r in rows), key=lambda s: order.get(s.name, 1 << 30))
 
 
-async def reset_folder(conn, folder_id: int, uid_validity: int) -> int:
+async def reset_folder(conn: Connection, folder_id: int, uid_validity: int | None) -> int:
     """UIDVALIDITY changed: every stored UID of the folder is void. Drop its messages, start again."""
     deleted = await conn.fetchval(
         "WITH d AS (DELETE FROM mail_messages WHERE folder_id = $1 AND outbox IS NULL RETURNING 1) "
@@ -68,14 +71,14 @@ async def reset_folder(conn, folder_id: int, uid_validity: int) -> int:
     return deleted
 
 
-async def save_folder_state(conn, folder_id: int, **values: Any) -> None:
+async def save_folder_state(conn: Pool | Connection, folder_id: int, **values: Any) -> None:
     cols = list(values)
     sets = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(cols))
     await conn.execute(f"UPDATE mail_folders SET {sets} WHERE id = $1", folder_id, *values.values())
 
 
 @contextlib.asynccontextmanager
-async def keyed_lookups(conn):
+async def keyed_lookups(conn: Connection) -> AsyncIterator[None]:
     """Plan the reads inside for their own parameters, by index (in the caller's transaction).
 
     asyncpg prepares its statements, and after five runs PostgreSQL may keep one generic plan
@@ -93,7 +96,7 @@ async def keyed_lookups(conn):
     await conn.execute("SET LOCAL plan_cache_mode TO DEFAULT; SET LOCAL enable_seqscan TO DEFAULT")
 
 
-async def refresh_statistics(conn) -> None:
+async def refresh_statistics(conn: Pool | Connection) -> None:
     """Fresh planner statistics for the tables a first sync grows from nothing faster than
     autovacuum (a minute's nap) notices. Planned on the numbers of empty tables, the candidate
     lookup walked every conversation of the account through its ``account_id`` index, and the
@@ -103,12 +106,12 @@ async def refresh_statistics(conn) -> None:
     await conn.execute("ANALYZE mail_threads, mail_thread_ids, mail_messages")
 
 
-async def stored_uids(conn, folder_id: int) -> set[int]:
+async def stored_uids(conn: Pool | Connection, folder_id: int) -> set[int]:
     rows = await conn.fetch("SELECT uid FROM mail_messages WHERE folder_id = $1 AND uid IS NOT NULL", folder_id)
     return {r["uid"] for r in rows}
 
 
-async def stored_among(conn, folder_id: int, uids: list[int]) -> set[int]:
+async def stored_among(conn: Pool | Connection, folder_id: int, uids: list[int]) -> set[int]:
     """Which of these UIDs of the folder are stored."""
     if not uids:
         return set()
@@ -117,7 +120,7 @@ async def stored_among(conn, folder_id: int, uids: list[int]) -> set[int]:
     return {r["uid"] for r in rows}
 
 
-async def count_stored(conn, folder_id: int) -> int:
+async def count_stored(conn: Pool | Connection, folder_id: int) -> int:
     return await conn.fetchval("SELECT count(*) FROM mail_messages WHERE folder_id = $1 AND uid IS NOT NULL",
                                folder_id)
 
@@ -147,7 +150,7 @@ COLUMNS = ("uid", "message_id", "in_reply_to", "refs", "provider_thread_id", "su
            "has_attachments", "size", "flags", "modseq", "raw", "snippet", "type", "thread_id")
 
 
-async def insert_messages(conn, account_id: int, folder_id: int, folder_type: str, rows: list[dict], *,
+async def insert_messages(conn: Connection, account_id: int, folder_id: int, folder_type: str, rows: list[dict], *,
                           adopt: bool = True) -> list[int]:
     """Insert fetched messages (dicts keyed by COLUMNS; ``thread_id`` may be set already); a UID
     already stored is skipped. Answers new ids. ``adopt=False``: the caller ran ``unstored``."""
@@ -160,7 +163,7 @@ async def insert_messages(conn, account_id: int, folder_id: int, folder_type: st
     return [r["id"] for r in records]
 
 
-async def unstored(conn, account_id: int, folder_id: int, rows: list[dict]) -> list[dict]:
+async def unstored(conn: Connection, account_id: int, folder_id: int, rows: list[dict]) -> list[dict]:
     """The fetched rows still to insert: local copies adopted (see below), UIDs stored meanwhile
     left out (so that what is threaded before the INSERT is exactly what it inserts)."""
     rows = await _adopt_local_copies(conn, account_id, folder_id, rows)
@@ -173,11 +176,11 @@ async def unstored(conn, account_id: int, folder_id: int, rows: list[dict]) -> l
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 
 
-def _json(value) -> str | None:
+def _json(value: Any) -> str | None:
     return None if value is None else _ENCODE(value)
 
 
-async def _adopt_local_copies(conn, account_id: int, folder_id: int, rows: list[dict]) -> list[dict]:
+async def _adopt_local_copies(conn: Connection, account_id: int, folder_id: int, rows: list[dict]) -> list[dict]:
     """A message sent from here is stored at once without a UID; when the server files it (Sent
     folder, APPEND without UIDPLUS, Gmail's All Mail with the label \\Sent), the fetched copy of
     the same type takes over that row instead of a duplicate."""
@@ -195,7 +198,7 @@ async def _adopt_local_copies(conn, account_id: int, folder_id: int, rows: list[
     return [r for r in rows if r["uid"] not in taken] if taken else rows
 
 
-async def delete_uids(conn, folder_id: int, uids: Iterable[int]) -> int:
+async def delete_uids(conn: Pool | Connection, folder_id: int, uids: Iterable[int]) -> int:
     uids = list(uids)
     if not uids:
         return 0
@@ -204,7 +207,7 @@ async def delete_uids(conn, folder_id: int, uids: Iterable[int]) -> int:
         "SELECT count(*) FROM d", folder_id, uids)
 
 
-async def apply_flags(conn, folder_id: int, changes: list[FlagUpdate], folder_type: str | None = None) -> int:
+async def apply_flags(conn: Pool | Connection, folder_id: int, changes: list[FlagUpdate], folder_type: str | None = None) -> int:
     """Server flags into read/flagged/answered; a message with a change still to push keeps its
     own (``pending_flags.UNPUSHED``). On Gmail, a change may carry labels: with ``folder_type`` (the folder's own type) they
     give the message's type, so archiving or moving it there moves it here."""

@@ -16,9 +16,12 @@ import asyncio
 import logging
 import random
 import uuid
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from plugin_email_manager.mailsync.worker import Worker
+
+if TYPE_CHECKING:
+    from host.api import Host
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +30,7 @@ CLAIM_BATCH = 50
 
 
 class Supervisor:
-    def __init__(self, host, after_sync: Callable[[], None] | None = None):
+    def __init__(self, host: Host, after_sync: Callable[[], None] | None = None):
         self.host = host
         self.after_sync = after_sync  # handed to every worker (see Worker)
         self.workers: dict[int, Worker] = {}
@@ -127,7 +130,8 @@ class Supervisor:
             self._waiting.pop(request, None)
 
     async def _on_request(self, payload: dict) -> None:
-        worker = self.workers.get(payload.get("accountId"))
+        account_id = payload.get("accountId")
+        worker = self.workers.get(account_id) if account_id is not None else None
         if worker is None:
             return
         result: dict = {}
@@ -139,9 +143,12 @@ class Supervisor:
         await self.host.notify("mail_sync_done", {"request": payload.get("request"), **result})
 
     async def _on_done(self, payload: dict) -> None:
-        future = self._waiting.get(payload.get("request"))
+        request = payload.get("request")
+        future = self._waiting.get(request) if request is not None else None
         if future and not future.done():
             future.set_result(payload)
 
     async def _on_deleted(self, payload: dict) -> None:
-        self.stop_worker(payload.get("accountId"))
+        account_id = payload.get("accountId")
+        if account_id is not None:
+            self.stop_worker(account_id)

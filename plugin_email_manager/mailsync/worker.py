@@ -8,12 +8,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from host.errors import HostError
 from plugin_email_manager import connections, metrics
 from plugin_email_manager.errors import MailAuthFailed, TokenRefreshFailed
 from plugin_email_manager.mailsync.account_sync import sync_account
+
+if TYPE_CHECKING:
+    from host.api import Host
+    from plugin_email_manager.mailsync.folder_sync import Counts
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +25,7 @@ RETRY_SECONDS = (5, 15, 60, 300)  # after a failed connection, back off, then ke
 
 
 class Worker:
-    def __init__(self, host, account_id: int, after_sync: Callable[[], None] | None = None):
+    def __init__(self, host: Host, account_id: int, after_sync: Callable[[], None] | None = None):
         self.host = host
         self.account_id = account_id
         self.after_sync = after_sync  # told when a sync ends, however it ended
@@ -49,7 +53,7 @@ class Worker:
         self._wake.set()
         return self._requested
 
-    async def _notify(self, step) -> None:
+    async def _notify(self, step: Counts) -> None:
         if step.new:
             await self.host.notify("mail_stored", {"accountId": self.account_id})
             user_id = await self.host.db.fetchval("SELECT user_id FROM mail_accounts WHERE id = $1", self.account_id)
@@ -60,7 +64,7 @@ class Worker:
     def syncing(self) -> bool:
         return self._lock.locked()
 
-    async def run_sync(self, only: str | None = None):
+    async def run_sync(self, only: str | None = None) -> Counts:
         async with self._lock:
             try:
                 return await sync_account(self.host, self.account_id, only=only, notify=self._notify)

@@ -16,13 +16,18 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oauthlib.oauth2 import WebApplicationClient
 
 from host.errors import BadRequest
 from plugin_email_manager.oauth.providers import (ProviderConfig, TokenRefused, get_json, load_provider,
                                                   token_request)
+
+if TYPE_CHECKING:
+    from asyncpg import Record
+
+    from host.api import Host
 
 STATES_TABLE = "mail_oauth_states"  # collections/mailOAuthStates.toml names its table explicitly
 VERIFIER_LENGTH = 96                # RFC 7636: 43 to 128 characters
@@ -54,7 +59,7 @@ def _authorization_uri(client: WebApplicationClient, url: str, **params: Any) ->
     return client.prepare_request_uri(url, **params)
 
 
-async def start_link(host, user_id: int, provider_name: str, redirect_uri: str, *,
+async def start_link(host: Host, user_id: int, provider_name: str, redirect_uri: str, *,
                      account_id: int | None = None) -> str:
     """Answer the provider's authorization URL for ``user_id``; the state expires after the
     ``oauth_state_ttl`` setting (seconds).
@@ -80,7 +85,7 @@ async def start_link(host, user_id: int, provider_name: str, redirect_uri: str, 
                               code_challenge_method="S256", **config.auth_params)
 
 
-async def _spend_state(host, state: str | None):
+async def _spend_state(host: Host, state: str | None) -> Record | None:
     """Mark the state used, in one statement: two callbacks with one state cannot both pass."""
     if not state:
         return None
@@ -93,6 +98,8 @@ async def _spend_state(host, state: str | None):
 def _jwt_claims(jwt: str | None) -> dict[str, Any]:
     # Not verified on purpose: the ID token came straight from the token endpoint over TLS, and
     # only names the mailbox; the mail server checks the access token itself.
+    if jwt is None:
+        return {}
     try:
         payload = jwt.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -115,7 +122,7 @@ async def _identity(config: ProviderConfig, token: dict[str, Any]) -> tuple[str,
                      code="OAUTH_EXCHANGE_FAILED", provider=config.name)
 
 
-async def complete_link(host, state: str | None, code: str | None, error: str | None = None) -> LinkResult:
+async def complete_link(host: Host, state: str | None, code: str | None, error: str | None = None) -> LinkResult:
     """Finish the link the provider's redirect carries (``state``, ``code`` or ``error``).
 
     :raises BadRequest: ``OAUTH_STATE_INVALID`` (unknown, used or expired state: nothing done),

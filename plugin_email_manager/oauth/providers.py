@@ -16,7 +16,7 @@ import asyncio
 import ipaddress
 import json
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -25,6 +25,9 @@ from oauthlib.oauth2.rfc6749.parameters import parse_token_response
 
 from host.errors import BadRequest
 from plugin_email_manager.errors import OAuthUnavailable
+
+if TYPE_CHECKING:
+    from host.api import Host
 
 SETTINGS_TABLE = "mail_settings"
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=20)
@@ -90,7 +93,7 @@ def _is_secure(url: str) -> bool:
         return False
 
 
-async def load_provider(host, name: str) -> ProviderConfig:
+async def load_provider(host: Host, name: str) -> ProviderConfig:
     """The settings of provider ``name``, merged from plugin.toml, environment and mailSettings.
 
     :raises BadRequest: ``OAUTH_UNKNOWN_PROVIDER`` for a name that is not configured anywhere,

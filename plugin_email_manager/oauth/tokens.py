@@ -16,13 +16,18 @@ import asyncio
 import logging
 import time
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oauthlib.oauth2 import WebApplicationClient
 
 from host.errors import NotFound
 from plugin_email_manager.errors import TokenRefreshFailed
 from plugin_email_manager.oauth.providers import TokenRefused, load_provider, token_request
+
+if TYPE_CHECKING:
+    from asyncpg import Connection, Pool
+
+    from host.api import Host
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +49,7 @@ def refused_message(title: str, error: str) -> str:
 
 
 class TokenProvider:
-    def __init__(self, host, account_id: int):
+    def __init__(self, host: Host, account_id: int) -> None:
         self.host = host
         self.account_id = account_id
         lock = _locks.get(account_id)
@@ -52,7 +57,7 @@ class TokenProvider:
             lock = _locks[account_id] = asyncio.Lock()
         self._lock = lock  # held here so that the weak entry lives as long as a provider does
 
-    async def _read(self, conn, for_update: bool = False) -> tuple[str, dict[str, Any]]:
+    async def _read(self, conn: Pool | Connection, for_update: bool = False) -> tuple[str, dict[str, Any]]:
         row = await conn.fetchrow(
             f"SELECT provider, secret FROM {ACCOUNTS_TABLE} WHERE id = $1" + (" FOR UPDATE" if for_update else ""),
             self.account_id)
@@ -82,7 +87,7 @@ class TokenProvider:
                         return tokens["accessToken"]
         raise failure  # raised after the commit, so that the account's error status is kept
 
-    async def _refresh(self, conn, provider: str, tokens: dict[str, Any]) -> TokenRefreshFailed | None:
+    async def _refresh(self, conn: Connection, provider: str, tokens: dict[str, Any]) -> TokenRefreshFailed | None:
         """Refresh ``tokens`` in place and store them; on a refusal mark the account and answer why."""
         config = await load_provider(self.host, provider)
         if not tokens.get("refreshToken"):
@@ -107,7 +112,7 @@ class TokenProvider:
         log.info("account %s: access token refreshed", self.account_id)
         return None
 
-    async def _mark_error(self, conn, message: str) -> TokenRefreshFailed:
+    async def _mark_error(self, conn: Connection, message: str) -> TokenRefreshFailed:
         await conn.execute(f"UPDATE {ACCOUNTS_TABLE} SET status = 'error', error = $2 WHERE id = $1",
                            self.account_id, message)
         return TokenRefreshFailed(message, accountId=self.account_id)

@@ -25,7 +25,7 @@ import re
 from datetime import datetime, timezone
 from email import policy
 from email.headerregistry import Address
-from email.message import EmailMessage, MIMEPart
+from email.message import EmailMessage, Message, MIMEPart
 from email.utils import make_msgid
 from typing import Any, Iterable
 
@@ -155,7 +155,8 @@ def _container(subtype: str, parts: list[MIMEPart]) -> MIMEPart:
     box = MIMEPart(policy=POLICY)
     # RFC 2387: multipart/related names the type of its root part
     box["Content-Type"] = f"multipart/{subtype}" + ('; type="text/html"' if subtype == "related" else "")
-    box.set_payload(parts)  # the generator adds the boundary
+    children: list[Message | str] = list(parts)  # typeshed's list[Message] is invariant
+    box.set_payload(children)  # the generator adds the boundary
     return box
 
 

@@ -78,7 +78,9 @@ def is_valid_address(address: str) -> bool:
 
 def _split(text: str) -> list[str]:
     """Split on , ; and line breaks that are outside quotes and angle brackets."""
-    pieces, current, quoted, angle, escaped = [], [], False, False, False
+    pieces: list[str] = []
+    current: list[str] = []
+    quoted, angle, escaped = False, False, False
     for ch in text:
         if escaped:
             escaped = False

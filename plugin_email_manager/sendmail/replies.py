@@ -37,7 +37,8 @@ def trim_references(ids: Iterable[str], max_chars: int = REFERENCES_MAX_CHARS,
             unique.append(ref)
     if len(unique) <= max_ids and len(" ".join(unique)) <= max_chars:
         return unique
-    first, kept = unique[0], []
+    first = unique[0]
+    kept: list[str] = []
     used = len(first)
     for ref in reversed(unique[1:]):
         if len(kept) + 2 > max_ids or used + 1 + len(ref) > max_chars:

@@ -23,7 +23,7 @@ import contextlib
 import socket
 from email import policy
 from email.message import EmailMessage
-from typing import Awaitable, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable, Iterator
 
 import aiosmtplib
 
@@ -49,7 +49,7 @@ async def _local_hostname() -> str:
 
 
 @contextlib.contextmanager
-def _mapped(host: str, port: int):
+def _mapped(host: str, port: int) -> Iterator[None]:
     """aiosmtplib's and the network's exceptions as the plugin's errors."""
     where = f"{host}:{port}"
     try:
@@ -164,7 +164,7 @@ async def deliver(msg: EmailMessage, *, host: str, port: int, security: str, use
     return reply
 
 
-def _verdict(exc: aiosmtplib.SMTPResponseException, what: str, **extra) -> HostError:
+def _verdict(exc: aiosmtplib.SMTPResponseException, what: str, **extra: Any) -> HostError:
     if exc.code >= 500:
         return SmtpRejected(f"The SMTP server refused {what}: {_reply(exc)}", reply=_reply(exc), **extra)
     return SmtpUnavailable(f"The SMTP server could not take {what} now: {_reply(exc)}", reply=_reply(exc), **extra)

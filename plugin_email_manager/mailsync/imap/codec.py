@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import re
-from datetime import datetime, timezone, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Iterable
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -88,7 +88,8 @@ def decode_mutf7(raw: bytes | str) -> str:
 
 
 def encode_mutf7(name: str) -> str:
-    out, pending = [], []
+    out: list[str] = []
+    pending: list[str] = []
 
     def flush():
         if pending:
@@ -163,7 +164,9 @@ def format_internaldate(when: datetime) -> bytes:
     """An aware (or UTC if naive) datetime as a quoted IMAP date-time, month names in English."""
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    offset = int(when.utcoffset().total_seconds()) // 60
+    utcoffset = when.utcoffset()
+    assert utcoffset is not None  # an aware datetime (made so above) has an offset
+    offset = int(utcoffset.total_seconds()) // 60
     sign = "-" if offset < 0 else "+"
     offset = abs(offset)
     return (f'"{when.day:02d}-{MONTHS[when.month - 1]}-{when.year:04d} '
@@ -171,6 +174,6 @@ def format_internaldate(when: datetime) -> bytes:
             ).encode("ascii")
 
 
-def search_date(when) -> str:
+def search_date(when: date) -> str:
     """A date for SEARCH SINCE/BEFORE: ``1-Jan-2025``."""
     return f"{when.day}-{MONTHS[when.month - 1]}-{when.year}"

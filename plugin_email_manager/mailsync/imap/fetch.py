@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from plugin_email_manager.mailsync.imap.codec import decode_mutf7, parse_internaldate
 
@@ -47,7 +47,7 @@ def fetch_attributes(values: list) -> dict[bytes, object]:
     return {items[i].upper(): items[i + 1] for i in range(0, len(items) - 1, 2) if isinstance(items[i], bytes)}
 
 
-def _int(value) -> int | None:
+def _int(value: Any) -> int | None:
     if isinstance(value, list):  # MODSEQ (12)
         value = value[0] if value else None
     try:
@@ -56,7 +56,7 @@ def _int(value) -> int | None:
         return None
 
 
-def _flags(value) -> list[str]:
+def _flags(value: Any) -> list[str]:
     # \Recent belongs to one session, not to the message: kept, it would look like a change.
     if not isinstance(value, list):
         return []

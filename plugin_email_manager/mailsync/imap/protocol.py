@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from typing import Iterable
+from typing import Callable, Iterable
 
 from host.errors import HostError
 from plugin_email_manager.errors import ImapCommandFailed, ImapUnavailable, MailAuthFailed
@@ -73,7 +73,7 @@ class ImapConnection:
     async def __aenter__(self):
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.logout()
 
     # -- reading and running --------------------------------------------------------------------
@@ -119,7 +119,7 @@ class ImapConnection:
             if r.kind == "tagged":
                 self._inflight.discard(r.tag)
 
-    async def _run(self, *parts: bytes | Literal, on_continuation=None,
+    async def _run(self, *parts: bytes | Literal, on_continuation: Callable[[str], bytes] | None = None,
                    own_changes: bool = False) -> tuple[Response, list[Response]]:
         """Sends one command; answers its tagged OK and the untagged responses that came with it."""
         async with self._lock:
@@ -133,8 +133,11 @@ class ImapConnection:
             finally:
                 self._own_changes = False
 
-    async def _exchange(self, parts, on_continuation) -> tuple[Response, list[Response]]:
+    async def _exchange(self, parts: tuple[bytes | Literal, ...],
+                        on_continuation: Callable[[str], bytes] | None) -> tuple[Response, list[Response]]:
         tag = self._next_tag()
+        command = parts[0]
+        assert isinstance(command, bytes)  # a command starts with its name, never with a literal
         untagged: list[Response] = []
         buf = bytearray(tag + b" ")
         for part in parts:
@@ -147,7 +150,7 @@ class ImapConnection:
                 await self.wire.send(bytes(buf))
                 while (r := await self._read()).kind != "continuation":
                     if r.kind == "tagged" and r.tag == tag:
-                        raise self._failed(r, parts[0])
+                        raise self._failed(r, command)
                     if r.kind == "untagged":
                         untagged.append(r)
                 buf = bytearray(part.data)
@@ -166,7 +169,7 @@ class ImapConnection:
             else:
                 untagged.append(r)
         if r.name != "OK":
-            raise self._failed(r, parts[0])
+            raise self._failed(r, command)
         return r, untagged
 
     # -- greeting, capabilities, login ----------------------------------------------------------
@@ -204,8 +207,10 @@ class ImapConnection:
             return ImapUnavailable(f"The IMAP server {self.where} could not check the login now: {text}",
                                    server="imap", responseCode=code)
         message = f"The IMAP server {self.where} refused the {how}: {text or 'authentication failed'}"
-        return MailAuthFailed(message + (f" ({detail})" if detail else ""), server="imap",
-                              **({"responseCode": code} if code else {}))
+        failed = MailAuthFailed(message + (f" ({detail})" if detail else ""), server="imap")
+        if code:
+            failed.extra["responseCode"] = code
+        return failed
 
     async def login(self, username: str, password: str) -> None:
         """LOGIN. :raises MailAuthFailed: refused (``server="imap"``); ImapUnavailable: not now."""

@@ -26,7 +26,7 @@ import ssl
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import AsyncIterator, Iterable
+from typing import AsyncGenerator, Iterable
 
 from plugin_email_manager.errors import ImapUnavailable
 from plugin_email_manager.mailsync.imap.codec import (Literal, flag_list, format_internaldate, mailbox_arg,
@@ -84,6 +84,7 @@ async def connect(host: str, port: int, security: str = "tls", *, timeout: float
             if "STARTTLS" not in session.capabilities:
                 raise ImapUnavailable(f"The IMAP server {session.where} offers no STARTTLS.", server="imap")
             await session._run(b"STARTTLS")
+            assert context is not None  # only security "none" goes without one
             await wire.start_tls(context, host)
             await session.refresh_capabilities()  # what was said in clear text no longer counts
     except BaseException:
@@ -152,6 +153,7 @@ class ImapSession(ImapConnection):
             self.enabled.add("CONDSTORE")  # the parameter enables it for the session (RFC 7162 3.1)
         for r in untagged:
             if r.name == "EXISTS":
+                assert r.number is not None  # _observe refused an EXISTS without its number
                 info.exists = r.number
             elif r.name == "FLAGS" and r.values and isinstance(r.values[0], list):
                 info.flags = [f.decode("utf-8", "replace") for f in r.values[0] if isinstance(f, bytes)]
@@ -199,7 +201,7 @@ class ImapSession(ImapConnection):
         return items
 
     async def fetch_messages(self, uids: Iterable[int] | str, *, changedsince: int | None = None,
-                             batch_size: int = 200, window: int = 3) -> AsyncIterator[FetchedMessage]:
+                             batch_size: int = 200, window: int = 3) -> AsyncGenerator[FetchedMessage, None]:
         """Whole messages, each yielded as soon as it is read, each UID at most once.
 
         A list of UIDs goes in commands of ``batch_size`` UIDs (in the order given), ``window`` of
@@ -210,7 +212,9 @@ class ImapSession(ImapConnection):
         if not batches:
             return
         command = f" ({self._fetch_items(True)})" + (f" (CHANGEDSINCE {int(changedsince)})" if changedsince else "")
-        owner, mine, seen = object(), set(), set()
+        owner = object()
+        mine: set[bytes] = set()
+        seen: set[int] = set()
 
         async def refill():
             while batches and len(mine) < max(1, window):
@@ -280,7 +284,7 @@ class ImapSession(ImapConnection):
                      date: datetime | None = None) -> int | None:
         """APPEND; answers the new message's UID when the server tells it (UIDPLUS), else None."""
         flags = list(flags)
-        parts = [b"APPEND ", mailbox_arg(folder)]
+        parts: list[bytes | Literal] = [b"APPEND ", mailbox_arg(folder)]
         if flags:
             parts += [b" ", flag_list(flags)]
         if date is not None:

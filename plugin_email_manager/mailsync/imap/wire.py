@@ -89,7 +89,8 @@ class Response:
                  number: int | None = None, code: str | None = None, text: str = ""):
         self.kind, self.tag, self.name, self.number = kind, tag, name, number
         self.code, self.text = code, text
-        self._segments, self._literals, self._values = segments, literals, None
+        self._segments, self._literals = segments, literals
+        self._values: list | None = None
 
     @property
     def values(self) -> list:
@@ -135,6 +136,7 @@ def _response(segments: list[bytes], literals: list[bytes]) -> Response:
     name = word.upper().decode("ascii", "replace")
     if name in ("OK", "NO", "BAD", "BYE", "PREAUTH") and number is None:
         m = _STATUS.match(rest)
+        assert m is not None  # rest starts with the status word that _STATUS begins with
         code = m.group(2).decode("utf-8", "replace") if m.group(2) is not None else None
         text = b"".join([m.group(3), *(b"{%d}" % len(x) for x in literals)]).decode("utf-8", "replace")
         return Response(kind, tag, name, [], [], code=code, text=text)
