@@ -84,6 +84,8 @@ class ImapConnection:
 
     def _observe(self, r: Response) -> None:
         if r.name == "EXISTS":
+            if r.number is None:  # `* EXISTS` with no count is not IMAP
+                raise ProtocolError(f"The IMAP server {self.where} sent EXISTS without a count.", server="imap")
             if r.number > self.exists and not self._own_changes:
                 self._pushes.append(r.line())
             self.exists = r.number
