@@ -6,8 +6,14 @@ host; ``attach`` is called by ``startup``, ``of`` by whatever needs it afterward
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from host.errors import HostError
+
+if TYPE_CHECKING:  # for annotations only: the sync engine imports this module's users
+    from host.api import Host
+    from plugin_email_manager.mailsync.parsepass import ParsePass
+    from plugin_email_manager.mailsync.supervisor import Supervisor
 
 PLUGIN = "email_manager"  # the name in plugin.toml
 _KEY = "runtime"
@@ -15,15 +21,15 @@ _KEY = "runtime"
 
 @dataclass
 class MailRuntime:
-    supervisor: object
-    parse_pass: object
+    supervisor: "Supervisor"
+    parse_pass: "ParsePass"
 
 
-def attach(host, runtime: MailRuntime) -> None:
+def attach(host: "Host", runtime: MailRuntime) -> None:
     host.state(PLUGIN)[_KEY] = runtime
 
 
-def of(host) -> MailRuntime:
+def of(host: "Host") -> MailRuntime:
     runtime = host.state(PLUGIN).get(_KEY)
     if runtime is None:
         raise HostError("The email manager has not started in this process.", code="MAIL_NOT_STARTED", status=503)
