@@ -2,7 +2,10 @@
 
 The structure comes from ``fastmime`` for well-formed mail, else from compat32's
 ``BytesParser``, whose feed parser never raises and records defects instead (both build the
-same tree); parts are decoded here (``parts``, ``charsets``) rather than through
+same tree). A header block the feed parser cut short (``MissingHeaderBodySeparatorDefect``:
+obsolete white space before a colon, an unindented continuation line) is mended by
+``header_lines`` and the message read again, so its later fields still count: only broken mail
+pays for that. Parts are decoded here (``parts``, ``charsets``) rather than through
 ``policy.default``, which is several times slower on the same bytes (LAB.md "Parsing cost") and
 raises on some broken parameter lists that compat32 reads fine. Only the parts shown or stored
 are decoded.
@@ -13,7 +16,11 @@ Which part is what:
   are joined in order (Apple Mail's text, image, text); only the signed part of
   ``multipart/signed`` is read, its signature is an attachment.
 - every other leaf, and ``message/*`` parts (``message/rfc822`` named ``<subject>.eml``), is an
-  attachment; unnamed ones are called ``attachment-<n>.<ext>`` after their type.
+  attachment; unnamed ones are called ``attachment-<n>.<ext>`` after their type. An attached
+  message is one attachment: its own parts and attachments are its business, not the outer
+  message's list. One sent in base64 or quoted-printable (RFC 2046 forbids it, mailers do it
+  anyway) is a leaf, its content the decoded message, never read as a message in transfer
+  encoding.
 - an attachment is ``inline`` when it has a Content-ID, is not ``Content-Disposition:
   attachment`` and the HTML body refers to it (``cid:``): an inline image nobody refers to would
   be invisible, so it is listed like any attachment.
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from email.errors import MissingHeaderBodySeparatorDefect
 from email.message import Message
 from email.parser import BytesParser
 from typing import Any, cast
@@ -30,10 +38,27 @@ from urllib.parse import unquote
 from . import parts as P
 from .charsets import decode_text, fix_8bit
 from .fastmime import split_message
-from .headers import decode_unstructured, header_block
+from .header_lines import mend
+from .headers import decode_unstructured, header_block, parse_headers
 from .snippets import html_to_text, make_snippet
 
-_PARSER = BytesParser(policy=P.RAW_COMPAT32)
+_PLAIN_CTE = ("", "7bit", "8bit", "binary", "7-bit", "8-bit")
+
+
+class _Part(Message):
+    """A ``Message`` that tells the feed parser a ``message/*`` part in a transfer encoding is
+    no message: the feed parser reads the body of every ``message/*`` part as a message, so a
+    base64 one became a message without headers whose body was the base64 text."""
+
+    def get_content_maintype(self) -> str:
+        maintype = super().get_content_maintype()
+        cte = str(self.get("content-transfer-encoding", "")).strip().lower()
+        if maintype == "message" and cte not in _PLAIN_CTE:
+            return "application"
+        return maintype
+
+
+_PARSER = BytesParser(_Part, policy=P.RAW_COMPAT32)
 _MAX_DEPTH = 30
 _EML_TYPES = ("message/rfc822", "message/global", "message/news")
 _CID_REF = re.compile(r"cid:([^\"'\s)>]+)", re.IGNORECASE)
@@ -122,6 +147,9 @@ class _Walker:
             content = _embedded_bytes(part, self.errors)
         else:
             content = P.payload_bytes(part, self.errors)
+            if not name and ctype in _EML_TYPES:  # an attached message in a transfer encoding
+                subject = _FILE_UNSAFE.sub(" ", parse_headers(content)["subject"]).strip(" .")[:120]
+                name = f"{subject or f'message-{index}'}.eml"
             name = name or P.generated_name(ctype, index)
         attachment = {"filename": name, "contentType": ctype, "size": len(content),
                       "contentId": P.content_id(part), "inline": False, "content": content}
@@ -169,13 +197,23 @@ def _embedded_bytes(part: Message, errors: list[str]) -> bytes:
         return b""
 
 
+def _cut_short(msg: Message) -> bool:
+    """Whether the feed parser ended a header block of this message at a line it could not read."""
+    return any(isinstance(d, MissingHeaderBodySeparatorDefect) for part in msg.walk() for d in part.defects)
+
+
 def parse_message(raw: bytes) -> ParsedMessage:
     """Decode the body and attachments of one message (see the module doc); never raises."""
     result = ParsedMessage()
     errors = result.errors
     try:
         raw = bytes(raw or b"")
-        msg = split_message(raw, P.RAW_COMPAT32) or _PARSER.parsebytes(raw)
+        msg = split_message(raw, P.RAW_COMPAT32)
+        if msg is None:
+            msg = _PARSER.parsebytes(raw)
+            mended = mend(raw) if _cut_short(msg) else None
+            if mended is not None:
+                msg = split_message(mended, P.RAW_COMPAT32) or _PARSER.parsebytes(mended)
         walker = _Walker(errors)
         body = walker.visit(msg)
     except Exception as exc:  # noqa: BLE001 - the parser gave up: show the body bytes as text

@@ -5,8 +5,9 @@ its lines are split once and a field name looked up per line, so the Received an
 that are most of a header block cost a set lookup each, and only the wanted values are decoded, by hand
 (``charsets``, ``addresses``). compat32's ``BytesHeaderParser`` splits every line of the block
 (a fifth of the first sync's time went there) and policy.default would decode every header
-through its registry at a third of that speed again (LAB.md "Parsing cost"). The values are
-what compat32 gives (8-bit bytes surrogate-escaped, folds kept); the defects of a broken
+through its registry at a third of that speed again (LAB.md "Parsing cost"). Obsolete white
+space before a colon and lines that are neither fields nor indented are read as ``header_lines``
+says. The values are what compat32 gives (8-bit bytes surrogate-escaped, folds kept); the defects of a broken
 header block are the parse pass's to record. ``parse_headers`` never raises; what it could not
 read is named in ``errors``.
 """
@@ -19,6 +20,7 @@ from typing import Any
 
 from .address_headers import parse_address, parse_address_list
 from .charsets import decode_words, fix_8bit
+from .header_lines import continues_block, continues_field, field_name
 
 _WANTED = frozenset({
     b"message-id", b"in-reply-to", b"references", b"subject", b"from", b"to", b"cc", b"bcc", b"reply-to",
@@ -97,18 +99,26 @@ def _read_fields(raw: bytes, errors: list[str]) -> dict[str, list[str]]:
         value = b"\n".join(lines).decode("ascii", "surrogateescape").rstrip("\r\n")
         fields.setdefault(name.decode("ascii").lower(), []).append(fix_8bit(value))
 
-    for line in header_block(raw).split(b"\n"):
+    block = header_block(raw).split(b"\n")
+    for index, line in enumerate(block):
         if line[:1] in (b" ", b"\t"):
             if name is not None:
                 lines.append(line)
             continue
+        colon = line.find(b":")
+        field = line[:colon] if colon > 0 else None
+        if field is None or b" " in field or b"\t" in field:
+            field = field_name(line)  # obsolete white space before the colon, or no field at all
+        if field is None and line.rstrip(b"\r") and continues_block(block, index):
+            if name is not None and continues_field(lines[-1], line):
+                lines.append(b" " + line)  # a continuation its mailer did not indent
+            continue  # else junk inside the block, skipped
         if name is not None:
             keep()
-        colon = line.find(b":")
-        name = line[:colon].rstrip(b" \t") if colon > 0 else None
-        if name is not None and name.lower() not in _WANTED:
-            name = None
-        lines = [line[colon + 1:].lstrip(b" \t")] if name is not None else []
+        if field is None and line.rstrip(b"\r"):
+            break  # the body, without a blank line before it (header_lines)
+        name = field if field is not None and field.lower() in _WANTED else None
+        lines = [line[line.find(b":") + 1:].lstrip(b" \t")] if name is not None else []
     if name is not None:
         keep()
     return fields
