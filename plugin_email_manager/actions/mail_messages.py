@@ -32,7 +32,6 @@ from host.api import (
     CoercionError,
     Params,
     coerce,
-    count_rows,
     db_errors,
     fetch_rows,
     make_selection,
@@ -45,6 +44,7 @@ from host.api import (
 from host.errors import BadRequest, HostError, NotFound
 from plugin_email_manager import connections, outbox
 from plugin_email_manager.conversations import listing
+from plugin_email_manager import message_store
 from plugin_email_manager.mailsync import pending_flags
 from plugin_email_manager.reader import full_messages
 from plugin_email_manager.search import read_search, search_sql
@@ -132,14 +132,11 @@ async def get_thread(ctx: ActionContext) -> dict:
     """Every message of one of the user's conversations, oldest first, as ``get`` answers them."""
     thread_id = _thread_id(ctx.params.get("threadId"))
     params = Params()
-    where = ctx.where(params)
-    rows = await ctx.db.fetch(f"SELECT t.id FROM mail_messages t WHERE t.thread_id = "
-                              f"{params.add(thread_id, 'bigint')} AND {where} ORDER BY t.date, t.id",
-                              *params.values)
-    if not rows:  # none, or not the caller's: the same answer
+    ids = await message_store.thread_message_ids(ctx.db, thread_id, ctx.where(params), params)
+    if not ids:  # none, or not the caller's: the same answer
         raise NotFound("No such conversation.")
     # as mailMessages:get answers them: the HTML sanitized, cid: images signed
-    return {"data": await full_messages(ctx, [r["id"] for r in rows], order="m.date, m.id")}
+    return {"data": await full_messages(ctx, ids, order="m.date, m.id")}
 
 
 async def list_messages(ctx: ActionContext) -> dict:
@@ -152,23 +149,10 @@ async def list_messages(ctx: ActionContext) -> dict:
     sel = ctx.selection("list")
     names = read_names(ctx.params.get("sort"), "sort")
     page, page_size, paginate = read_page(ctx.params)
-    params = Params()
-    accounts = await listing.own_accounts(ctx.db, coll, ctx.user)
-    own, unindexed = listing.user_wheres(coll, ctx.user, params, flt, accounts)
-    found = search_sql(search, params, accounts=accounts)
-    # each arm (indexed mail by the GIN index, mail not indexed yet by subject) planned alone
-    arms = " UNION ALL ".join(f"SELECT t.id FROM mail_messages t WHERE {unindexed if found.is_scoped(i) else own} "
-                              f"AND {arm}" for i, arm in enumerate(found.arms))
-    where = f"t.id IN ({arms})"
-    order = (order_sql(coll, read_sort(coll, names)) if names else
-             f" ORDER BY {found.rank} DESC NULLS LAST, t.date DESC NULLS LAST, t.id DESC")
-    sql = f"SELECT t.id FROM mail_messages t WHERE {where}{order}"
-    n = len(params.values)
-    if paginate:
-        sql += f" LIMIT ${n + 1}::bigint OFFSET ${n + 2}::bigint"
+    order = order_sql(coll, read_sort(coll, names)) if names else None
     async with db_errors(coll, "list"):
-        ids = [r["id"] for r in await ctx.db.fetch(
-            sql, *params.values, *((page_size, (page - 1) * page_size) if paginate else ()))]
+        ids, count = await listing.searched_page(ctx.db, coll, ctx.user, flt, search, order,
+                                                 (page_size, (page - 1) * page_size) if paginate else None)
         rows = []
         if ids:
             p2 = Params()
@@ -176,9 +160,8 @@ async def list_messages(ctx: ActionContext) -> dict:
                                    user=ctx.user)
             by_id = {r["id"]: r for r in got}
             rows = [by_id[i] for i in ids if i in by_id]
-        if not paginate:
-            return {"data": rows}
-        count = await count_rows(ctx.db, coll, where, params)
+    if not paginate:
+        return {"data": rows}
     return {"data": rows, "meta": _meta(count, page, page_size)}
 
 
@@ -210,12 +193,11 @@ async def mark_unread(ctx: ActionContext) -> dict:
     await set_flag(ctx, ids, "read", False)
     return {"data": ids}
 
-LOCAL_FIELDS = ("labels", "todo")  # the user's own marks, not IMAP flags
 
 async def update(ctx: ActionContext) -> dict:
     """What a person changes on a message: ``read`` and ``flagged`` (here and on the server),
     ``labels`` and the ``todo`` mark (here)."""
-    unknown = set(ctx.values) - set(FLAG_COLUMNS) - set(LOCAL_FIELDS)
+    unknown = set(ctx.values) - set(FLAG_COLUMNS) - set(message_store.LOCAL_COLUMNS)
     if unknown or not ctx.values:
         name = sorted(unknown)[0] if unknown else "read"
         raise BadRequest(f"Only read, flagged, labels and todo can be changed ({name!r} cannot).",
@@ -231,25 +213,21 @@ async def update(ctx: ActionContext) -> dict:
         if column in FLAG_COLUMNS:
             await set_flag(ctx, ids, column, value)
         else:
-            await ctx.db.execute(f"UPDATE mail_messages SET {column} = $2 WHERE id = ANY($1::bigint[])", ids,
-                                 sorted(set(value)) if column == "labels" else value)
+            await message_store.set_local(ctx.db, ids, column, value)
     rows = await full_messages(ctx, ids)
     return {"data": rows[0] if len(rows) == 1 else rows}
 
 async def destroy(ctx: ActionContext) -> dict:
     """Move to Trash on the server; from Trash, delete for good."""
     ids = await ctx.in_scope()
-    rows = await ctx.db.fetch(
-        "SELECT m.id, m.uid, m.account_id, f.id AS folder_id, f.name AS folder, f.type FROM mail_messages m "
-        "LEFT JOIN mail_folders f ON f.id = m.folder_id WHERE m.id = ANY($1::bigint[])", ids)
+    rows = await message_store.with_folders(ctx.db, ids)
     groups: dict[tuple[int, str | None], list] = {}
     for r in rows:
         groups.setdefault((r["account_id"], r["folder"]), []).append(r)
     for (account_id, folder), items in groups.items():
         on_server = [r for r in items if r["uid"] is not None and folder]
         moved: dict[int, int] = {}
-        trash = await ctx.db.fetchrow("SELECT id, name FROM mail_folders WHERE account_id = $1 AND type = 'trash' "
-                                      "ORDER BY id LIMIT 1", account_id)
+        trash = await message_store.trash_folder(ctx.db, account_id)
         to_trash = trash is not None and items[0]["type"] != "trash"
         if on_server:
             assert folder is not None  # on_server holds only messages of a folder
@@ -268,16 +246,11 @@ async def destroy(ctx: ActionContext) -> dict:
         for r in items:
             new_uid = moved.get(r["uid"]) if r["uid"] is not None else None
             if to_trash and (new_uid is not None or r["uid"] is None):
-                # in Trash at once, with the UID the server gave it there (COPYUID), so the next
-                # sync of Trash finds it stored; a local draft just goes to Trash here
-                kept = await ctx.db.fetchval(
-                    "UPDATE mail_messages SET folder_id = $2, uid = $3, type = 'trash' WHERE id = $1 AND NOT EXISTS "
-                    "(SELECT 1 FROM mail_messages WHERE folder_id = $2 AND uid = $3) RETURNING id",
-                    r["id"], trash["id"], new_uid)
-                if kept is not None:
+                # in Trash at once; a local draft just goes to Trash here
+                if await message_store.file_in_trash(ctx.db, r["id"], trash["id"], new_uid):
                     continue
             gone.append(r["id"])  # deleted for good, or the sync of Trash brings it back
-        await ctx.db.execute("DELETE FROM mail_messages WHERE id = ANY($1::bigint[])", gone)
+        await message_store.delete(ctx.db, gone)
     assert ctx.user is not None  # not a public action: the host refuses a call without a user
     await ctx.host.badges_changed(ctx.user.id)
     return {"data": len(ids)}
@@ -328,9 +301,7 @@ async def _original(ctx: ActionContext, raw_id: Any, name: str) -> dict:
 
 async def _account_addresses(ctx: ActionContext, account_id: int) -> set[str]:
     params = Params()
-    rows = await ctx.db.fetch(f"SELECT t.email, t.username FROM mail_accounts t "
-                              f"WHERE {ctx.where(params, collection='mailAccounts')}", *params.values)
-    return {v.lower() for r in rows for v in (r["email"], r["username"]) if v and "@" in v}
+    return await message_store.account_addresses(ctx.db, ctx.where(params, collection="mailAccounts"), params)
 
 
 async def prepare_reply(ctx: ActionContext) -> dict:
@@ -351,23 +322,16 @@ async def prepare_forward(ctx: ActionContext) -> dict:
     return {"data": {**draft, "accountId": original["accountId"], "forwardOf": original["id"]}}
 
 
-async def _original_attachments(ctx: ActionContext, message_id: int) -> list[dict]:
-    rows = await ctx.db.fetch("SELECT filename, content_type, content, content_id, inline FROM mail_attachments "
-                              "WHERE mail_message_id = $1 ORDER BY id", message_id)
-    return [{"filename": r["filename"], "contentType": r["content_type"], "content": bytes(r["content"] or b""),
-             **({"contentId": r["content_id"], "inline": r["inline"]} if r["content_id"] else {})} for r in rows]
-
-
 async def compose_and_send(ctx: ActionContext, p: dict, *, send_it: bool = True) -> dict:
     """The whole of ``send`` (and of ``saveDraft`` with ``send_it=False``)."""
     if p.get("accountId") is None:
         raise BadRequest("'accountId' is required.", code="MISSING_PARAMETER", field="accountId")
     (account_id,) = await ctx.in_scope(p.get("accountId"), name="accountId", collection="mailAccounts")
     account = await connections.load_account(ctx.db, account_id)
-    draft_id = None
+    draft_id, state = None, None
     if p.get("draftId") is not None:
         (draft_id,) = await ctx.in_scope(p["draftId"], name="draftId", collection="mailMessages")
-        state = await ctx.db.fetchrow("SELECT outbox, account_id FROM mail_messages WHERE id = $1", draft_id)
+        state = await message_store.draft_state(ctx.db, draft_id)
         if state["outbox"] is None and send_it:  # accepted by the server already: never send twice
             return {"data": (await full_messages(ctx, [draft_id]))[0]}
         if state["outbox"] is None or state["account_id"] != account_id:
@@ -382,7 +346,7 @@ async def compose_and_send(ctx: ActionContext, p: dict, *, send_it: bool = True)
         in_reply_to, original_id, forwarded = original["messageId"], original["id"], key == "forwardOf"
         references = replies.trim_references([*(original.get("references") or []), original["messageId"] or ""])
         if forwarded:
-            attachments = await _original_attachments(ctx, original["id"]) + attachments
+            attachments = await message_store.attachments_of(ctx.db, original["id"]) + attachments
     compose.check_size(attachments, float(ctx.host.settings.get("max_message_mib", 25)))
     to, cc, bcc = _list(p.get("to"), "to"), _list(p.get("cc"), "cc"), _list(p.get("bcc"), "bcc")
     if send_it and not (to or cc or bcc):
@@ -391,8 +355,7 @@ async def compose_and_send(ctx: ActionContext, p: dict, *, send_it: bool = True)
     if not isinstance(subject, str) or (text is not None and not isinstance(text, str)) or \
             (html is not None and not isinstance(html, str)):
         raise BadRequest("subject, text and html must be strings.", code="INVALID_VALUE")
-    existing_id = await ctx.db.fetchval("SELECT message_id FROM mail_messages WHERE id = $1", draft_id) \
-        if draft_id else None
+    existing_id = state["message_id"] if state is not None else None
     msg = compose.build_message(
         from_addr={"name": account.display_name or "", "address": account.email}, to=to, cc=cc, bcc=bcc,
         subject=subject, text=text, html=html, attachments=attachments, in_reply_to=in_reply_to,

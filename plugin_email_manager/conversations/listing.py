@@ -19,7 +19,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
-from host.api import Params, scope_where
+from host.api import Params, count_rows, scope_where
+from plugin_email_manager.search import search_sql
 
 if TYPE_CHECKING:
     from asyncpg import Connection, Pool
@@ -227,3 +228,27 @@ async def summaries(db: Pool | Connection, pairs: list[tuple[int, int]]) -> dict
         "participants": _participants(r["names"], r["addresses"]), "hasAttachments": r["att"],
         "latestDate": iso(r["latest"]),
     } for r in rows}
+
+
+async def searched_page(db: Pool, coll: Collection, user: User | None, flt: dict | None, search: str,
+                        order: str | None, window: tuple[int, int] | None) -> tuple[list[int], int | None]:
+    """``mailMessages:list`` with ``search``: the ids of one page (``window``: limit and offset;
+    None: all), ranked unless ``order`` (an ORDER BY clause) is given, and the count of every match
+    (None without a window). Each arm of the search (indexed mail by the GIN index, mail not
+    indexed yet by subject) is planned alone."""
+    params = Params()
+    accounts = await own_accounts(db, coll, user)
+    own, unindexed = user_wheres(coll, user, params, flt, accounts)
+    found = search_sql(search, params, accounts=accounts)
+    arms = " UNION ALL ".join(f"SELECT t.id FROM mail_messages t WHERE {unindexed if found.is_scoped(i) else own} "
+                              f"AND {arm}" for i, arm in enumerate(found.arms))
+    where = f"t.id IN ({arms})"
+    order = order or f" ORDER BY {found.rank} DESC NULLS LAST, t.date DESC NULLS LAST, t.id DESC"
+    sql = f"SELECT t.id FROM mail_messages t WHERE {where}{order}"
+    n = len(params.values)
+    if window is not None:
+        sql += f" LIMIT ${n + 1}::bigint OFFSET ${n + 2}::bigint"
+    ids = [r["id"] for r in await db.fetch(sql, *params.values, *(window or ()))]
+    if window is None:
+        return ids, None
+    return ids, await count_rows(db, coll, where, params)

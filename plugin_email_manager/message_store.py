@@ -1,0 +1,75 @@
+"""The SQL of messages as a person changes them: a conversation's messages, labels and the to-do
+mark, moving to Trash and deleting, a draft's state, an original's attachments. The sync's own
+SQL is ``mailsync/store.py``; the list's, ``conversations/listing.py``; sent copies and drafts
+being written, ``outbox.py``."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from asyncpg import Pool, Record
+
+    from host.api import Params
+
+# the user's own marks: columns a person sets here only (never pushed to the server)
+LOCAL_COLUMNS = ("labels", "todo")
+
+
+async def thread_message_ids(db: Pool, thread_id: int, scope: str, params: Params) -> list[int]:
+    """The messages of a conversation within ``scope`` (a condition on alias ``t``), oldest first."""
+    rows = await db.fetch(f"SELECT t.id FROM mail_messages t WHERE t.thread_id = {params.add(thread_id, 'bigint')} "
+                          f"AND {scope} ORDER BY t.date, t.id", *params.values)
+    return [r["id"] for r in rows]
+
+
+async def set_local(db: Pool, ids: list[int], column: str, value: Any) -> None:
+    """Set one of ``LOCAL_COLUMNS`` (labels are kept sorted and unique)."""
+    if column not in LOCAL_COLUMNS:
+        raise ValueError(f"{column!r} is not a local mark")
+    await db.execute(f"UPDATE mail_messages SET {column} = $2 WHERE id = ANY($1::bigint[])", ids,
+                     sorted(set(value)) if column == "labels" else value)
+
+
+async def with_folders(db: Pool, ids: list[int]) -> list[Record]:
+    """These messages with their UID, account and folder (name and type; None for a local draft)."""
+    return await db.fetch(
+        "SELECT m.id, m.uid, m.account_id, f.id AS folder_id, f.name AS folder, f.type FROM mail_messages m "
+        "LEFT JOIN mail_folders f ON f.id = m.folder_id WHERE m.id = ANY($1::bigint[])", ids)
+
+
+async def trash_folder(db: Pool, account_id: int) -> Record | None:
+    return await db.fetchrow("SELECT id, name FROM mail_folders WHERE account_id = $1 AND type = 'trash' "
+                             "ORDER BY id LIMIT 1", account_id)
+
+
+async def file_in_trash(db: Pool, message_id: int, trash_id: int, uid: int | None) -> bool:
+    """The message is in Trash now, with the UID the server gave it there (COPYUID), so the next
+    sync of Trash finds it stored. False when Trash holds that UID already (the sync was first)."""
+    kept = await db.fetchval(
+        "UPDATE mail_messages SET folder_id = $2, uid = $3, type = 'trash' WHERE id = $1 AND NOT EXISTS "
+        "(SELECT 1 FROM mail_messages WHERE folder_id = $2 AND uid = $3) RETURNING id", message_id, trash_id, uid)
+    return kept is not None
+
+
+async def delete(db: Pool, ids: list[int]) -> None:
+    await db.execute("DELETE FROM mail_messages WHERE id = ANY($1::bigint[])", ids)
+
+
+async def draft_state(db: Pool, message_id: int) -> Record | None:
+    """A draft's ``outbox`` (NULL once the server accepted it), account and Message-ID."""
+    return await db.fetchrow("SELECT outbox, account_id, message_id FROM mail_messages WHERE id = $1", message_id)
+
+
+async def attachments_of(db: Pool, message_id: int) -> list[dict]:
+    """A message's attachments with their bytes, as compose takes them (a forward carries them)."""
+    rows = await db.fetch("SELECT filename, content_type, content, content_id, inline FROM mail_attachments "
+                          "WHERE mail_message_id = $1 ORDER BY id", message_id)
+    return [{"filename": r["filename"], "contentType": r["content_type"], "content": bytes(r["content"] or b""),
+             **({"contentId": r["content_id"], "inline": r["inline"]} if r["content_id"] else {})} for r in rows]
+
+
+async def account_addresses(db: Pool, scope: str, params: Params) -> set[str]:
+    """The addresses of the accounts within ``scope`` (a condition on alias ``t`` of mail_accounts),
+    lower-cased: a reply-all leaves them out."""
+    rows = await db.fetch(f"SELECT t.email, t.username FROM mail_accounts t WHERE {scope}", *params.values)
+    return {v.lower() for r in rows for v in (r["email"], r["username"]) if v and "@" in v}
