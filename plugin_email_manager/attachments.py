@@ -15,7 +15,9 @@ from host.api import public_route, request_host
 from host.errors import NotFound
 
 if TYPE_CHECKING:
-    from host.api import Host
+    from asyncpg import Pool, Record
+
+    from host.api import Host, Params
 
 INLINE_PATH = "/api/mailAttachments:inline"
 INLINE_TTL = 3600
@@ -36,6 +38,12 @@ def safe_type(content_type: str | None) -> str:
     return ctype
 
 
+
+
+async def file_of(db: Pool, scope: str, params: Params) -> Record | None:
+    """The file name, type and bytes of the attachment within ``scope`` (a condition on alias ``t``)."""
+    return await db.fetchrow(f"SELECT t.filename, t.content_type, t.content FROM mail_attachments t WHERE {scope}",
+                             *params.values)
 
 
 def inline_url(host: Host, attachment_id: int) -> str:

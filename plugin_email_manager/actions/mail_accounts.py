@@ -14,7 +14,7 @@ from typing import Any, Literal, overload
 
 from host.api import Action, ActionContext, Raw, answer_row
 from host.errors import BadRequest, HostError, NotFound
-from plugin_email_manager import runtime
+from plugin_email_manager import account_store, runtime
 from plugin_email_manager.errors import MailAuthFailed
 from plugin_email_manager.mailsync import imap
 from plugin_email_manager.oauth.callback_page import PROGRESS, page
@@ -123,8 +123,7 @@ async def check_imap_login(host_: str, port: int, security: str, username: str, 
 
 
 async def _row(ctx: ActionContext, account_id: int) -> dict:
-    record = await ctx.db.fetchrow("SELECT * FROM mail_accounts WHERE id = $1", account_id)
-    return answer_row(ctx.collection, record)
+    return answer_row(ctx.collection, await account_store.record(ctx.db, account_id))
 
 
 async def create(ctx: ActionContext) -> dict:
@@ -148,13 +147,10 @@ async def create(ctx: ActionContext) -> dict:
     await _check_logins(servers, username, password)
 
     assert ctx.user is not None  # not a public action: the host refuses a call without a user
-    account_id = await ctx.db.fetchval(
-        "INSERT INTO mail_accounts (user_id, provider, email, display_name, username, imap_host, imap_port, "
-        "imap_security, smtp_host, smtp_port, smtp_security, secret, status, sync_since, append_sent, progress) "
-        "VALUES ($1, 'imap', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'syncing', $12, $13, '{}'::jsonb) RETURNING id",
-        ctx.user.id, email, _text(v, "displayName", required=False), username, servers["imap_host"],
-        servers["imap_port"], servers["imap_security"], servers["smtp_host"], servers["smtp_port"],
-        servers["smtp_security"], ctx.host.secrets.encrypt({"password": password}), since, append_sent)
+    account_id = await account_store.insert_imap(
+        ctx.db, ctx.user.id, email=email, display_name=_text(v, "displayName", required=False), username=username,
+        servers=servers, secret=ctx.host.secrets.encrypt({"password": password}), sync_since=since,
+        append_sent=append_sent)
     await runtime.of(ctx.host).supervisor.claim(account_id)
     return {"data": await _row(ctx, account_id)}
 
@@ -174,10 +170,7 @@ async def destroy(ctx: ActionContext) -> dict:
     supervisor = runtime.of(ctx.host).supervisor
     for account_id in ids:
         supervisor.stop_worker(account_id)
-    # folders, messages, attachments, logs and sync state go with it (foreign keys, on delete cascade)
-    deleted = await ctx.db.fetchval(
-        "WITH d AS (DELETE FROM mail_accounts WHERE id = ANY($1::bigint[]) RETURNING 1) "
-        "SELECT count(*) FROM d", ids)
+    deleted = await account_store.delete(ctx.db, ids)
     for account_id in ids:
         await ctx.host.notify("mail_account_deleted", {"accountId": account_id})
     assert ctx.user is not None  # not a public action: the host refuses a call without a user
@@ -198,7 +191,8 @@ async def update(ctx: ActionContext) -> dict:
     if unknown or not v:
         name = sorted(unknown)[0] if unknown else "displayName"
         raise BadRequest(f"{name!r} cannot be changed here.", code="READ_ONLY", field=name)
-    row = await ctx.db.fetchrow("SELECT * FROM mail_accounts WHERE id = $1", account_id)
+    row = await account_store.record(ctx.db, account_id)
+    assert row is not None  # in_scope found it
     sets: dict[str, Any] = {}
     if "displayName" in v:
         sets["display_name"] = _text(v, "displayName", required=False)
@@ -219,9 +213,7 @@ async def update(ctx: ActionContext) -> dict:
         await _check_logins(servers, username, password)
         sets.update(servers, username=username, secret=ctx.host.secrets.encrypt({"password": password}),
                     status="syncing", error=None)
-    columns = list(sets)
-    await ctx.db.execute(f"UPDATE mail_accounts SET {', '.join(f'{c} = ${i + 2}' for i, c in enumerate(columns))} "
-                         "WHERE id = $1", account_id, *sets.values())
+    await account_store.update(ctx.db, account_id, sets)
     if "secret" in sets:
         await runtime.of(ctx.host).supervisor.sync(account_id, wait=False)
     return {"data": await _row(ctx, account_id)}
@@ -236,7 +228,7 @@ async def link(ctx: ActionContext) -> dict:
     relink = ctx.params.get("accountId")
     if relink is not None:
         (account_id,) = await ctx.in_scope(_int(relink), name="accountId", collection="mailAccounts")
-        if await ctx.db.fetchval("SELECT provider FROM mail_accounts WHERE id = $1", account_id) != provider:
+        if await account_store.provider_of(ctx.db, account_id) != provider:
             raise NotFound("No such mail account.")  # the same answer: re-linking keeps the provider
     assert ctx.user is not None  # not a public action: the host refuses a call without a user
     url = await start_link(ctx.host, ctx.user.id, provider, ctx.host.base_url + CALLBACK,
@@ -260,19 +252,15 @@ async def callback(ctx: ActionContext) -> Raw:
         return page("Linking failed", f"<p class=err>{html.escape(e.message)}</p>", status=e.status)
     config = await load_provider(ctx.host, result.provider)
     secret = ctx.host.secrets.encrypt(result.tokens)
-    account_id = await ctx.db.fetchval(
-        "SELECT id FROM mail_accounts WHERE user_id = $1 AND provider = $2 AND (id = $3 OR lower(email) = lower($4)) "
-        "ORDER BY (id = $3) DESC LIMIT 1", result.user_id, result.provider, result.account_id or 0, result.email)
+    account_id = await account_store.linked_account(ctx.db, result.user_id, result.provider, result.account_id,
+                                                    result.email)
     if account_id is None:
-        account_id = await ctx.db.fetchval(
-            "INSERT INTO mail_accounts (user_id, provider, email, display_name, username, imap_host, imap_port, "
-            "imap_security, smtp_host, smtp_port, smtp_security, secret, status, append_sent, progress) "
-            "VALUES ($1, $2, $3, $4, $3, $5, $6, $7, $8, $9, $10, $11, 'syncing', false, '{}'::jsonb) RETURNING id",
-            result.user_id, result.provider, result.email, result.display_name, config.imap_host, config.imap_port,
-            config.imap_security, config.smtp_host, config.smtp_port, config.smtp_security, secret)
+        servers = {"imap_host": config.imap_host, "imap_port": config.imap_port, "imap_security": config.imap_security,
+                   "smtp_host": config.smtp_host, "smtp_port": config.smtp_port, "smtp_security": config.smtp_security}
+        account_id = await account_store.insert_linked(ctx.db, result.user_id, result.provider, email=result.email,
+                                                       display_name=result.display_name, servers=servers, secret=secret)
     else:  # a re-link: new tokens for the same mailbox
-        await ctx.db.execute("UPDATE mail_accounts SET secret = $2, status = 'syncing', error = NULL WHERE id = $1",
-                             account_id, secret)
+        await account_store.relink(ctx.db, account_id, secret)
     await runtime.of(ctx.host).supervisor.sync(account_id, wait=False)
     return page(f"Linking {html.escape(result.email)}", PROGRESS, account_id=account_id)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from host.api import Action, ActionContext, Params, Raw, read_ids
 from host.errors import BadRequest, NotFound
+from plugin_email_manager import attachments
 from plugin_email_manager.attachments import disposition, safe_type
 
 
@@ -12,8 +13,7 @@ async def download(ctx: ActionContext) -> Raw:
     if read is None or len(read[0]) != 1:
         raise BadRequest("'filterByTk' must name one attachment.", code="MISSING_PARAMETER", field="filterByTk")
     params = Params()
-    row = await ctx.db.fetchrow("SELECT t.filename, t.content_type, t.content FROM mail_attachments t "
-                                f"WHERE {ctx.where(params, ids=read[0])}", *params.values)
+    row = await attachments.file_of(ctx.db, ctx.where(params, ids=read[0]), params)
     if row is None:  # none, or not the caller's: the same answer
         raise NotFound("No such attachment.")
     return Raw(bytes(row["content"] or b""), safe_type(row["content_type"]), headers={
