@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from host import keys, metrics, rest
+from host import keys, logs, metrics, rest
 from host.auth import Authenticator, ensure_root
 from host.badges import Badges
 from host.config import Config
@@ -50,11 +50,13 @@ def create_app(config: Config) -> web.Application:
     # base64 in JSON grows a file by a third: let the body through, so that our own 413
     # (ATTACHMENT_TOO_LARGE, with the limit) is the answer, not aiohttp's plain one
     app = web.Application(client_max_size=int((max_mib * 1.4 + 16) * 1024 * 1024),
-                          middlewares=[app_metrics.middleware, rest.errors_middleware, rest.auth_middleware])
+                          middlewares=[logs.access_middleware, app_metrics.middleware, rest.errors_middleware,
+                                       rest.auth_middleware])
     app[keys.CONFIG] = config
     app[keys.PLUGINS] = plugins
     app[keys.DISPATCHER] = dispatcher
     install_security_headers(app)
+    logs.install_access_log(app)
 
     app.add_routes(plugins.call_sync("register_routes"))
     # Last, after every hook's routes: the catch-all /api/<collection>:<action> and the admin

@@ -20,7 +20,7 @@ from aiohttp import web
 from host import signin_limit
 from host.api import Action, ActionContext, User
 from host.config import data_dir
-from host.errors import BadRequest, Unauthorized
+from host.errors import BadRequest, NotFound, Unauthorized
 from host.hookspecs import hookimpl
 from host.passwords import hash_password, verify_password
 
@@ -163,26 +163,64 @@ async def check(ctx: ActionContext) -> dict:
     return {"data": public_user(row)}
 
 
-async def create_user(ctx: ActionContext) -> dict:
-    values = dict(ctx.values)
-    email = _text(values, "email").strip().lower()
-    password = _text(values, "password")
-    if len(password) < 8:
-        raise BadRequest("The password must have at least 8 characters.", code="WEAK_PASSWORD", field="password")
-    if "@" not in email or any(c.isspace() for c in email):
+MIN_PASSWORD = 8
+
+
+async def add_user(db, email: str, password: str, *, nickname: str | None = None, role: str = "member"):
+    """Store a new user (``users:create`` and ``email-center create-user``).
+
+    :return: the row (id, email, nickname, role, created_at).
+    :raises BadRequest: a password under ``MIN_PASSWORD`` characters, an email that is not one,
+        or an email that has a user already.
+    """
+    email = email.strip().lower()
+    if len(password) < MIN_PASSWORD:
+        raise BadRequest("The password must have at least 8 characters.", code="WEAK_PASSWORD",
+                         field="password")
+    if "@" not in email or any(c.isspace() for c in email) or len(email) > MAX_EMAIL:
         raise BadRequest("The email address is not valid.", code="INVALID_EMAIL", field="email")
-    role = values.get("role", "member")
     if role not in ("member", "root"):
         raise BadRequest("role must be 'member' or 'root'.", code="INVALID_VALUE", field="role")
+    row = await db.fetchrow(
+        "INSERT INTO users (email, nickname, role, password_hash) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (email) DO NOTHING RETURNING id, email, nickname, role, created_at",
+        email, str(nickname or email.split("@")[0]), role, await hash_password(password))
+    if row is None:
+        raise BadRequest("A user with this email exists already.", code="DUPLICATE", field="email")
+    return row
+
+
+async def reset_password(db, email: str, password: str) -> int:
+    """Give a user a new password, revoke all of its tokens and forget its failed sign-ins
+    (``email-center reset-password``). A running server may still accept a revoked token for
+    up to ``CACHE_SECONDS``.
+
+    :param db: a connection: the three changes are one transaction.
+    :return: the user's id.
+    :raises BadRequest: a weak password; ``NotFound``: no user has this email.
+    """
+    if len(password) < MIN_PASSWORD:
+        raise BadRequest("The password must have at least 8 characters.", code="WEAK_PASSWORD",
+                         field="password")
+    email = email.strip().lower()
+    hashed = await hash_password(password)
+    async with db.transaction():
+        user_id = await db.fetchval("UPDATE users SET password_hash = $2 WHERE email = $1 RETURNING id", email, hashed)
+        if user_id is None:
+            raise NotFound(f"No user has the email {email}.")
+        await db.execute("DELETE FROM auth_tokens WHERE user_id = $1", user_id)
+        await signin_limit.succeeded(db, email)
+    return user_id
+
+
+async def create_user(ctx: ActionContext) -> dict:
+    values = dict(ctx.values)
+    email = _text(values, "email")
+    password = _text(values, "password")
     unknown = set(values) - {"email", "password", "nickname", "role"}
     if unknown:
         raise BadRequest(f"Unknown field {sorted(unknown)[0]!r}.", code="UNKNOWN_FIELD", field=sorted(unknown)[0])
-    row = await ctx.db.fetchrow(
-        "INSERT INTO users (email, nickname, role, password_hash) VALUES ($1, $2, $3, $4) "
-        "ON CONFLICT (email) DO NOTHING RETURNING id, email, nickname, role, created_at",
-        email, str(values.get("nickname") or email.split("@")[0]), role, await hash_password(password))
-    if row is None:
-        raise BadRequest("A user with this email exists already.", code="DUPLICATE", field="email")
+    row = await add_user(ctx.db, email, password, nickname=values.get("nickname"), role=values.get("role", "member"))
     return {"data": {**public_user(row), "createdAt": row["created_at"].isoformat()}}
 
 

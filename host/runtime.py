@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import asyncpg
 
+from host import logs
 from host.secrets import SecretBox
 from host.settings import Settings
 
@@ -84,8 +85,14 @@ class Host:
     # ------------------------------------------------------------ background work
 
     def spawn(self, coro: Awaitable, name: str = "") -> asyncio.Task:
-        """Run ``coro`` in the background; it is cancelled when the host stops. Errors are logged."""
-        task = asyncio.ensure_future(coro)
+        """Run ``coro`` in the background; it is cancelled when the host stops. Errors are logged.
+
+        It runs without the request id of a request that started it (``host.logs``): a sync
+        worker made by ``mailAccounts:create`` outlives that request."""
+        if asyncio.iscoroutine(coro):
+            task = asyncio.get_running_loop().create_task(coro, context=logs.detached())
+        else:
+            task = asyncio.ensure_future(coro)
         if name:
             task.set_name(name)
         self._tasks.add(task)
