@@ -160,7 +160,7 @@ async def list_messages(ctx: ActionContext) -> dict:
                                    user=ctx.user)
             by_id = {r["id"]: r for r in got}
             rows = [by_id[i] for i in ids if i in by_id]
-    if not paginate:
+    if count is None:  # paginate=false: no window, no count
         return {"data": rows}
     return {"data": rows, "meta": _meta(count, page, page_size)}
 
@@ -228,7 +228,8 @@ async def destroy(ctx: ActionContext) -> dict:
         on_server = [r for r in items if r["uid"] is not None and folder]
         moved: dict[int, int] = {}
         trash = await message_store.trash_folder(ctx.db, account_id)
-        to_trash = trash is not None and items[0]["type"] != "trash"
+        if items[0]["type"] == "trash":
+            trash = None  # from Trash (as without one), a delete is for good
         if on_server:
             assert folder is not None  # on_server holds only messages of a folder
             account = await connections.load_account(ctx.db, account_id)
@@ -236,7 +237,7 @@ async def destroy(ctx: ActionContext) -> dict:
             try:
                 await session.select(folder)
                 uids = [r["uid"] for r in on_server]
-                if to_trash:
+                if trash is not None:
                     moved = await session.move(uids, trash["name"])
                 else:
                     await session.expunge(uids)
@@ -245,7 +246,7 @@ async def destroy(ctx: ActionContext) -> dict:
         gone = []
         for r in items:
             new_uid = moved.get(r["uid"]) if r["uid"] is not None else None
-            if to_trash and (new_uid is not None or r["uid"] is None):
+            if trash is not None and (new_uid is not None or r["uid"] is None):
                 # in Trash at once; a local draft just goes to Trash here
                 if await message_store.file_in_trash(ctx.db, r["id"], trash["id"], new_uid):
                     continue
@@ -332,6 +333,7 @@ async def compose_and_send(ctx: ActionContext, p: dict, *, send_it: bool = True)
     if p.get("draftId") is not None:
         (draft_id,) = await ctx.in_scope(p["draftId"], name="draftId", collection="mailMessages")
         state = await message_store.draft_state(ctx.db, draft_id)
+        assert state is not None  # in_scope found it
         if state["outbox"] is None and send_it:  # accepted by the server already: never send twice
             return {"data": (await full_messages(ctx, [draft_id]))[0]}
         if state["outbox"] is None or state["account_id"] != account_id:
