@@ -52,8 +52,7 @@ class _Part(Message):
 
     def get_content_maintype(self) -> str:
         maintype = super().get_content_maintype()
-        cte = str(self.get("content-transfer-encoding", "")).strip().lower()
-        if maintype == "message" and cte not in _PLAIN_CTE:
+        if maintype == "message" and str(self.get("content-transfer-encoding", "")).strip().lower() not in _PLAIN_CTE:
             return "application"
         return maintype
 

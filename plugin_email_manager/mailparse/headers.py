@@ -1,13 +1,16 @@
 """Stage 1: the header fields a message list needs, fast enough to run inline during sync.
 
-Only the header block is read (the body is never scanned), and in it only the fields we store:
+Only the header block is read, and in it only the fields we store:
 its lines are split once and a field name looked up per line, so the Received and DKIM lines
 that are most of a header block cost a set lookup each, and only the wanted values are decoded, by hand
 (``charsets``, ``addresses``). compat32's ``BytesHeaderParser`` splits every line of the block
 (a fifth of the first sync's time went there) and policy.default would decode every header
 through its registry at a third of that speed again (LAB.md "Parsing cost"). Obsolete white
 space before a colon and lines that are neither fields nor indented are read as ``header_lines``
-says. The values are what compat32 gives (8-bit bytes surrogate-escaped, folds kept); the defects of a broken
+says. The values are what compat32 gives (folds kept), except raw 8-bit bytes: UTF-8 where they
+are UTF-8, else in the charset the message declares for its text (the mailer wrote both: for a
+multipart, the first ``charset=`` in the body's first 16 KB, the one read of the body), else in a
+charset guessed from all such values at once (``charsets.raw_header_charset``). The defects of a broken
 header block are the parse pass's to record. ``parse_headers`` never raises; what it could not
 read is named in ``errors``.
 """
@@ -19,7 +22,7 @@ from email.utils import parsedate_tz
 from typing import Any
 
 from .address_headers import parse_address, parse_address_list
-from .charsets import decode_words, fix_8bit
+from .charsets import decode_words, fix_8bit, raw_header_charset
 from .header_lines import continues_block, continues_field, field_name
 
 _WANTED = frozenset({
@@ -32,6 +35,8 @@ _MSGID = re.compile(r"<([^<>]*)>")
 _BARE_MSGID = re.compile(r"(?<![^\s<>,;()\"])[^\s<>,;()\"]+@[^\s<>,;()\"]+")
 _FOLD = re.compile(r"\r?\n")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CHARSET = re.compile(rb"""charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+_CHARSET_SCAN = 16 * 1024
 
 
 def header_block(raw: bytes) -> bytes:
@@ -97,7 +102,7 @@ def _read_fields(raw: bytes, errors: list[str]) -> dict[str, list[str]]:
     def keep() -> None:
         assert name is not None  # called only once a field's first line set its name
         value = b"\n".join(lines).decode("ascii", "surrogateescape").rstrip("\r\n")
-        fields.setdefault(name.decode("ascii").lower(), []).append(fix_8bit(value))
+        fields.setdefault(name.decode("ascii").lower(), []).append(value)
 
     block = header_block(raw).split(b"\n")
     for index, line in enumerate(block):
@@ -121,7 +126,20 @@ def _read_fields(raw: bytes, errors: list[str]) -> dict[str, list[str]]:
         lines = [line[line.find(b":") + 1:].lstrip(b" \t")] if name is not None else []
     if name is not None:
         keep()
+    raw_values = [v for values in fields.values() for v in values if not v.isascii()]
+    if raw_values:
+        charset = raw_header_charset(raw_values, _declared_charset(raw, _first(fields, "content-type")))
+        for key, values in fields.items():
+            fields[key] = [fix_8bit(v, charset) for v in values]
     return fields
+
+
+def _declared_charset(raw: bytes, content_type: str | None) -> str | None:
+    """The charset the message declares for its text: in its Content-Type, else (a multipart) the
+    first a part declares within the first ``_CHARSET_SCAN`` bytes."""
+    value = (content_type or "").encode("ascii", "surrogateescape")
+    m = _CHARSET.search(value) or _CHARSET.search(raw, 0, _CHARSET_SCAN)
+    return m.group(1).decode("ascii") if m else None
 
 
 def _first(fields: dict[str, list[str]], key: str) -> str | None:
