@@ -193,7 +193,7 @@ def _plausibility(text: str, codec: str) -> float:
             previous = ch
             continue
         total += 1
-        if not ch.isalpha():  # noqa: SIM114 - three different signs of a wrong reading
+        if not ch.isalpha():  # three different signs of a wrong reading
             odd += 1  # a symbol: ± and ¤ where Latin-2 letters were read as Latin-1
         elif previous.isalpha() and previous.islower() and ch.isupper():
             odd += 1
