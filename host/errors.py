@@ -91,5 +91,16 @@ class BadGateway(HostError, ConnectionError):
     code = "BAD_GATEWAY"
 
 
+class DatabaseUnavailable(HostError):
+    """PostgreSQL cannot be reached (down, restarting, the network cut): try again shortly."""
+
+    status = 503
+    code = "DATABASE_UNAVAILABLE"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "5"}
+
+
 class ConfigError(Exception):
     """The host cannot start: a bad manifest, collection file or hook implementation."""

@@ -12,8 +12,9 @@ from aiohttp import web
 from host import keys
 from host.api import PUBLIC_ATTR, Action, Raw, public_route
 from host.auth import COOKIE
+from host.db.pool import unreachable
 from host.dispatcher import VALUE_ACTIONS
-from host.errors import BadRequest, HostError, PayloadTooLarge, Unauthorized
+from host.errors import BadRequest, DatabaseUnavailable, HostError, PayloadTooLarge, Unauthorized
 from host.jsonio import response
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,11 @@ async def errors_middleware(request: web.Request, handler):
             code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(e.status, "HTTP_ERROR")
             return response({"errors": [{"message": e.reason, "code": code}]}, status=e.status)
         raise
-    except Exception:
+    except Exception as e:
+        if unreachable(e):  # PostgreSQL down or restarting: a 503 the client may retry, no traceback
+            log.warning("%s %s: the database is unavailable: %s: %s", request.method, request.path,
+                        type(e).__name__, e)
+            return error_response(DatabaseUnavailable("The database cannot be reached; try again shortly."))
         log.exception("unhandled error on %s %s", request.method, request.path)
         return response({"errors": [{"message": "Internal server error.", "code": "INTERNAL_ERROR"}]}, status=500)
 

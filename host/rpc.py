@@ -16,8 +16,9 @@ from aiohttp import web
 from host import keys
 from host.api import Raw
 from host.auth import COOKIE
+from host.db.pool import unreachable
 from host.dispatcher import VALUE_ACTIONS, UnknownAction
-from host.errors import BadRequest, HostError, Unauthorized
+from host.errors import BadRequest, DatabaseUnavailable, HostError, Unauthorized
 from host.hookspecs import hookimpl
 from host.jsonio import response
 from host.rest import public
@@ -64,7 +65,10 @@ async def _one(request: web.Request, call: Any) -> dict | None:
         return None if notification else _error(id_, INVALID_PARAMS, e.message, e.as_json() | {"status": e.status})
     except HostError as e:
         return None if notification else _error(id_, SERVER_ERROR, e.message, e.as_json() | {"status": e.status})
-    except Exception:
+    except Exception as e:
+        if unreachable(e):  # as over REST: PostgreSQL down is a 503 to retry, not an internal error
+            err = DatabaseUnavailable("The database cannot be reached; try again shortly.")
+            return None if notification else _error(id_, SERVER_ERROR, err.message, err.as_json() | {"status": err.status})
         log.exception("unhandled error in JSON-RPC %s", call["method"])
         return None if notification else _error(id_, SERVER_ERROR, "Internal server error.",
                                                 {"code": "INTERNAL_ERROR", "status": 500})

@@ -108,9 +108,9 @@ class Host:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._listen_conn is not None:
-            await self._listen_conn.close()
-            self._listen_conn = None
+        conn, self._listen_conn = self._listen_conn, None  # first: closing it is no loss to mend
+        if conn is not None:
+            await conn.close()
 
     # ------------------------------------------------------------ cross-process notifications
 
@@ -121,10 +121,43 @@ class Host:
     async def listen(self, channel: str, listener: Listener) -> None:
         """Call ``listener(payload)`` for every ``notify(channel, ...)`` of any process."""
         if self._listen_conn is None:
-            self._listen_conn = await asyncpg.connect(self.dsn)
+            await self._connect_listener()
         if channel not in self._listeners:
             await self._listen_conn.add_listener(channel, self._dispatch)
         self._listeners[channel].append(listener)
+
+    async def _connect_listener(self) -> None:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            for channel in self._listeners:
+                await conn.add_listener(channel, self._dispatch)
+        except BaseException:
+            conn.terminate()
+            raise
+        conn.add_termination_listener(self._listener_lost)
+        self._listen_conn = conn
+
+    def _listener_lost(self, conn: asyncpg.Connection) -> None:
+        # PostgreSQL restarted or the network was cut: without a new connection every later
+        # NOTIFY would be lost too (a Refresh relayed to the process syncing the account waited
+        # out its whole timeout). What was sent while it was down is lost all the same.
+        if conn is self._listen_conn:
+            self._listen_conn = None
+            self.spawn(self._listen_again(), name="host-listen-again")
+
+    async def _listen_again(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await self._connect_listener()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+                log.warning("the LISTEN connection is lost; trying again in %.1fs: %s: %s", delay,
+                            type(e).__name__, e)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            else:
+                log.info("the LISTEN connection is back")
+                return
 
     def _dispatch(self, _conn, _pid, channel: str, payload: str) -> None:
         try:
