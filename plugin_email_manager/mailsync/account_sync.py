@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 
 from host.errors import HostError
 from plugin_email_manager import connections, metrics
-from plugin_email_manager.errors import MailAuthFailed, TokenRefreshFailed
 from plugin_email_manager.mailsync import gmail, imap, store, sync_progress
 from plugin_email_manager.mailsync.folder_sync import Counts, sync_folder
 
@@ -87,9 +86,10 @@ async def sync_account(host: Host, account_id: int, *, only: str | None = None,
             raise
         message = describe(e)
         log.warning("account %s: sync failed: %s", account_id, message)
-        # a refused login or sign-in needs the person; a network failure is retried by itself
-        needs_person = isinstance(e, (MailAuthFailed, TokenRefreshFailed))
-        await _finish(db, account_id, log_id, counts, "error", message, keep_status=not needs_person)
+        # A network failure (mail server or OAuth provider down) is retried by itself, but shown
+        # all the same: with its status kept, a first sync stayed "syncing" (the UI shows the
+        # error only with status "error") while nothing came in; the next good sync clears it.
+        await _finish(db, account_id, log_id, counts, "error", message)
         raise
     await _finish(db, account_id, log_id, counts, "ok", None)
     log.info("account %s: synced in %.2fs: %s", account_id, time.monotonic() - started, counts.as_json())

@@ -6,6 +6,7 @@ Syncs of one account never overlap (one lock); Refreshes that arrive together sh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from typing import TYPE_CHECKING, Callable
@@ -34,6 +35,7 @@ class Worker:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.failures = 0
+        self._recovered = asyncio.Event()  # set by a good scheduled sync, cleared by a failed one
 
     def start(self) -> None:
         self._tasks = [self.host.spawn(self._schedule(), name=f"mail-sync:{self.account_id}"),
@@ -79,6 +81,7 @@ class Worker:
             try:
                 counts = await self.run_sync()
                 self.failures = 0
+                self._recovered.set()
                 if future and not future.done():
                     future.set_result(counts.as_json())
             except asyncio.CancelledError:
@@ -87,6 +90,7 @@ class Worker:
                 raise
             except Exception as e:
                 self.failures += 1
+                self._recovered.clear()
                 if future and not future.done():
                     future.set_exception(e if isinstance(e, HostError) else
                                          HostError(f"The sync failed: {e}", code="SYNC_FAILED", status=502))
@@ -108,7 +112,11 @@ class Worker:
             try:
                 account = await connections.load_account(self.host.db, self.account_id)
                 if account.status == "error" and self.failures:
-                    await asyncio.sleep(30)
+                    # the schedule retries the sync: IDLE waits for it (30 s at most) rather than
+                    # knock on its own, and comes back as soon as it succeeded (a mail server back
+                    # from a restart), not 30 s after
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._recovered.wait(), 30)
                     continue
                 session = await connections.open_imap(self.host, account)
                 metrics.IDLE_CONNECTIONS.inc()
@@ -116,11 +124,13 @@ class Worker:
                     info = await session.select("INBOX")
                     log.debug("account %s: IDLE on the inbox", self.account_id)
                     attempt = 0
-                    # mail that came before this IDLE began announces nothing: catch up first
+                    # mail that came before this IDLE began announces nothing: catch up first;
+                    # and after a failed sync (an inbox sync of this loop's, which no schedule
+                    # retries) the server answers again: sync, or the account stays in error
                     known = await self.host.db.fetchval(
                         "SELECT uid_next FROM mail_folders WHERE account_id = $1 AND type = 'inbox' "
                         "ORDER BY id LIMIT 1", self.account_id)
-                    if known != info.uidnext:
+                    if known != info.uidnext or account.status == "error":
                         await self.run_sync(only="inbox")
                     renew = float(self.host.settings.get("idle_restart", 1500))
                     while True:
