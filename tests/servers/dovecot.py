@@ -11,6 +11,7 @@ through Maildir files written directly for big mailboxes (10,000 messages in abo
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import imaplib
 import os
@@ -147,6 +148,22 @@ def _self_signed(run: Path) -> None:
     (run / "key.pem").chmod(0o600)
 
 
+def _descendants(pid: int) -> list[int]:
+    """The processes under ``pid`` (children, theirs, ...)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 class Dovecot:
     host = "127.0.0.1"
 
@@ -214,6 +231,33 @@ class Dovecot:
             time.sleep(0.02)
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir = None
+
+    def halt(self) -> None:
+        """Stops the server (every IMAP connection is closed) but keeps its mail, users and ports
+        for ``resume()``: a mail server going down for maintenance."""
+        pid_file = self.dir / "run" / "master.pid"
+        master = int(pid_file.read_text())
+        children = _descendants(master)
+        os.kill(master, signal.SIGTERM)
+        # an imap process busy with a client outlives its master by seconds, serving it to the
+        # end: killed here, so that the client sees the server go away at once
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        end = time.monotonic() + 10
+        while pid_file.exists() and time.monotonic() < end:
+            time.sleep(0.02)
+
+    def resume(self) -> None:
+        """Starts the halted server again with the same configuration, mail and ports."""
+        with open(self.dir / "start.log", "ab") as out:
+            started = subprocess.run(["dovecot", "-c", str(self.conf)], stdin=subprocess.DEVNULL,
+                                     stdout=out, stderr=subprocess.STDOUT, check=False)
+        if started.returncode:
+            raise RuntimeError(f"dovecot did not start again: {self.log()}")
+        for port in (self.port, self.tls_port, self.lmtp_port, self.submission_port):
+            if port:
+                wait_port(port, 15)
 
     def log(self) -> str:
         """Dovecot's log so far (handy in assertion messages)."""

@@ -36,12 +36,25 @@ class PostgresCluster:
         data = self.dir / "data"
         subprocess.run([*self._as, str(self.bin / "initdb"), "-D", str(data), "-U", "postgres",
                         "--auth=trust", "-E", "UTF8", "--no-sync"], check=True, capture_output=True)
+        self._pg_ctl_start()
+        return self
+
+    def _pg_ctl_start(self) -> None:
         opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
                 "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
-        subprocess.run([*self._as, str(self.bin / "pg_ctl"), "-D", str(data), "-l", str(self.dir / "log"),
-                        "-w", "-o", opts, "start"], check=True, stdin=subprocess.DEVNULL,
+        subprocess.run([*self._as, str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-l",
+                        str(self.dir / "log"), "-w", "-o", opts, "start"], check=True, stdin=subprocess.DEVNULL,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return self
+
+    def halt(self) -> None:
+        """Stops the server as a crash would (``-m immediate``: every connection reset, no
+        checkpoint), keeping its data and port for ``resume()``."""
+        subprocess.run([*self._as, str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate",
+                        "-w", "stop"], check=True, capture_output=True)
+
+    def resume(self) -> None:
+        """Starts the halted server again, on the same port with the same data (it recovers first)."""
+        self._pg_ctl_start()
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
