@@ -6,7 +6,13 @@ retries on connection trouble catches them without knowing the plugin.
 """
 from __future__ import annotations
 
-from host.errors import BadGateway, BadRequest, PayloadTooLarge, Unprocessable
+from host.errors import (
+    BadGateway,
+    BadRequest,
+    HostError,
+    PayloadTooLarge,
+    Unprocessable,
+)
 
 
 class MailAuthFailed(BadRequest):
@@ -57,3 +63,17 @@ class SmtpUnavailable(BadGateway):
 
 class OAuthUnavailable(BadGateway):
     code = "OAUTH_UNAVAILABLE"
+
+
+class AlreadySent(HostError):
+    """``cancelSend`` of a message that went (or is going) out: too late to hold it back."""
+
+    status = 409
+    code = "ALREADY_SENT"
+
+
+class SendScheduled(HostError):
+    """A send or a draft save naming a message held for sending: cancel it first (cancelSend)."""
+
+    status = 409
+    code = "SEND_SCHEDULED"

@@ -11,6 +11,7 @@ from plugin_email_manager import (
     attachments,
     metrics,
     runtime,
+    sending,
     settings_records,
     unread_badge,
 )
@@ -56,7 +57,7 @@ def register_ui() -> list[UIEntry]:
 
 @hookimpl
 def register_jobs() -> list[Job]:
-    return [Job(name="mail-oauth-states-cleanup", interval=3600, run=_cleanup)]
+    return [Job(name="mail-oauth-states-cleanup", interval=3600, run=_cleanup), sending.JOB]
 
 
 async def _cleanup(host: Host) -> None:

@@ -42,13 +42,13 @@ from host.api import (
     read_sort,
 )
 from host.errors import BadRequest, HostError, NotFound
-from plugin_email_manager import connections, outbox
+from plugin_email_manager import connections, outbox, sending
 from plugin_email_manager.conversations import listing
 from plugin_email_manager import message_store
 from plugin_email_manager.mailsync import pending_flags
 from plugin_email_manager.reader import full_messages
 from plugin_email_manager.search import read_search, search_sql
-from plugin_email_manager.sendmail import compose, replies, smtp
+from plugin_email_manager.sendmail import compose, replies
 from plugin_email_manager.sendmail.recipients import format_address, parse_recipients
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ def _thread_sort(raw: Any) -> bool:
 # a row's main message: what a message list shows (the caller's `fields` / `appends` choose otherwise)
 MAIN_FIELDS = ["accountId", "folderId", "type", "threadId", "messageId", "subject", "from", "to", "cc",
                "date", "snippet", "read", "flagged", "answered", "forwarded", "hasAttachments", "size",
-               "parseState", "outbox"]
+               "parseState", "outbox", "sendAt", "sendError"]
 
 
 def _main_selection(ctx: ActionContext) -> Selection:
@@ -329,11 +329,13 @@ async def compose_and_send(ctx: ActionContext, p: dict, *, send_it: bool = True)
         raise BadRequest("'accountId' is required.", code="MISSING_PARAMETER", field="accountId")
     (account_id,) = await ctx.in_scope(p.get("accountId"), name="accountId", collection="mailAccounts")
     account = await connections.load_account(ctx.db, account_id)
+    send_at = await sending.hold_until(ctx, p) if send_it else None  # None: at once
     draft_id, state = None, None
     if p.get("draftId") is not None:
         (draft_id,) = await ctx.in_scope(p["draftId"], name="draftId", collection="mailMessages")
         state = await message_store.draft_state(ctx.db, draft_id)
         assert state is not None  # in_scope found it
+        sending.check_not_held(state["outbox"])
         if state["outbox"] is None and send_it:  # accepted by the server already: never send twice
             return {"data": (await full_messages(ctx, [draft_id]))[0]}
         if state["outbox"] is None or state["account_id"] != account_id:
@@ -361,7 +363,7 @@ async def compose_and_send(ctx: ActionContext, p: dict, *, send_it: bool = True)
     msg = compose.build_message(
         from_addr={"name": account.display_name or "", "address": account.email}, to=to, cc=cc, bcc=bcc,
         subject=subject, text=text, html=html, attachments=attachments, in_reply_to=in_reply_to,
-        references=references, message_id=existing_id)
+        references=references, message_id=existing_id, date=send_at)
     bcc_json = parse_recipients(bcc)
     if not send_it:
         if draft_id is not None:  # the server's copy of the old version goes first (store forgets its UID)
@@ -373,23 +375,16 @@ async def compose_and_send(ctx: ActionContext, p: dict, *, send_it: bool = True)
 
     if draft_id is not None:
         await outbox.remove_server_copy(ctx.host, account, draft_id)
+    if send_at is not None:  # held: sendAt, or the undo window; sending.JOB sends it then
+        return {"data": await sending.hold(ctx.db, account_id, msg, send_at=send_at, bcc=bcc_json, text=text,
+                                           html=html, draft_id=draft_id, original_id=original_id, forwarded=forwarded)}
     row_id = await outbox.store(ctx.db, account_id, msg, type_="drafts", outbox="sending", bcc=bcc_json,
                                 text=text, html=html, draft_id=draft_id)
     try:
-        await smtp.deliver(msg, **connections.smtp_credentials(ctx.host, account),
-                           envelope_from=compose.envelope_sender(msg),
-                           recipients=compose.envelope_recipients(msg, bcc))
+        await sending.deliver(ctx.host, account, row_id, msg, bcc, original_id=original_id, forwarded=forwarded)
     except HostError as e:
-        await outbox.mark(ctx.db, row_id, outbox="failed")
         e.extra["draftId"] = row_id
         raise
-    sent = await outbox.folder_of(ctx.db, account_id, "sent")
-    await outbox.mark(ctx.db, row_id, outbox=None, type_="sent", folder_id=sent["id"] if sent else None)
-    if account.append_sent:
-        await outbox.append(ctx.host, account, row_id, "sent", ["\\Seen"])
-    if original_id is not None:
-        await set_flag(ctx, [original_id], "forwarded" if forwarded else "answered", True)
-    await ctx.host.notify("mail_stored", {"accountId": account_id})
     return {"data": (await full_messages(ctx, [row_id]))[0]}
 
 
@@ -416,6 +411,23 @@ async def _send_prepared(ctx: ActionContext, prepared: dict, link: str) -> dict:
     return await compose_and_send(ctx, values)
 
 
+async def _one(ctx: ActionContext) -> int:
+    ids = await ctx.in_scope()
+    if len(ids) != 1:
+        raise BadRequest("'filterByTk' must name one message.", code="INVALID_VALUE", field="filterByTk")
+    return ids[0]
+
+
+async def cancel_send(ctx: ActionContext) -> dict:
+    """A scheduled (or held, or unknown) message becomes a draft again; 409 once it went."""
+    return {"data": await sending.cancel(ctx.host, await _one(ctx))}
+
+
+async def resend(ctx: ActionContext) -> dict:
+    """A message whose sending is unknown (or failed) goes out again now: a person decided."""
+    return {"data": await sending.resend(ctx.db, await _one(ctx))}
+
+
 async def reply(ctx: ActionContext) -> dict:
     return await _send_prepared(ctx, (await prepare_reply(ctx))["data"], "inReplyTo")
 
@@ -439,4 +451,6 @@ ACTIONS = [
     Action("mailMessages", "reply", reply, summary="Reply in one call"),
     Action("mailMessages", "forward", forward, summary="Forward in one call"),
     Action("mailMessages", "saveDraft", save_draft, summary="Store a draft here and on the server"),
+    Action("mailMessages", "cancelSend", cancel_send, summary="A scheduled message back to a draft"),
+    Action("mailMessages", "resend", resend, summary="Send again a message whose sending is unknown"),
 ]

@@ -49,4 +49,5 @@ def migrations() -> list[Migration]:
                   replaces=("fbf865141a206e9c5774bcb9d0da3ab440073c21426ab6479095c18023d0a039",)),
         Migration(PLUGIN, 6, "conversation lookups without a pending list", _sql("006_conversation_lookups.sql")),
         Migration(PLUGIN, 7, "the parse pass takes the newest mail first", _sql("007_parse_queue.sql")),
+        Migration(PLUGIN, 8, "scheduled send: the lease of a message being sent", _sql("008_scheduled_send.sql")),
     ]
