@@ -90,6 +90,12 @@ class Supervisor:
         return got is not None
 
     def _start_worker(self, account_id: int) -> None:
+        # A new account can be claimed twice in this process at once, by a tick (its lease is
+        # still NULL after the INSERT) and by claim() from mailAccounts:create: a second Worker
+        # would replace the first in self.workers, both would sync (into two sets of folders)
+        # and IDLE, and the first could never be stopped.
+        if account_id in self.workers:
+            return
         worker = Worker(self.host, account_id, self.after_sync)
         self.workers[account_id] = worker
         worker.start()
