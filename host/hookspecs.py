@@ -21,6 +21,18 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 # ---------------------------------------------------------------- declaring (before start-up)
 
 @hookspec
+def register_hookspecs() -> list:
+    """Called once while the plugins are loaded, before their hook implementations are checked
+    (pytest's ``pytest_addhooks``).
+
+    :return: modules (or classes) of hookspecs that this plugin defines and calls itself, for
+        other plugins to implement: e.g. the email manager's ``mail_event``. They are marked with
+        ``host.hookspecs.hookspec`` and documented like the specs here. A plugin that implements
+        such a hook loads only beside the plugin that declares it.
+    """
+
+
+@hookspec
 def register_collections() -> list[Path]:
     """Called once while the app is built, before migrations.
 

@@ -113,6 +113,9 @@ class Plugins:
                 raise ConfigError(f"plugin {m.name!r}: cannot import its entry module {m.entry!r}: {e}") from e
             self._register(m.name, module)
         try:
+            for specs in self.pm.hook.register_hookspecs():  # hooks plugins declare for one another
+                for module in specs or ():
+                    self.pm.add_hookspecs(module)
             self.pm.check_pending()  # a misspelled hook implementation stops start-up here
         except pluggy.PluginValidationError as e:
             raise ConfigError(f"plugin {self.pm.get_name(e.plugin)!r}: {e}") from e

@@ -30,6 +30,16 @@ async def set_local(db: Pool, ids: list[int], column: str, value: Any) -> None:
                      sorted(set(value)) if column == "labels" else value)
 
 
+async def differing(db: Pool, ids: list[int], column: str, value: bool) -> list[int]:
+    """Which of these messages have ``column`` (read, flagged) other than ``value``: those a
+    change will change (events.py announces only them)."""
+    if column not in ("read", "flagged"):
+        raise ValueError(f"{column!r} is not a flag a person sets")
+    rows = await db.fetch(f"SELECT id FROM mail_messages WHERE id = ANY($1::bigint[]) AND {column} IS DISTINCT FROM $2",
+                          ids, value)
+    return [r["id"] for r in rows]
+
+
 async def with_folders(db: Pool, ids: list[int]) -> list[Record]:
     """These messages with their UID, account and folder (name and type; None for a local draft)."""
     return await db.fetch(

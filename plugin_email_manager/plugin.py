@@ -9,6 +9,7 @@ from host.hookspecs import hookimpl
 from plugin_email_manager import (
     actions,
     attachments,
+    hookspecs,
     metrics,
     runtime,
     sending,
@@ -18,6 +19,7 @@ from plugin_email_manager import (
 from plugin_email_manager.mailsync.parsepass import ParsePass
 from plugin_email_manager.mailsync.supervisor import Supervisor
 from plugin_email_manager.migrations import migrations
+from plugin_email_manager.webhooks.deliver import Deliverer
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -27,6 +29,11 @@ if TYPE_CHECKING:
     from host.api import Action, Host, Migration
 
 HERE = Path(__file__).resolve().parent
+
+
+@hookimpl
+def register_hookspecs() -> list:
+    return [hookspecs]  # mail_event, for other plugins
 
 
 @hookimpl
@@ -85,6 +92,7 @@ async def startup(host: Host) -> None:
     runtime.attach(host, runtime.MailRuntime(supervisor, parse_pass))
     await parse_pass.start()
     await supervisor.start()
+    await Deliverer(host).start()
 
 
 @hookimpl

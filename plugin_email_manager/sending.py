@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from host.api import Job
 from host.errors import BadRequest, HostError, NotFound
-from plugin_email_manager import connections, outbox, user_settings
+from plugin_email_manager import connections, events, outbox, user_settings
 from plugin_email_manager.errors import AlreadySent, SendScheduled
 from plugin_email_manager.mailsync import pending_flags
 from plugin_email_manager.sendmail import compose, smtp
@@ -169,6 +169,7 @@ async def deliver(host: Host, account: connections.Account, row_id: int, msg: Em
         drafts = await outbox.folder_of(host.db, account.id, "drafts")
         await host.db.execute("UPDATE mail_messages SET outbox = 'failed', type = 'drafts', folder_id = $2, "
                               "send_error = $3 WHERE id = $1", row_id, drafts["id"] if drafts else None, e.message)
+        await events.emit(host, "messageFailed", account.id, [row_id], error=e.message)
         raise
     sent = await outbox.folder_of(host.db, account.id, "sent")
     await outbox.mark(host.db, row_id, outbox=None, type_="sent", folder_id=sent["id"] if sent else None)
@@ -180,6 +181,7 @@ async def deliver(host: Host, account: connections.Account, row_id: int, msg: Em
             await pending_flags.push_now(host, changed)
         await host.badges_changed(account.user_id)
     await host.notify("mail_stored", {"accountId": account.id})
+    await events.emit(host, "messageSent", account.id, [row_id])
 
 
 # ---------------------------------------------------------------- the job: lapsed leases, due messages

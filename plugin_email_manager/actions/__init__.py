@@ -9,8 +9,9 @@ from plugin_email_manager.actions import (
            mail_messages,
            mail_settings,
            mail_user_settings,
+           mail_webhooks,
            snippets,
 )
 
 ACTIONS = [*mail_accounts.ACTIONS, *mail_messages.ACTIONS, *mail_attachments.ACTIONS, *mail_settings.ACTIONS,
-           *snippets.ACTIONS, *mail_user_settings.ACTIONS]
+           *snippets.ACTIONS, *mail_user_settings.ACTIONS, *mail_webhooks.ACTIONS]

@@ -42,7 +42,7 @@ from host.api import (
     read_sort,
 )
 from host.errors import BadRequest, HostError, NotFound
-from plugin_email_manager import connections, outbox, sending
+from plugin_email_manager import connections, events, outbox, sending
 from plugin_email_manager.conversations import listing
 from plugin_email_manager import message_store
 from plugin_email_manager.mailsync import pending_flags
@@ -177,11 +177,13 @@ FLAG_COLUMNS = ("read", "flagged")  # the server flags a person changes (sending
 
 async def set_flag(ctx: ActionContext, ids: list[int], column: str, value: bool) -> None:
     """Set a flag column here and on the server (``pending_flags`` keeps it until the server has it)."""
+    news = await message_store.differing(ctx.db, ids, column, value) if column in FLAG_COLUMNS else []
     changed = await pending_flags.record(ctx.db, ids, column, value)
     if changed:
         await pending_flags.push_now(ctx.host, changed)
     assert ctx.user is not None  # not a public action: the host refuses a call without a user
     await ctx.host.badges_changed(ctx.user.id)
+    await events.changed(ctx.host, None, [(i, (column,)) for i in news])
 
 async def mark_read(ctx: ActionContext) -> dict:
     ids = await ctx.in_scope()
@@ -214,6 +216,8 @@ async def update(ctx: ActionContext) -> dict:
             await set_flag(ctx, ids, column, value)
         else:
             await message_store.set_local(ctx.db, ids, column, value)
+            if column == "labels":
+                await events.changed(ctx.host, None, [(i, ("labels",)) for i in ids])
     rows = await full_messages(ctx, ids)
     return {"data": rows[0] if len(rows) == 1 else rows}
 
@@ -243,15 +247,19 @@ async def destroy(ctx: ActionContext) -> dict:
                     await session.expunge(uids)
             finally:
                 await session.logout()
-        gone = []
+        gone, trashed = [], []
         for r in items:
             new_uid = moved.get(r["uid"]) if r["uid"] is not None else None
             if trash is not None and (new_uid is not None or r["uid"] is None):
                 # in Trash at once; a local draft just goes to Trash here
                 if await message_store.file_in_trash(ctx.db, r["id"], trash["id"], new_uid):
+                    trashed.append(r["id"])
                     continue
             gone.append(r["id"])  # deleted for good, or the sync of Trash brings it back
+        before = await events.listed(ctx.host, gone)  # what messageDeleted tells of them
         await message_store.delete(ctx.db, gone)
+        await events.changed(ctx.host, account_id, [(i, ("moved",)) for i in trashed])
+        await events.deleted(ctx.host, account_id, before.values())
     assert ctx.user is not None  # not a public action: the host refuses a call without a user
     await ctx.host.badges_changed(ctx.user.id)
     return {"data": len(ids)}

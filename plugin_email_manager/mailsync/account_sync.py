@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 from host.errors import HostError
-from plugin_email_manager import connections, metrics
+from plugin_email_manager import connections, events, metrics
 from plugin_email_manager.mailsync import gmail, imap, store, sync_progress
 from plugin_email_manager.mailsync.folder_sync import Counts, sync_folder
 
@@ -75,9 +75,12 @@ async def sync_account(host: Host, account_id: int, *, only: str | None = None,
                 metrics.MESSAGES_SYNCED.inc(step.new)
                 if notify:
                     await notify(step)
+                await events.new_mail(host, account_id, step.new_ids)
 
             for folder in folders:
-                counts.add(await sync_folder(db, session, account, folder, on_batch=on_batch))
+                done = await sync_folder(db, session, account, folder, on_batch=on_batch)
+                counts.add(done)
+                await events.synced(host, account_id, done)
         finally:
             await session.logout()
     except BaseException as e:
@@ -89,7 +92,10 @@ async def sync_account(host: Host, account_id: int, *, only: str | None = None,
         # A network failure (mail server or OAuth provider down) is retried by itself, but shown
         # all the same: with its status kept, a first sync stayed "syncing" (the UI shows the
         # error only with status "error") while nothing came in; the next good sync clears it.
+        was = await db.fetchval("SELECT status FROM mail_accounts WHERE id = $1", account_id)
         await _finish(db, account_id, log_id, counts, "error", message)
+        if was != "error" and await db.fetchval("SELECT status FROM mail_accounts WHERE id = $1", account_id) == "error":
+            await events.emit(host, "accountError", account_id, error=message)  # turning to error, once
         raise
     await _finish(db, account_id, log_id, counts, "ok", None)
     log.info("account %s: synced in %.2fs: %s", account_id, time.monotonic() - started, counts.as_json())

@@ -27,12 +27,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 import asyncpg
 
 from plugin_email_manager import conversations
+from plugin_email_manager.conversations.rules import kept_references
 from plugin_email_manager.mailparse.headers import parse_headers
 from plugin_email_manager.mailsync import gmail, pending_flags, store
 from plugin_email_manager.mailsync.imap import search_date
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH = 250             # messages per transaction
+BATCH_BYTES = 32 << 20  # a batch ends sooner at this many raw bytes: 250 messages of 50 MB are 12 GB
 AHEAD = 1               # fetched batches waiting to be stored (memory: ~BATCH x 11 KB each)
 FLAG_RECHECK = 2000     # without CONDSTORE, the newest messages whose flags are checked each sync
 ANALYZE_FIRST = 1000    # a long fetch refreshes planner statistics at 1,000, 10,000, ... new messages
@@ -56,11 +58,18 @@ class Counts:
     new: int = 0
     updated: int = 0
     deleted: int = 0
+    # what events.py announces; left empty by a folder's first sync and its re-sync (old mail)
+    new_ids: list[int] = field(default_factory=list)
+    changed: list[tuple[int, tuple[str, ...]]] = field(default_factory=list)  # (id, "read"/"flagged"/"moved")
+    gone: list[dict] = field(default_factory=list)  # deleted rows, as they were
 
     def add(self, other: "Counts") -> None:
         self.new += other.new
         self.updated += other.updated
         self.deleted += other.deleted
+        self.new_ids += other.new_ids
+        self.changed += other.changed
+        self.gone += other.gone
 
     def as_json(self) -> dict:
         return {"new": self.new, "updated": self.updated, "deleted": self.deleted}
@@ -73,7 +82,8 @@ def message_row(fetched: FetchedMessage, folder_type: str) -> dict:
     thrid = fetched.gm_thrid
     row = {
         "type": gmail.type_from_labels(fetched.gm_labels, folder_type) if fetched.gm_labels else folder_type,
-        "uid": fetched.uid, "message_id": h["messageId"], "in_reply_to": h["inReplyTo"], "refs": h["references"],
+        "uid": fetched.uid, "message_id": h["messageId"], "in_reply_to": h["inReplyTo"],
+        "refs": kept_references(h["references"]),  # 10,000 of them thread no better than 100
         "provider_thread_id": str(thrid) if thrid else None, "subject": h["subject"], "from_addr": h["from"],
         "to_addrs": h["to"], "cc_addrs": h["cc"], "bcc_addrs": h["bcc"], "reply_to_addrs": h["replyTo"],
         "date": h["date"] or fetched.internaldate, "read": "\\Seen" in flags, "flagged": "\\Flagged" in flags,
@@ -102,9 +112,10 @@ async def sync_folder(db: Pool, session: ImapSession, account: Account, folder: 
         async with db.acquire() as conn, conn.transaction():
             counts.deleted += await store.reset_folder(conn, folder.id, info.uidvalidity)
         folder.highest_modseq = None
+        folder.last_seen_uid = None  # as reset_folder left it: a re-sync, announced as no new mail
     elif info.qresync:
         # before the push below: this news is older than a change made here and pushed now
-        counts.updated += await store.apply_flags(db, folder.id, info.changed, folder.type)
+        counts.updated += await store.apply_flags(db, folder.id, info.changed, folder.type, changed=counts.changed)
     await pending_flags.push(db, session, folder.id)
 
     last_seen = None
@@ -127,7 +138,7 @@ async def _sync_since_last(db: Pool, session: ImapSession, account: Account, fol
     database. Answers the last UID seen now, or None when the folder's count does not add up
     (a change went unreported): then the caller compares the lists, and the sync heals itself."""
     if info.vanished:
-        counts.deleted += await store.delete_uids(db, folder.id, info.vanished)
+        counts.deleted += await store.delete_uids(db, folder.id, info.vanished, gone=counts.gone)
     last = folder.last_seen_uid or 0
     fresh = [u for u in await session.uid_search(f"UID {last + 1}:*") if u > last] if info.exists else []
     missing = sorted(set(fresh) - await store.stored_among(db, folder.id, fresh), reverse=True)
@@ -149,14 +160,14 @@ async def _sync_by_comparing(db: Pool, session: ImapSession, account: Account, f
     stored = await store.stored_uids(db, folder.id)
     gone = stored - on_server
     if gone:
-        counts.deleted += await store.delete_uids(db, folder.id, gone)
+        counts.deleted += await store.delete_uids(db, folder.id, gone, gone=counts.gone)
     wanted = on_server
     if account.sync_since and on_server:
         wanted = set(await session.uid_search(f"SINCE {search_date(account.sync_since)}"))
     missing = sorted(wanted - stored, reverse=True)  # newest first: the inbox is usable at once
     if missing:
         await _fetch_and_store(db, session, account.id, folder, missing, counts, on_batch)
-    counts.updated += await _sync_flags(db, session, folder, info, stored & on_server)
+    counts.updated += await _sync_flags(db, session, folder, info, stored & on_server, counts)
     return max(on_server, default=0)
 
 
@@ -170,17 +181,19 @@ async def _fetch_and_store(db: Pool, session: ImapSession, account_id: int, fold
     async def fetch() -> None:
         try:
             rows: list[dict] = []
+            size = 0
             async with contextlib.aclosing(session.fetch_messages(uids)) as messages:
                 async for m in messages:
                     rows.append(message_row(m, folder.type))
+                    size += len(m.raw)
                     # Let the storing side run as soon as PostgreSQL answers it. The reader does
                     # not wait while Dovecot's bytes are buffered, so without this it read and
                     # parsed a whole batch between two steps of a store, and every step of the
                     # store waited for it (measured by bench/sync.py; figures in bench/README.md).
                     await asyncio.sleep(0)
-                    if len(rows) >= BATCH:
+                    if len(rows) >= BATCH or size >= BATCH_BYTES:
                         await queue.put(rows)
-                        rows = []
+                        rows, size = [], 0
             if rows:
                 await queue.put(rows)
             await queue.put(None)
@@ -197,7 +210,8 @@ async def _fetch_and_store(db: Pool, session: ImapSession, account_id: int, fold
             if counts.new + len(ids) >= analyze_at:  # the tables grew tenfold since planned
                 await store.refresh_statistics(db)
                 analyze_at *= 10
-            step = Counts(new=len(ids))
+            # new mail is announced only in a folder synced before (events.py)
+            step = Counts(new=len(ids), new_ids=ids if folder.last_seen_uid is not None else [])
             counts.add(step)
             if on_batch:
                 await on_batch(step)
@@ -227,7 +241,7 @@ async def _store_batch(db: Pool, account_id: int, folder: store.FolderState, row
 
 
 async def _sync_flags(db: Pool, session: ImapSession, folder: store.FolderState, info: SelectInfo,
-                      known: set[int]) -> int:
+                      known: set[int], counts: Counts) -> int:
     """Flags changed in other clients since the last sync."""
     if not known:
         return 0
@@ -239,4 +253,4 @@ async def _sync_flags(db: Pool, session: ImapSession, folder: store.FolderState,
         newest = sorted(known)[-FLAG_RECHECK:]
         changes = await session.fetch_flags(f"{newest[0]}:*")
     changes = [c for c in changes if c[0] in known]
-    return await store.apply_flags(db, folder.id, changes, folder.type)
+    return await store.apply_flags(db, folder.id, changes, folder.type, changed=counts.changed)

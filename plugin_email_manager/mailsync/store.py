@@ -198,19 +198,28 @@ async def _adopt_local_copies(conn: Connection, account_id: int, folder_id: int,
     return [r for r in rows if r["uid"] not in taken] if taken else rows
 
 
-async def delete_uids(conn: Pool | Connection, folder_id: int, uids: Iterable[int]) -> int:
+async def delete_uids(conn: Pool | Connection, folder_id: int, uids: Iterable[int], *,
+                      gone: list[dict] | None = None) -> int:
+    """Delete these UIDs of the folder; ``gone`` collects the rows as they were (for events)."""
     uids = list(uids)
     if not uids:
         return 0
-    return await conn.fetchval(
-        "WITH d AS (DELETE FROM mail_messages WHERE folder_id = $1 AND uid = ANY($2::bigint[]) RETURNING 1) "
-        "SELECT count(*) FROM d", folder_id, uids)
+    rows = await conn.fetch(
+        "DELETE FROM mail_messages WHERE folder_id = $1 AND uid = ANY($2::bigint[]) "
+        "RETURNING id, account_id, folder_id, type, message_id, thread_id, subject, date", folder_id, uids)
+    if gone is not None:
+        gone += [{"id": r["id"], "accountId": r["account_id"], "folderId": r["folder_id"], "type": r["type"],
+                  "messageId": r["message_id"], "threadId": r["thread_id"], "subject": r["subject"],
+                  "date": r["date"].isoformat() if r["date"] else None} for r in rows]
+    return len(rows)
 
 
-async def apply_flags(conn: Pool | Connection, folder_id: int, changes: list[FlagUpdate], folder_type: str | None = None) -> int:
+async def apply_flags(conn: Pool | Connection, folder_id: int, changes: list[FlagUpdate], folder_type: str | None = None,
+                      *, changed: list[tuple[int, tuple[str, ...]]] | None = None) -> int:
     """Server flags into read/flagged/answered; a message with a change still to push keeps its
     own (``pending_flags.UNPUSHED``). On Gmail, a change may carry labels: with ``folder_type`` (the folder's own type) they
-    give the message's type, so archiving or moving it there moves it here."""
+    give the message's type, so archiving or moving it there moves it here. ``changed`` collects
+    (message id, what changed of "read", "flagged", "moved") for events."""
     if not changes:
         return 0
     uids = [c.uid for c in changes]
@@ -218,17 +227,25 @@ async def apply_flags(conn: Pool | Connection, folder_id: int, changes: list[Fla
     modseqs = [c.modseq for c in changes]
     types = [gmail.type_from_labels(c.labels, folder_type) if folder_type and c.labels is not None else None
              for c in changes]
-    return await conn.fetchval(f"""
+    rows = await conn.fetch(f"""
         WITH x AS (SELECT uid, flags::jsonb AS flags, modseq, type
                    FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[]) AS x(uid, flags, modseq, type)),
         u AS (
           UPDATE mail_messages m SET flags = x.flags, modseq = coalesce(x.modseq, m.modseq),
             read = x.flags ? '\\Seen', flagged = x.flags ? '\\Flagged', answered = x.flags ? '\\Answered',
             forwarded = x.flags ? '$Forwarded', type = coalesce(x.type, m.type)
-          FROM x WHERE m.folder_id = $1 AND m.uid = x.uid AND {pending_flags.UNPUSHED}
+          FROM x, mail_messages o WHERE o.id = m.id AND m.folder_id = $1 AND m.uid = x.uid
+            AND {pending_flags.UNPUSHED}
             AND (m.flags IS DISTINCT FROM x.flags OR m.type IS DISTINCT FROM coalesce(x.type, m.type))
-          RETURNING 1)
-        SELECT count(*) FROM u""", folder_id, uids, flags, modseqs, types)
+          RETURNING m.id, o.read IS DISTINCT FROM m.read AS read, o.flagged IS DISTINCT FROM m.flagged AS flagged,
+            o.type IS DISTINCT FROM m.type AS moved)
+        SELECT * FROM u""", folder_id, uids, flags, modseqs, types)
+    if changed is not None:
+        for r in rows:
+            what = tuple(c for c in ("read", "flagged", "moved") if r[c])
+            if what:
+                changed.append((r["id"], what))
+    return len(rows)
 
 
 def now() -> datetime:

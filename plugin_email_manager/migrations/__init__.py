@@ -50,4 +50,5 @@ def migrations() -> list[Migration]:
         Migration(PLUGIN, 6, "conversation lookups without a pending list", _sql("006_conversation_lookups.sql")),
         Migration(PLUGIN, 7, "the parse pass takes the newest mail first", _sql("007_parse_queue.sql")),
         Migration(PLUGIN, 8, "scheduled send: the lease of a message being sent", _sql("008_scheduled_send.sql")),
+        Migration(PLUGIN, 9, "the webhook queue, bounces' originals", _sql("009_webhook_queue.sql")),
     ]
