@@ -88,11 +88,33 @@ class _TextMaker(HTMLParser):
         self.out.append(data)
 
 
+# html.parser reads the rest of the page again for each "<" whose tag is not closed before the
+# next "<": "<a <a <a ..." took 9 s for 30 KB and minutes for 1 MB (quadratic and worse). Markup
+# with more than a few such tags is first rebuilt by html5ever (nh3, linear), as a browser would
+# read it; ordinary mail has none and keeps the one pass.
+_UNCLOSED = re.compile(r"<[^<>]*<")
+_UNCLOSED_TOLERATED = 20
+_KEEP_ATTRIBUTES = {"a": {"href"}, "img": {"alt"}}
+_DROP_CONTENT = {"script", "style", "title", "template", "noscript"}
+
+
+def _rebuilt(html: str) -> str:
+    unclosed = 0
+    for _ in _UNCLOSED.finditer(html):
+        unclosed += 1
+        if unclosed > _UNCLOSED_TOLERATED:
+            import nh3  # only broken markup needs it
+
+            return nh3.clean(html, attributes=_KEEP_ATTRIBUTES, clean_content_tags=_DROP_CONTENT,
+                             link_rel=None, url_schemes={"http", "https", "mailto", "cid", "ftp", "tel"})
+    return html
+
+
 def html_to_text(html: str) -> str:
     """Readable plain text: blocks on their own lines, links as "text <url>", quotes as "> "."""
     maker = _TextMaker()
     try:
-        maker.feed(html or "")
+        maker.feed(_rebuilt(html or ""))
         maker.close()
     except AssertionError:  # html.parser gives up on some marked sections ("<![bogus"): keep what it read
         pass

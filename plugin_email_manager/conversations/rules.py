@@ -32,6 +32,10 @@ WINDOW = timedelta(days=30)
 MAX_ID_LENGTH = 500       # longer "Message-IDs" are garbage; they link nothing
 MAX_PARTICIPANTS = 100
 MAX_SUBJECT_KEYS = 8
+# References kept for threading: the first (the conversation's root) and the last ones (the
+# nearest parents: RFC 5322 3.6.4 has a reply name its parent's References, then its parent).
+# Hostile mail names 10,000 ids: each one would become a Message-ID link to write and look up.
+MAX_REFERENCES = 100
 EPOCH = datetime(1, 1, 1, tzinfo=timezone.utc)
 
 
@@ -99,13 +103,22 @@ def msgid(value: str | None) -> str | None:
     return value if value and len(value) <= MAX_ID_LENGTH else None
 
 
+def kept_references(refs: list[str]) -> list[str]:
+    """``refs`` cut to ``MAX_REFERENCES``: the first and the last ones."""
+    if len(refs) <= MAX_REFERENCES:
+        return refs
+    return [refs[0], *refs[len(refs) - MAX_REFERENCES + 1:]]
+
+
 def message_of(row: Mapping[str, Any], own_addresses: set[str]) -> MessageFacts:
     """A ``LOAD`` row (or a not yet stored row in its shape) as the rules see it."""
     own = msgid(row["message_id"])
     parents: list[str] = []
-    for ref in [*(row["refs"] or []), row["in_reply_to"]]:
+    seen = {own}  # a self-reference links nothing; a set, not the list: refs may be many
+    for ref in [*kept_references(list(row["refs"] or [])), row["in_reply_to"]]:
         ref = msgid(ref)
-        if ref and ref != own and ref not in parents:  # a self-reference links nothing
+        if ref and ref not in seen:
+            seen.add(ref)
             parents.append(ref)
     keys = ([own] if own else []) + parents
     gm = (row["provider_thread_id"] or "").strip()

@@ -23,10 +23,18 @@ class RawCompat32(Compat32):
     compat32 turns such a value into a ``Header`` whose ``str()`` puts U+FFFD for every 8-bit
     byte, so ``get_param("filename")`` of a raw GBK or UTF-8 name would be lost; ``fix_8bit``
     decodes the kept bytes properly where a value is read.
+
+    A value read is cut at ``MAX_HEADER_VALUE`` characters: the stdlib's parameter parser
+    (``get_param``, ``get_boundary``, ``get_content_charset``) copies the rest of the value at
+    each ``;``, so a 1 MB ``Content-Type: a;a;a;...`` took minutes to read. No type, disposition
+    or encoding of real mail comes near the cap; the raw header (``raw_items``) is kept whole.
     """
 
     def header_fetch_parse(self, name: str, value: str) -> str:
-        return value
+        return value[:MAX_HEADER_VALUE]
+
+
+MAX_HEADER_VALUE = 16 * 1024
 
 
 RAW_COMPAT32 = RawCompat32()

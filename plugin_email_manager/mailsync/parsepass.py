@@ -18,6 +18,12 @@ A batch is written set-based: one UPDATE sets the decoded fields and the search 
 in the same statement from the new body), one DELETE and one INSERT do its attachments. Writes of
 two batches run at once on two connections, so PostgreSQL (``to_tsvector`` is most of its work)
 uses both cores once fetching is done.
+
+A batch also ends before ``BATCH_BYTES`` of raw messages (one bigger message is a batch of its
+own): the pending rows are read with their sizes, and the bytes of a batch only when it is
+parsed. So memory holds a few batches' bytes whatever the mail, and a 50 MB message neither
+holds 128 messages' bytes with it nor keeps the newer messages of its batch from the list's
+snippets and search while it is decoded.
 """
 from __future__ import annotations
 
@@ -39,6 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH = 128               # messages per parse call and per write transaction
+BATCH_BYTES = 32 << 20    # raw bytes per batch (at least one message), see the module doc
 WRITERS = 2               # write transactions in flight
 MAX_BATCHES = 200         # per run_once: then rows stored meanwhile (newer mail) get their turn
 FIRST_SCREEN = 500        # of an account being synced, decoded at once; the rest after its sync
@@ -49,9 +56,10 @@ IDLE_SECONDS = 2.0
 # ordered index scan per account, merged: ``account_id = ANY(...)`` cannot walk an index in
 # order, so it sorted every pending message for each batch (a million, for a big first sync).
 PENDING = """
-SELECT p.id, p.account_id, p.raw, p.at FROM unnest($1::bigint[]) AS a(id)
+SELECT p.id, p.account_id, p.size, p.at FROM unnest($1::bigint[]) AS a(id)
 CROSS JOIN LATERAL (
-    SELECT m.id, m.account_id, m.raw, coalesce(m.date, '-infinity') AS at FROM mail_messages m
+    SELECT m.id, m.account_id, coalesce(octet_length(m.raw), 0) AS size, coalesce(m.date, '-infinity') AS at
+    FROM mail_messages m
     WHERE m.account_id = a.id AND m.parse_state = 'pending'
       AND ($2::timestamptz IS NULL OR (coalesce(m.date, '-infinity'), m.id) < ($2, $3::bigint))
     ORDER BY coalesce(m.date, '-infinity') DESC, m.id DESC LIMIT $4) p
@@ -149,7 +157,7 @@ class ParsePass:
         if not ids:
             return False
         db = self.host.db
-        rows = await db.fetch(PENDING, ids, None, None, BATCH)
+        rows = _within_bytes(await db.fetch(PENDING, ids, None, None, BATCH))
         if not rows:
             await db.execute(RECOUNT, ids)
             return False
@@ -160,7 +168,7 @@ class ParsePass:
                 # rows being written are still 'pending': read on below them
                 parsing = asyncio.ensure_future(self._parse(rows))
                 try:
-                    following = await db.fetch(PENDING, ids, rows[-1]["at"], rows[-1]["id"], BATCH)
+                    following = _within_bytes(await db.fetch(PENDING, ids, rows[-1]["at"], rows[-1]["id"], BATCH))
                 finally:
                     parsed = await parsing
                 while len(writes) >= WRITERS:
@@ -198,8 +206,14 @@ class ParsePass:
             await self._write(rows, await self._parse(rows))
 
     async def _parse(self, rows: list[Record]) -> list[ParsedMessage]:
-        """``parse_message`` of these rows' ``raw`` bytes, in the workers."""
-        return await self.pool.parse_many([bytes(r["raw"] or b"") for r in rows])
+        """``parse_message`` of these rows' ``raw`` bytes (read now for ``PENDING`` rows), in the workers."""
+        if rows and "raw" not in rows[0].keys():
+            got = {r["id"]: r["raw"] for r in await self.host.db.fetch(
+                "SELECT id, raw FROM mail_messages WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])}
+            raws = [got.get(r["id"]) for r in rows]
+        else:
+            raws = [r["raw"] for r in rows]
+        return await self.pool.parse_many([bytes(raw or b"") for raw in raws])
 
     async def _write(self, rows: list[Record], parsed: list[ParsedMessage]) -> None:
         async with self.host.db.acquire() as conn:
@@ -207,6 +221,17 @@ class ParsePass:
                 written = set(await store_parsed_many(conn, [r["id"] for r in rows], parsed))
             # progress for the UI, after the commit
             await conn.execute(DECODED, [r["account_id"] for r in rows if r["id"] in written])
+
+
+def _within_bytes(rows: list[Record]) -> list[Record]:
+    """The first of these ``PENDING`` rows, up to ``BATCH_BYTES`` of raw messages (at least one);
+    the next batch reads on from the last row kept."""
+    total = 0
+    for i, r in enumerate(rows):
+        total += r["size"]
+        if total > BATCH_BYTES and i:
+            return rows[:i]
+    return rows
 
 
 async def store_parsed_many(conn: Connection, message_ids: list[int], parsed: list[ParsedMessage]) -> list[int]:
