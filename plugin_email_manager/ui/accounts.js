@@ -6,6 +6,7 @@ import { icon } from "./icons.js";
 import { ago } from "./format.js";
 import { alertBox, openModal } from "./modal.js";
 import { imapForm } from "./imap-form.js";
+import { webhooksSetting } from "./webhooks.js";
 
 const PROVIDERS = { google: "Google", microsoft: "Microsoft", imap: "IMAP/SMTP" };
 const STATUS = { ready: ["Ready", "mail-tag-green"], syncing: ["Syncing", "mail-tag-blue"], error: ["Error", "mail-tag-red"] };
@@ -159,6 +160,7 @@ export function openAccounts(app, { start = "list" } = {}) {
         h("span", {}, `Finish signing in with ${waiting} in the pop-up window. It closes itself when the first sync is done.`)),
       h("div", { class: "mail-form-actions" },
         h("button", { class: "ec-btn ec-btn-primary", type: "button", onclick: () => { mode = "choose"; paint(); } }, icon("plus"), "Link account")),
+      webhooksSetting(app),
     ];
   }
 

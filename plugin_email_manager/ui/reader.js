@@ -237,7 +237,9 @@ export class ReaderView {
     const box = h("div", { class: "mail-message-body" }, this.details.has(m.id) && this.detailsBlock(m),
       m.type === "drafts" && h("div", { class: "mail-remote-bar mail-draft-bar", role: "status" }, icon("pencil"),
         h("span", {}, "This message is a draft."),
-        h("button", { class: "ec-btn ec-btn-sm", type: "button", onclick: () => this.app.editDraft(m) }, "Continue editing")));
+        h("button", { class: "ec-btn ec-btn-sm", type: "button", onclick: () => this.app.editDraft(m) }, "Continue editing")),
+      m.deliveryFailure && h("div", { class: "mail-remote-bar mail-delivery-failure", role: "alert" }, icon("ban"),
+        h("span", {}, `Delivery failed: ${m.deliveryFailure.text || [m.deliveryFailure.status, m.deliveryFailure.diagnostic].filter(Boolean).join(" ")}`)));
     if (m.html) {
       const shown = this.remoteShown.has(m.id);
       const frame = htmlFrame(m.html, { showRemote: shown, title: `Message from ${displayName(m.from) || "unknown sender"}` });
