@@ -99,9 +99,7 @@ _DROP_CONTENT = {"script", "style", "title", "template", "noscript"}
 
 
 def _rebuilt(html: str) -> str:
-    unclosed = 0
-    for _ in _UNCLOSED.finditer(html):
-        unclosed += 1
+    for unclosed, _ in enumerate(_UNCLOSED.finditer(html), start=1):
         if unclosed > _UNCLOSED_TOLERATED:
             import nh3  # only broken markup needs it
 

@@ -200,20 +200,16 @@ class ParsePass:
     async def decode_now(self, message_ids: list[int]) -> None:
         """Decode these messages now if they are still pending: someone opens (or answers) a
         message before the pass got to it, e.g. one a long first sync holds back."""
-        rows = await self.host.db.fetch("SELECT id, account_id, raw FROM mail_messages "
+        rows = await self.host.db.fetch("SELECT id, account_id FROM mail_messages "
                                         "WHERE id = ANY($1::bigint[]) AND parse_state = 'pending'", message_ids)
         if rows:
             await self._write(rows, await self._parse(rows))
 
     async def _parse(self, rows: list[Record]) -> list[ParsedMessage]:
-        """``parse_message`` of these rows' ``raw`` bytes (read now for ``PENDING`` rows), in the workers."""
-        if rows and "raw" not in rows[0].keys():
-            got = {r["id"]: r["raw"] for r in await self.host.db.fetch(
-                "SELECT id, raw FROM mail_messages WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])}
-            raws = [got.get(r["id"]) for r in rows]
-        else:
-            raws = [r["raw"] for r in rows]
-        return await self.pool.parse_many([bytes(raw or b"") for raw in raws])
+        """``parse_message`` of these messages' ``raw`` bytes, read now (see the module doc), in the workers."""
+        got = {r["id"]: r["raw"] for r in await self.host.db.fetch(
+            "SELECT id, raw FROM mail_messages WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])}
+        return await self.pool.parse_many([bytes(got.get(r["id"]) or b"") for r in rows])
 
     async def _write(self, rows: list[Record], parsed: list[ParsedMessage]) -> None:
         async with self.host.db.acquire() as conn:
