@@ -8,6 +8,7 @@ import { addressField } from "./chips.js";
 import { escapeHtml, richEditor } from "./editor.js";
 import { CLIENT_LIMIT_MIB, attachments } from "./attach.js";
 import { alertBox, openModal } from "./modal.js";
+import { afterHeld, sendLater } from "./later.js";
 
 const AUTOSAVE_MS = 4000; // a draft saves itself this long after typing pauses
 
@@ -46,6 +47,7 @@ export function openCompose(app, { title = "New message", prepare = null } = {})
   const fileInput = h("input", { type: "file", multiple: true, hidden: true, "aria-label": "Attach files" });
   const attachBtn = h("button", { class: "ec-btn", type: "button", onclick: () => fileInput.click(), title: "Attach files" },
     icon("paperclip"), h("span", { class: "mail-btn-label" }, "Attach"));
+  const later = sendLater({ onPick: (at) => send({ sendAt: at.toISOString() }) });
   const draftBtn = h("button", { class: "ec-btn ec-btn-text", type: "button" }, "Save draft");
   const discardBtn = h("button", { class: "ec-btn ec-btn-text ec-btn-icon", type: "button", "aria-label": "Discard", title: "Discard" }, icon("trash"));
   const status = h("span", { class: "ec-muted mail-compose-status", role: "status", "aria-live": "polite" });
@@ -74,18 +76,19 @@ export function openCompose(app, { title = "New message", prepare = null } = {})
   const modal = openModal({
     title, width: 780, className: "mail-compose-modal",
     body: [error, content],
-    footer: [h("div", { class: "mail-compose-foot" }, sendBtn, attachBtn, draftBtn, templateSlot, status, h("span", { class: "mail-toolbar-spacer" }), discardBtn)],
+    footer: [h("div", { class: "mail-compose-foot" }, sendBtn, later.el, attachBtn, draftBtn, templateSlot, status, h("span", { class: "mail-toolbar-spacer" }), discardBtn)],
     beforeClose: async () => {
       if (sent || !ui || snapshot() === initial) return true;
       return shell.confirm("Your message has not been sent. Discard it?", { title: "Discard this message?", okText: "Discard", danger: true });
     },
   });
-  [sendBtn, attachBtn, draftBtn].forEach((b) => { b.disabled = true; });
+  [sendBtn, later.button, attachBtn, draftBtn].forEach((b) => { b.disabled = true; });
   modal.dialog.append(fileInput);
 
   const setBusy = (on, text = "") => {
     busy = on;
     [sendBtn, attachBtn, draftBtn, discardBtn].forEach((b) => { b.disabled = on; });
+    later.setDisabled(on);
     sendBtn.replaceChildren(on ? h("span", { class: "ec-spinner" }) : icon("send"), h("span", {}, on ? text || "Sending…" : "Send"));
     sendBtn.setAttribute("aria-busy", String(on));
   };
@@ -124,7 +127,7 @@ export function openCompose(app, { title = "New message", prepare = null } = {})
     ui = { from, to, cc, bcc, subject, editor, files, p, draftId: p.draftId || null };
     templateSlot.replaceChildren(templatePicker(templates));
     initial = snapshot();
-    [sendBtn, attachBtn, draftBtn].forEach((b) => { b.disabled = false; });
+    [sendBtn, later.button, attachBtn, draftBtn].forEach((b) => { b.disabled = false; });
     if (!(p.to || []).length) to.focus(); else editor.focus();
   }
 
@@ -150,7 +153,7 @@ export function openCompose(app, { title = "New message", prepare = null } = {})
     error.scrollIntoView?.({ block: "nearest" });
   }
 
-  async function send() {
+  async function send(extra = {}) {
     if (!ui || busy) return;
     error.clear();
     const bad = [...ui.to.invalid(), ...ui.cc.invalid(), ...ui.bcc.invalid()];
@@ -163,11 +166,13 @@ export function openCompose(app, { title = "New message", prepare = null } = {})
     setBusy(true, "Sending…");
     try {
       if (saving) await saving;
-      const body = payload({ attachments: await ui.files.payload() });
-      await sendRequest(shell, body, (f) => { if (busy) setBusy(true, f < 1 ? `Sending… ${Math.round(f * 100)}%` : "Sending…"); });
+      const body = payload({ attachments: await ui.files.payload(), ...extra });
+      const answer = await sendRequest(shell, body, (f) => { if (busy) setBusy(true, f < 1 ? `Sending… ${Math.round(f * 100)}%` : "Sending…"); });
       sent = true;
       modal.close(true);
-      shell.toast("Message sent", { type: "success" });
+      // held by the server (sendAt, or the person's undo window): it goes out later
+      if (answer?.status === "scheduled") afterHeld(app, answer, { scheduled: !!extra.sendAt });
+      else shell.toast("Message sent", { type: "success" });
       app.afterSend();
     } catch (err) {
       setBusy(false);
@@ -212,7 +217,7 @@ export function openCompose(app, { title = "New message", prepare = null } = {})
   modal.dialog.addEventListener("change", scheduleAutosave);
   modal.closed.then(() => clearTimeout(autosave));
 
-  sendBtn.addEventListener("click", send);
+  sendBtn.addEventListener("click", () => send());
   draftBtn.addEventListener("click", () => saveDraft());
   discardBtn.addEventListener("click", () => modal.close());
   fileInput.addEventListener("change", () => { ui?.files.add(fileInput.files); fileInput.value = ""; });

@@ -81,13 +81,14 @@ export const FOLDERS = [
   { type: "inbox", title: "Inbox", icon: "inbox" },
   { type: "sent", title: "Sent", icon: "send" },
   { type: "drafts", title: "Drafts", icon: "pencil" },
+  { type: "scheduled", title: "Scheduled", icon: "clock" },
   { type: "archive", title: "Archive", icon: "archive" },
   { type: "junk", title: "Junk", icon: "ban" },
   { type: "trash", title: "Trash", icon: "trash" },
 ];
 
 export const TYPE_TITLES = { inbox: "Inbox", sent: "Sent", drafts: "Draft", archive: "Archive", junk: "Junk",
-  trash: "Trash", other: "Other" };
+  trash: "Trash", other: "Other", scheduled: "Scheduled" };
 
 /** A loose check of one address ("a@b.c" or "Name <a@b.c>"); answers {name, address} or null. */
 export function parseAddress(raw) {

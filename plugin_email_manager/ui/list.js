@@ -6,6 +6,7 @@ import "/static/js/components/pagination.js";
 import { icon } from "./icons.js";
 import { FOLDERS, TYPE_TITLES, listDate, participantsText } from "./format.js";
 import { isNarrowed, threadPath } from "./state.js";
+import { scheduledBits } from "./later.js";
 
 const FOLDER_TITLES = Object.fromEntries(FOLDERS.map((x) => [x.type, x.title]));
 
@@ -120,7 +121,8 @@ export class ListView {
       }, icon("sliders"), isNarrowed(f) && h("span", { class: "mail-dot-badge", "aria-hidden": "true" })),
       h("button", { class: "ec-btn mail-settings-btn", type: "button", "aria-label": "Account settings", title: "Account settings",
         onclick: () => this.app.openAccounts() }, icon("settings"), h("span", { class: "mail-btn-label" }, "Account settings")),
-      h("button", { class: "ec-btn ec-btn-primary mail-compose-btn", type: "button", onclick: () => this.app.compose() },
+      h("button", { class: "ec-btn ec-btn-primary mail-compose-btn", type: "button", "aria-label": "Write email",
+        onclick: () => this.app.compose() },
         icon("pencil"), h("span", {}, "Write email")));
   }
 
@@ -185,7 +187,8 @@ export class ListView {
     h("span", { class: "mail-row-meta" },
       (r.hasAttachments || m.hasAttachments) && h("span", { class: "mail-row-clip", title: "Has attachments", "aria-label": "Has attachments" }, icon("paperclip")),
       h("time", { class: "mail-row-date", datetime: m.date || r.latestDate || "", title: m.date || "" },
-        listDate(m.date || r.latestDate)))));
+        listDate(m.date || r.latestDate)))),
+    m.type === "scheduled" && scheduledBits(this.app, m));
   }
 
   empty() {

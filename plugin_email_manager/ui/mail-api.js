@@ -34,6 +34,12 @@ export function mailApi(api) {
     prepareReply: (id, all) => post("mailMessages:prepareReply", { filterByTk: id, all: !!all }).then(data),
     prepareForward: (id) => post("mailMessages:prepareForward", { filterByTk: id }).then(data),
     saveDraft: (payload) => post("mailMessages:saveDraft", payload).then(data),
+    /** A scheduled (or held, or interrupted) send back to a draft; resend: an interrupted one again. */
+    cancelSend: (id) => post("mailMessages:cancelSend", { filterByTk: id }).then(data),
+    resend: (id) => post("mailMessages:resend", { filterByTk: id }).then(data),
+    message: (id, opts) => api.get("mailMessages:get", { filterByTk: id }, opts).then(data),
+    userSettings: () => api.get("mailUserSettings:get", {}).then(data),
+    saveUserSettings: (values) => post("mailUserSettings:update", values).then(data),
     /** The person's signatures and templates, for compose (failing quietly: compose works without). */
     signatures: () => api.get("mailSignatures:list", { paginate: false }).then((r) => r.data || []).catch(() => []),
     templates: () => api.get("mailTemplates:list", { paginate: false, sort: "name" }).then((r) => r.data || []).catch(() => []),
