@@ -183,7 +183,7 @@ async def test_a_walk_through_every_page_refuses_nothing(page, mailbox, remote):
     await expect(editor).to_contain_text("Spring is here")
     await editor.press_sequentially("Lovely.")
     await screenshot(page, "csp-reply-1280", full_page=False)
-    await compose.get_by_role("button", name="Send").click()
+    await compose.get_by_role("button", name="Send", exact=True).click()
     await expect(compose).to_be_hidden()
     await expect(page.locator("ec-toasts")).to_contain_text("Message sent")
     await page.goto(f"{stack.base_url}/admin/mail")

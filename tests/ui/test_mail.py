@@ -312,7 +312,7 @@ async def test_reply_reply_all_and_forward_reach_the_smtp_server(page, mailbox):
     await expect(body).to_contain_text("Here is the budget. Comments?")
     await body.press_sequentially("Looks good to me.")
     await screenshot(page, "mail-compose-reply-1280", full_page=False)
-    await compose.get_by_role("button", name="Send").click()
+    await compose.get_by_role("button", name="Send", exact=True).click()
     await expect(compose).to_be_hidden()
     await expect(page.locator("ec-toasts")).to_contain_text("Message sent")
     (reply,) = await sink.wait_for(1)
@@ -327,7 +327,7 @@ async def test_reply_reply_all_and_forward_reach_the_smtp_server(page, mailbox):
     compose = page.get_by_role("dialog", name="Reply all")
     await expect(compose.locator(".mail-chip")).to_have_count(2)
     await compose.get_by_role("textbox", name="Message body").press_sequentially("Adding Carol's view.")
-    await compose.get_by_role("button", name="Send").click()
+    await compose.get_by_role("button", name="Send", exact=True).click()
     await expect(compose).to_be_hidden()
     _, reply_all = await sink.wait_for(2)
     assert sorted(reply_all.rcpt_tos) == ["bob@example.test", "carol@example.test"]
@@ -340,7 +340,7 @@ async def test_reply_reply_all_and_forward_reach_the_smtp_server(page, mailbox):
     await expect(compose.locator(".mail-compose-file.is-carried")).to_contain_text("budget.csv")
     await compose.get_by_label("To", exact=True).fill("Dave <dave@example.test>")
     await compose.get_by_role("textbox", name="Message body").press_sequentially("FYI")
-    await compose.get_by_role("button", name="Send").click()
+    await compose.get_by_role("button", name="Send", exact=True).click()
     await expect(compose).to_be_hidden()
     *_, forward = await sink.wait_for(3)
     assert forward.rcpt_tos == ["dave@example.test"] and _header(forward, "Subject") == "Fwd: Budget 2025"
@@ -361,7 +361,7 @@ async def test_write_a_new_message_with_an_attachment_and_the_limits(page, mailb
     await to.fill("not-an-address")
     await to.press("Enter")
     await expect(compose.locator(".mail-chip.is-invalid")).to_have_text("not-an-address")
-    await compose.get_by_role("button", name="Send").click()
+    await compose.get_by_role("button", name="Send", exact=True).click()
     await expect(compose.get_by_role("alert")).to_contain_text("not a valid email address")
     await compose.get_by_role("button", name="Remove not-an-address").click()
     await to.fill("Dave Doe <dave@example.test>, erin@example.test")
@@ -391,10 +391,10 @@ async def test_write_a_new_message_with_an_attachment_and_the_limits(page, mailb
 
     # the SMTP server refuses: the error shows, the draft is kept, and Send again sends it
     sink.fail_next_data = "554 5.6.0 Message rejected by policy"
-    await compose.get_by_role("button", name="Send").click()
+    await compose.get_by_role("button", name="Send", exact=True).click()
     await expect(compose.get_by_role("alert")).to_contain_text("rejected")
     await expect(compose.get_by_role("alert")).to_contain_text("kept as a draft")
-    await compose.get_by_role("button", name="Send").click()
+    await compose.get_by_role("button", name="Send", exact=True).click()
     await expect(compose).to_be_hidden()
     (sent,) = await sink.wait_for(1)
     assert sorted(sent.rcpt_tos) == ["dave@example.test", "erin@example.test"]
@@ -413,7 +413,7 @@ async def test_write_a_new_message_with_an_attachment_and_the_limits(page, mailb
     await compose.get_by_label("Subject").fill("Big one")
     await compose.locator("input[type=file]").set_input_files(
         {"name": "video.mp4", "mimeType": "video/mp4", "buffer": b"\1" * ((SERVER_LIMIT_MIB + 1) * MIB)})
-    await compose.get_by_role("button", name="Send").click()
+    await compose.get_by_role("button", name="Send", exact=True).click()
     await expect(compose.get_by_role("alert")).to_contain_text(f"the limit is {SERVER_LIMIT_MIB} MiB per message")
     assert len(sink.messages) == 1
     await compose.get_by_role("button", name="Discard").click()
@@ -444,7 +444,7 @@ async def test_a_saved_draft_is_edited_and_sent_later(page, mailbox):
     await expect(body).to_contain_text("First draft of the agenda.")
     await body.press("End")
     await body.press_sequentially(" Final.")
-    await compose.get_by_role("button", name="Send").click()
+    await compose.get_by_role("button", name="Send", exact=True).click()
     await expect(compose).to_be_hidden()
     (sent,) = await sink.wait_for(1)
     assert sent.rcpt_tos == ["frank@example.test"]
@@ -618,7 +618,7 @@ async def test_a_message_being_written_saves_itself_as_a_draft(page, mailbox):
     await expect(compose.get_by_role("status")).to_contain_text("saved automatically", timeout=15_000)
     status, body = await mailbox.api("mailMessages:list", {"filter": {"type": "drafts"}})
     assert [d["subject"] for d in body["data"]] == ["Thoughts so far"]
-    await compose.get_by_role("button", name="Send").click()
+    await compose.get_by_role("button", name="Send", exact=True).click()
     await expect(compose).to_be_hidden()
     (sent,) = await mailbox.stack.sink.wait_for(1)
     assert sent.rcpt_tos == ["gail@example.test"]
@@ -643,7 +643,7 @@ async def test_compose_puts_in_the_default_signature_and_a_template(page, mailbo
     await expect(compose.get_by_label("Subject")).to_have_value("Thank you")
     await expect(body_box).to_contain_text("Thanks a lot for your help!")
     await compose.get_by_label("To", exact=True).fill("hank@example.test")
-    await compose.get_by_role("button", name="Send").click()
+    await compose.get_by_role("button", name="Send", exact=True).click()
     await expect(compose).to_be_hidden()
     (sent,) = await mailbox.stack.sink.wait_for(1)
     text = sent.parsed().get_body(("plain",)).get_content()
