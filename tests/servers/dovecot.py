@@ -9,6 +9,7 @@ service only when a relay port is given (it must relay somewhere).
 Test setup goes through the stdlib ``imaplib`` (sync, independent of the client under test), or
 through Maildir files written directly for big mailboxes (10,000 messages in about 2 s).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -117,8 +118,13 @@ active_attribute = active
 active_value = true
 """
 
-SPECIAL_MAILBOXES = {"Drafts": "\\Drafts", "Sent": "\\Sent", "Trash": "\\Trash", "Junk": "\\Junk",
-                     "Archive": "\\Archive"}
+SPECIAL_MAILBOXES = {
+    "Drafts": "\\Drafts",
+    "Sent": "\\Sent",
+    "Trash": "\\Trash",
+    "Junk": "\\Junk",
+    "Archive": "\\Archive",
+}
 
 
 def _self_signed(run: Path) -> None:
@@ -133,18 +139,25 @@ def _self_signed(run: Path) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     (run / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (run / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                    serialization.PrivateFormat.PKCS8,
-                                                    serialization.NoEncryption()))
+    (run / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     (run / "key.pem").chmod(0o600)
 
 
@@ -167,9 +180,18 @@ def _descendants(pid: int) -> list[int]:
 class Dovecot:
     host = "127.0.0.1"
 
-    def __init__(self, users: dict[str, str] | None = None, *, introspection_url: str | None = None,
-                 submission_relay_port: int | None = None):
+    def __init__(
+        self,
+        users: dict[str, str] | None = None,
+        *,
+        introspection_url: str | None = None,
+        submission_relay_port: int | None = None,
+        extra_conf: str = "",
+    ):
+        """``extra_conf``: lines appended to the configuration (e.g. ``mailbox_idle_check_interval``
+        for hundreds of IDLE connections, bench/accounts.py)."""
         self.users = dict(users or {})
+        self.extra_conf = extra_conf
         # Nothing listens on a fresh free port: OAuth logins then fail as "temporarily unavailable".
         self.introspection_url = introspection_url or f"http://127.0.0.1:{free_port()}/introspect"
         self.submission_relay_port = submission_relay_port
@@ -193,22 +215,35 @@ class Dovecot:
         submission, protocols = "", "imap lmtp"
         if self.submission_relay_port is not None:
             self.submission_port = free_port()
-            submission = _SUBMISSION.format(submission_port=self.submission_port,
-                                            relay_port=self.submission_relay_port)
+            submission = _SUBMISSION.format(submission_port=self.submission_port, relay_port=self.submission_relay_port)
             protocols += " submission"
-        mailboxes = "".join(f"  mailbox {name} {{\n    special_use = {use}\n    auto = subscribe\n  }}\n"
-                            for name, use in SPECIAL_MAILBOXES.items())
+        mailboxes = "".join(
+            f"  mailbox {name} {{\n    special_use = {use}\n    auto = subscribe\n  }}\n"
+            for name, use in SPECIAL_MAILBOXES.items()
+        )
         _self_signed(run)
         (run / "oauth2.conf.ext").write_text(_OAUTH2.format(url=self.introspection_url))
         self._write_passwd()
         self.conf = run / "dovecot.conf"
-        self.conf.write_text(_CONF.format(
-            protocols=protocols, run=run, mail=mail, vmail_uid=self._uid, port=self.port,
-            tls_port=self.tls_port, lmtp_port=self.lmtp_port, submission=submission, mailboxes=mailboxes))
+        self.conf.write_text(
+            _CONF.format(
+                protocols=protocols,
+                run=run,
+                mail=mail,
+                vmail_uid=self._uid,
+                port=self.port,
+                tls_port=self.tls_port,
+                lmtp_port=self.lmtp_port,
+                submission=submission,
+                mailboxes=mailboxes,
+            )
+            + self.extra_conf
+        )
         # The daemon keeps its stdout/stderr open: capturing them through pipes would never end.
         with open(run / "start.log", "wb") as out:
-            started = subprocess.run(["dovecot", "-c", str(self.conf)], stdin=subprocess.DEVNULL,
-                                     stdout=out, stderr=subprocess.STDOUT)
+            started = subprocess.run(
+                ["dovecot", "-c", str(self.conf)], stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+            )
         if started.returncode:
             raise RuntimeError(f"dovecot did not start: {(run / 'start.log').read_text()}{self.log()}")
         for port in (self.port, self.tls_port, self.lmtp_port, self.submission_port):
@@ -224,8 +259,12 @@ class Dovecot:
         try:
             os.kill(int(pid_file.read_text()), signal.SIGTERM)
         except (OSError, ValueError):
-            subprocess.run(["doveadm", "-c", str(self.conf), "stop"], stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(
+                ["doveadm", "-c", str(self.conf), "stop"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         end = time.monotonic() + 10
         while pid_file.exists() and time.monotonic() < end:
             time.sleep(0.02)
@@ -251,8 +290,13 @@ class Dovecot:
     def resume(self) -> None:
         """Starts the halted server again with the same configuration, mail and ports."""
         with open(self.dir / "start.log", "ab") as out:
-            started = subprocess.run(["dovecot", "-c", str(self.conf)], stdin=subprocess.DEVNULL,
-                                     stdout=out, stderr=subprocess.STDOUT, check=False)
+            started = subprocess.run(
+                ["dovecot", "-c", str(self.conf)],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
         if started.returncode:
             raise RuntimeError(f"dovecot did not start again: {self.log()}")
         for port in (self.port, self.tls_port, self.lmtp_port, self.submission_port):
@@ -315,8 +359,14 @@ class Dovecot:
 
     # -- content ------------------------------------------------------------------------------
 
-    def append(self, user: str, message: bytes | EmailMessage, mailbox: str = "INBOX", flags: str = "",
-               when: dt.datetime | float | None = None) -> int:
+    def append(
+        self,
+        user: str,
+        message: bytes | EmailMessage,
+        mailbox: str = "INBOX",
+        flags: str = "",
+        when: dt.datetime | float | None = None,
+    ) -> int:
         """APPENDs one message; answers its UID (from APPENDUID)."""
         raw = message.as_bytes() if isinstance(message, EmailMessage) else message
         if isinstance(when, dt.datetime) and when.tzinfo is None:
@@ -343,8 +393,9 @@ class Dovecot:
         root = self.dir / "mail" / user / "Maildir"
         return root if mailbox.upper() == "INBOX" else root / ("." + encode_mutf7(mailbox).replace("/", "."))
 
-    def write_maildir(self, user: str, messages: list[bytes], mailbox: str = "INBOX", seen_every: int = 0,
-                      start: float | None = None) -> None:
+    def write_maildir(
+        self, user: str, messages: list[bytes], mailbox: str = "INBOX", seen_every: int = 0, start: float | None = None
+    ) -> None:
         """Writes messages as Maildir files, which Dovecot picks up on its next look at the mailbox.
 
         Message ``i`` gets \\Seen when ``seen_every`` and ``i % seen_every == 0``; its internal date
