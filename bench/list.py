@@ -14,6 +14,7 @@ with COPY and indexed as the parse pass would, then measures with a warm cache:
 Targets (issue 5): p95 < 50 ms for every list query, < 5 ms for the badge, API overhead over
 bare SQL < 3 ms at p50.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,13 +50,35 @@ USERS, ACCOUNTS = 5, 20
 PASSWORD = "bench-pass-1234"
 RARE, COMMON = "zeppelin", "invoice"  # in 0.8% and in 20% of messages
 NOW = datetime(2025, 6, 1, tzinfo=timezone.utc)
-COLUMNS = ("id", "account_id", "folder_id", "uid", "type", "message_id", "in_reply_to", "refs", "thread_id",
-           "subject", "from_addr", "to_addrs", "cc_addrs", "date", "snippet", "text", "read", "flagged",
-           "answered", "has_attachments", "size", "parse_state")
+COLUMNS = (
+    "id",
+    "account_id",
+    "folder_id",
+    "uid",
+    "type",
+    "message_id",
+    "in_reply_to",
+    "refs",
+    "thread_id",
+    "subject",
+    "from_addr",
+    "to_addrs",
+    "cc_addrs",
+    "date",
+    "snippet",
+    "text",
+    "read",
+    "flagged",
+    "answered",
+    "has_attachments",
+    "size",
+    "parse_state",
+)
 TYPES = ("inbox", "sent", "archive", "trash")
 
 
 # ---------------------------------------------------------------- generating the mailboxes
+
 
 def vocabulary(rng: random.Random, n: int = 6000) -> list[str]:
     syllables = [a + b for a in "bdfgklmnprstvz" for b in ("a", "e", "i", "o", "u", "ar", "en", "is", "or")]
@@ -65,8 +88,10 @@ def vocabulary(rng: random.Random, n: int = 6000) -> list[str]:
 
 def account_messages(rng, words, account: int, owner: str, n: int, first_id: int, first_thread: int):
     """(rows for COPY in sync order, number of threads) of one account."""
-    contacts = [{"name": f"{w.capitalize()} {v.capitalize()}", "address": f"{w}.{v}@{d}.example"}
-                for w, v, d in zip(rng.choices(words, k=400), rng.choices(words, k=400), rng.choices(words, k=400))]
+    contacts = [
+        {"name": f"{w.capitalize()} {v.capitalize()}", "address": f"{w}.{v}@{d}.example"}
+        for w, v, d in zip(rng.choices(words, k=400), rng.choices(words, k=400), rng.choices(words, k=400))
+    ]
     me = {"name": owner.split("@")[0].capitalize(), "address": owner}
     msgs, thread = [], first_thread
     while len(msgs) < n:
@@ -87,15 +112,29 @@ def account_messages(rng, words, account: int, owner: str, n: int, first_id: int
                     body.insert(rng.randrange(len(body)), word)
             text = " ".join(body).capitalize() + "."
             msgid = f"<{thread}.{k}.{account}@bench.example>"
-            msgs.append({
-                "account_id": account, "type": kind, "message_id": msgid,
-                "in_reply_to": ids[-1] if ids else None, "refs": json.dumps(ids[-10:]), "thread_id": thread,
-                "subject": ("Re: " if k else "") + subject, "from_addr": json.dumps(sender),
-                "to_addrs": json.dumps(people if mine else [me]),
-                "cc_addrs": json.dumps(rng.sample(contacts, 1) if rng.random() < 0.1 else []),
-                "date": min(date, NOW), "snippet": text[:100], "text": text, "read": read,
-                "flagged": rng.random() < 0.02, "answered": False, "has_attachments": rng.random() < 0.1,
-                "size": int(len(text) + rng.lognormvariate(8, 1.5)), "parse_state": "ok"})
+            msgs.append(
+                {
+                    "account_id": account,
+                    "type": kind,
+                    "message_id": msgid,
+                    "in_reply_to": ids[-1] if ids else None,
+                    "refs": json.dumps(ids[-10:]),
+                    "thread_id": thread,
+                    "subject": ("Re: " if k else "") + subject,
+                    "from_addr": json.dumps(sender),
+                    "to_addrs": json.dumps(people if mine else [me]),
+                    "cc_addrs": json.dumps(rng.sample(contacts, 1) if rng.random() < 0.1 else []),
+                    "date": min(date, NOW),
+                    "snippet": text[:100],
+                    "text": text,
+                    "read": read,
+                    "flagged": rng.random() < 0.02,
+                    "answered": False,
+                    "has_attachments": rng.random() < 0.1,
+                    "size": int(len(text) + rng.lognormvariate(8, 1.5)),
+                    "parse_state": "ok",
+                }
+            )
             ids.append(msgid)
             date += timedelta(hours=rng.expovariate(1 / 8))
         thread += 1
@@ -114,8 +153,14 @@ async def seed(pool, total: int, rng: random.Random) -> dict:
     await pool.execute("ALTER TABLE mail_messages SET (toast_tuple_target = 512)")
     await pool.execute("ALTER TABLE mail_messages ADD COLUMN IF NOT EXISTS search_vector tsvector")
     pw = hash_password_sync(PASSWORD)
-    users = [await pool.fetchval("INSERT INTO users (email, role, password_hash) VALUES ($1, 'member', $2) "
-                                 "RETURNING id", f"user{u}@bench.example", pw) for u in range(USERS)]
+    users = [
+        await pool.fetchval(
+            "INSERT INTO users (email, role, password_hash) VALUES ($1, 'member', $2) RETURNING id",
+            f"user{u}@bench.example",
+            pw,
+        )
+        for u in range(USERS)
+    ]
     words = vocabulary(rng)
     per_account = total // ACCOUNTS
     await pool.execute("CREATE UNLOGGED TABLE bench_stage AS SELECT * FROM mail_messages WITH NO DATA")
@@ -126,28 +171,45 @@ async def seed(pool, total: int, rng: random.Random) -> dict:
         # leased far into the future: a server started on this database never tries to sync it
         acc = await pool.fetchval(
             "INSERT INTO mail_accounts (user_id, provider, email, status, lease_owner, lease_until) "
-            "VALUES ($1, 'imap', $2, 'ready', 'bench', now() + interval '100 years') RETURNING id", user, email)
-        folders = {t: await pool.fetchval("INSERT INTO mail_folders (account_id, name, type) VALUES ($1, $2, $3) "
-                                          "RETURNING id", acc, t.capitalize(), t) for t in TYPES}
+            "VALUES ($1, 'imap', $2, 'ready', 'bench', now() + interval '100 years') RETURNING id",
+            user,
+            email,
+        )
+        folders = {
+            t: await pool.fetchval(
+                "INSERT INTO mail_folders (account_id, name, type) VALUES ($1, $2, $3) RETURNING id",
+                acc,
+                t.capitalize(),
+                t,
+            )
+            for t in TYPES
+        }
         msgs, n_threads = account_messages(rng, words, acc, email, per_account, next_id, next_thread)
         uids = dict.fromkeys(TYPES, 0)
         for m in msgs:
             uids[m["type"]] += 1
             m["uid"], m["folder_id"] = uids[m["type"]], folders[m["type"]]
         async with pool.acquire() as conn:
-            await conn.copy_records_to_table("bench_stage", columns=COLUMNS,
-                                             records=[tuple(m[c] for c in COLUMNS) for m in msgs])
+            await conn.copy_records_to_table(
+                "bench_stage", columns=COLUMNS, records=[tuple(m[c] for c in COLUMNS) for m in msgs]
+            )
         next_id += len(msgs)
         next_thread += n_threads
-        print(f"  generated account {a + 1}/{ACCOUNTS} ({next_id - 1} messages, "
-              f"{time.monotonic() - started:.0f} s)", flush=True)
+        print(
+            f"  generated account {a + 1}/{ACCOUNTS} ({next_id - 1} messages, {time.monotonic() - started:.0f} s)",
+            flush=True,
+        )
     cols = ", ".join(COLUMNS)
     t = time.monotonic()
 
     async def load(part: int):  # two connections: the text search parser is the slow part
         async with pool.acquire() as conn:
-            await conn.execute(f"INSERT INTO mail_messages ({cols}, search_vector) SELECT {cols}, "
-                               f"{vector_sql('s')} FROM bench_stage s WHERE s.account_id % 2 = $1", part)
+            await conn.execute(
+                f"INSERT INTO mail_messages ({cols}, search_vector) SELECT {cols}, "
+                f"{vector_sql('s')} FROM bench_stage s WHERE s.account_id % 2 = $1",
+                part,
+            )
+
     await asyncio.gather(load(0), load(1))
     await pool.execute("DROP TABLE bench_stage")
     await pool.execute("SELECT setval(pg_get_serial_sequence('mail_messages', 'id'), $1)", next_id)
@@ -160,9 +222,11 @@ async def seed(pool, total: int, rng: random.Random) -> dict:
         SELECT thread_id, min(account_id), ARRAY[lower(min(regexp_replace(subject, '^Re: ', '')))], true,
                min(date), max(date) FROM mail_messages GROUP BY thread_id""")
     await pool.execute("SELECT setval('mail_threads_id_seq', $1)", next_thread)
-    await pool.execute("INSERT INTO mail_thread_ids (account_id, message_id, thread_id) "
-                       "SELECT DISTINCT ON (account_id, message_id) account_id, message_id, thread_id "
-                       "FROM mail_messages ORDER BY account_id, message_id")
+    await pool.execute(
+        "INSERT INTO mail_thread_ids (account_id, message_id, thread_id) "
+        "SELECT DISTINCT ON (account_id, message_id) account_id, message_id, thread_id "
+        "FROM mail_messages ORDER BY account_id, message_id"
+    )
     await pool.execute("""
         INSERT INTO mail_thread_heads (thread_id, kind, user_id, account_id, last_date, last_id)
         SELECT h.thread_id, h.kind, a.user_id, h.account_id, h.d, h.id FROM (
@@ -172,8 +236,10 @@ async def seed(pool, total: int, rng: random.Random) -> dict:
             (SELECT DISTINCT ON (thread_id) thread_id, '*', account_id, date, id
              FROM mail_messages ORDER BY thread_id, date DESC, id DESC)) h
         JOIN mail_accounts a ON a.id = h.account_id""")
-    await pool.execute("INSERT INTO mail_thread_counts (user_id, account_id, kind, delta) "
-                       "SELECT user_id, account_id, kind, count(*) FROM mail_thread_heads GROUP BY 1, 2, 3")
+    await pool.execute(
+        "INSERT INTO mail_thread_counts (user_id, account_id, kind, delta) "
+        "SELECT user_id, account_id, kind, count(*) FROM mail_thread_heads GROUP BY 1, 2, 3"
+    )
     await pool.execute("ALTER TABLE mail_messages ENABLE TRIGGER USER")
     await pool.execute("VACUUM ANALYZE")
     print(f"  indexes, conversations, VACUUM ANALYZE in {time.monotonic() - t:.0f} s", flush=True)
@@ -181,6 +247,7 @@ async def seed(pool, total: int, rng: random.Random) -> dict:
 
 
 # ---------------------------------------------------------------- measuring
+
 
 class Recorder:
     """The pool (or a connection of it), noting every statement a handler sends (to replay them
@@ -199,6 +266,7 @@ class Recorder:
 
             async def __aexit__(self, *exc):
                 return await self.cm.__aexit__(*exc)
+
         return Acquired()
 
     def __getattr__(self, name):
@@ -209,6 +277,7 @@ class Recorder:
         async def recorded(*args):
             self.calls.append((name, args))
             return await method(*args)
+
         return recorded
 
 
@@ -248,20 +317,36 @@ async def measure(pool, registry, name: str, call, samples: int) -> dict:
             api.append(t_api * 1000)
             sql.append(t_sql * 1000)
     rec = SimpleNamespace(calls=calls)
-    out = {"name": name, "api50": pct(api, 50), "api95": pct(api, 95), "sql50": pct(sql, 50),
-           "sql95": pct(sql, 95), "statements": len(rec.calls)}
+    out = {
+        "name": name,
+        "api50": pct(api, 50),
+        "api95": pct(api, 95),
+        "sql50": pct(sql, 50),
+        "sql95": pct(sql, 95),
+        "statements": len(rec.calls),
+    }
     out["over50"] = out["api50"] - out["sql50"]
-    print(f"  {name:<28} API p50 {out['api50']:7.2f} ms  p95 {out['api95']:7.2f} ms | bare SQL p50 "
-          f"{out['sql50']:7.2f} ms  p95 {out['sql95']:7.2f} ms | overhead p50 {out['over50']:5.2f} ms "
-          f"(x{out['api50'] / max(out['sql50'], 1e-6):.2f}) | {out['statements']} statements", flush=True)
+    print(
+        f"  {name:<28} API p50 {out['api50']:7.2f} ms  p95 {out['api95']:7.2f} ms | bare SQL p50 "
+        f"{out['sql50']:7.2f} ms  p95 {out['sql95']:7.2f} ms | overhead p50 {out['over50']:5.2f} ms "
+        f"(x{out['api50'] / max(out['sql50'], 1e-6):.2f}) | {out['statements']} statements",
+        flush=True,
+    )
     return out
 
 
 def list_call(registry, user, **params):
     async def call(host):
-        ctx = ActionContext(host=host, collection=registry["mailMessages"], action="listThreads",
-                            params=dict(params), values={}, user=user)
+        ctx = ActionContext(
+            host=host,
+            collection=registry["mailMessages"],
+            action="listThreads",
+            params=dict(params),
+            values={},
+            user=user,
+        )
         return await mail_messages.list_threads(ctx)
+
     return call
 
 
@@ -270,34 +355,53 @@ async def queries(pool, seeded: dict, samples: int, rng: random.Random) -> list[
     users = [User(id=u, email=f"user{i}@bench.example", role="member") for i, u in enumerate(seeded["users"])]
     user = users[0]
     inbox = json.dumps({"type": "inbox"})
-    thread_ids = [r["thread_id"] for r in await pool.fetch(
-        "SELECT thread_id FROM mail_thread_heads WHERE user_id = $1 AND kind = '*' ORDER BY random() LIMIT 500",
-        user.id)]
+    thread_ids = [
+        r["thread_id"]
+        for r in await pool.fetch(
+            "SELECT thread_id FROM mail_thread_heads WHERE user_id = $1 AND kind = '*' ORDER BY random() LIMIT 500",
+            user.id,
+        )
+    ]
     stats = await pool.fetchrow(
         "SELECT count(*) AS n, count(*) FILTER (WHERE type = 'inbox' AND NOT read) AS unread, "
         "count(DISTINCT thread_id) AS threads FROM mail_messages m JOIN mail_accounts a ON a.id = m.account_id "
-        "WHERE a.user_id = $1", user.id)
-    print(f"  user {user.email}: {stats['n']} messages, {stats['threads']} conversations, "
-          f"{stats['unread']} unread in inbox", flush=True)
+        "WHERE a.user_id = $1",
+        user.id,
+    )
+    print(
+        f"  user {user.email}: {stats['n']} messages, {stats['threads']} conversations, "
+        f"{stats['unread']} unread in inbox",
+        flush=True,
+    )
 
     def thread_call():
         async def call(host):
-            ctx = ActionContext(host=host, collection=registry["mailMessages"], action="getThread",
-                                params={"threadId": rng.choice(thread_ids)}, values={}, user=user)
+            ctx = ActionContext(
+                host=host,
+                collection=registry["mailMessages"],
+                action="getThread",
+                params={"threadId": rng.choice(thread_ids)},
+                values={},
+                user=user,
+            )
             return await mail_messages.get_thread(ctx)
+
         return call
 
     async def badge_call(host):
         return await unread_badge.unread_count(host, user)
 
-    inbox_threads = await pool.fetchval("SELECT count(*) FROM mail_thread_heads WHERE user_id = $1 AND kind = 'inbox'",
-                                        user.id)
+    inbox_threads = await pool.fetchval(
+        "SELECT count(*) FROM mail_thread_heads WHERE user_id = $1 AND kind = 'inbox'", user.id
+    )
     deep = min(200, math.ceil(inbox_threads / 50))  # a small run has fewer pages
     plan = [
         ("listThreads inbox page 1", list_call(registry, user, filter=inbox, pageSize=50)),
         (f"listThreads inbox page {deep}", list_call(registry, user, filter=inbox, pageSize=50, page=deep)),
-        ("listThreads unread", list_call(registry, user, filter=json.dumps({"type": "inbox", "read": False}),
-                                         pageSize=50)),
+        (
+            "listThreads unread",
+            list_call(registry, user, filter=json.dumps({"type": "inbox", "read": False}), pageSize=50),
+        ),
         (f"listThreads search 0.8% ({RARE})", list_call(registry, user, search=RARE, pageSize=50)),
         (f"listThreads search 20% ({COMMON})", list_call(registry, user, search=COMMON, pageSize=50)),
         ("getThread", thread_call()),
@@ -326,8 +430,9 @@ async def http_rate(url: str, clients: int, seconds: float) -> dict | None:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients * 2)) as s:
             tokens = []
             for u in range(USERS):
-                async with s.post(server.base_url + "/api/auth:signIn",
-                                  json={"email": f"user{u}@bench.example", "password": PASSWORD}) as r:
+                async with s.post(
+                    server.base_url + "/api/auth:signIn", json={"email": f"user{u}@bench.example", "password": PASSWORD}
+                ) as r:
                     tokens.append((await r.json())["data"]["token"])
             query = {"filter": json.dumps({"type": "inbox"}), "pageSize": "50"}
             latencies, errors = [], 0
@@ -337,21 +442,31 @@ async def http_rate(url: str, clients: int, seconds: float) -> dict | None:
                 headers = {"Authorization": f"Bearer {tokens[i % len(tokens)]}"}
                 while time.perf_counter() < until:
                     t = time.perf_counter()
-                    async with s.get(server.base_url + "/api/mailMessages:listThreads", params=query,
-                                     headers=headers) as r:
+                    async with s.get(
+                        server.base_url + "/api/mailMessages:listThreads", params=query, headers=headers
+                    ) as r:
                         await r.read()
                         if r.status != 200:
                             errors += 1
                     latencies.append((time.perf_counter() - t) * 1000)
+
             await asyncio.gather(*(client(i, time.perf_counter() + 2) for i in range(clients)))  # warm-up
             latencies.clear()
             start = time.perf_counter()
             await asyncio.gather(*(client(i, start + seconds) for i in range(clients)))
             elapsed = time.perf_counter() - start
-        out = {"rps": len(latencies) / elapsed, "p50": pct(latencies, 50), "p95": pct(latencies, 95),
-               "errors": errors, "clients": clients}
-        print(f"  HTTP listThreads page 1, {clients} clients: {out['rps']:.0f} requests/s, "
-              f"p50 {out['p50']:.1f} ms, p95 {out['p95']:.1f} ms, {errors} errors", flush=True)
+        out = {
+            "rps": len(latencies) / elapsed,
+            "p50": pct(latencies, 50),
+            "p95": pct(latencies, 95),
+            "errors": errors,
+            "clients": clients,
+        }
+        print(
+            f"  HTTP listThreads page 1, {clients} clients: {out['rps']:.0f} requests/s, "
+            f"p50 {out['p50']:.1f} ms, p95 {out['p95']:.1f} ms, {errors} errors",
+            flush=True,
+        )
         return out
     finally:
         server.stop()
@@ -362,18 +477,31 @@ async def assign_rate(pool, rng: random.Random) -> None:
     from plugin_email_manager.conversations import assign_threads
 
     acc, folder = await pool.fetchrow("SELECT account_id, id FROM mail_folders WHERE type = 'inbox' LIMIT 1")
-    parents = [r["message_id"] for r in await pool.fetch(
-        "SELECT message_id FROM mail_messages WHERE account_id = $1 ORDER BY random() LIMIT 2000", acc)]
+    parents = [
+        r["message_id"]
+        for r in await pool.fetch(
+            "SELECT message_id FROM mail_messages WHERE account_id = $1 ORDER BY random() LIMIT 2000", acc
+        )
+    ]
     took = 0.0
     for b in range(4):
         async with pool.acquire() as conn, conn.transaction():
-            ids = [r["id"] for r in await conn.fetch(
-                "INSERT INTO mail_messages (account_id, folder_id, uid, type, message_id, in_reply_to, refs, subject, "
-                "from_addr, to_addrs, date, read) SELECT $1, $2, 10000000 + $3 * 1000 + g, 'inbox', "
-                "'<new' || $3 || '.' || g || '@bench>', p, jsonb_build_array(p), 'Re: news', "
-                "'{\"name\": \"N\", \"address\": \"n@x.example\"}', '[]', now(), false "
-                "FROM generate_series(1, 500) g, LATERAL (SELECT CASE WHEN g % 2 = 0 THEN ($4::text[])[g] END AS p) x "
-                "RETURNING id", acc, folder, b, parents[b * 500:(b + 1) * 500])]
+            ids = [
+                r["id"]
+                for r in await conn.fetch(
+                    "INSERT INTO mail_messages (account_id, folder_id, uid, type, message_id, in_reply_to, refs, "
+                    "subject, from_addr, to_addrs, date, read) SELECT $1, $2, 10000000 + $3 * 1000 + g, 'inbox', "
+                    "'<new' || $3 || '.' || g || '@bench>', p, jsonb_build_array(p), 'Re: news', "
+                    '\'{"name": "N", "address": "n@x.example"}\', \'[]\', now(), false '
+                    "FROM generate_series(1, 500) g, "
+                    "LATERAL (SELECT CASE WHEN g % 2 = 0 THEN ($4::text[])[g] END AS p) x "
+                    "RETURNING id",
+                    acc,
+                    folder,
+                    b,
+                    parents[b * 500 : (b + 1) * 500],
+                )
+            ]
             t = time.perf_counter()
             await assign_threads(conn, acc, ids)
             took += time.perf_counter() - t
@@ -394,23 +522,38 @@ async def main() -> None:
     cluster, url = PostgresCluster().start(), None
     try:
         psql = [str(cluster.bin / "psql"), "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", "-qc"]
-        for setting in ("shared_buffers = '2GB'", "work_mem = '32MB'", "maintenance_work_mem = '512MB'",
-                        "effective_cache_size = '8GB'", "max_wal_size = '8GB'", "random_page_cost = 1.1"):
+        for setting in (
+            "shared_buffers = '2GB'",
+            "work_mem = '32MB'",
+            "maintenance_work_mem = '512MB'",
+            "effective_cache_size = '8GB'",
+            "max_wal_size = '8GB'",
+            "random_page_cost = 1.1",
+        ):
             subprocess.run([*psql, f"ALTER SYSTEM SET {setting}"], check=True)
-        subprocess.run([*cluster._as, str(cluster.bin / "pg_ctl"), "-D", str(cluster.dir / "data"), "-w",
-                        "restart"], check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [*cluster._as, str(cluster.bin / "pg_ctl"), "-D", str(cluster.dir / "data"), "-w", "restart"],
+            check=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         url = cluster.create_database()
         pool = await asyncpg.create_pool(url, min_size=2, max_size=4)
         print(f"seeding {args.messages} messages, {USERS} users, {ACCOUNTS} accounts", flush=True)
         t = time.monotonic()
         seeded = await seed(pool, args.messages, rng)
         size = await pool.fetchval("SELECT pg_size_pretty(pg_total_relation_size('mail_messages'))")
-        print(f"seeded {seeded['messages']} messages in {seeded['threads']} conversations in "
-              f"{time.monotonic() - t:.0f} s; mail_messages with its indexes: {size}", flush=True)
+        print(
+            f"seeded {seeded['messages']} messages in {seeded['threads']} conversations in "
+            f"{time.monotonic() - t:.0f} s; mail_messages with its indexes: {size}",
+            flush=True,
+        )
         await pool.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
-        for rel in await pool.fetch("SELECT c.oid::regclass::text AS name FROM pg_class c WHERE c.relname LIKE "
-                                    "'mail_%' AND c.relkind IN ('r', 'i', 't')"):
+        for rel in await pool.fetch(
+            "SELECT c.oid::regclass::text AS name FROM pg_class c WHERE c.relname LIKE "
+            "'mail_%' AND c.relkind IN ('r', 'i', 't')"
+        ):
             await pool.execute("SELECT pg_prewarm($1)", rel["name"])
         print(f"measuring ({args.samples} samples each, warm cache)", flush=True)
         results = await queries(pool, seeded, args.samples, rng)
@@ -421,14 +564,18 @@ async def main() -> None:
         for r in results:
             target = 5 if r["name"] == "badge count" else 50
             ok = "ok" if r["api95"] < target and r["over50"] < 3 else "MISSED"
-            print(f"  {r['name']:<32} p50 {r['api50']:7.2f}  p95 {r['api95']:7.2f}  floor p50 {r['sql50']:7.2f}  "
-                  f"overhead {r['over50']:5.2f} ms  {ok}")
+            print(
+                f"  {r['name']:<32} p50 {r['api50']:7.2f}  p95 {r['api95']:7.2f}  floor p50 {r['sql50']:7.2f}  "
+                f"overhead {r['over50']:5.2f} ms  {ok}"
+            )
         if rate:
             print(f"  HTTP listThreads page 1: {rate['rps']:.0f} req/s with {rate['clients']} clients")
     finally:
         if args.keep:
-            print(f"\nkept: {url}\nstop it with: {' '.join(cluster._as)} {cluster.bin}/pg_ctl -D {cluster.dir}/data "
-                  "-m immediate stop")
+            print(
+                f"\nkept: {url}\nstop it with: {' '.join(cluster._as)} {cluster.bin}/pg_ctl -D {cluster.dir}/data "
+                "-m immediate stop"
+            )
         else:
             cluster.stop()
 

@@ -13,6 +13,7 @@ needs for the two things every stored message costs it, whatever the code around
 Both run on the database of a finished first sync, once our server has stopped, and drop what they
 made.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -41,8 +42,9 @@ async def measure_floor(url: str, account: int, maildir: Path) -> dict:
 async def _copy_raw(conn, maildir: Path) -> tuple[float, str]:
     """Seconds to COPY every message file, and the compression used (``mail_messages.raw``'s)."""
     # ::text: asyncpg answers a "char" as bytes (b'l'), which no name below would match
-    method = await conn.fetchval("SELECT attcompression::text FROM pg_attribute "
-                                 "WHERE attrelid = 'mail_messages'::regclass AND attname = 'raw'")
+    method = await conn.fetchval(
+        "SELECT attcompression::text FROM pg_attribute WHERE attrelid = 'mail_messages'::regclass AND attname = 'raw'"
+    )
     await conn.execute("CREATE TABLE bench_floor_raw (raw bytea)")
     if method not in _COMPRESSION:  # '' is the server's default_toast_compression: say which
         method = {"lz4": "l"}.get(await conn.fetchval("SHOW default_toast_compression"), "p")
@@ -50,7 +52,7 @@ async def _copy_raw(conn, maildir: Path) -> tuple[float, str]:
     files = sorted(p for sub in ("cur", "new") for p in (maildir / sub).iterdir())
     seconds = 0.0
     for first in range(0, len(files), CHUNK):
-        records = [(p.read_bytes(),) for p in files[first:first + CHUNK]]  # read outside the clock
+        records = [(p.read_bytes(),) for p in files[first : first + CHUNK]]  # read outside the clock
         t = time.perf_counter()
         await conn.copy_records_to_table("bench_floor_raw", records=records, columns=["raw"])
         seconds += time.perf_counter() - t
@@ -63,8 +65,9 @@ async def _index(url: str, conn, account: int) -> dict:
     await conn.execute("CREATE TABLE bench_floor_fts (v tsvector)")
     await conn.execute("CREATE INDEX ON bench_floor_fts USING gin (v)")
     computed = f"SELECT sum(length({vector})) FROM mail_messages m WHERE m.account_id = $1 AND m.id % 2 = $2"
-    indexed = (f"INSERT INTO bench_floor_fts SELECT {vector} FROM mail_messages m "
-               "WHERE m.account_id = $1 AND m.id % 2 = $2")
+    indexed = (
+        f"INSERT INTO bench_floor_fts SELECT {vector} FROM mail_messages m WHERE m.account_id = $1 AND m.id % 2 = $2"
+    )
     other = await asyncpg.connect(url)
     try:
         out = {}

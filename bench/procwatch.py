@@ -1,4 +1,5 @@
 """CPU seconds and memory per party of a benchmark, read from /proc by a process of its own."""
+
 from __future__ import annotations
 
 import contextlib
@@ -54,7 +55,10 @@ class ProcWatch:
     def start(self) -> "ProcWatch":
         self._child = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), json.dumps([self.roots, self.every])],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         if self._child.stdout.readline().strip() != "ready":  # its first sample is the base
             raise RuntimeError("the process watcher did not start")
         return self

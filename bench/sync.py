@@ -30,6 +30,7 @@ Each step runs once (``--repeat K``: K times, medians reported), in the order sy
 imaplib, mbsync. Everything started (Dovecot, PostgreSQL, temporary folders) is stopped and
 removed at the end, on Ctrl-C or SIGTERM too, unless ``--keep``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,6 +60,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import asyncpg  # noqa: E402
+from pgfloor import measure_floor  # noqa: E402  (bench/, beside this script)
+from procwatch import ProcWatch  # noqa: E402
 
 from host import keys  # noqa: E402
 from plugin_email_manager.mailsync import imap  # noqa: E402
@@ -67,9 +70,6 @@ from tests.servers.dovecot import Dovecot  # noqa: E402
 from tests.servers.postgres import PostgresCluster  # noqa: E402
 from tests.servers.smtp import SmtpSink  # noqa: E402
 
-from pgfloor import measure_floor  # noqa: E402  (bench/, beside this script)
-from procwatch import ProcWatch  # noqa: E402
-
 USER, PASSWORD = "bench@example.test", "bench-pass-1234"
 PLANTED = "quokkaberry"
 FETCH_ITEMS = "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])"
@@ -77,11 +77,13 @@ MB = 1e6
 
 # ---------------------------------------------------------------- the mailbox
 
-COMMON = ("the meeting report project budget review team please attach find below update schedule "
-          "thanks regards call week monday friday invoice contract draft version feedback proposal "
-          "client office deadline question answer agenda notes minutes travel hotel flight order "
-          "delivery payment account customer service support ticket issue release plan quarter "
-          "results numbers figures chart slide deck board approve approved signed pending").split()
+COMMON = (
+    "the meeting report project budget review team please attach find below update schedule "
+    "thanks regards call week monday friday invoice contract draft version feedback proposal "
+    "client office deadline question answer agenda notes minutes travel hotel flight order "
+    "delivery payment account customer service support ticket issue release plan quarter "
+    "results numbers figures chart slide deck board approve approved signed pending"
+).split()
 FOREIGN = "München Grüße Zürich café naïve résumé Straße Ärger déjà façade Kraków Øresund señor".split()
 
 
@@ -111,8 +113,9 @@ def _part(ctype: str, text: str, rng: random.Random) -> bytes:
         return f"Content-Type: {ctype}; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\n\r\n".encode() + data
     if rng.random() < 0.6:
         body = quopri.encodestring(data.replace(b"\r\n", b"\n")).replace(b"\n", b"\r\n")
-        return (f"Content-Type: {ctype}; charset=utf-8\r\n"
-                "Content-Transfer-Encoding: quoted-printable\r\n\r\n").encode() + body
+        return (
+            f"Content-Type: {ctype}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+        ).encode() + body
     return f"Content-Type: {ctype}; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n".encode() + _b64(data)
 
 
@@ -121,15 +124,17 @@ class Generator:
         self.rng = random.Random(seed)
         self.n, self.text = n, corpus(self.rng)
         self.recent: deque = deque(maxlen=300)  # (message-id, references, subject) to reply to
-        self.people = [(f"{a.capitalize()} {b.capitalize()}", f"{a}.{b}@{d}.example")
-                       for a, b, d in zip(*(self.rng.choices(COMMON, k=200) for _ in range(3)))]
+        self.people = [
+            (f"{a.capitalize()} {b.capitalize()}", f"{a}.{b}@{d}.example")
+            for a, b, d in zip(*(self.rng.choices(COMMON, k=200) for _ in range(3)))
+        ]
         self.start = datetime(2023, 1, 1, tzinfo=timezone.utc)
         self.planted = 0
         self.sizes: list[int] = []
 
     def _slice(self, length: int) -> str:
         at = self.text.find(" ", self.rng.randrange(0, len(self.text) - length - 1)) + 1
-        return self.text[at:at + length]
+        return self.text[at : at + length]
 
     def message(self, i: int) -> bytes:
         rng = self.rng
@@ -137,8 +142,11 @@ class Generator:
         name, addr = rng.choice(self.people)
         domain = addr.split("@")[1]
         attach = rng.random() < 0.10
-        target = (rng.randint(15_000, 48_000) if attach
-                  else int(min(max(rng.lognormvariate(math.log(7000), 0.75), 2_048), 46_000)))
+        target = (
+            rng.randint(15_000, 48_000)
+            if attach
+            else int(min(max(rng.lognormvariate(math.log(7000), 0.75), 2_048), 46_000))
+        )
         msgid = f"<{i}.{rng.getrandbits(40):x}@{domain}>"
         if self.recent and rng.random() < 0.35:
             parent, refs, subject = rng.choice(self.recent)
@@ -154,25 +162,35 @@ class Generator:
         hops = "".join(
             f"Received: from mx{k}.{domain} (mx{k}.{domain} [198.51.100.{rng.randint(1, 254)}])\r\n"
             f"\tby mail{k}.example.test (Postfix) with ESMTPS id {rng.getrandbits(48):X}\r\n"
-            f"\tfor <{USER}>; {stamp}\r\n" for k in range(rng.randint(2, 5)))
-        head = (f"Return-Path: <{addr}>\r\n{hops}"
-                f"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d={domain}; s=s1;\r\n"
-                f"\th=from:to:subject:date:message-id; bh={_b64(rng.randbytes(32)).decode().strip()};\r\n"
-                f"\tb={_b64(rng.randbytes(180)).decode().replace(chr(13) + chr(10), '').strip()}\r\n"
-                f"From: \"{name}\" <{addr}>\r\nTo: Bench Person <{USER}>\r\n"
-                + (f"Cc: {', '.join(f'{n} <{a}>' for n, a in rng.sample(self.people, 2))}\r\n"
-                   if rng.random() < 0.2 else "")
-                + f"Subject: {enc_subject}\r\nDate: {stamp}\r\nMessage-ID: {msgid}\r\n"
-                + (f"In-Reply-To: {refs[-1]}\r\nReferences: {' '.join(refs)}\r\n" if refs else "")
-                + "MIME-Version: 1.0\r\nX-Mailer: bench-generator 1.0\r\n")
+            f"\tfor <{USER}>; {stamp}\r\n"
+            for k in range(rng.randint(2, 5))
+        )
+        head = (
+            f"Return-Path: <{addr}>\r\n{hops}"
+            f"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d={domain}; s=s1;\r\n"
+            f"\th=from:to:subject:date:message-id; bh={_b64(rng.randbytes(32)).decode().strip()};\r\n"
+            f"\tb={_b64(rng.randbytes(180)).decode().replace(chr(13) + chr(10), '').strip()}\r\n"
+            f'From: "{name}" <{addr}>\r\nTo: Bench Person <{USER}>\r\n'
+            + (
+                f"Cc: {', '.join(f'{n} <{a}>' for n, a in rng.sample(self.people, 2))}\r\n"
+                if rng.random() < 0.2
+                else ""
+            )
+            + f"Subject: {enc_subject}\r\nDate: {stamp}\r\nMessage-ID: {msgid}\r\n"
+            + (f"In-Reply-To: {refs[-1]}\r\nReferences: {' '.join(refs)}\r\n" if refs else "")
+            + "MIME-Version: 1.0\r\nX-Mailer: bench-generator 1.0\r\n"
+        )
         attachment = b""
         if attach:
-            kind, magic, ext = rng.choice((("application/pdf", b"%PDF-1.4\n", "pdf"),
-                                           ("application/zip", b"PK\x03\x04", "zip")))
+            kind, magic, ext = rng.choice(
+                (("application/pdf", b"%PDF-1.4\n", "pdf"), ("application/zip", b"PK\x03\x04", "zip"))
+            )
             data = magic + rng.randbytes(max(1000, int((target - len(head)) * 0.42)))
-            attachment = (f"Content-Type: {kind}; name=\"report-{i}.{ext}\"\r\n"
-                          "Content-Transfer-Encoding: base64\r\n"
-                          f"Content-Disposition: attachment; filename=\"report-{i}.{ext}\"\r\n\r\n").encode()
+            attachment = (
+                f'Content-Type: {kind}; name="report-{i}.{ext}"\r\n'
+                "Content-Transfer-Encoding: base64\r\n"
+                f'Content-Disposition: attachment; filename="report-{i}.{ext}"\r\n\r\n'
+            ).encode()
             attachment += _b64(data)
         text_len = max(300, int((target - len(head) - len(attachment)) / 2.6))
         text = self._slice(text_len)
@@ -181,19 +199,42 @@ class Generator:
             words.insert(rng.randrange(len(words)), PLANTED)
             text = " ".join(words)
             self.planted += 1
-        html = ("<html><head><meta charset=\"utf-8\"></head><body>\r\n<p>" + text.replace("\r\n\r\n", "</p>\r\n<p>")
-                + "</p>\r\n<p style=\"color:#777\">Sent from the bench generator</p></body></html>")
+        html = (
+            '<html><head><meta charset="utf-8"></head><body>\r\n<p>'
+            + text.replace("\r\n\r\n", "</p>\r\n<p>")
+            + '</p>\r\n<p style="color:#777">Sent from the bench generator</p></body></html>'
+        )
         alt = f"alt-{i}-{rng.getrandbits(32):x}"
-        body = (b"--" + alt.encode() + b"\r\n" + _part("text/plain", text, rng) + b"\r\n--" + alt.encode() + b"\r\n"
-                + _part("text/html", html, rng) + b"\r\n--" + alt.encode() + b"--\r\n")
+        body = (
+            b"--"
+            + alt.encode()
+            + b"\r\n"
+            + _part("text/plain", text, rng)
+            + b"\r\n--"
+            + alt.encode()
+            + b"\r\n"
+            + _part("text/html", html, rng)
+            + b"\r\n--"
+            + alt.encode()
+            + b"--\r\n"
+        )
         if attachment:
             mixed = f"mix-{i}-{rng.getrandbits(32):x}"
             sep = b"--" + mixed.encode()
-            raw = (head + f"Content-Type: multipart/mixed; boundary=\"{mixed}\"\r\n\r\n").encode() + (
-                sep + b"\r\nContent-Type: multipart/alternative; boundary=\"" + alt.encode() + b"\"\r\n\r\n"
-                + body + sep + b"\r\n" + attachment + sep + b"--\r\n")
+            raw = (head + f'Content-Type: multipart/mixed; boundary="{mixed}"\r\n\r\n').encode() + (
+                sep
+                + b'\r\nContent-Type: multipart/alternative; boundary="'
+                + alt.encode()
+                + b'"\r\n\r\n'
+                + body
+                + sep
+                + b"\r\n"
+                + attachment
+                + sep
+                + b"--\r\n"
+            )
         else:
-            raw = (head + f"Content-Type: multipart/alternative; boundary=\"{alt}\"\r\n\r\n").encode() + body
+            raw = (head + f'Content-Type: multipart/alternative; boundary="{alt}"\r\n\r\n').encode() + body
         self.sizes.append(len(raw))
         return raw
 
@@ -202,12 +243,12 @@ def build_mailbox(dovecot: Dovecot, n: int) -> Generator:
     gen, chunk = Generator(n), 500  # written in chunks: the whole mailbox never sits in memory
     base = time.time() - n
     for first in range(0, n, chunk):
-        dovecot.write_maildir(USER, [gen.message(i) for i in range(first, min(n, first + chunk))],
-                              start=base + first)
+        dovecot.write_maildir(USER, [gen.message(i) for i in range(first, min(n, first + chunk))], start=base + first)
     return gen
 
 
 # ---------------------------------------------------------------- the measured steps
+
 
 def wire_imaplib(port: int) -> dict:
     client = imaplib.IMAP4("127.0.0.1", port, timeout=120)
@@ -238,8 +279,9 @@ async def wire_ours(port: int) -> dict:
         await session.logout()
 
 
-async def first_sync(cluster: PostgresCluster, dovecot: Dovecot, sink: SmtpSink, n: int, planted: int,
-                     roots: dict[str, int], keep: bool) -> dict:
+async def first_sync(
+    cluster: PostgresCluster, dovecot: Dovecot, sink: SmtpSink, n: int, planted: int, roots: dict[str, int], keep: bool
+) -> dict:
     """mailAccounts:create, then poll every 50 ms until all is listable, then parsed and searchable.
 
     The poll reads the account row (progress.fetched, parse_pending: O(1)); exact counts over
@@ -254,8 +296,7 @@ async def first_sync(cluster: PostgresCluster, dovecot: Dovecot, sink: SmtpSink,
             token = await client.member("bench+member@example.test")
             watch_db = await asyncpg.connect(url)
             try:
-                return {**await _sync_and_watch(client, token, watch_db, dovecot, sink, n, planted, roots),
-                        "url": url}
+                return {**await _sync_and_watch(client, token, watch_db, dovecot, sink, n, planted, roots), "url": url}
             finally:
                 await watch_db.close()
     finally:
@@ -264,13 +305,24 @@ async def first_sync(cluster: PostgresCluster, dovecot: Dovecot, sink: SmtpSink,
 
 
 async def _sync_and_watch(client, token, watch_db, dovecot, sink, n, planted, roots) -> dict:
-    values = {"provider": "imap", "email": USER, "username": USER, "password": PASSWORD,
-              "imapHost": "127.0.0.1", "imapPort": dovecot.port, "imapSecurity": "none",
-              "smtpHost": "127.0.0.1", "smtpPort": sink.port, "smtpSecurity": "none"}
+    values = {
+        "provider": "imap",
+        "email": USER,
+        "username": USER,
+        "password": PASSWORD,
+        "imapHost": "127.0.0.1",
+        "imapPort": dovecot.port,
+        "imapSecurity": "none",
+        "smtpHost": "127.0.0.1",
+        "smtpPort": sink.port,
+        "smtpSecurity": "none",
+    }
     out: dict = {"first_row": None, "listable": None, "fetch_done": None, "parsed": None}
     timeline: list[tuple[float, int, int]] = []  # (seconds, rows, rows parsed), from the account row
-    exact = ("SELECT count(*) AS rows, count(*) FILTER (WHERE parse_state = 'pending') AS pending "
-             "FROM mail_messages WHERE account_id = $1")
+    exact = (
+        "SELECT count(*) AS rows, count(*) FILTER (WHERE parse_state = 'pending') AS pending "
+        "FROM mail_messages WHERE account_id = $1"
+    )
     watch = ProcWatch(roots).start()
     t0 = time.perf_counter()
     status, body = await client.api(token, "mailAccounts:create", values)
@@ -284,7 +336,9 @@ async def _sync_and_watch(client, token, watch_db, dovecot, sink, n, planted, ro
             fetched, pending, synced = await watch_db.fetchrow(
                 "SELECT coalesce((progress->>'fetched')::int, 0), coalesce(parse_pending, 0), "
                 "(SELECT count(*) FROM mail_sync_logs l WHERE l.account_id = a.id AND l.finished_at IS NOT NULL) "
-                "FROM mail_accounts a WHERE a.id = $1", account)
+                "FROM mail_accounts a WHERE a.id = $1",
+                account,
+            )
             timeline.append((now, fetched, max(0, fetched - pending)))
             if fetched and out["first_row"] is None:
                 out["first_row"] = now
@@ -295,10 +349,12 @@ async def _sync_and_watch(client, token, watch_db, dovecot, sink, n, planted, ro
                 if got["rows"] >= n:
                     out["listable"], out["parsed_by_then"] = now, got["rows"] - got["pending"]
                     watch.mark()
-            if out["listable"] is not None and pending == 0 and (
-                    await watch_db.fetchrow(exact, account))["pending"] == 0:
-                status, body = await client.api(token, "mailAccounts:get", query={"filterByTk": account},
-                                                method="GET")
+            if (
+                out["listable"] is not None
+                and pending == 0
+                and (await watch_db.fetchrow(exact, account))["pending"] == 0
+            ):
+                status, body = await client.api(token, "mailAccounts:get", query={"filterByTk": account}, method="GET")
                 if status == 200 and body["data"]["parsePending"] == 0:
                     out["parsed"] = time.perf_counter() - t0
                     break
@@ -307,15 +363,19 @@ async def _sync_and_watch(client, token, watch_db, dovecot, sink, n, planted, ro
         out["cpu"] = watch.stop()
         out["cpu_listable"] = watch.marks[0] if watch.marks else {}
     out["peak_rss"], out["peak_ours"] = watch.peak_rss, watch.peak_total
-    status, body = await client.api(token, "mailMessages:list", method="GET",
-                                    query={"search": PLANTED, "paginate": "false", "fields": "id"})
+    status, body = await client.api(
+        token, "mailMessages:list", method="GET", query={"search": PLANTED, "paginate": "false", "fields": "id"}
+    )
     assert status == 200, body
     out["found"], out["planted"] = len(body["data"]), planted
     out["unindexed"] = await watch_db.fetchval(
-        "SELECT count(*) FROM mail_messages WHERE account_id = $1 AND search_vector IS NULL", account)
+        "SELECT count(*) FROM mail_messages WHERE account_id = $1 AND search_vector IS NULL", account
+    )
     out["log"] = await watch_db.fetchrow(
         "SELECT extract(epoch FROM finished_at - started_at) AS seconds, status, counts::text, error "
-        "FROM mail_sync_logs WHERE account_id = $1 ORDER BY id LIMIT 1", account)
+        "FROM mail_sync_logs WHERE account_id = $1 ORDER BY id LIMIT 1",
+        account,
+    )
     out["timeline"] = timeline
     return out
 
@@ -366,8 +426,13 @@ SyncState *
         files = [p for sub in ("cur", "new") for p in (folder / "mail" / "INBOX" / sub).iterdir()]
         if len(files) != n:
             raise RuntimeError(f"mbsync copied {len(files)} messages, not {n}")
-        return {"seconds": seconds, "messages": len(files), "bytes": sum(p.stat().st_size for p in files),
-                "cpu": cpu, "kernel": kernel}
+        return {
+            "seconds": seconds,
+            "messages": len(files),
+            "bytes": sum(p.stat().st_size for p in files),
+            "cpu": cpu,
+            "kernel": kernel,
+        }
     finally:
         if keep:
             print(f"  kept the mbsync Maildir: {folder}")
@@ -380,11 +445,13 @@ def stop_forkserver() -> None:
     RUSAGE_CHILDREN (a private API: without it the children's figure is only a floor)."""
     with contextlib.suppress(Exception):
         from multiprocessing import forkserver
+
         if forkserver._forkserver._forkserver_pid:
             forkserver._forkserver._stop()
 
 
 # ---------------------------------------------------------------- the report
+
 
 def _pid(path: Path) -> int:
     with contextlib.suppress(OSError, ValueError, IndexError):
@@ -402,67 +469,93 @@ def _per_party(cpu: dict[str, float]) -> str:
 
 def report(n: int, total: int, steps: dict[str, list[dict]], syncs: list[dict], memory: dict, loads) -> None:
     mbsync = median(steps["mbsync"], "seconds")
-    print(f"\nmailbox: {n} messages, {total / MB:.1f} MB; {len(syncs)} run(s) of each step"
-          + (" (medians)" if len(syncs) > 1 else ""))
+    print(
+        f"\nmailbox: {n} messages, {total / MB:.1f} MB; {len(syncs)} run(s) of each step"
+        + (" (medians)" if len(syncs) > 1 else "")
+    )
     print(f"{'step':<48}{'seconds':>9}{'msg/s':>9}{'MB/s':>8}{'vs mbsync':>11}")
-    rows = [("(a) wire floor: imaplib, one UID FETCH 1:*", median(steps["imaplib"], "seconds")),
-            ("(a) wire: our ImapSession.fetch_messages 1:*", median(steps["ours"], "seconds")),
-            ("(b) our first sync: all listable", median(syncs, "listable")),
-            ("(b) our first sync: all parsed + searchable", median(syncs, "parsed")),
-            (f"(c) mbsync {mbsync_version()} to a Maildir", mbsync)]
+    rows = [
+        ("(a) wire floor: imaplib, one UID FETCH 1:*", median(steps["imaplib"], "seconds")),
+        ("(a) wire: our ImapSession.fetch_messages 1:*", median(steps["ours"], "seconds")),
+        ("(b) our first sync: all listable", median(syncs, "listable")),
+        ("(b) our first sync: all parsed + searchable", median(syncs, "parsed")),
+        (f"(c) mbsync {mbsync_version()} to a Maildir", mbsync),
+    ]
     if steps["mbsync_tmpfs"]:
         rows.append(("(c) the same, the Maildir in tmpfs (not a target)", median(steps["mbsync_tmpfs"], "seconds")))
     floors = [s["floor"] for s in syncs]
     copied, indexed = median(floors, "copy_raw"), median(floors, "vectors_indexed")
-    rows += [(f"(d) PostgreSQL alone: COPY the raw bytes, {floors[0]['compression']}", copied),
-             ("(d) PostgreSQL alone: the search vectors", median(floors, "vectors")),
-             ("(d) PostgreSQL alone: vectors into a GIN index", indexed)]
+    rows += [
+        (f"(d) PostgreSQL alone: COPY the raw bytes, {floors[0]['compression']}", copied),
+        ("(d) PostgreSQL alone: the search vectors", median(floors, "vectors")),
+        ("(d) PostgreSQL alone: vectors into a GIN index", indexed),
+    ]
     for name, seconds in rows:
         print(f"{name:<48}{seconds:>9.2f}{n / seconds:>9.0f}{total / MB / seconds:>8.1f}{seconds / mbsync:>10.2f}x")
     listable, parsed = median(syncs, "listable"), median(syncs, "parsed")
     floor = median(steps["imaplib"], "seconds")
     print("\nratios")
-    print(f"  listable vs mbsync:        {n / listable:.0f} vs {n / mbsync:.0f} msg/s = "
-          f"{mbsync / listable:.2f}x mbsync's speed (target >= 1: {'ok' if listable <= mbsync else 'MISSED'})")
-    print(f"  parsed+searchable vs mbsync: {parsed / mbsync:.2f}x mbsync's time (target <= 3: "
-          f"{'ok' if parsed <= 3 * mbsync else 'MISSED'})")
+    print(
+        f"  listable vs mbsync:        {n / listable:.0f} vs {n / mbsync:.0f} msg/s = "
+        f"{mbsync / listable:.2f}x mbsync's speed (target >= 1: {'ok' if listable <= mbsync else 'MISSED'})"
+    )
+    print(
+        f"  parsed+searchable vs mbsync: {parsed / mbsync:.2f}x mbsync's time (target <= 3: "
+        f"{'ok' if parsed <= 3 * mbsync else 'MISSED'})"
+    )
     print(f"  listable vs wire floor:    {listable / floor:.1f}x the floor's time; parsed: {parsed / floor:.1f}x")
     print(f"  our wire vs imaplib:       {median(steps['ours'], 'seconds') / floor:.2f}x")
     # references that do not move with the disk's cost of creating files, as mbsync's does
-    print(f"  parsed vs PostgreSQL indexing the same words alone ((d), GIN): {parsed / indexed:.2f}x; "
-          f"listable vs a bare COPY of the bytes: {listable / copied:.2f}x")
+    print(
+        f"  parsed vs PostgreSQL indexing the same words alone ((d), GIN): {parsed / indexed:.2f}x; "
+        f"listable vs a bare COPY of the bytes: {listable / copied:.2f}x"
+    )
     s = syncs[0]
     line = s["timeline"]
     print("\nfirst sync, phases (run 1)")
     first_parsed = next((t for t, r, p in line if p), float("nan"))  # parse_pending lags: roughly
-    print(f"  first row listable {s['first_row']:.2f} s, first parsed {first_parsed:.2f} s, all listable "
-          f"{s['listable']:.2f} s, sync run over {s['fetch_done'] or float('nan'):.2f} s, "
-          f"all parsed {s['parsed']:.2f} s")
+    print(
+        f"  first row listable {s['first_row']:.2f} s, first parsed {first_parsed:.2f} s, all listable "
+        f"{s['listable']:.2f} s, sync run over {s['fetch_done'] or float('nan'):.2f} s, "
+        f"all parsed {s['parsed']:.2f} s"
+    )
     at = s["parsed_by_then"]
-    print(f"  parse pass: {at} parsed while fetching ({at / s['listable']:.0f} msg/s), then "
-          f"{n - at} in {s['parsed'] - s['listable']:.2f} s "
-          f"({(n - at) / max(s['parsed'] - s['listable'], 1e-9):.0f} msg/s)")
+    print(
+        f"  parse pass: {at} parsed while fetching ({at / s['listable']:.0f} msg/s), then "
+        f"{n - at} in {s['parsed'] - s['listable']:.2f} s "
+        f"({(n - at) / max(s['parsed'] - s['listable'], 1e-9):.0f} msg/s)"
+    )
     print("  CPU seconds during the sync: " + _per_party(s["cpu"]))
     if s["cpu_listable"]:
         print(f"  of which until all listable: {sum(s['cpu_listable'].values()):.1f} ({_per_party(s['cpu_listable'])})")
     m = steps["mbsync"][0]["cpu"]
     ours_cpu, theirs = sum(s["cpu"].values()), sum(m.values())
     # a Maildir is a file a message: where creating files is slow, that is mbsync's time (README)
-    print(f"  mbsync's CPU in the kernel (creating and renaming its files): {steps['mbsync'][0]['kernel']:.1f} s "
-          f"of {m['mbsync']:.1f} s")
-    print(f"  CPU seconds of mbsync's run: mbsync {m['mbsync']:.1f}, dovecot {m['dovecot']:.1f}; all parties: ours "
-          f"{ours_cpu:.1f} = {ours_cpu / theirs:.1f}x mbsync's {theirs:.1f} (a figure the machine's load moves less)")
-    print(f"  search for the planted word: {s['found']} found of {s['planted']} planted; "
-          f"{s['unindexed']} rows without a search vector")
+    print(
+        f"  mbsync's CPU in the kernel (creating and renaming its files): {steps['mbsync'][0]['kernel']:.1f} s "
+        f"of {m['mbsync']:.1f} s"
+    )
+    print(
+        f"  CPU seconds of mbsync's run: mbsync {m['mbsync']:.1f}, dovecot {m['dovecot']:.1f}; all parties: ours "
+        f"{ours_cpu:.1f} = {ours_cpu / theirs:.1f}x mbsync's {theirs:.1f} (a figure the machine's load moves less)"
+    )
+    print(
+        f"  search for the planted word: {s['found']} found of {s['planted']} planted; "
+        f"{s['unindexed']} rows without a search vector"
+    )
     if s["log"]:
-        print(f"  sync log: {float(s['log']['seconds']):.2f} s, {s['log']['status']}, {s['log']['counts']}"
-              + (f", {s['log']['error']}" if s["log"]["error"] else ""))
+        print(
+            f"  sync log: {float(s['log']['seconds']):.2f} s, {s['log']['status']}, {s['log']['counts']}"
+            + (f", {s['log']['error']}" if s["log"]["error"] else "")
+        )
     print("\nmemory (target < 300 MB)")
     print(f"  this process, peak RSS (ru_maxrss, after the first sync): {memory['self'] * 1024 / MB:.0f} MB")
     print(f"  children, largest peak RSS (RUSAGE_CHILDREN: a parse worker): {memory['children'] * 1024 / MB:.0f} MB")
-    print(f"  sampled every 0.1 s during the sync: this process {s['peak_rss'].get('this process', 0) / MB:.0f} MB, "
-          f"parse workers (and their fork server) together {s['peak_rss'].get('parse workers', 0) / MB:.0f} MB, "
-          f"all of ours at once {s['peak_ours'] / MB:.0f} MB")
+    print(
+        f"  sampled every 0.1 s during the sync: this process {s['peak_rss'].get('this process', 0) / MB:.0f} MB, "
+        f"parse workers (and their fork server) together {s['peak_rss'].get('parse workers', 0) / MB:.0f} MB, "
+        f"all of ours at once {s['peak_ours'] / MB:.0f} MB"
+    )
     print(f"\nload average (1, 5, 15 min) at start {loads[0]}, at end {loads[1]} on {os.cpu_count()} cores")
 
 
@@ -473,14 +566,17 @@ def mbsync_version() -> str:
 
 # ---------------------------------------------------------------- the run
 
+
 async def measure(args, dovecot: Dovecot, cluster: PostgresCluster, sink: SmtpSink, gen: Generator):
     """Every step, ``--repeat`` times; answers (steps, syncs, memory) for ``report``."""
     n, total = args.messages, sum(gen.sizes)
     warm = await wire_ours(dovecot.port)  # Dovecot indexes the new Maildir once, here, unmeasured
     if warm["messages"] != n or warm["bytes"] != total:
         raise RuntimeError(f"Dovecot serves {warm['messages']} messages ({warm['bytes']} bytes), not {n} ({total})")
-    roots = {"postgres": _pid(cluster.dir / "data" / "postmaster.pid"),
-             "dovecot": _pid(dovecot.dir / "run" / "master.pid")}
+    roots = {
+        "postgres": _pid(cluster.dir / "data" / "postmaster.pid"),
+        "dovecot": _pid(dovecot.dir / "run" / "master.pid"),
+    }
     steps: dict[str, list[dict]] = {"imaplib": [], "ours": [], "mbsync": [], "mbsync_tmpfs": []}
     tmpfs = "/dev/shm" if os.access("/dev/shm", os.W_OK) and shutil.disk_usage("/dev/shm").free > 3 * total else None
     syncs: list[dict] = []
@@ -489,22 +585,27 @@ async def measure(args, dovecot: Dovecot, cluster: PostgresCluster, sink: SmtpSi
         print(f"run {rep + 1}/{args.repeat}: first sync ...", flush=True)
         syncs.append(await first_sync(cluster, dovecot, sink, n, gen.planted, roots, args.keep))
         s = syncs[-1]
-        print(f"  listable {s['listable']:.2f} s, parsed {s['parsed']:.2f} s, search found {s['found']}/{s['planted']}",
-              flush=True)
+        print(
+            f"  listable {s['listable']:.2f} s, parsed {s['parsed']:.2f} s, search found {s['found']}/{s['planted']}",
+            flush=True,
+        )
         if s["found"] != s["planted"]:
             print(f"  WARNING: the search found {s['found']} messages, {s['planted']} have the word", flush=True)
         if rep == 0:  # before imaplib holds the whole mailbox in this process
             stop_forkserver()
-            memory = {"self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                      "children": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}
+            memory = {
+                "self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                "children": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+            }
         # on the database the sync filled, once its server is gone
         s["floor"] = await measure_floor(s["url"], s["account"], dovecot.maildir(USER, "INBOX"))
         steps["ours"].append(await wire_ours(dovecot.port))
         steps["imaplib"].append(await asyncio.to_thread(wire_imaplib, dovecot.port))
         steps["mbsync"].append(await asyncio.to_thread(run_mbsync, dovecot.port, n, args.keep, roots["dovecot"]))
         if tmpfs:  # the same copy where creating a file costs next to nothing: mbsync's own work
-            steps["mbsync_tmpfs"].append(await asyncio.to_thread(run_mbsync, dovecot.port, n, False,
-                                                                 roots["dovecot"], tmpfs))
+            steps["mbsync_tmpfs"].append(
+                await asyncio.to_thread(run_mbsync, dovecot.port, n, False, roots["dovecot"], tmpfs)
+            )
         for name in ("ours", "imaplib", "mbsync"):
             got = steps[name][-1]
             if got["messages"] != n:
@@ -540,20 +641,27 @@ def main() -> None:
         t = time.perf_counter()
         gen = build_mailbox(dovecot, args.messages)
         sizes = gen.sizes
-        print(f"mailbox: {len(sizes)} messages, {sum(sizes) / MB:.1f} MB (each {min(sizes) / 1000:.1f}-"
-              f"{max(sizes) / 1000:.1f} KB, mean {sum(sizes) / len(sizes) / 1000:.1f} KB; the word {PLANTED!r} "
-              f"in {gen.planted}), written in {time.perf_counter() - t:.1f} s", flush=True)
+        print(
+            f"mailbox: {len(sizes)} messages, {sum(sizes) / MB:.1f} MB (each {min(sizes) / 1000:.1f}-"
+            f"{max(sizes) / 1000:.1f} KB, mean {sum(sizes) / len(sizes) / 1000:.1f} KB; the word {PLANTED!r} "
+            f"in {gen.planted}), written in {time.perf_counter() - t:.1f} s",
+            flush=True,
+        )
         steps, syncs, memory = asyncio.run(measure(args, dovecot, cluster, sink, gen))
         end_load = tuple(round(x, 2) for x in os.getloadavg())
         report(args.messages, sum(sizes), steps, syncs, memory, (start_load, end_load))
     finally:
         for thing in reversed(started):
             if args.keep and isinstance(thing, Dovecot) and thing.dir:
-                print(f"kept Dovecot: {thing.dir} (IMAP port {thing.port}, {USER} / {PASSWORD}); "
-                      f"stop it with: kill $(cat {thing.dir}/run/master.pid)")
+                print(
+                    f"kept Dovecot: {thing.dir} (IMAP port {thing.port}, {USER} / {PASSWORD}); "
+                    f"stop it with: kill $(cat {thing.dir}/run/master.pid)"
+                )
             elif args.keep and isinstance(thing, PostgresCluster):
-                print(f"kept PostgreSQL: {thing.url()} (one database per sync run); stop it with: "
-                      f"{' '.join(thing._as)} {thing.bin}/pg_ctl -D {thing.dir}/data -m immediate stop")
+                print(
+                    f"kept PostgreSQL: {thing.url()} (one database per sync run); stop it with: "
+                    f"{' '.join(thing._as)} {thing.bin}/pg_ctl -D {thing.dir}/data -m immediate stop"
+                )
             else:
                 with contextlib.suppress(Exception):
                     thing.stop()

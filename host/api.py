@@ -22,6 +22,7 @@ The sections:
 - **For annotations only** (import them under ``TYPE_CHECKING``): ``Host`` (what hooks such as
   ``startup`` receive), ``Collection``, ``Selection``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -48,10 +49,34 @@ if TYPE_CHECKING:  # pragma: no cover
     from host.schema import Collection
 
 __all__ = [
-    "Action", "ActionContext", "Badge", "Job", "Migration", "Raw", "UIEntry", "User",
-    "read_ids", "read_names", "read_page", "parse_filter", "Params", "coerce", "CoercionError", "like_pattern",
-    "make_selection", "fetch_rows", "count_rows", "read_sort", "order_sql", "answer_row", "db_errors",
-    "scope_where", "snake_case", "public_route", "request_user", "request_host",
+    "Action",
+    "ActionContext",
+    "Badge",
+    "Job",
+    "Migration",
+    "Raw",
+    "UIEntry",
+    "User",
+    "read_ids",
+    "read_names",
+    "read_page",
+    "parse_filter",
+    "Params",
+    "coerce",
+    "CoercionError",
+    "like_pattern",
+    "make_selection",
+    "fetch_rows",
+    "count_rows",
+    "read_sort",
+    "order_sql",
+    "answer_row",
+    "db_errors",
+    "scope_where",
+    "snake_case",
+    "public_route",
+    "request_user",
+    "request_host",
 ]
 
 
@@ -97,16 +122,23 @@ class ActionContext:
         """Another collection of the registry (e.g. ``mailAccounts`` from a ``mailMessages`` action)."""
         return self.host.registry[name]
 
-    def where(self, params: "Params", *, flt: dict | None = None, ids: list[Any] | None = None,
-              collection: "Collection | str | None" = None) -> str:
+    def where(
+        self,
+        params: "Params",
+        *,
+        flt: dict | None = None,
+        ids: list[Any] | None = None,
+        collection: "Collection | str | None" = None,
+    ) -> str:
         """The SQL condition (on alias ``t``) of the caller's rows of ``collection`` (this action's
         by default): its ``[acl.scope]`` for the caller, AND ``flt`` (a parsed filter), AND primary
         key in ``ids``. Values go into ``params``."""
         coll = self._collection(collection)
         return scoped_where(coll, self.user, params, flt, ids)
 
-    async def in_scope(self, raw: Any = None, *, name: str = "filterByTk",
-                       collection: "Collection | str | None" = None, db: Any = None) -> list[Any]:
+    async def in_scope(
+        self, raw: Any = None, *, name: str = "filterByTk", collection: "Collection | str | None" = None, db: Any = None
+    ) -> list[Any]:
         """The ids of parameter ``name`` (or ``raw``), each a row of ``collection`` the caller may see;
         a missing parameter is a 400, and any id outside the caller's scope a 404, the same answer
         as for an id that does not exist. Answers them de-duplicated, in the order given."""
@@ -119,8 +151,10 @@ class ActionContext:
         # only a relation field has no column, and a primary key is never a relation (host.schema)
         assert coll.primary_key.column is not None
         pk = ident(coll.primary_key.column)
-        rows = await (db or self.db).fetch(f"SELECT t.{pk} FROM {ident(coll.table)} t "
-                                           f"WHERE {scoped_where(coll, self.user, params, None, ids)}", *params.values)
+        rows = await (db or self.db).fetch(
+            f"SELECT t.{pk} FROM {ident(coll.table)} t WHERE {scoped_where(coll, self.user, params, None, ids)}",
+            *params.values,
+        )
         if len(rows) != len(ids):
             raise NotFound(f"No such record in {coll.name}.")
         return ids
@@ -237,6 +271,7 @@ class UIEntry:
 
 # ---------------------------------------------------------------- parameters, rows, routes
 
+
 def _missing(name: str) -> BadRequest:
     return BadRequest(f"'{name}' is required.", code="MISSING_PARAMETER", field=name)
 
@@ -248,8 +283,9 @@ def read_ids(collection: "Collection", raw: Any, name: str = "filterByTk") -> tu
     return read_tk(collection, raw, name)
 
 
-def scope_where(collection: "Collection", user: User | None, params: "Params", flt: dict | None = None,
-                ids: list[Any] | None = None) -> str:
+def scope_where(
+    collection: "Collection", user: User | None, params: "Params", flt: dict | None = None, ids: list[Any] | None = None
+) -> str:
     """``ActionContext.where`` outside an action (a badge count, a job): the condition on alias
     ``t`` of ``user``'s rows of ``collection``, by its ``[acl.scope]``."""
     return scoped_where(collection, user, params, flt, ids)

@@ -5,6 +5,7 @@ What the app holds comes through the hooks (``host.hookspecs``), from the host's
 (``host.plugins.DEFAULT_PLUGINS``) and from the plugins alike; only the middlewares and the
 catch-all routes, whose place matters, are added here by name.
 """
+
 from __future__ import annotations
 
 import functools
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from host import jobs as jobs_mod
 from host import keys, logs, metrics, rest
 from host.auth import Authenticator, ensure_root
 from host.badges import Badges
@@ -22,14 +24,13 @@ from host.db.migrate import migrate
 from host.db.pool import create_pool
 from host.dispatcher import Dispatcher
 from host.errors import ConfigError
-from host import jobs as jobs_mod
 from host.plugins import DEFAULT_PLUGINS, Plugins, discover
 from host.runtime import Host
-from host.ui import ui_routes
 from host.schema import load_registry
 from host.secrets import SecretBox
 from host.security_headers import install_security_headers
 from host.settings import Settings
+from host.ui import ui_routes
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,10 @@ def create_app(config: Config) -> web.Application:
     app_metrics = metrics.Metrics(plugins)  # outermost middleware: it sees every answer's status
     # base64 in JSON grows a file by a third: let the body through, so that our own 413
     # (ATTACHMENT_TOO_LARGE, with the limit) is the answer, not aiohttp's plain one
-    app = web.Application(client_max_size=int((max_mib * 1.4 + 16) * 1024 * 1024),
-                          middlewares=[logs.access_middleware, app_metrics.middleware, rest.errors_middleware,
-                                       rest.auth_middleware])
+    app = web.Application(
+        client_max_size=int((max_mib * 1.4 + 16) * 1024 * 1024),
+        middlewares=[logs.access_middleware, app_metrics.middleware, rest.errors_middleware, rest.auth_middleware],
+    )
     app[keys.CONFIG] = config
     app[keys.PLUGINS] = plugins
     app[keys.DISPATCHER] = dispatcher
@@ -69,9 +71,17 @@ def create_app(config: Config) -> web.Application:
             app.router.add_static(f"/static/plugins/{entry.plugin}/", entry.static_dir)
 
     # the Host's slots that need no database, bound now; the lifecycle adds the rest
-    make_host = functools.partial(Host, settings=settings, secrets=secrets, registry=registry, plugins=plugins,
-                                  badges=Badges(plugins.call_sync("register_badges")), metrics=app_metrics,
-                                  ui_entries=ui_entries, base_url=config.base_url)
+    make_host = functools.partial(
+        Host,
+        settings=settings,
+        secrets=secrets,
+        registry=registry,
+        plugins=plugins,
+        badges=Badges(plugins.call_sync("register_badges")),
+        metrics=app_metrics,
+        ui_entries=ui_entries,
+        base_url=config.base_url,
+    )
     app.cleanup_ctx.append(_lifecycle(config, plugins, registry, make_host))
     return app
 

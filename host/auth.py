@@ -6,6 +6,7 @@ can't add a header). Anything else with only the cookie is refused (``TOKEN_REQU
 cookie travels with every request the browser makes, so it alone must never change state.
 Sign-in and sign-out are ordinary actions; a transport only turns their result into a cookie.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -56,7 +57,11 @@ class Authenticator:
         token = secrets.token_urlsafe(32)
         await self.db.execute(
             "INSERT INTO auth_tokens (token_hash, user_id, expires_at) "
-            "VALUES ($1, $2, now() + make_interval(secs => $3))", _digest(token), user_id, float(self.token_ttl))
+            "VALUES ($1, $2, now() + make_interval(secs => $3))",
+            _digest(token),
+            user_id,
+            float(self.token_ttl),
+        )
         return token
 
     async def revoke(self, token: str) -> None:
@@ -73,7 +78,9 @@ class Authenticator:
             return hit[1]
         row = await self.db.fetchrow(
             "SELECT u.id, u.email, u.role, coalesce(u.nickname, '') AS nickname FROM auth_tokens t "
-            "JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.expires_at > now()", key)
+            "JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.expires_at > now()",
+            key,
+        )
         if row is None:
             self._cache.pop(key, None)
             return None
@@ -111,7 +118,9 @@ async def ensure_root(db, email: str, password: str | None) -> str | None:
     await db.execute(
         "INSERT INTO users (email, nickname, role, password_hash) VALUES ($1, 'root', 'root', $2) "
         "ON CONFLICT (email) DO UPDATE SET role = 'root', password_hash = EXCLUDED.password_hash",
-        email.strip().lower(), await hash_password(password))
+        email.strip().lower(),
+        await hash_password(password),
+    )
     return generated
 
 
@@ -120,6 +129,7 @@ def public_user(row: Any) -> dict:
 
 
 # ---------------------------------------------------------------- actions
+
 
 def _text(params: dict, name: str) -> str:
     value = params.get(name)
@@ -146,7 +156,9 @@ async def sign_in(ctx: ActionContext) -> dict:
         raise Unauthorized("Wrong email or password.", code="INVALID_CREDENTIALS")
     await signin_limit.succeeded(ctx.db, email)
     if verdict.upgrade:
-        await ctx.db.execute("UPDATE users SET password_hash = $2 WHERE id = $1", row["id"], await hash_password(password))
+        await ctx.db.execute(
+            "UPDATE users SET password_hash = $2 WHERE id = $1", row["id"], await hash_password(password)
+        )
     token = await ctx.host.auth.issue(row["id"])
     return {"data": {"token": token, "user": public_user(row)}}
 
@@ -175,8 +187,7 @@ async def add_user(db, email: str, password: str, *, nickname: str | None = None
     """
     email = email.strip().lower()
     if len(password) < MIN_PASSWORD:
-        raise BadRequest("The password must have at least 8 characters.", code="WEAK_PASSWORD",
-                         field="password")
+        raise BadRequest("The password must have at least 8 characters.", code="WEAK_PASSWORD", field="password")
     if "@" not in email or any(c.isspace() for c in email) or len(email) > MAX_EMAIL:
         raise BadRequest("The email address is not valid.", code="INVALID_EMAIL", field="email")
     if role not in ("member", "root"):
@@ -184,7 +195,11 @@ async def add_user(db, email: str, password: str, *, nickname: str | None = None
     row = await db.fetchrow(
         "INSERT INTO users (email, nickname, role, password_hash) VALUES ($1, $2, $3, $4) "
         "ON CONFLICT (email) DO NOTHING RETURNING id, email, nickname, role, created_at",
-        email, str(nickname or email.split("@")[0]), role, await hash_password(password))
+        email,
+        str(nickname or email.split("@")[0]),
+        role,
+        await hash_password(password),
+    )
     if row is None:
         raise BadRequest("A user with this email exists already.", code="DUPLICATE", field="email")
     return row
@@ -200,8 +215,7 @@ async def reset_password(db, email: str, password: str) -> int:
     :raises BadRequest: a weak password; ``NotFound``: no user has this email.
     """
     if len(password) < MIN_PASSWORD:
-        raise BadRequest("The password must have at least 8 characters.", code="WEAK_PASSWORD",
-                         field="password")
+        raise BadRequest("The password must have at least 8 characters.", code="WEAK_PASSWORD", field="password")
     email = email.strip().lower()
     hashed = await hash_password(password)
     async with db.transaction():
@@ -233,6 +247,7 @@ ACTIONS = [
 
 
 # ---------------------------------------------------------------- a default plugin (host.plugins)
+
 
 @hookimpl(tryfirst=True)
 def register_collections():

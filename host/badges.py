@@ -4,6 +4,7 @@ A plugin says a user's counts may have changed with ``host.badges_changed(user_i
 PostgreSQL NOTIFY, so every process hears it); each process recomputes the counts for the
 streams of that user it holds and pushes them when they differ.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -61,8 +62,9 @@ async def list_badges(ctx: ActionContext) -> dict:
 async def stream(request: web.Request) -> web.StreamResponse:
     """``GET /api/badges:stream``: an SSE stream of the badge list, sent again when it changes."""
     host, user = request.app[keys.HOST], request[keys.USER]
-    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-                                       "X-Accel-Buffering": "no"})
+    resp = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
     await resp.prepare(request)
     queue = host.badges.subscribe(user.id)
     last = None
@@ -92,6 +94,7 @@ ACTIONS = [Action("badges", "list", list_badges, reads=True, summary="Badge coun
 
 
 # ---------------------------------------------------------------- a default plugin (host.plugins)
+
 
 @hookimpl(tryfirst=True)
 def register_actions():

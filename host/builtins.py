@@ -1,4 +1,5 @@
 """The host's own actions and routes: health, ``collections:list``, ``app:shell``."""
+
 from __future__ import annotations
 
 import logging
@@ -20,24 +21,38 @@ HEALTH_TIMEOUT = 2.0  # seconds the database has to answer a health check
 async def list_collections(ctx: ActionContext) -> dict:
     # the schema is no secret: every signed-in user may read it (rows stay behind each ACL)
     rows = [c.describe() for c in ctx.host.registry.values() if not c.internal]
-    return {"data": rows} if str(ctx.params.get("paginate", "true")).lower() == "false" else \
-        {"data": rows, "meta": {"count": len(rows), "page": 1, "pageSize": len(rows), "totalPage": 1}}
+    return (
+        {"data": rows}
+        if str(ctx.params.get("paginate", "true")).lower() == "false"
+        else {"data": rows, "meta": {"count": len(rows), "page": 1, "pageSize": len(rows), "totalPage": 1}}
+    )
 
 
 def _page(entry: UIEntry) -> dict:
-    return {"plugin": entry.plugin, "path": entry.path, "title": entry.title, "module": entry.module,
-            "icon": entry.icon, "menu": entry.menu}
+    return {
+        "plugin": entry.plugin,
+        "path": entry.path,
+        "title": entry.title,
+        "module": entry.module,
+        "icon": entry.icon,
+        "menu": entry.menu,
+    }
 
 
 async def shell(ctx: ActionContext) -> dict:
     """What the admin shell needs at start: the user, the plugin pages, the collections."""
     registry = ctx.host.registry
-    return {"data": {
-        "user": {"id": ctx.user.id, "email": ctx.user.email, "nickname": ctx.user.nickname, "role": ctx.user.role},
-        "pages": [_page(e) for e in ctx.host.ui_entries],
-        "collections": [{"name": c.name, "title": c.title or c.name} for c in registry.values()
-                        if not c.internal and c.acl.allows(ctx.user.role, "list")],
-    }}
+    return {
+        "data": {
+            "user": {"id": ctx.user.id, "email": ctx.user.email, "nickname": ctx.user.nickname, "role": ctx.user.role},
+            "pages": [_page(e) for e in ctx.host.ui_entries],
+            "collections": [
+                {"name": c.name, "title": c.title or c.name}
+                for c in registry.values()
+                if not c.internal and c.acl.allows(ctx.user.role, "list")
+            ],
+        }
+    }
 
 
 @public
@@ -71,7 +86,13 @@ async def _database_answers(db) -> None:
 
 ACTIONS = [
     Action("collections", "list", list_collections, reads=True, summary="Every collection with its fields"),
-    Action("app", "shell", shell, reads=True, summary="The signed-in user, plugin pages and collections for the admin shell"),
+    Action(
+        "app",
+        "shell",
+        shell,
+        reads=True,
+        summary="The signed-in user, plugin pages and collections for the admin shell",
+    ),
 ]
 
 
@@ -80,6 +101,7 @@ async def home(request: web.Request) -> web.Response:
 
 
 # ---------------------------------------------------------------- a default plugin (host.plugins)
+
 
 @hookimpl(tryfirst=True)
 def register_actions():

@@ -15,6 +15,7 @@ The commands other than ``serve`` use the configured database (``EMAIL_CENTER_DA
 else the embedded one under ``EMAIL_CENTER_STORAGE``) and the host's own functions: the same
 migrations, the same checks and hashing as ``users:create``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,12 +54,13 @@ def _serve(args: argparse.Namespace) -> int:
         app = create_app(config)
     except ConfigError as e:
         return _cannot_start(e)
-    print(f"Email center on {config.base_url}/admin (database: "
-          f"{'embedded, under ' + str(config.storage) if not config.database_url else 'EMAIL_CENTER_DATABASE_URL'})",
-          flush=True)
+    print(
+        f"Email center on {config.base_url}/admin (database: "
+        f"{'embedded, under ' + str(config.storage) if not config.database_url else 'EMAIL_CENTER_DATABASE_URL'})",
+        flush=True,
+    )
     try:
-        web.run_app(app, host=config.host, port=config.port, print=None, access_log=None,
-                    shutdown_timeout=10)
+        web.run_app(app, host=config.host, port=config.port, print=None, access_log=None, shutdown_timeout=10)
     except ConfigError as e:
         return _cannot_start(e)
     return 0
@@ -75,6 +77,7 @@ def _refused(message: str) -> int:
 
 
 # ---------------------------------------------------------------- the database commands
+
 
 def _schema(config: Config):
     """The collections and the plugins' migrations, found as ``create_app`` finds them."""
@@ -135,8 +138,7 @@ async def _create_user(config: Config, args: argparse.Namespace, password: str) 
     from host.auth import add_user
 
     async with _database(config) as (conn, _done):
-        row = await add_user(conn, args.email, password, nickname=args.nickname,
-                             role="root" if args.root else "member")
+        row = await add_user(conn, args.email, password, nickname=args.nickname, role="root" if args.root else "member")
     print(f"User {row['email']} created ({row['role']}, id {row['id']}).")
     return 0
 
@@ -189,9 +191,12 @@ def _run_with_database(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="email-center", description="The email center server.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
-    parser.add_argument("--log-level", default=os.environ.get("EMAIL_CENTER_LOG_LEVEL"),
-                        help="DEBUG, INFO, WARNING, ERROR or CRITICAL (or EMAIL_CENTER_LOG_LEVEL; "
-                             "default INFO for serve, WARNING for the other commands)")
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("EMAIL_CENTER_LOG_LEVEL"),
+        help="DEBUG, INFO, WARNING, ERROR or CRITICAL (or EMAIL_CENTER_LOG_LEVEL; "
+        "default INFO for serve, WARNING for the other commands)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the server")
     serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
@@ -201,24 +206,33 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("email")
     create.add_argument("--root", action="store_true", help="an administrator rather than a member")
     create.add_argument("--nickname", default=None, help="the name shown (default: the part before @)")
-    reset = sub.add_parser("reset-password",
-                           help="set a user's password, revoke its tokens and clear its failed sign-ins")
+    reset = sub.add_parser(
+        "reset-password", help="set a user's password, revoke its tokens and clear its failed sign-ins"
+    )
     reset.add_argument("email")
     for command in (create, reset):
-        command.add_argument("--password-stdin", action="store_true",
-                             help="read the password from the first line of stdin instead of asking")
+        command.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the password from the first line of stdin instead of asking",
+        )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    raw_level = args.log_level if args.log_level and args.log_level.strip() else \
-        ("INFO" if args.command == "serve" else "WARNING")
+    raw_level = (
+        args.log_level
+        if args.log_level and args.log_level.strip()
+        else ("INFO" if args.command == "serve" else "WARNING")
+    )
     level = raw_level.strip().upper()
     try:
         if level not in logs.LEVELS:
-            raise ConfigError(f"the log level (EMAIL_CENTER_LOG_LEVEL or --log-level) must be one of "
-                              f"{', '.join(logs.LEVELS)} (it is {raw_level!r})")
+            raise ConfigError(
+                f"the log level (EMAIL_CENTER_LOG_LEVEL or --log-level) must be one of "
+                f"{', '.join(logs.LEVELS)} (it is {raw_level!r})"
+            )
         fmt = logs.log_format(os.environ)
     except ConfigError as e:
         return _cannot_start(e)

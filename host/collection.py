@@ -2,26 +2,41 @@
 
 ``host.schema`` reads the TOML files into these; everything else in the host works with them.
 """
+
 from __future__ import annotations
 
 import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Any
 
 from host.errors import ConfigError
 
 SQL_TYPES = {
-    "string": "text", "text": "text", "integer": "integer", "bigInt": "bigint",
-    "float": "double precision", "boolean": "boolean", "date": "timestamp with time zone",
-    "json": "jsonb", "binary": "bytea",
+    "string": "text",
+    "text": "text",
+    "integer": "integer",
+    "bigInt": "bigint",
+    "float": "double precision",
+    "boolean": "boolean",
+    "date": "timestamp with time zone",
+    "json": "jsonb",
+    "binary": "bytea",
 }
 RELATIONS = ("belongsTo", "hasMany")
 INTERFACES = {
-    "string": "input", "text": "textarea", "integer": "integer", "bigInt": "integer",
-    "float": "number", "boolean": "checkbox", "date": "datetime", "json": "json",
-    "belongsTo": "m2o", "hasMany": "o2m",
+    "string": "input",
+    "text": "textarea",
+    "integer": "integer",
+    "bigInt": "integer",
+    "float": "number",
+    "boolean": "checkbox",
+    "date": "datetime",
+    "json": "json",
+    "belongsTo": "m2o",
+    "hasMany": "o2m",
 }
 ON_DELETE = ("cascade", "set null", "restrict")
 USER_TEMPLATE = re.compile(r"\{\{\s*\$user\.(\w+)\s*\}\}")
@@ -166,8 +181,11 @@ class Collection:
         for f in self.fields.values():
             if f.hidden or f.type == "binary":
                 continue
-            d: dict[str, Any] = {"name": f.name, "type": f.type,
-                                 "interface": "select" if f.enum else INTERFACES[f.type]}
+            d: dict[str, Any] = {
+                "name": f.name,
+                "type": f.type,
+                "interface": "select" if f.enum else INTERFACES[f.type],
+            }
             if f.title:
                 d["title"] = f.title
             if f.target:
@@ -176,8 +194,12 @@ class Collection:
                 d["foreignKey"] = f.foreign_key
             if f.enum:
                 d["enum"] = list(f.enum)
-            for key, on in (("primaryKey", f.primary_key), ("required", f.required),
-                            ("readOnly", f.read_only), ("writeOnly", f.write_only)):
+            for key, on in (
+                ("primaryKey", f.primary_key),
+                ("required", f.required),
+                ("readOnly", f.read_only),
+                ("writeOnly", f.write_only),
+            ):
                 if on:
                     d[key] = True
             fields.append(d)
@@ -195,8 +217,9 @@ class Registry(Mapping):
     def add(self, collection: Collection) -> None:
         old = self._by_name.get(collection.name)
         if old is not None:
-            raise ConfigError(f"{collection.source}: collection {collection.name!r} is already "
-                              f"declared in {old.source}")
+            raise ConfigError(
+                f"{collection.source}: collection {collection.name!r} is already declared in {old.source}"
+            )
         self._by_name[collection.name] = collection
         collection.registry = self
 

@@ -3,6 +3,7 @@
 Every variable is checked here, before anything starts: a malformed one is a ``ConfigError``
 naming the variable and what it must be (the command line prints it as one line, exit status 2).
 """
+
 from __future__ import annotations
 
 import os
@@ -37,7 +38,9 @@ def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | N
     except ValueError:
         ok = False
     if not ok:
-        raise ConfigError(f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)} (it is {raw!r})")
+        raise ConfigError(
+            f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)} (it is {raw!r})"
+        )
     return raw
 
 

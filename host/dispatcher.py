@@ -1,6 +1,7 @@
 """One dispatcher for both transports: find ``<collection>:<action>``, check who may call it,
 run it. REST (``host.rest``) and JSON-RPC (``host.rpc``) only translate parameters and answers.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -93,21 +94,40 @@ class Dispatcher:
                     out.append((name, action_name, action))
         return out
 
-    async def call(self, host, caller: Caller | None, collection_name: str, action_name: str,
-                   params: dict[str, Any], values: dict[str, Any] | None = None,
-                   files: dict | None = None, client: str | None = None) -> Any:
+    async def call(
+        self,
+        host,
+        caller: Caller | None,
+        collection_name: str,
+        action_name: str,
+        params: dict[str, Any],
+        values: dict[str, Any] | None = None,
+        files: dict | None = None,
+        client: str | None = None,
+    ) -> Any:
         """Run an action for ``caller`` (None: no token). ``client`` is the caller's address."""
         collection, action = self.resolve(collection_name, action_name)
         if not action.public:
             if caller is None:
                 raise Unauthorized("Sign in first.", code="UNAUTHORIZED")
             if caller.by_cookie and not action.reads:
-                raise Unauthorized(f"{collection_name}:{action_name} changes something: it needs the "
-                                   "Authorization header; the session cookie alone only reads.", code="TOKEN_REQUIRED")
+                raise Unauthorized(
+                    f"{collection_name}:{action_name} changes something: it needs the "
+                    "Authorization header; the session cookie alone only reads.",
+                    code="TOKEN_REQUIRED",
+                )
             if not collection.acl.allows(caller.user.role, action_name):
                 raise Forbidden(f"Your role may not call {collection_name}:{action_name}.")
-        ctx = ActionContext(host=host, collection=collection, action=action_name, params=params,
-                            values=values or {}, user=caller.user if caller else None, files=files or {},
-                            token=caller.token if caller else None, client=client)
+        ctx = ActionContext(
+            host=host,
+            collection=collection,
+            action=action_name,
+            params=params,
+            values=values or {},
+            user=caller.user if caller else None,
+            files=files or {},
+            token=caller.token if caller else None,
+            client=client,
+        )
         result = await action.handler(ctx)
         return {"data": None} if result is None else result

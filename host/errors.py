@@ -3,6 +3,7 @@
 One middleware (``host.rest``) turns them into ``{"errors": [...]}``; JSON-RPC maps them to its
 own codes (``host.rpc``). Domain code raises these, never ``web.HTTPException``.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -5,6 +5,7 @@ the specs below. Hooks are called with keyword arguments; an implementation take
 arguments it needs. An implementation may be a coroutine function: the host awaits it
 (``host.plugins.call``). A test fails when a hook here has no docstring.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,6 +20,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 # ---------------------------------------------------------------- declaring (before start-up)
+
 
 @hookspec
 def register_hookspecs() -> list:
@@ -96,6 +98,7 @@ def register_ui() -> list[UIEntry]:
 
 # ---------------------------------------------------------------- lifecycle
 
+
 @hookspec
 async def startup(host) -> None:
     """Called once per process after migrations ran, before the server answers requests.
@@ -114,6 +117,7 @@ async def shutdown(host) -> None:
 
 
 # ---------------------------------------------------------------- metrics
+
 
 @hookspec
 def register_metrics(registry) -> None:

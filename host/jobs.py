@@ -3,6 +3,7 @@
 The claim is one atomic upsert on ``host_jobs``: it succeeds only for the process that finds the
 last run at least one interval old, and the row lock it takes serializes the contenders.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -47,8 +48,9 @@ async def run_forever(host, job: Job) -> None:
                 except Exception as e:
                     log.exception("job %s failed", job.name)
                     status, error = "error", f"{type(e).__name__}: {e}"
-                await host.db.execute("UPDATE host_jobs SET last_status = $2, last_error = $3 WHERE name = $1",
-                                      job.name, status, error)
+                await host.db.execute(
+                    "UPDATE host_jobs SET last_status = $2, last_error = $3 WHERE name = $1", job.name, status, error
+                )
         except asyncio.CancelledError:
             raise
         except Exception:  # the database went away for a moment: try again next tick
@@ -62,6 +64,7 @@ def start(host, jobs: list[Job]) -> None:
 
 
 # ---------------------------------------------------------------- a default plugin (host.plugins)
+
 
 @hookimpl(tryfirst=True)
 def register_collections():

@@ -1,4 +1,5 @@
 """JSON in and out of the API: one encoder (dates with their offset, bytes never)."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,5 @@
 """Typed keys of the aiohttp application and request state (never string keys)."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -6,12 +7,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:  # pragma: no cover
-    from host.api import User
-    from host.auth import Caller
-    from host.config import Config
-    from host.dispatcher import Dispatcher
-    from host.plugins import Plugins
-    from host.runtime import Host
+    pass
 
 CONFIG = web.AppKey("config", "Config")
 PLUGINS = web.AppKey("plugins", "Plugins")

@@ -13,6 +13,7 @@ in ms, the user's id when signed in, and the request id.
 fields above as keys). The embedded PostgreSQL's chatter (``pgserver``: initdb's and pg_ctl's
 output) is moved down to DEBUG: start-up shows what the server did, not how PostgreSQL did it.
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -154,11 +155,22 @@ async def access_middleware(request: web.Request, handler):
         ms = round((time.perf_counter() - started) * 1000, 1)
         user = request.get(keys.USER)
         route = route_template(request)
-        access_log.info("%s %s %s %.1fms user=%s", request.method, request.path, status, ms,
-                        user.id if user else "-",
-                        extra={"method": request.method, "path": request.path,
-                               "route": None if route == UNMATCHED else route, "status": status,
-                               "durationMs": ms, "userId": user.id if user else None})
+        access_log.info(
+            "%s %s %s %.1fms user=%s",
+            request.method,
+            request.path,
+            status,
+            ms,
+            user.id if user else "-",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "route": None if route == UNMATCHED else route,
+                "status": status,
+                "durationMs": ms,
+                "userId": user.id if user else None,
+            },
+        )
         REQUEST_ID.reset(token)
 
 

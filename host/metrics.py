@@ -9,6 +9,7 @@ built, ``collect_metrics(host)`` at each scrape for values read then (e.g. from 
 The scrape answers root's token, or the bearer ``EMAIL_CENTER_METRICS_TOKEN`` for a scraper that
 has no user; the route is public to the auth middleware and checks for itself.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -46,11 +47,18 @@ class Metrics:
 
     def __init__(self, plugins):
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter("email_center_http_requests_total", "HTTP requests answered",
-                                ["method", "route", "status"], registry=self.registry)
-        self.duration = Histogram("email_center_http_request_duration_seconds",
-                                  "Time from a request's arrival to its answer", ["method", "route"],
-                                  registry=self.registry)
+        self.requests = Counter(
+            "email_center_http_requests_total",
+            "HTTP requests answered",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "email_center_http_request_duration_seconds",
+            "Time from a request's arrival to its answer",
+            ["method", "route"],
+            registry=self.registry,
+        )
         plugins.call_sync("register_metrics", registry=self.registry)
         self.middleware = self._middleware()
 
@@ -70,6 +78,7 @@ class Metrics:
                 route = route_template(request)
                 self.requests.labels(request.method, route, str(status)).inc()
                 self.duration.labels(request.method, route).observe(time.perf_counter() - started)
+
         return metrics_middleware
 
 
@@ -78,8 +87,9 @@ async def scrape(request: web.Request) -> web.Response:
     token = metrics_token(request.app[keys.CONFIG])
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
-    by_token = bool(token) and scheme.lower() == "bearer" and \
-        hmac.compare_digest(given.strip().encode(), token.encode())
+    by_token = (
+        bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+    )
     if not by_token:
         user = request[keys.USER]
         if user is None:
@@ -96,6 +106,7 @@ async def scrape(request: web.Request) -> web.Response:
 
 
 # ---------------------------------------------------------------- a default plugin (host.plugins)
+
 
 @hookimpl(tryfirst=True)
 def register_routes():

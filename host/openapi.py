@@ -14,6 +14,7 @@ Parameters are typed the way a JSON body gives them; a query string gives the sa
 
 ``/api/badges:stream`` is left out: it is an event stream that never ends, not a JSON answer.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -33,24 +34,44 @@ VALUE_ACTIONS = ("create", "update")
 REF = "#/components/schemas/"
 
 ID = {"type": "integer"}
-IDS = {"anyOf": [ID, {"type": "array", "items": ID, "minItems": 1}],
-       "description": "One id or a list of ids."}
-FILTER = {"type": "object",
-          "description": "NocoBase filter JSON ($eq, $in, $and, ...), JSON-encoded in a query string."}
+IDS = {"anyOf": [ID, {"type": "array", "items": ID, "minItems": 1}], "description": "One id or a list of ids."}
+FILTER = {
+    "type": "object",
+    "description": "NocoBase filter JSON ($eq, $in, $and, ...), JSON-encoded in a query string.",
+}
 NAMES = {"type": "string", "description": "Comma-separated field names (a JSON list in a body)."}
 SEARCH = {"type": "string", "description": "Words to find in subject, addresses and body."}
 PAGE = {"type": "integer", "minimum": 1}
-ADDRESSES = {"type": "array", "items": {"type": "string"},
-             "description": "Addresses as 'Ann <ann@example.com>' or 'ann@example.com'."}
-ATTACHMENTS = {"type": "array", "items": {"type": "object", "properties": {
-    "filename": {"type": "string"}, "contentType": {"type": "string"},
-    "content": {"type": "string", "contentEncoding": "base64"}, "contentId": {"type": "string"}}}}
+ADDRESSES = {
+    "type": "array",
+    "items": {"type": "string"},
+    "description": "Addresses as 'Ann <ann@example.com>' or 'ann@example.com'.",
+}
+ATTACHMENTS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            "filename": {"type": "string"},
+            "contentType": {"type": "string"},
+            "content": {"type": "string", "contentEncoding": "base64"},
+            "contentId": {"type": "string"},
+        },
+    },
+}
 
 # parameter name -> schema, shared by the generic actions and the plugin actions that read them alike
 COMMON = {
-    "filterByTk": IDS, "filter": FILTER, "sort": NAMES, "fields": NAMES, "appends": NAMES,
-    "except": NAMES, "page": PAGE, "pageSize": {**PAGE, "description": "At most 1000."},
-    "paginate": {"type": "boolean"}, "search": SEARCH,
+    "filterByTk": IDS,
+    "filter": FILTER,
+    "sort": NAMES,
+    "fields": NAMES,
+    "appends": NAMES,
+    "except": NAMES,
+    "page": PAGE,
+    "pageSize": {**PAGE, "description": "At most 1000."},
+    "paginate": {"type": "boolean"},
+    "search": SEARCH,
 }
 
 
@@ -71,15 +92,35 @@ GENERIC_PARAMS = {
 }
 
 _MESSAGE = {"type": "string"}
-_SEND = dict(accountId=ID, to=ADDRESSES, cc=ADDRESSES, bcc=ADDRESSES, replyTo=ADDRESSES, subject=_MESSAGE,
-             text=_MESSAGE, html=_MESSAGE, attachments=ATTACHMENTS, inReplyTo=ID, forwardOf=ID, draftId=ID)
-_IMAP = dict(provider={"enum": ["imap"]}, email={"type": "string", "format": "email"},
-             username={"type": "string"}, password={"type": "string"}, displayName={"type": ["string", "null"]},
-             imapHost={"type": "string"}, imapPort={"type": "integer", "minimum": 1, "maximum": 65535},
-             imapSecurity={"enum": ["tls", "starttls", "none"]}, smtpHost={"type": "string"},
-             smtpPort={"type": "integer", "minimum": 1, "maximum": 65535},
-             smtpSecurity={"enum": ["tls", "starttls", "none"]},
-             syncSince={"type": ["string", "null"], "format": "date"}, appendSent={"type": "boolean"})
+_SEND = dict(
+    accountId=ID,
+    to=ADDRESSES,
+    cc=ADDRESSES,
+    bcc=ADDRESSES,
+    replyTo=ADDRESSES,
+    subject=_MESSAGE,
+    text=_MESSAGE,
+    html=_MESSAGE,
+    attachments=ATTACHMENTS,
+    inReplyTo=ID,
+    forwardOf=ID,
+    draftId=ID,
+)
+_IMAP = dict(
+    provider={"enum": ["imap"]},
+    email={"type": "string", "format": "email"},
+    username={"type": "string"},
+    password={"type": "string"},
+    displayName={"type": ["string", "null"]},
+    imapHost={"type": "string"},
+    imapPort={"type": "integer", "minimum": 1, "maximum": 65535},
+    imapSecurity={"enum": ["tls", "starttls", "none"]},
+    smtpHost={"type": "string"},
+    smtpPort={"type": "integer", "minimum": 1, "maximum": 65535},
+    smtpSecurity={"enum": ["tls", "starttls", "none"]},
+    syncSince={"type": ["string", "null"], "format": "date"},
+    appendSent={"type": "boolean"},
+)
 
 
 def _object(props: dict, required: str = "", closed: bool = True) -> dict:
@@ -95,78 +136,153 @@ def _object(props: dict, required: str = "", closed: bool = True) -> dict:
 # "answer" (the schema of "data"), "errors" (statuses beyond 400/401/403/404), "produces" (a
 # non-JSON answer). A plugin action not listed here is described with an open parameter object.
 ACTION_PARAMS: dict[str, dict[str, Any]] = {
-    "auth:signIn": {"params": _params("", "email password", email={"type": "string"}, password={"type": "string"}),
-                    "answer": _object({"token": {"type": "string"}, "user": {"$ref": REF + "User"}}, closed=False),
-                    "errors": [401, 429]},  # public, yet 401 for a wrong email or password
+    "auth:signIn": {
+        "params": _params("", "email password", email={"type": "string"}, password={"type": "string"}),
+        "answer": _object({"token": {"type": "string"}, "user": {"$ref": REF + "User"}}, closed=False),
+        "errors": [401, 429],
+    },  # public, yet 401 for a wrong email or password
     "auth:signOut": {"params": _params(""), "answer": {"type": "boolean"}},
     "auth:check": {"params": _params(""), "answer": {"$ref": REF + "User"}},
-    "users:create": {"values": _object({"email": {"type": "string", "format": "email"},
-                                        "password": {"type": "string", "minLength": 8},
-                                        "nickname": {"type": "string"}, "role": {"enum": ["member", "root"]}},
-                                       "email password"),
-                     "answer": {"$ref": REF + "User"}},
-    "collections:list": {"params": _params("paginate"), "list": True,
-                         "answer": {"type": "object", "properties": {
-                             "name": {"type": "string"}, "title": {"type": "string"},
-                             "fields": {"type": "array", "items": {"type": "object"}}}}},
+    "users:create": {
+        "values": _object(
+            {
+                "email": {"type": "string", "format": "email"},
+                "password": {"type": "string", "minLength": 8},
+                "nickname": {"type": "string"},
+                "role": {"enum": ["member", "root"]},
+            },
+            "email password",
+        ),
+        "answer": {"$ref": REF + "User"},
+    },
+    "collections:list": {
+        "params": _params("paginate"),
+        "list": True,
+        "answer": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string"},
+                "title": {"type": "string"},
+                "fields": {"type": "array", "items": {"type": "object"}},
+            },
+        },
+    },
     "app:shell": {"params": _params("")},
-    "badges:list": {"params": _params(""), "answer": {"type": "array", "items": {"type": "object", "properties": {
-        "name": {"type": "string"}, "count": {"type": "integer"}, "icon": {"type": "string"},
-        "href": {"type": "string"}}}}},
-    "mailAccounts:create": {"values": _object(_IMAP, "email password imapHost imapPort smtpHost smtpPort"),
-                            "errors": [502]},
-    "mailAccounts:update": {"params": _params("filterByTk"),
-                            "values": _object({k: v for k, v in _IMAP.items() if k not in ("provider", "email")}),
-                            "errors": [502]},
-    "mailAccounts:link": {"params": _params("", "provider", provider={"enum": ["google", "microsoft"]},
-                                            accountId=ID),
-                          "answer": _object({"authorizationUrl": {"type": "string"}}), "errors": [502]},
-    "mailAccounts:oauthCallback": {"params": _params("", state={"type": "string"}, code={"type": "string"},
-                                                     error={"type": "string"}),
-                                   "produces": "text/html", "errors": [502]},
-    "mailAccounts:sync": {"params": _params("filterByTk", "filterByTk", wait={"type": "boolean"}),
-                          "errors": [502]},
+    "badges:list": {
+        "params": _params(""),
+        "answer": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "count": {"type": "integer"},
+                    "icon": {"type": "string"},
+                    "href": {"type": "string"},
+                },
+            },
+        },
+    },
+    "mailAccounts:create": {
+        "values": _object(_IMAP, "email password imapHost imapPort smtpHost smtpPort"),
+        "errors": [502],
+    },
+    "mailAccounts:update": {
+        "params": _params("filterByTk"),
+        "values": _object({k: v for k, v in _IMAP.items() if k not in ("provider", "email")}),
+        "errors": [502],
+    },
+    "mailAccounts:link": {
+        "params": _params("", "provider", provider={"enum": ["google", "microsoft"]}, accountId=ID),
+        "answer": _object({"authorizationUrl": {"type": "string"}}),
+        "errors": [502],
+    },
+    "mailAccounts:oauthCallback": {
+        "params": _params("", state={"type": "string"}, code={"type": "string"}, error={"type": "string"}),
+        "produces": "text/html",
+        "errors": [502],
+    },
+    "mailAccounts:sync": {"params": _params("filterByTk", "filterByTk", wait={"type": "boolean"}), "errors": [502]},
     "mailAccounts:destroy": {"params": _params("filterByTk filter")},
-    "mailMessages:list": {"params": _params("filter sort fields appends except page pageSize paginate search"),
-                          "list": True},
+    "mailMessages:list": {
+        "params": _params("filter sort fields appends except page pageSize paginate search"),
+        "list": True,
+    },
     "mailMessages:get": {"params": _params("filterByTk fields appends except", "filterByTk"), "errors": [502]},
     "mailMessages:listThreads": {
-        "params": _params("filter search sort fields appends except page pageSize"), "list": True,
-        "answer": {"type": "object", "properties": {
-            "threadId": ID, "subject": {"type": ["string", "null"]}, "count": {"type": "integer"},
-            "unreadCount": {"type": "integer"}, "participants": {"type": "array"},
-            "main": {"$ref": REF + "mailMessages"}}}},
-    "mailMessages:getThread": {"params": _params("", "threadId", threadId=ID),
-                               "answer": {"type": "array", "items": {"$ref": REF + "mailMessages"}}},
+        "params": _params("filter search sort fields appends except page pageSize"),
+        "list": True,
+        "answer": {
+            "type": "object",
+            "properties": {
+                "threadId": ID,
+                "subject": {"type": ["string", "null"]},
+                "count": {"type": "integer"},
+                "unreadCount": {"type": "integer"},
+                "participants": {"type": "array"},
+                "main": {"$ref": REF + "mailMessages"},
+            },
+        },
+    },
+    "mailMessages:getThread": {
+        "params": _params("", "threadId", threadId=ID),
+        "answer": {"type": "array", "items": {"$ref": REF + "mailMessages"}},
+    },
     "mailMessages:markRead": {"params": _params("filterByTk", "filterByTk"), "errors": [502]},
     "mailMessages:markUnread": {"params": _params("filterByTk", "filterByTk"), "errors": [502]},
-    "mailMessages:update": {"params": _params("filterByTk"),
-                            "values": _object({"read": {"type": "boolean"}, "flagged": {"type": "boolean"},
-                                               "todo": {"type": "boolean"},
-                                               "labels": {"type": "array", "items": {"type": "string"}}}),
-                            "answer": {"anyOf": [{"$ref": REF + "mailMessages"},
-                                                 {"type": "array", "items": {"$ref": REF + "mailMessages"}}]},
-                            "errors": [502]},
+    "mailMessages:update": {
+        "params": _params("filterByTk"),
+        "values": _object(
+            {
+                "read": {"type": "boolean"},
+                "flagged": {"type": "boolean"},
+                "todo": {"type": "boolean"},
+                "labels": {"type": "array", "items": {"type": "string"}},
+            }
+        ),
+        "answer": {
+            "anyOf": [{"$ref": REF + "mailMessages"}, {"type": "array", "items": {"$ref": REF + "mailMessages"}}]
+        },
+        "errors": [502],
+    },
     "mailMessages:destroy": {"params": _params("filterByTk", "filterByTk"), "errors": [502]},
     "mailMessages:prepareReply": {"params": _params("filterByTk", "filterByTk", all={"type": "boolean"})},
     "mailMessages:prepareForward": {"params": _params("filterByTk", "filterByTk")},
     "mailMessages:send": {"params": _params("", "accountId to", **_SEND), "errors": [413, 422, 502]},
     "mailMessages:saveDraft": {"params": _params("", "accountId", **_SEND), "errors": [413, 502]},
-    "mailMessages:reply": {"params": _params("filterByTk", "filterByTk", **{
-        k: _SEND[k] for k in ("to", "cc", "bcc", "subject", "text", "html", "attachments")},
-        all={"type": "boolean"}, quote={"type": "boolean"}), "errors": [413, 422, 502]},
-    "mailMessages:forward": {"params": _params("filterByTk", "filterByTk to", **{
-        k: _SEND[k] for k in ("to", "cc", "bcc", "subject", "text", "html", "attachments")},
-        quote={"type": "boolean"}), "errors": [413, 422, 502]},
-    "mailAttachments:download": {"params": _params("filterByTk", "filterByTk"),
-                                 "produces": "application/octet-stream"},
+    "mailMessages:reply": {
+        "params": _params(
+            "filterByTk",
+            "filterByTk",
+            **{k: _SEND[k] for k in ("to", "cc", "bcc", "subject", "text", "html", "attachments")},
+            all={"type": "boolean"},
+            quote={"type": "boolean"},
+        ),
+        "errors": [413, 422, 502],
+    },
+    "mailMessages:forward": {
+        "params": _params(
+            "filterByTk",
+            "filterByTk to",
+            **{k: _SEND[k] for k in ("to", "cc", "bcc", "subject", "text", "html", "attachments")},
+            quote={"type": "boolean"},
+        ),
+        "errors": [413, 422, 502],
+    },
+    "mailAttachments:download": {"params": _params("filterByTk", "filterByTk"), "produces": "application/octet-stream"},
 }
 
 
 # ---------------------------------------------------------------- records
 
-_TYPES = {"string": "string", "text": "string", "integer": "integer", "bigInt": "integer",
-          "float": "number", "boolean": "boolean"}
+_TYPES = {
+    "string": "string",
+    "text": "string",
+    "integer": "integer",
+    "bigInt": "integer",
+    "float": "number",
+    "boolean": "boolean",
+}
 
 
 def field_schema(f) -> dict:
@@ -205,8 +321,9 @@ def record_schema(coll, registry) -> dict:
             if target is None or target.internal:
                 continue
             ref = {"$ref": REF + target.name}
-            props[f.name] = {"type": "array", "items": ref} if f.type == "hasMany" else {
-                "anyOf": [ref, {"type": "null"}]}
+            props[f.name] = (
+                {"type": "array", "items": ref} if f.type == "hasMany" else {"anyOf": [ref, {"type": "null"}]}
+            )
     schema = {"type": "object", "title": coll.title or coll.name, "properties": props}
     required = [coll.primary_key.name] if coll.primary_key.answered else []
     if required:
@@ -228,9 +345,10 @@ def values_schema(coll, registry, *, create: bool) -> dict:
                 continue
             pk = field_schema(target.primary_key)
             pk.pop("readOnly", None)
-            props[f.name] = {"anyOf": [pk, {"type": "object", "properties": {target.primary_key.name: pk}},
-                                       {"type": "null"}],
-                             "description": f"Sets {fk.name}: an id of {target.name}, or a record with it."}
+            props[f.name] = {
+                "anyOf": [pk, {"type": "object", "properties": {target.primary_key.name: pk}}, {"type": "null"}],
+                "description": f"Sets {fk.name}: an id of {target.name}, or a record with it.",
+            }
             continue
         if f.read_only:
             continue
@@ -247,6 +365,7 @@ def values_schema(coll, registry, *, create: bool) -> dict:
 
 # ---------------------------------------------------------------- operations
 
+
 def _error_ref(status: int) -> dict:
     return {"$ref": "#/components/responses/Error"}  # the same shape whatever the status
 
@@ -260,8 +379,10 @@ def _ok(answer: dict | None, *, listing: bool, produces: str | None) -> dict:
     props: dict[str, Any] = {"data": data}
     if listing:
         props["meta"] = {"$ref": REF + "Meta"}
-    return {"description": "OK", "content": {"application/json": {"schema": {
-        "type": "object", "properties": props, "required": ["data"]}}}}
+    return {
+        "description": "OK",
+        "content": {"application/json": {"schema": {"type": "object", "properties": props, "required": ["data"]}}},
+    }
 
 
 def _query_parameters(params: dict) -> list[dict]:
@@ -269,8 +390,11 @@ def _query_parameters(params: dict) -> list[dict]:
     required = set(params.get("required", []))
     for name, schema in params.get("properties", {}).items():
         p: dict[str, Any] = {"name": name, "in": "query", "required": name in required}
-        if schema.get("type") == "object" or schema.get("type") == "array" and schema.get("items", {}).get(
-                "type") == "object":
+        if (
+            schema.get("type") == "object"
+            or schema.get("type") == "array"
+            and schema.get("items", {}).get("type") == "object"
+        ):
             p["content"] = {"application/json": {"schema": schema}}  # filter: JSON-encoded
         else:
             p["schema"] = schema
@@ -310,27 +434,29 @@ def operations(collection: str, action_name: str, action, registry) -> dict:
     base: dict[str, Any] = {
         "summary": action.summary or f"{action_name} {collection}",
         "tags": [collection],
-        "responses": {"200": _ok(spec.get("answer"), listing=spec.get("list", False),
-                                 produces=spec.get("produces"))},
+        "responses": {"200": _ok(spec.get("answer"), listing=spec.get("list", False), produces=spec.get("produces"))},
     }
     if action.public:
         base["security"] = []
     item: dict[str, Any] = {}
     params = spec["params"]
     if action_name in READ_ACTIONS:
-        get = {**base, "operationId": f"{collection}:{action_name}",
-               "parameters": _query_parameters(params)}
+        get = {**base, "operationId": f"{collection}:{action_name}", "parameters": _query_parameters(params)}
         get["responses"] = {**base["responses"], **{str(s): _error_ref(s) for s in sorted(statuses)}}
         item["get"] = get
     post = {**base, "operationId": f"{collection}:{action_name}" + (".post" if "get" in item else "")}
     post_statuses = statuses | {413}  # every body is bounded
     if "values" in spec:
         post["parameters"] = _query_parameters(params)
-        post["requestBody"] = {"required": action_name == "create", "content": {
-            "application/json": {"schema": spec["values"]}}}
+        post["requestBody"] = {
+            "required": action_name == "create",
+            "content": {"application/json": {"schema": spec["values"]}},
+        }
     else:
-        post["requestBody"] = {"required": bool(params.get("required")), "content": {
-            "application/json": {"schema": params}}}
+        post["requestBody"] = {
+            "required": bool(params.get("required")),
+            "content": {"application/json": {"schema": params}},
+        }
     post["responses"] = {**base["responses"], **{str(s): _error_ref(s) for s in sorted(post_statuses)}}
     item["post"] = post
     return item
@@ -340,49 +466,130 @@ RPC_ID = {"type": ["integer", "string", "null"]}
 
 
 def _rpc(methods: list[str]) -> dict:
-    call = {"type": "object", "required": ["jsonrpc", "method"], "properties": {
-        "jsonrpc": {"const": "2.0"}, "method": {"enum": methods} if methods else {"type": "string"},
-        "params": {"type": "object", "description": "The merged parameters of the HTTP form; "
-                                                    "'values' for create and update."},
-        "id": RPC_ID}}
-    answer = {"type": "object", "required": ["jsonrpc", "id"], "properties": {
-        "jsonrpc": {"const": "2.0"}, "id": RPC_ID,
-        "result": {"type": "object", "description": "What the HTTP form answers: {data, meta?}."},
-        "error": {"type": "object", "required": ["code", "message"], "properties": {
-            "code": {"type": "integer", "description": "-32700 parse, -32600 invalid request, -32601 unknown "
-                                                       "method, -32602 invalid params, -32000 other"},
-            "message": {"type": "string"},
-            "data": {"type": "object", "description": "The HTTP form's error, with its status."}}}}}
-    return {"post": {
-        "operationId": "rpc", "summary": "JSON-RPC 2.0: one call or a batch (at most 100)", "tags": ["rpc"],
-        "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
-            call, {"type": "array", "items": call, "minItems": 1, "maxItems": 100}]}}}},
-        "responses": {
-            "200": {"description": "The answer (an array for a batch)", "content": {"application/json": {
-                "schema": {"oneOf": [answer, {"type": "array", "items": answer}]}}}},
-            "204": {"description": "Only notifications were sent: nothing to answer"},
-            "401": _error_ref(401), "413": _error_ref(413)}}}
+    call = {
+        "type": "object",
+        "required": ["jsonrpc", "method"],
+        "properties": {
+            "jsonrpc": {"const": "2.0"},
+            "method": {"enum": methods} if methods else {"type": "string"},
+            "params": {
+                "type": "object",
+                "description": "The merged parameters of the HTTP form; 'values' for create and update.",
+            },
+            "id": RPC_ID,
+        },
+    }
+    answer = {
+        "type": "object",
+        "required": ["jsonrpc", "id"],
+        "properties": {
+            "jsonrpc": {"const": "2.0"},
+            "id": RPC_ID,
+            "result": {"type": "object", "description": "What the HTTP form answers: {data, meta?}."},
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {
+                        "type": "integer",
+                        "description": "-32700 parse, -32600 invalid request, -32601 unknown "
+                        "method, -32602 invalid params, -32000 other",
+                    },
+                    "message": {"type": "string"},
+                    "data": {"type": "object", "description": "The HTTP form's error, with its status."},
+                },
+            },
+        },
+    }
+    return {
+        "post": {
+            "operationId": "rpc",
+            "summary": "JSON-RPC 2.0: one call or a batch (at most 100)",
+            "tags": ["rpc"],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {"oneOf": [call, {"type": "array", "items": call, "minItems": 1, "maxItems": 100}]}
+                    }
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": "The answer (an array for a batch)",
+                    "content": {
+                        "application/json": {"schema": {"oneOf": [answer, {"type": "array", "items": answer}]}}
+                    },
+                },
+                "204": {"description": "Only notifications were sent: nothing to answer"},
+                "401": _error_ref(401),
+                "413": _error_ref(413),
+            },
+        }
+    }
 
 
 def _fixed_paths() -> dict:
     return {
-        "/api/health": {"get": {
-            "operationId": "health", "summary": "Readiness", "tags": ["app"], "security": [],
-            "responses": {
-                "200": {"description": "Ready", "content": {"application/json": {"schema": {
-                    "type": "object", "properties": {"data": {"type": "object", "properties": {
-                        "status": {"type": "string"}, "database": {"type": "string"}}}}}}}},
-                "503": {"description": "The database cannot be reached"}}}},
-        "/api/metrics": {"get": {
-            "operationId": "metrics", "summary": "Prometheus metrics (root, or EMAIL_CENTER_METRICS_TOKEN)",
-            "tags": ["app"],
-            "responses": {"200": {"description": "Prometheus text format",
-                                  "content": {"text/plain": {"schema": {"type": "string"}}}},
-                          "401": _error_ref(401), "403": _error_ref(403)}}},
-        "/api/openapi.json": {"get": {
-            "operationId": "openapi", "summary": "This document", "tags": ["app"], "security": [],
-            "responses": {"200": {"description": "The OpenAPI document",
-                                  "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+        "/api/health": {
+            "get": {
+                "operationId": "health",
+                "summary": "Readiness",
+                "tags": ["app"],
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "Ready",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "data": {
+                                            "type": "object",
+                                            "properties": {
+                                                "status": {"type": "string"},
+                                                "database": {"type": "string"},
+                                            },
+                                        }
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "503": {"description": "The database cannot be reached"},
+                },
+            }
+        },
+        "/api/metrics": {
+            "get": {
+                "operationId": "metrics",
+                "summary": "Prometheus metrics (root, or EMAIL_CENTER_METRICS_TOKEN)",
+                "tags": ["app"],
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    "401": _error_ref(401),
+                    "403": _error_ref(403),
+                },
+            }
+        },
+        "/api/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "tags": ["app"],
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "The OpenAPI document",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        },
     }
 
 
@@ -394,14 +601,33 @@ def document(dispatcher, registry) -> dict:
         paths[f"/api/{name}:{action_name}"] = operations(name, action_name, action, registry)
     paths["/api/rpc"] = _rpc(sorted(methods))
     schemas: dict[str, Any] = {
-        "Meta": {"type": "object", "properties": {k: {"type": "integer"} for k in
-                                                  ("count", "page", "pageSize", "totalPage")}},
-        "User": {"type": "object", "properties": {"id": ID, "email": {"type": "string"},
-                                                  "nickname": {"type": "string"},
-                                                  "role": {"enum": ["root", "member"]}}},
-        "Error": {"type": "object", "required": ["errors"], "properties": {"errors": {
-            "type": "array", "items": {"type": "object", "required": ["message", "code"], "properties": {
-                "message": {"type": "string"}, "code": {"type": "string"}}}}}},
+        "Meta": {
+            "type": "object",
+            "properties": {k: {"type": "integer"} for k in ("count", "page", "pageSize", "totalPage")},
+        },
+        "User": {
+            "type": "object",
+            "properties": {
+                "id": ID,
+                "email": {"type": "string"},
+                "nickname": {"type": "string"},
+                "role": {"enum": ["root", "member"]},
+            },
+        },
+        "Error": {
+            "type": "object",
+            "required": ["errors"],
+            "properties": {
+                "errors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["message", "code"],
+                        "properties": {"message": {"type": "string"}, "code": {"type": "string"}},
+                    },
+                }
+            },
+        },
     }
     for c in registry.values():
         if c.internal:
@@ -410,15 +636,22 @@ def document(dispatcher, registry) -> dict:
         schemas[f"{c.name}.values"] = values_schema(c, registry, create=True)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Email center API", "version": "0.1.0",
-                 "description": "NocoBase-style collections API: /api/<collection>:<action> (GET for reading "
-                                "actions, POST for all), and JSON-RPC 2.0 at /api/rpc."},
+        "info": {
+            "title": "Email center API",
+            "version": "0.1.0",
+            "description": "NocoBase-style collections API: /api/<collection>:<action> (GET for reading "
+            "actions, POST for all), and JSON-RPC 2.0 at /api/rpc.",
+        },
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "responses": {"Error": {"description": "An error: 'code' is stable, 'message' is for a person",
-                                    "content": {"application/json": {"schema": {"$ref": REF + "Error"}}}}},
+            "responses": {
+                "Error": {
+                    "description": "An error: 'code' is stable, 'message' is for a person",
+                    "content": {"application/json": {"schema": {"$ref": REF + "Error"}}},
+                }
+            },
         },
         "security": [{"bearer": []}],
     }
@@ -430,6 +663,7 @@ async def openapi_route(request: web.Request) -> web.Response:
 
 
 # ---------------------------------------------------------------- a default plugin (host.plugins)
+
 
 @hookimpl(tryfirst=True)
 def register_routes():

@@ -4,6 +4,7 @@ Hashes made before argon2 (``scrypt$N$r$p$salt$digest``, N=2^14) still verify; `
 then says the hash wants upgrading, and sign-in stores a new argon2id hash. The same holds for
 an argon2 hash made with weaker parameters than today's.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -37,8 +38,15 @@ def _dummy_hash() -> str:
 def _verify_scrypt(password: str, stored: str) -> bool:
     try:
         _, n, r, p, salt, digest = stored.split("$")
-        got = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
-                             maxmem=64 * 1024 * 1024, dklen=32)
+        got = hashlib.scrypt(
+            password.encode(),
+            salt=base64.b64decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            maxmem=64 * 1024 * 1024,
+            dklen=32,
+        )
         return hmac.compare_digest(got, base64.b64decode(digest))
     except (ValueError, TypeError):
         return False

@@ -10,6 +10,7 @@ marked ``tryfirst``, because pluggy calls the last registered first and the host
 come first: its collections lead the registry, its routes lead the router, and a plugin action
 of the same name as one of the host's replaces it (the dispatcher keeps the last).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -70,8 +71,15 @@ def read_manifest(path: Path) -> Manifest:
     settings = data.get("settings", {})
     if not isinstance(settings, dict):
         raise ConfigError(f"plugin manifest {path}: settings must be a table")
-    return Manifest(name=data["name"], entry=data["entry"], path=Path(path), title=data.get("title", ""),
-                    version=str(data.get("version", "")), collections=files, settings=settings)
+    return Manifest(
+        name=data["name"],
+        entry=data["entry"],
+        path=Path(path),
+        title=data.get("title", ""),
+        version=str(data.get("version", "")),
+        collections=files,
+        settings=settings,
+    )
 
 
 def discover(extra: list[Path], use_entry_points: bool = True) -> list[Manifest]:

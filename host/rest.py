@@ -1,6 +1,7 @@
 """The REST form: ``/api/<collection>:<action>`` (GET or POST), the error middleware and the
 authentication middleware. Parameters are translated for the dispatcher; nothing else.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,8 +47,7 @@ async def errors_middleware(request: web.Request, handler):
         raise
     except Exception as e:
         if unreachable(e):  # PostgreSQL down or restarting: a 503 the client may retry, no traceback
-            log.warning("%s %s: the database is unavailable: %s: %s", request.method, request.path,
-                        type(e).__name__, e)
+            log.warning("%s %s: the database is unavailable: %s: %s", request.method, request.path, type(e).__name__, e)
             return error_response(DatabaseUnavailable("The database cannot be reached; try again shortly."))
         log.exception("unhandled error on %s %s", request.method, request.path)
         return response({"errors": [{"message": "Internal server error.", "code": "INTERNAL_ERROR"}]}, status=500)
@@ -75,8 +75,9 @@ async def auth_middleware(request: web.Request, handler):
             raise
     if caller is None and not _is_public(request):
         if request.method not in ("GET", "HEAD") and request.cookies.get(COOKIE):
-            raise Unauthorized("A POST needs the Authorization header; the cookie alone is not enough.",
-                               code="TOKEN_REQUIRED")
+            raise Unauthorized(
+                "A POST needs the Authorization header; the cookie alone is not enough.", code="TOKEN_REQUIRED"
+            )
         raise Unauthorized("Sign in first: send 'Authorization: Bearer <token>'.")
     request[keys.CALLER] = caller
     request[keys.USER] = caller.user if caller else None
@@ -119,7 +120,8 @@ async def _read_multipart(request: web.Request) -> tuple[dict, dict]:
         data = await part.read(decode=True)
         if part.filename:
             files.setdefault(part.name, []).append(
-                (part.filename, part.headers.get("Content-Type", "application/octet-stream"), bytes(data)))
+                (part.filename, part.headers.get("Content-Type", "application/octet-stream"), bytes(data))
+            )
         else:
             text = data.decode("utf-8", "replace")
             try:  # a form field may carry JSON (lists, objects, booleans)
@@ -142,22 +144,31 @@ async def action_route(request: web.Request) -> web.StreamResponse:
         values = body or {}
     elif body:
         params.update(body)
-    result = await dispatcher.call(request.app[keys.HOST], request[keys.CALLER], name, action, params, values,
-                                   files, client=request.remote)
+    result = await dispatcher.call(
+        request.app[keys.HOST], request[keys.CALLER], name, action, params, values, files, client=request.remote
+    )
     return to_response(request, dispatcher.resolve(name, action)[1], result)
 
 
 def to_response(request: web.Request, action: Action, result: Any) -> web.StreamResponse:
     if isinstance(result, Raw):
-        return web.Response(body=result.body, status=result.status, headers={
-            "Content-Type": result.content_type, **result.headers})
+        return web.Response(
+            body=result.body, status=result.status, headers={"Content-Type": result.content_type, **result.headers}
+        )
     if isinstance(result, web.StreamResponse):
         return result
     resp = response(result)
     # the browser's session: the one thing a transport adds to an action's answer
     if action.session == "start":
-        resp.set_cookie(COOKIE, result["data"]["token"], httponly=True, samesite="Strict", path="/",
-                        max_age=request.app[keys.CONFIG].token_ttl, secure=request.secure)
+        resp.set_cookie(
+            COOKIE,
+            result["data"]["token"],
+            httponly=True,
+            samesite="Strict",
+            path="/",
+            max_age=request.app[keys.CONFIG].token_ttl,
+            secure=request.secure,
+        )
     elif action.session == "end":
         resp.del_cookie(COOKIE, path="/")
     return resp

@@ -5,6 +5,7 @@ Error codes: -32700 parse error, -32600 invalid request, -32601 unknown method, 
 params (what the HTTP form answers 400 for), -32000 any other error, with the HTTP form's error
 object and its status in ``error.data``.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,11 @@ def _error(id_: Any, code: int, message: str, data: Any = None) -> dict:
 
 async def _one(request: web.Request, call: Any) -> dict | None:
     if not isinstance(call, dict) or call.get("jsonrpc") != "2.0" or not isinstance(call.get("method"), str):
-        return _error(call.get("id") if isinstance(call, dict) else None, INVALID_REQUEST,
-                      "Invalid request: an object with jsonrpc '2.0' and a method is required.")
+        return _error(
+            call.get("id") if isinstance(call, dict) else None,
+            INVALID_REQUEST,
+            "Invalid request: an object with jsonrpc '2.0' and a method is required.",
+        )
     id_ = call.get("id")
     notification = "id" not in call
     params = call.get("params", {})
@@ -56,7 +60,8 @@ async def _one(request: web.Request, call: Any) -> dict | None:
         if values is not None and not isinstance(values, dict):
             raise BadRequest("values must be an object.", code="INVALID_BODY")
         result = await request.app[keys.DISPATCHER].call(
-            request.app[keys.HOST], request[keys.CALLER], name, action, params, values or {}, client=request.remote)
+            request.app[keys.HOST], request[keys.CALLER], name, action, params, values or {}, client=request.remote
+        )
         if isinstance(result, (Raw, web.StreamResponse)):
             raise BadRequest("This action answers a file or a page; call it over HTTP.", code="NOT_JSON")
     except UnknownAction as e:
@@ -68,10 +73,15 @@ async def _one(request: web.Request, call: Any) -> dict | None:
     except Exception as e:
         if unreachable(e):  # as over REST: PostgreSQL down is a 503 to retry, not an internal error
             err = DatabaseUnavailable("The database cannot be reached; try again shortly.")
-            return None if notification else _error(id_, SERVER_ERROR, err.message, err.as_json() | {"status": err.status})
+            return (
+                None if notification else _error(id_, SERVER_ERROR, err.message, err.as_json() | {"status": err.status})
+            )
         log.exception("unhandled error in JSON-RPC %s", call["method"])
-        return None if notification else _error(id_, SERVER_ERROR, "Internal server error.",
-                                                {"code": "INTERNAL_ERROR", "status": 500})
+        return (
+            None
+            if notification
+            else _error(id_, SERVER_ERROR, "Internal server error.", {"code": "INTERNAL_ERROR", "status": 500})
+        )
     return None if notification else {"jsonrpc": "2.0", "result": result, "id": id_}
 
 
@@ -96,8 +106,9 @@ async def rpc_route(request: web.Request) -> web.Response:
         return response(_error(None, PARSE_ERROR, "Parse error: the body is not valid JSON."))
     if _needs_token(request, body):
         if request.cookies.get(COOKIE):
-            raise Unauthorized("JSON-RPC needs the Authorization header; the cookie alone is not enough.",
-                               code="TOKEN_REQUIRED")
+            raise Unauthorized(
+                "JSON-RPC needs the Authorization header; the cookie alone is not enough.", code="TOKEN_REQUIRED"
+            )
         raise Unauthorized("Sign in first: send 'Authorization: Bearer <token>'.")
     if isinstance(body, list):
         if not body:
@@ -111,6 +122,7 @@ async def rpc_route(request: web.Request) -> web.Response:
 
 
 # ---------------------------------------------------------------- a default plugin (host.plugins)
+
 
 @hookimpl(tryfirst=True)
 def register_routes():

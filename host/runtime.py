@@ -6,6 +6,7 @@ state. Every slot is declared here and given to the constructor: nothing is atta
 Built by ``host.app`` inside its cleanup context; plugins get it in ``startup(host)`` and
 actions as ``ctx.host``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -38,9 +39,21 @@ Listener = Callable[[Any], Awaitable[None] | None]
 
 
 class Host:
-    def __init__(self, *, db: asyncpg.Pool, dsn: str, settings: Settings, secrets: SecretBox,
-                 registry: Registry, plugins: Plugins, auth: Authenticator, badges: Badges,
-                 metrics: Metrics, ui_entries: Sequence[UIEntry] = (), base_url: str = ""):
+    def __init__(
+        self,
+        *,
+        db: asyncpg.Pool,
+        dsn: str,
+        settings: Settings,
+        secrets: SecretBox,
+        registry: Registry,
+        plugins: Plugins,
+        auth: Authenticator,
+        badges: Badges,
+        metrics: Metrics,
+        ui_entries: Sequence[UIEntry] = (),
+        base_url: str = "",
+    ):
         self.db = db
         self.dsn = dsn
         self.settings = settings
@@ -151,8 +164,7 @@ class Host:
             try:
                 await self._connect_listener()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
-                log.warning("the LISTEN connection is lost; trying again in %.1fs: %s: %s", delay,
-                            type(e).__name__, e)
+                log.warning("the LISTEN connection is lost; trying again in %.1fs: %s: %s", delay, type(e).__name__, e)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
             else:

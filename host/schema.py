@@ -5,6 +5,7 @@ A file holds ``name``, ``title``, ``table``, ``internal``, ``sort``, ``[[fields]
 what spans files (relation targets, foreign keys, scope paths). Every problem is a
 ``ConfigError`` naming the file, so a typo stops the host at start-up, not at the first request.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,20 +14,55 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from host.collection import (INTERFACES, ON_DELETE, RELATIONS, SQL_TYPES, USER_ATTRS, USER_TEMPLATE,
-                             Acl, Collection, Field, Registry, fill_template, snake_case)
+from host.collection import (
+    INTERFACES,
+    ON_DELETE,
+    RELATIONS,
+    SQL_TYPES,
+    USER_ATTRS,
+    USER_TEMPLATE,
+    Acl,
+    Collection,
+    Field,
+    Registry,
+    fill_template,
+    snake_case,
+)
 from host.errors import ConfigError
 
-__all__ = ["Acl", "Collection", "Field", "Registry", "fill_template", "load_collection",
-           "load_registry", "parse_collection", "snake_case", "INTERFACES", "SQL_TYPES"]
+__all__ = [
+    "Acl",
+    "Collection",
+    "Field",
+    "Registry",
+    "fill_template",
+    "load_collection",
+    "load_registry",
+    "parse_collection",
+    "snake_case",
+    "INTERFACES",
+    "SQL_TYPES",
+]
 
 # TOML flag -> Field attribute
 FLAGS = {
-    "primaryKey": "primary_key", "unique": "unique", "index": "index", "required": "required",
-    "default": "default", "enum": "enum", "hidden": "hidden", "writeOnly": "write_only",
-    "readOnly": "read_only", "list": "list_default", "column": "column", "shape": "shape",
-    "target": "target", "foreignKey": "foreign_key", "onDelete": "on_delete",
-    "title": "title", "description": "description",
+    "primaryKey": "primary_key",
+    "unique": "unique",
+    "index": "index",
+    "required": "required",
+    "default": "default",
+    "enum": "enum",
+    "hidden": "hidden",
+    "writeOnly": "write_only",
+    "readOnly": "read_only",
+    "list": "list_default",
+    "column": "column",
+    "shape": "shape",
+    "target": "target",
+    "foreignKey": "foreign_key",
+    "onDelete": "on_delete",
+    "title": "title",
+    "description": "description",
 }
 BOOL_FLAGS = ("primaryKey", "unique", "index", "required", "hidden", "writeOnly", "readOnly", "list")
 TOP_KEYS = {"name", "title", "table", "internal", "sort", "fields", "acl"}
@@ -62,12 +98,13 @@ def _check_relation(c: Collection, f: Field, target: Collection | None) -> None:
     owner, keyed = (c, target) if f.type == "belongsTo" else (target, c)
     fk, pk = owner.fields.get(f.foreign_key), keyed.primary_key
     if fk is None or fk.is_relation:
-        raise ConfigError(f"{where}: foreignKey {f.foreign_key!r} is not a field declared in "
-                          f"{owner.name!r}")
+        raise ConfigError(f"{where}: foreignKey {f.foreign_key!r} is not a field declared in {owner.name!r}")
     ints = {"integer", "bigInt"}
     if fk.type != pk.type and not (fk.type in ints and pk.type in ints):
-        raise ConfigError(f"{where}: foreignKey {f.foreign_key!r} is {fk.type}, but the primary "
-                          f"key {pk.name!r} of {keyed.name!r} is {pk.type}")
+        raise ConfigError(
+            f"{where}: foreignKey {f.foreign_key!r} is {fk.type}, but the primary "
+            f"key {pk.name!r} of {keyed.name!r} is {pk.type}"
+        )
 
 
 def _fail(path: Path | str, message: str):
@@ -114,9 +151,10 @@ def _field(path: Path, raw: Any, index: int) -> Field:
     if f.type == "binary":
         f.hidden = True  # bytes are never answered nor settable through the generic actions
     if f.shape is not None and (f.shape != "list" or f.type != "json"):
-        _fail(path, f"{where}: shape must be \"list\", on a json field")
-    if f.enum is not None and (f.type not in ("string", "text") or not isinstance(f.enum, list)
-                               or not all(isinstance(v, str) for v in f.enum)):
+        _fail(path, f'{where}: shape must be "list", on a json field')
+    if f.enum is not None and (
+        f.type not in ("string", "text") or not isinstance(f.enum, list) or not all(isinstance(v, str) for v in f.enum)
+    ):
         _fail(path, f"{where}: enum must be a list of strings, on a string field")
     if f.primary_key and f.type not in ("string", "integer", "bigInt"):
         _fail(path, f"{where}: a primary key must be string, integer or bigInt")
@@ -128,11 +166,14 @@ def _field(path: Path, raw: Any, index: int) -> Field:
 def _check_default(path: Path, f: Field) -> None:
     d, t = f.default, f.type
     ok = {
-        "string": isinstance(d, str), "text": isinstance(d, str),
+        "string": isinstance(d, str),
+        "text": isinstance(d, str),
         "integer": isinstance(d, int) and not isinstance(d, bool),
         "bigInt": isinstance(d, int) and not isinstance(d, bool),
         "float": isinstance(d, (int, float)) and not isinstance(d, bool),
-        "boolean": isinstance(d, bool), "json": True, "binary": False,
+        "boolean": isinstance(d, bool),
+        "json": True,
+        "binary": False,
         "date": d == "now" or (hasattr(d, "isoformat") and not isinstance(d, str)),
     }[t]
     if not ok:
@@ -148,7 +189,7 @@ def _acl(path: Path, raw: Any, fields: dict[str, Field], internal: bool) -> Acl:
     for key, value in raw.items():
         if key == "scope":
             if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
-                _fail(path, "[acl.scope] must map a role (or \"*\") to a filter table")
+                _fail(path, '[acl.scope] must map a role (or "*") to a filter table')
             acl.scope = value
         elif key == "defaults":
             if not isinstance(value, dict):
@@ -209,9 +250,15 @@ def parse_collection(data: dict, path: Path | str = "<collection>") -> Collectio
         if f is None or f.is_relation:
             _fail(path, f"sort: {s!r} is not a field")
     return Collection(
-        name=name, table=table, fields=fields, primary_key=pks[0],
-        title=str(data.get("title", "")), internal=internal, default_sort=list(sort),
-        acl=_acl(path, data.get("acl", {}), fields, internal), source=str(path),
+        name=name,
+        table=table,
+        fields=fields,
+        primary_key=pks[0],
+        title=str(data.get("title", "")),
+        internal=internal,
+        default_sort=list(sort),
+        acl=_acl(path, data.get("acl", {}), fields, internal),
+        source=str(path),
     )
 
 

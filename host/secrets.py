@@ -3,6 +3,7 @@
 The key is ``EMAIL_CENTER_SECRET_KEY`` (a Fernet key: 32 random bytes, URL-safe base64); when
 unset, one is generated once and kept in ``<storage>/secret.key`` with mode 0600.
 """
+
 from __future__ import annotations
 
 import base64

@@ -1,6 +1,7 @@
 """Settings: a plugin's defaults (``plugin.toml``), overridden by the environment
 (``EMAIL_CENTER_<NAME>``), overridden at run time by records a plugin loads (``set_overrides``).
 """
+
 from __future__ import annotations
 
 import json

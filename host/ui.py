@@ -4,6 +4,7 @@
 HTML; ``/static/...`` answers the files of ``host/static/``. ``/static/plugins/`` is left to the
 plugins' own static routes, which the app adds beside these.
 """
+
 from __future__ import annotations
 
 import mimetypes
@@ -34,7 +35,9 @@ HEADERS = {"Cache-Control": "no-cache"}
 
 
 def _file(path: Path, headers: dict[str, str]) -> web.FileResponse:
-    content_type = CONTENT_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    content_type = (
+        CONTENT_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    )
     return web.FileResponse(path, headers={**headers, "Content-Type": content_type})
 
 
@@ -50,7 +53,11 @@ async def static_file(request: web.Request) -> web.StreamResponse:
     relative = request.match_info["path"]
     path = (STATIC_DIR / relative).resolve()
     # resolve() folds "..", so a path that climbs out of STATIC_DIR is simply not found
-    if not path.is_relative_to(STATIC_DIR) or not path.is_file() or any(p.startswith(".") for p in Path(relative).parts):
+    if (
+        not path.is_relative_to(STATIC_DIR)
+        or not path.is_file()
+        or any(p.startswith(".") for p in Path(relative).parts)
+    ):
         raise web.HTTPNotFound()
     return _file(path, HEADERS)
 

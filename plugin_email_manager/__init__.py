@@ -2,6 +2,7 @@
 
 It talks to the host only through ``host.hookspecs`` (see ``plugin_email_manager.plugin``).
 """
+
 from __future__ import annotations
 
 from pathlib import Path

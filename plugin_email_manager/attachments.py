@@ -2,6 +2,7 @@
 ``mailAttachments:download``), and inline ``cid:`` images through short-lived signed URLs, which
 the reader's sandboxed frame can load without a cookie.
 """
+
 from __future__ import annotations
 
 import re
@@ -38,12 +39,11 @@ def safe_type(content_type: str | None) -> str:
     return ctype
 
 
-
-
 async def file_of(db: Pool, scope: str, params: Params) -> Record | None:
     """The file name, type and bytes of the attachment within ``scope`` (a condition on alias ``t``)."""
-    return await db.fetchrow(f"SELECT t.filename, t.content_type, t.content FROM mail_attachments t WHERE {scope}",
-                             *params.values)
+    return await db.fetchrow(
+        f"SELECT t.filename, t.content_type, t.content FROM mail_attachments t WHERE {scope}", *params.values
+    )
 
 
 def inline_url(host: Host, attachment_id: int) -> str:
@@ -59,8 +59,9 @@ async def inline(request: web.Request) -> web.Response:
         attachment_id, expires = int(request.query["id"]), int(request.query["exp"])
     except (KeyError, ValueError):
         raise NotFound("No such image.") from None
-    if expires < time.time() or not host.secrets.signer.verify(f"inline:{attachment_id}:{expires}",
-                                                                request.query.get("sig", "")):
+    if expires < time.time() or not host.secrets.signer.verify(
+        f"inline:{attachment_id}:{expires}", request.query.get("sig", "")
+    ):
         raise NotFound("No such image (the link expired).")
     row = await host.db.fetchrow("SELECT content_type, content FROM mail_attachments WHERE id = $1", attachment_id)
     if row is None:
@@ -68,9 +69,15 @@ async def inline(request: web.Request) -> web.Response:
     ctype = safe_type(row["content_type"])
     if not ctype.startswith("image/"):
         ctype = "application/octet-stream"
-    return web.Response(body=bytes(row["content"] or b""), content_type=ctype, headers={
-        "Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": "default-src 'none'"})
+    return web.Response(
+        body=bytes(row["content"] or b""),
+        content_type=ctype,
+        headers={
+            "Cache-Control": "private, max-age=3600",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'",
+        },
+    )
 
 
 def routes() -> list[web.RouteDef]:

@@ -8,6 +8,7 @@ per-message part), else by the ``Message-ID`` of the returned headers (``message
 or ``message/rfc822``), among the sent messages of the same user's accounts. Only recipients
 whose ``Action`` is ``failed`` count: a delay or a relay is no failure.
 """
+
 from __future__ import annotations
 
 import email
@@ -44,28 +45,34 @@ def read_report(raw: bytes) -> dict[str, Any] | None:
     recipient ``status`` (``5.1.1``), ``diagnostic``, ``recipient``; None when ``raw`` is no
     delivery status notification or reports no failure."""
     msg = email.message_from_bytes(raw, policy=email.policy.compat32)
-    if msg.get_content_type() != "multipart/report" or \
-            (msg.get_param("report-type") or "").lower() != "delivery-status":
+    if (
+        msg.get_content_type() != "multipart/report"
+        or str(msg.get_param("report-type") or "").lower() != "delivery-status"
+    ):
         return None
     original = ""
     failed: dict[str, str] | None = None
     for part in msg.walk():
         ctype = part.get_content_type()
         if ctype == "message/delivery-status":
-            blocks = part.get_payload()
-            if not isinstance(blocks, list):  # an unparsed body: read its blocks as headers
-                text = part.get_payload(decode=True) or b""
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                blocks: list[Message] = [b for b in payload if isinstance(b, Message)]
+            else:  # an unparsed body: read its blocks as headers
+                text = part.get_payload(decode=True)
+                text = text if isinstance(text, bytes) else b""
                 blocks = [email.message_from_bytes(b + b"\n") for b in re.split(rb"\r?\n\r?\n", text) if b.strip()]
             for block in blocks:
                 original = original or _field(block, "Original-Message-ID")
                 if failed is None and _field(block, "Action").lower() == "failed":
-                    failed = {"status": _field(block, "Status"),
-                              "diagnostic": _typed(_field(block, "Diagnostic-Code")),
-                              "recipient": _typed(_field(block, "Final-Recipient") or
-                                                  _field(block, "Original-Recipient"))}
+                    failed = {
+                        "status": _field(block, "Status"),
+                        "diagnostic": _typed(_field(block, "Diagnostic-Code")),
+                        "recipient": _typed(_field(block, "Final-Recipient") or _field(block, "Original-Recipient")),
+                    }
         elif ctype in ("message/rfc822-headers", "text/rfc822-headers", "message/rfc822") and not original:
             inner = part.get_payload()
-            if isinstance(inner, list) and inner:
+            if isinstance(inner, list) and inner and isinstance(inner[0], Message):
                 original = _field(inner[0], "Message-ID")
             elif isinstance(inner, str):
                 original = _field(email.message_from_string(inner), "Message-ID")
@@ -80,8 +87,12 @@ def read_report(raw: bytes) -> dict[str, Any] | None:
 async def record(db: Pool, account_id: int, ids: list[int]) -> list[tuple[int, dict[str, Any]]]:
     """Among newly stored messages ``ids`` of an account, the bounces of messages sent from
     here: each original gets its ``delivery_failure``. Answers (original id, the failure)."""
-    heads = await db.fetch("SELECT id, substring(raw FROM 1 FOR $2) AS head FROM mail_messages "
-                           "WHERE id = ANY($1::bigint[]) AND raw IS NOT NULL", ids, HEAD)
+    heads = await db.fetch(
+        "SELECT id, substring(raw FROM 1 FOR $2) AS head FROM mail_messages "
+        "WHERE id = ANY($1::bigint[]) AND raw IS NOT NULL",
+        ids,
+        HEAD,
+    )
     found = []
     for h in heads:
         if not looks_like_report(bytes(h["head"])):
@@ -96,7 +107,11 @@ async def record(db: Pool, account_id: int, ids: list[int]) -> list[tuple[int, d
         original = await db.fetchval(
             "UPDATE mail_messages m SET delivery_failure = $3::jsonb FROM mail_accounts a, mail_accounts mine "
             "WHERE mine.id = $1 AND a.user_id = mine.user_id AND m.account_id = a.id AND m.type = 'sent' "
-            "AND m.message_id = $2 RETURNING m.id", account_id, report["messageId"], failure)
+            "AND m.message_id = $2 RETURNING m.id",
+            account_id,
+            report["messageId"],
+            failure,
+        )
         if original is not None:
             found.append((original, failure))
     return found

@@ -3,6 +3,7 @@
 One place decides password or XOAUTH2; the sync engine, the read-state writer and the sender all
 come here. Factories are module attributes so a test can swap them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,8 +19,10 @@ if TYPE_CHECKING:
 
     from host.api import Host
 
-ACCOUNT_COLUMNS = ("id, user_id, provider, email, display_name, username, imap_host, imap_port, imap_security, "
-                   "smtp_host, smtp_port, smtp_security, secret, status, sync_since, append_sent")
+ACCOUNT_COLUMNS = (
+    "id, user_id, provider, email, display_name, username, imap_host, imap_port, imap_security, "
+    "smtp_host, smtp_port, smtp_security, secret, status, sync_since, append_sent"
+)
 
 
 @dataclass
@@ -88,8 +91,12 @@ async def open_imap(host: Host, account: Account, *, timeout: float = 30) -> "im
 
 def smtp_credentials(host: Host, account: Account) -> dict:
     """Keyword arguments for ``sendmail.smtp.deliver`` / ``check_login``."""
-    creds: dict[str, Any] = {"host": account.smtp_host, "port": account.smtp_port,
-                             "security": account.smtp_security, "username": account.login}
+    creds: dict[str, Any] = {
+        "host": account.smtp_host,
+        "port": account.smtp_port,
+        "security": account.smtp_security,
+        "username": account.login,
+    }
     if account.oauth:
         creds["token_provider"] = TokenProvider(host, account.id)
     else:

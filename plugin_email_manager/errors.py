@@ -4,6 +4,7 @@ Extra keyword arguments become keys of the error's JSON (``server="imap"``, ``dr
 Network-side failures also inherit ``ConnectionError`` (through ``BadGateway``), so code that
 retries on connection trouble catches them without knowing the plugin.
 """
+
 from __future__ import annotations
 
 from host.errors import (

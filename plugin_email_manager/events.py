@@ -18,6 +18,7 @@ Who calls ``emit``, each after its own transaction:
 Delivery is at least once from the commit on: a process that dies between its commit and the
 queue's INSERT loses that event (the change itself is kept).
 """
+
 from __future__ import annotations
 
 import copy
@@ -44,9 +45,13 @@ NO_BODY = ("text", "html", "raw")
 
 def payload(event: str, account_id: int | None, **extra: Any) -> dict[str, Any]:
     """A new event with its stable id: the webhook's body and the hook's payload."""
-    return {"id": str(uuid.uuid4()), "event": event,
-            "createdAt": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "accountId": account_id, **{k: v for k, v in extra.items() if v is not None}}
+    return {
+        "id": str(uuid.uuid4()),
+        "event": event,
+        "createdAt": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "accountId": account_id,
+        **{k: v for k, v in extra.items() if v is not None},
+    }
 
 
 def body_of(event: dict[str, Any]) -> str:
@@ -54,9 +59,12 @@ def body_of(event: dict[str, Any]) -> str:
     text = json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str)
     if len(text.encode()) > BODY_LIMIT and isinstance(event.get("message"), dict):
         m = event["message"]
-        text = json.dumps({**event, "message": {"id": m.get("id"), "subject": (m.get("subject") or "")[:200],
-                                                 "truncated": True}},
-                          ensure_ascii=False, separators=(",", ":"), default=str)
+        text = json.dumps(
+            {**event, "message": {"id": m.get("id"), "subject": (m.get("subject") or "")[:200], "truncated": True}},
+            ensure_ascii=False,
+            separators=(",", ":"),
+            default=str,
+        )
     return text
 
 
@@ -72,8 +80,15 @@ async def listed(host: Host, ids: Iterable[int]) -> dict[int, dict]:
     return {r["id"]: {k: v for k, v in r.items() if k not in NO_BODY} for r in rows}
 
 
-async def emit(host: Host, event: str, account_id: int | None, message_ids: Iterable[int] = (), *,
-               messages: Iterable[dict] | None = None, **extra: Any) -> list[dict]:
+async def emit(
+    host: Host,
+    event: str,
+    account_id: int | None,
+    message_ids: Iterable[int] = (),
+    *,
+    messages: Iterable[dict] | None = None,
+    **extra: Any,
+) -> list[dict]:
     """Announce ``event``: one per message (``message_ids`` read now, or ``messages`` as they
     were, for what is gone), or one without a message (``accountError``). Queues it for the
     matching webhooks, then calls the ``mail_event`` hook. Never raises: the change it tells of

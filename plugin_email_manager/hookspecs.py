@@ -4,6 +4,7 @@ A plugin implements them with ``host.hookspecs.hookimpl`` like any host hook; it
 beside this plugin. They are declared here, not in ``host/hookspecs.py``, because the host knows
 nothing of mail: a mail event is this plugin's to define, to call and to document.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -2,6 +2,7 @@
 mark, moving to Trash and deleting, a draft's state, an original's attachments. The sync's own
 SQL is ``mailsync/store.py``; the list's, ``conversations/listing.py``; sent copies and drafts
 being written, ``outbox.py``."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -17,8 +18,11 @@ LOCAL_COLUMNS = ("labels", "todo")
 
 async def thread_message_ids(db: Pool, thread_id: int, scope: str, params: Params) -> list[int]:
     """The messages of a conversation within ``scope`` (a condition on alias ``t``), oldest first."""
-    rows = await db.fetch(f"SELECT t.id FROM mail_messages t WHERE t.thread_id = {params.add(thread_id, 'bigint')} "
-                          f"AND {scope} ORDER BY t.date, t.id", *params.values)
+    rows = await db.fetch(
+        f"SELECT t.id FROM mail_messages t WHERE t.thread_id = {params.add(thread_id, 'bigint')} "
+        f"AND {scope} ORDER BY t.date, t.id",
+        *params.values,
+    )
     return [r["id"] for r in rows]
 
 
@@ -26,8 +30,11 @@ async def set_local(db: Pool, ids: list[int], column: str, value: Any) -> None:
     """Set one of ``LOCAL_COLUMNS`` (labels are kept sorted and unique)."""
     if column not in LOCAL_COLUMNS:
         raise ValueError(f"{column!r} is not a local mark")
-    await db.execute(f"UPDATE mail_messages SET {column} = $2 WHERE id = ANY($1::bigint[])", ids,
-                     sorted(set(value)) if column == "labels" else value)
+    await db.execute(
+        f"UPDATE mail_messages SET {column} = $2 WHERE id = ANY($1::bigint[])",
+        ids,
+        sorted(set(value)) if column == "labels" else value,
+    )
 
 
 async def differing(db: Pool, ids: list[int], column: str, value: bool) -> list[int]:
@@ -35,8 +42,9 @@ async def differing(db: Pool, ids: list[int], column: str, value: bool) -> list[
     change will change (events.py announces only them)."""
     if column not in ("read", "flagged"):
         raise ValueError(f"{column!r} is not a flag a person sets")
-    rows = await db.fetch(f"SELECT id FROM mail_messages WHERE id = ANY($1::bigint[]) AND {column} IS DISTINCT FROM $2",
-                          ids, value)
+    rows = await db.fetch(
+        f"SELECT id FROM mail_messages WHERE id = ANY($1::bigint[]) AND {column} IS DISTINCT FROM $2", ids, value
+    )
     return [r["id"] for r in rows]
 
 
@@ -44,12 +52,15 @@ async def with_folders(db: Pool, ids: list[int]) -> list[Record]:
     """These messages with their UID, account and folder (name and type; None for a local draft)."""
     return await db.fetch(
         "SELECT m.id, m.uid, m.account_id, f.id AS folder_id, f.name AS folder, f.type FROM mail_messages m "
-        "LEFT JOIN mail_folders f ON f.id = m.folder_id WHERE m.id = ANY($1::bigint[])", ids)
+        "LEFT JOIN mail_folders f ON f.id = m.folder_id WHERE m.id = ANY($1::bigint[])",
+        ids,
+    )
 
 
 async def trash_folder(db: Pool, account_id: int) -> Record | None:
-    return await db.fetchrow("SELECT id, name FROM mail_folders WHERE account_id = $1 AND type = 'trash' "
-                             "ORDER BY id LIMIT 1", account_id)
+    return await db.fetchrow(
+        "SELECT id, name FROM mail_folders WHERE account_id = $1 AND type = 'trash' ORDER BY id LIMIT 1", account_id
+    )
 
 
 async def file_in_trash(db: Pool, message_id: int, trash_id: int, uid: int | None) -> bool:
@@ -57,7 +68,11 @@ async def file_in_trash(db: Pool, message_id: int, trash_id: int, uid: int | Non
     sync of Trash finds it stored. False when Trash holds that UID already (the sync was first)."""
     kept = await db.fetchval(
         "UPDATE mail_messages SET folder_id = $2, uid = $3, type = 'trash' WHERE id = $1 AND NOT EXISTS "
-        "(SELECT 1 FROM mail_messages WHERE folder_id = $2 AND uid = $3) RETURNING id", message_id, trash_id, uid)
+        "(SELECT 1 FROM mail_messages WHERE folder_id = $2 AND uid = $3) RETURNING id",
+        message_id,
+        trash_id,
+        uid,
+    )
     return kept is not None
 
 
@@ -72,10 +87,20 @@ async def draft_state(db: Pool, message_id: int) -> Record | None:
 
 async def attachments_of(db: Pool, message_id: int) -> list[dict]:
     """A message's attachments with their bytes, as compose takes them (a forward carries them)."""
-    rows = await db.fetch("SELECT filename, content_type, content, content_id, inline FROM mail_attachments "
-                          "WHERE mail_message_id = $1 ORDER BY id", message_id)
-    return [{"filename": r["filename"], "contentType": r["content_type"], "content": bytes(r["content"] or b""),
-             **({"contentId": r["content_id"], "inline": r["inline"]} if r["content_id"] else {})} for r in rows]
+    rows = await db.fetch(
+        "SELECT filename, content_type, content, content_id, inline FROM mail_attachments "
+        "WHERE mail_message_id = $1 ORDER BY id",
+        message_id,
+    )
+    return [
+        {
+            "filename": r["filename"],
+            "contentType": r["content_type"],
+            "content": bytes(r["content"] or b""),
+            **({"contentId": r["content_id"], "inline": r["inline"]} if r["content_id"] else {}),
+        }
+        for r in rows
+    ]
 
 
 async def account_addresses(db: Pool, scope: str, params: Params) -> set[str]:

@@ -4,6 +4,7 @@ The counters and the gauge belong to the process (one sync engine per process) a
 registered in each app's registry by ``register_metrics``; the accounts are read from the
 database at each scrape (``collect_metrics``), so every process answers the same numbers.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -18,12 +19,17 @@ if TYPE_CHECKING:
 
 ACCOUNT_STATUSES = ("syncing", "ready", "error")
 
-SYNC_RUNS = Counter("email_center_sync_runs_total", "Sync runs of an account that ended, by outcome",
-                    ["status"], registry=None)
-MESSAGES_SYNCED = Counter("email_center_messages_synced_total", "Messages fetched from a mail server and stored",
-                          registry=None)
-IDLE_CONNECTIONS = Gauge("email_center_idle_connections",
-                         "IMAP connections held open to hear of new mail (IDLE, or NOOP polling)", registry=None)
+SYNC_RUNS = Counter(
+    "email_center_sync_runs_total", "Sync runs of an account that ended, by outcome", ["status"], registry=None
+)
+MESSAGES_SYNCED = Counter(
+    "email_center_messages_synced_total", "Messages fetched from a mail server and stored", registry=None
+)
+IDLE_CONNECTIONS = Gauge(
+    "email_center_idle_connections",
+    "IMAP connections held open to hear of new mail (IDLE, or NOOP polling)",
+    registry=None,
+)
 
 for _status in ("ok", "error"):  # both series exist from the start, at 0
     SYNC_RUNS.labels(_status)

@@ -1,12 +1,31 @@
 """Readable plain text from HTML: the text/plain alternative of an HTML-only message, the quote
 of a reply, and the text of HTML-only mail received (one converter for both directions)."""
+
 from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
 
-_BLOCK = {"address", "article", "aside", "dd", "div", "dl", "dt", "fieldset", "figcaption",
-          "figure", "footer", "form", "header", "li", "main", "nav", "section", "tr"}
+_BLOCK = {
+    "address",
+    "article",
+    "aside",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "header",
+    "li",
+    "main",
+    "nav",
+    "section",
+    "tr",
+}
 _PARAGRAPH = {"blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "ol", "p", "pre", "table", "ul"}
 _HIDDEN = {"head", "script", "style", "template", "title", "noscript"}
 _QUOTE_IN, _QUOTE_OUT = "\x01", "\x02"  # blockquote markers, each on a line of its own
@@ -103,8 +122,13 @@ def _rebuilt(html: str) -> str:
         if unclosed > _UNCLOSED_TOLERATED:
             import nh3  # only broken markup needs it
 
-            return nh3.clean(html, attributes=_KEEP_ATTRIBUTES, clean_content_tags=_DROP_CONTENT,
-                             link_rel=None, url_schemes={"http", "https", "mailto", "cid", "ftp", "tel"})
+            return nh3.clean(
+                html,
+                attributes=_KEEP_ATTRIBUTES,
+                clean_content_tags=_DROP_CONTENT,
+                link_rel=None,
+                url_schemes={"http", "https", "mailto", "cid", "ftp", "tel"},
+            )
     return html
 
 

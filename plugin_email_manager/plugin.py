@@ -1,4 +1,5 @@
 """The email manager's hook implementations: everything it gives the host, in one place."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +12,7 @@ from plugin_email_manager import (
     attachments,
     hookspecs,
     metrics,
-    runtime,
+    process_state,
     sending,
     settings_records,
     unread_badge,
@@ -58,8 +59,16 @@ def register_badges() -> list[Badge]:
 
 @hookimpl
 def register_ui() -> list[UIEntry]:
-    return [UIEntry(plugin="email_manager", path="/admin/mail", title="Email", icon="mail",
-                    module="/static/plugins/email_manager/mail.js", static_dir=HERE / "ui")]
+    return [
+        UIEntry(
+            plugin="email_manager",
+            path="/admin/mail",
+            title="Email",
+            icon="mail",
+            module="/static/plugins/email_manager/mail.js",
+            static_dir=HERE / "ui",
+        )
+    ]
 
 
 @hookimpl
@@ -86,10 +95,11 @@ async def startup(host: Host) -> None:
     await settings_records.seed_providers(host)
     await settings_records.load_overrides(host)
     await host.listen("mail_settings_changed", lambda _payload: settings_records.load_overrides(host))
-    parse_pass = ParsePass(host, accounts=lambda: list(supervisor.workers),
-                           syncing=lambda account_id: supervisor.syncing(account_id))
+    parse_pass = ParsePass(
+        host, accounts=lambda: list(supervisor.workers), syncing=lambda account_id: supervisor.syncing(account_id)
+    )
     supervisor = Supervisor(host, after_sync=parse_pass.wake)
-    runtime.attach(host, runtime.MailRuntime(supervisor, parse_pass))
+    process_state.attach(host, process_state.MailRuntime(supervisor, parse_pass))
     await parse_pass.start()
     await supervisor.start()
     await Deliverer(host).start()
@@ -97,6 +107,6 @@ async def startup(host: Host) -> None:
 
 @hookimpl
 async def shutdown(host: Host) -> None:
-    mail = runtime.of(host)
+    mail = process_state.of(host)
     await mail.supervisor.release_all()
     await mail.parse_pass.close()

@@ -1,12 +1,13 @@
 """Messages as a reader sees them: every field, the HTML sanitized with remote content held
 back and ``cid:`` images signed, the attachments. A message the parse pass has not decoded yet
 is decoded on the spot (someone is waiting for it)."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from host.api import ActionContext, answer_row
-from plugin_email_manager import runtime
+from plugin_email_manager import process_state
 from plugin_email_manager.attachments import inline_url
 from plugin_email_manager.sanitize import sanitize_html, text_to_html
 
@@ -17,9 +18,17 @@ if TYPE_CHECKING:
 
 ATTACHMENT_COLUMNS = "id, mail_message_id, filename, content_type, size, content_id, inline"
 
+
 def attachment_json(row: Record) -> dict:
-    return {"id": row["id"], "filename": row["filename"], "contentType": row["content_type"], "size": row["size"],
-            "contentId": row["content_id"], "inline": row["inline"]}
+    return {
+        "id": row["id"],
+        "filename": row["filename"],
+        "contentType": row["content_type"],
+        "size": row["size"],
+        "contentId": row["content_id"],
+        "inline": row["inline"],
+    }
+
 
 async def full_messages(ctx: ActionContext, ids: list[int], order: str = "m.date, m.id") -> list[dict]:
     """Messages as ``get`` answers them: every field, sanitized HTML, attachments."""
@@ -27,10 +36,11 @@ async def full_messages(ctx: ActionContext, ids: list[int], order: str = "m.date
     records = await ctx.db.fetch(query, ids)
     pending = [r["id"] for r in records if r["parse_state"] == "pending"]
     if pending:  # not decoded yet: do it now rather than show an empty body
-        await runtime.of(ctx.host).parse_pass.decode_now(pending)
+        await process_state.of(ctx.host).parse_pass.decode_now(pending)
         records = await ctx.db.fetch(query, ids)
-    atts = await ctx.db.fetch(f"SELECT {ATTACHMENT_COLUMNS} FROM mail_attachments "
-                              "WHERE mail_message_id = ANY($1::bigint[]) ORDER BY id", ids)
+    atts = await ctx.db.fetch(
+        f"SELECT {ATTACHMENT_COLUMNS} FROM mail_attachments WHERE mail_message_id = ANY($1::bigint[]) ORDER BY id", ids
+    )
     by_message: dict[int, list] = {}
     for a in atts:
         by_message.setdefault(a["mail_message_id"], []).append(a)
@@ -43,6 +53,7 @@ async def full_messages(ctx: ActionContext, ids: list[int], order: str = "m.date
         row.update(render_body(ctx.host, record["html"], record["text"], cids))
         out.append(row)
     return out
+
 
 def render_body(host: Host, html: str | None, text: str | None, cids: dict[str, int]) -> dict:
     """The HTML a reader may show: sanitized, remote content held back, cid: images signed."""

@@ -19,6 +19,7 @@ runs or fetches on its own:
   restorable. ``cid:`` sources go through ``cid_url`` (a signed URL), else are removed.
 - every link gets ``target="_blank"`` and ``rel="noopener noreferrer"``.
 """
+
 from __future__ import annotations
 
 import html as html_lib
@@ -30,15 +31,58 @@ from urllib.parse import unquote
 import nh3
 
 _TAGS = (set(nh3.ALLOWED_TAGS) - {"area", "map"}) | {
-    "font", "center", "big", "span", "div", "table", "thead", "tbody", "tfoot", "tr", "td", "th",
-    "caption", "col", "colgroup", "img", "a", "u", "s", "strike", "tt", "address", "section",
-    "main", "label", "legend", "fieldset",
+    "font",
+    "center",
+    "big",
+    "span",
+    "div",
+    "table",
+    "thead",
+    "tbody",
+    "tfoot",
+    "tr",
+    "td",
+    "th",
+    "caption",
+    "col",
+    "colgroup",
+    "img",
+    "a",
+    "u",
+    "s",
+    "strike",
+    "tt",
+    "address",
+    "section",
+    "main",
+    "label",
+    "legend",
+    "fieldset",
 }
 # noscript too: the sanitizer reads its content as raw text, a script-less frame as markup (mXSS).
 _DROP_WITH_CONTENT = {
-    "script", "style", "title", "iframe", "frame", "frameset", "noframes", "object", "embed",
-    "applet", "svg", "math", "template", "textarea", "select", "option", "button", "xmp",
-    "audio", "video", "canvas", "noscript",
+    "script",
+    "style",
+    "title",
+    "iframe",
+    "frame",
+    "frameset",
+    "noframes",
+    "object",
+    "embed",
+    "applet",
+    "svg",
+    "math",
+    "template",
+    "textarea",
+    "select",
+    "option",
+    "button",
+    "xmp",
+    "audio",
+    "video",
+    "canvas",
+    "noscript",
 }
 _GENERIC = {"style", "align", "valign", "dir", "lang", "title", "bgcolor", "width", "height", "background"}
 _ATTRIBUTES = {
@@ -49,28 +93,85 @@ _ATTRIBUTES = {
     "table": {"border", "cellpadding", "cellspacing", "summary"},
     "td": {"colspan", "rowspan", "nowrap", "headers", "scope"},
     "th": {"colspan", "rowspan", "nowrap", "headers", "scope"},
-    "col": {"span"}, "colgroup": {"span"},
-    "ol": {"start", "type", "reversed"}, "ul": {"type"}, "li": {"value"},
+    "col": {"span"},
+    "colgroup": {"span"},
+    "ol": {"start", "type", "reversed"},
+    "ul": {"type"},
+    "li": {"value"},
     "hr": {"size", "noshade", "color"},
-    "blockquote": {"cite"}, "q": {"cite"}, "del": {"cite", "datetime"}, "ins": {"cite", "datetime"},
-    "bdo": {"dir"}, "time": {"datetime"}, "abbr": {"title"},
+    "blockquote": {"cite"},
+    "q": {"cite"},
+    "del": {"cite", "datetime"},
+    "ins": {"cite", "datetime"},
+    "bdo": {"dir"},
+    "time": {"datetime"},
+    "abbr": {"title"},
 }
 _STYLE_PROPERTIES = {
-    "color", "background", "background-color", "font", "font-family", "font-size", "font-style",
-    "font-variant", "font-weight", "text-align", "text-decoration", "text-indent", "text-transform",
-    "line-height", "letter-spacing", "word-spacing", "white-space", "word-break", "word-wrap",
-    "overflow-wrap", "vertical-align", "direction", "display", "float", "clear", "overflow",
-    "margin", "margin-top", "margin-right", "margin-bottom", "margin-left",
-    "padding", "padding-top", "padding-right", "padding-bottom", "padding-left",
-    "border", "border-top", "border-right", "border-bottom", "border-left", "border-color",
-    "border-style", "border-width", "border-radius", "border-collapse", "border-spacing",
-    "width", "height", "max-width", "min-width", "max-height", "min-height", "box-sizing",
-    "list-style", "list-style-type", "list-style-position", "table-layout", "caption-side",
-    "empty-cells", "text-overflow",
+    "color",
+    "background",
+    "background-color",
+    "font",
+    "font-family",
+    "font-size",
+    "font-style",
+    "font-variant",
+    "font-weight",
+    "text-align",
+    "text-decoration",
+    "text-indent",
+    "text-transform",
+    "line-height",
+    "letter-spacing",
+    "word-spacing",
+    "white-space",
+    "word-break",
+    "word-wrap",
+    "overflow-wrap",
+    "vertical-align",
+    "direction",
+    "display",
+    "float",
+    "clear",
+    "overflow",
+    "margin",
+    "margin-top",
+    "margin-right",
+    "margin-bottom",
+    "margin-left",
+    "padding",
+    "padding-top",
+    "padding-right",
+    "padding-bottom",
+    "padding-left",
+    "border",
+    "border-top",
+    "border-right",
+    "border-bottom",
+    "border-left",
+    "border-color",
+    "border-style",
+    "border-width",
+    "border-radius",
+    "border-collapse",
+    "border-spacing",
+    "width",
+    "height",
+    "max-width",
+    "min-width",
+    "max-height",
+    "min-height",
+    "box-sizing",
+    "list-style",
+    "list-style-type",
+    "list-style-position",
+    "table-layout",
+    "caption-side",
+    "empty-cells",
+    "text-overflow",
 }
 _URL_SCHEMES = {"http", "https", "mailto", "tel", "cid", "data"}
-_SAFE_IMAGE_DATA = re.compile(r"^data:image/(png|gif|jpe?g|webp|bmp);base64,[A-Za-z0-9+/=\s]*$",
-                              re.IGNORECASE)
+_SAFE_IMAGE_DATA = re.compile(r"^data:image/(png|gif|jpe?g|webp|bmp);base64,[A-Za-z0-9+/=\s]*$", re.IGNORECASE)
 _CSS_DANGER = re.compile(r"expression|javascript:|vbscript:|behavior|binding|@import|\\", re.IGNORECASE)
 _CSS_FUNCTION = re.compile(r"([a-z-]*)\s*\(")
 _CSS_FUNCTIONS_OK = {"rgb", "rgba", "hsl", "hsla", "calc"}
@@ -122,19 +223,26 @@ def sanitize_html(html: str, *, cid_url: Callable[[str], str | None] | None = No
         remote = True
 
     cleaned = nh3.clean(
-        html or "", tags=_TAGS, clean_content_tags=_DROP_WITH_CONTENT, attributes=_ATTRIBUTES,
-        attribute_filter=attribute_filter, url_schemes=_URL_SCHEMES,
+        html or "",
+        tags=_TAGS,
+        clean_content_tags=_DROP_WITH_CONTENT,
+        attributes=_ATTRIBUTES,
+        attribute_filter=attribute_filter,
+        url_schemes=_URL_SCHEMES,
         url_relative=lambda url: url if url in signed else None,
-        filter_style_properties=_STYLE_PROPERTIES, link_rel="noopener noreferrer",
-        set_tag_attribute_values={"a": {"target": "_blank"}}, strip_comments=True,
+        filter_style_properties=_STYLE_PROPERTIES,
+        link_rel="noopener noreferrer",
+        set_tag_attribute_values={"a": {"target": "_blank"}},
+        strip_comments=True,
     )
     # nh3 escapes quotes in attribute values, so only our own marked value can match here.
     cleaned = _REMOTE_IMG.sub(r'\1data-remote-src="', cleaned)
     return SanitizedHtml(cleaned, remote)
 
 
-def _image_source(value: str, cid_url: Callable[[str], str | None] | None,
-                  mark_remote: Callable[[], None]) -> str | None:
+def _image_source(
+    value: str, cid_url: Callable[[str], str | None] | None, mark_remote: Callable[[], None]
+) -> str | None:
     lower = value.lower()
     if lower.startswith("cid:"):
         if cid_url is None:
@@ -179,7 +287,7 @@ def text_to_html(text: str) -> str:
     for m in _LINK.finditer(text or ""):
         url = m.group(0).rstrip(".,;:!?)]}'\"")
         end = m.start() + len(url)
-        out.append(html_lib.escape(text[pos:m.start()]))
+        out.append(html_lib.escape(text[pos : m.start()]))
         safe = html_lib.escape(url, quote=True)
         out.append(f'<a href="{safe}" target="_blank" rel="noopener noreferrer">{safe}</a>')
         pos = end

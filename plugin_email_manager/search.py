@@ -8,20 +8,21 @@ stop words kept verbatim). A query is read both ways (``websearch_to_tsquery``: 
 ``-word``) and either reading may match. A message stored but not indexed yet (``search_vector``
 NULL) is matched on its subject meanwhile, so new mail is findable at once.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from host.errors import BadRequest
 from host.api import Params, like_pattern
+from host.errors import BadRequest
 
 if TYPE_CHECKING:
     from asyncpg import Connection
 
-MAX_SEARCH = 500          # characters of a query
-BODY_CHARS = 30000        # of a body, indexed: keeps a vector (and the GIN entry) bounded
+MAX_SEARCH = 500  # characters of a query
+BODY_CHARS = 30000  # of a body, indexed: keeps a vector (and the GIN entry) bounded
 _WORD = re.compile(r"[^\s\"]+")
 _TOKEN = re.compile(r'-?"[^"]*"?|\S+')
 
@@ -34,8 +35,10 @@ _ADDRESSES = """(SELECT string_agg(concat_ws(' ', e ->> 'name', e ->> 'address',
         (CASE WHEN jsonb_typeof({m}.cc_addrs) = 'array' THEN {m}.cc_addrs ELSE '[]' END) ||
         (CASE WHEN jsonb_typeof({m}.bcc_addrs) = 'array' THEN {m}.bcc_addrs ELSE '[]' END)) e
     WHERE jsonb_typeof(e) = 'object')"""
-_BODY = ("COALESCE(left({m}.text, %d), regexp_replace(left({m}.html, %d), '<[^>]*>', ' ', 'g'), '')"
-         % (BODY_CHARS, BODY_CHARS * 2))
+_BODY = "COALESCE(left({m}.text, %d), regexp_replace(left({m}.html, %d), '<[^>]*>', ' ', 'g'), '')" % (
+    BODY_CHARS,
+    BODY_CHARS * 2,
+)
 
 
 def account_lexeme(account_id: int) -> str:
@@ -49,11 +52,13 @@ def account_lexeme(account_id: int) -> str:
 def vector_sql(m: str = "m", body: str | None = None) -> str:
     """The ``search_vector`` of the row aliased ``m``, as a SQL expression; ``body``: another
     alias whose ``text`` and ``html`` to read instead of ``m``'s (the values an UPDATE sets)."""
-    return (f"setweight(to_tsvector('english', COALESCE({m}.subject, '')), 'A') || "
-            f"setweight(to_tsvector('simple', COALESCE({m}.subject, '')), 'A') || "
-            f"setweight(to_tsvector('simple', COALESCE({_ADDRESSES.format(m=m)}, '')), 'B') || "
-            f"setweight(to_tsvector('english', {_BODY.format(m=body or m)}), 'C') || "
-            f"array_to_tsvector(ARRAY['account ' || {m}.account_id])")
+    return (
+        f"setweight(to_tsvector('english', COALESCE({m}.subject, '')), 'A') || "
+        f"setweight(to_tsvector('simple', COALESCE({m}.subject, '')), 'A') || "
+        f"setweight(to_tsvector('simple', COALESCE({_ADDRESSES.format(m=m)}, '')), 'B') || "
+        f"setweight(to_tsvector('english', {_BODY.format(m=body or m)}), 'C') || "
+        f"array_to_tsvector(ARRAY['account ' || {m}.account_id])"
+    )
 
 
 async def index_messages(conn: Connection, ids: list[int]) -> None:
@@ -61,8 +66,9 @@ async def index_messages(conn: Connection, ids: list[int]) -> None:
     computes it in its own UPDATE instead)."""
     ids = list(dict.fromkeys(ids))
     if ids:
-        await conn.execute(f"UPDATE mail_messages m SET search_vector = {vector_sql('m')} "
-                           "WHERE m.id = ANY($1::bigint[])", ids)
+        await conn.execute(
+            f"UPDATE mail_messages m SET search_vector = {vector_sql('m')} WHERE m.id = ANY($1::bigint[])", ids
+        )
 
 
 def read_search(params: dict[str, Any]) -> str | None:
@@ -83,8 +89,7 @@ def read_search(params: dict[str, Any]) -> str | None:
 def tsquery_sql(placeholder: str) -> str:
     """Both readings of a query (english stems, simple words): either may match. A scalar
     subquery, so that it is computed once per statement even in a generic plan (not per row)."""
-    return (f"(SELECT websearch_to_tsquery('english', {placeholder}) || "
-            f"websearch_to_tsquery('simple', {placeholder}))")
+    return f"(SELECT websearch_to_tsquery('english', {placeholder}) || websearch_to_tsquery('simple', {placeholder}))"
 
 
 def split_query(search: str) -> tuple[str, list[str]]:
@@ -145,8 +150,10 @@ def search_sql(search: str, params: Params, alias: str = "t", accounts: list[int
     match = tsq
     if accounts:
         own = " | ".join(f"'{account_lexeme(int(a))}'" for a in accounts)
-        match = (f"(SELECT (websearch_to_tsquery('english', {placeholder}) || "
-                 f"websearch_to_tsquery('simple', {placeholder})) && {params.add(own, 'text')}::tsquery)")
+        match = (
+            f"(SELECT (websearch_to_tsquery('english', {placeholder}) || "
+            f"websearch_to_tsquery('simple', {placeholder})) && {params.add(own, 'text')}::tsquery)"
+        )
     arms, scoped = [f"{v} @@ {match}{absent}"], [bool(accounts)]
     words = [w.strip('()"') for w in _WORD.findall(positive)]
     words = [w for w in words if w and w.lower() != "or"][:8]
@@ -157,8 +164,9 @@ def search_sql(search: str, params: Params, alias: str = "t", accounts: list[int
     return Search(arms, f"ts_rank({v}, {tsq})", scoped)
 
 
-def search_condition(search: str, params: Params, alias: str = "t",
-                     accounts: list[int] | None = None) -> tuple[str, str]:
+def search_condition(
+    search: str, params: Params, alias: str = "t", accounts: list[int] | None = None
+) -> tuple[str, str]:
     """(condition, rank expression) for messages aliased ``alias`` matching ``search``."""
     found = search_sql(search, params, alias, accounts)
     return found.condition, found.rank

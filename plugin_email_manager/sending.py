@@ -33,6 +33,7 @@ Test-only: ``EMAIL_CENTER_TEST_SEND_PAUSE=<where>:<seconds>`` (``claimed``: afte
 before SMTP begins; ``smtp``: after ``send_smtp_at``, before connecting) makes the job wait
 there, so a test can kill the process at that point. Read here only; never set it in service.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -97,18 +98,33 @@ def check_not_held(state: str | None) -> None:
         raise SendScheduled("This message is scheduled to be sent; cancel that first.")
 
 
-async def hold(db: Pool, account_id: int, msg: EmailMessage, *, send_at: datetime, bcc: list[dict],
-               text: str | None, html: str | None, draft_id: int | None, original_id: int | None,
-               forwarded: bool) -> dict:
+async def hold(
+    db: Pool,
+    account_id: int,
+    msg: EmailMessage,
+    *,
+    send_at: datetime,
+    bcc: list[dict],
+    text: str | None,
+    html: str | None,
+    draft_id: int | None,
+    original_id: int | None,
+    forwarded: bool,
+) -> dict:
     """Store the message to go out at ``send_at``; answers ``{"id","status":"scheduled","sendAt"}``."""
     # stored as a draft first, then scheduled in one statement with its time: never claimable
     # with a send_at left from before
-    row_id = await outbox.store(db, account_id, msg, type_="scheduled", outbox="draft", bcc=bcc, text=text,
-                                html=html, draft_id=draft_id)
+    row_id = await outbox.store(
+        db, account_id, msg, type_="scheduled", outbox="draft", bcc=bcc, text=text, html=html, draft_id=draft_id
+    )
     await db.execute(
         "UPDATE mail_messages SET outbox = 'scheduled', send_at = $2, send_error = NULL, send_original_id = $3, "
         "send_forwarded = $4, send_lease_owner = NULL, send_lease_until = NULL, send_smtp_at = NULL WHERE id = $1",
-        row_id, send_at, original_id, forwarded)
+        row_id,
+        send_at,
+        original_id,
+        forwarded,
+    )
     return {"id": row_id, "status": "scheduled", "sendAt": send_at.isoformat()}
 
 
@@ -116,12 +132,16 @@ async def cancel(host: Host, message_id: int) -> dict:
     """``cancelSend``: a scheduled (or unknown) message becomes a draft again, filed in the
     server's Drafts; 409 ``ALREADY_SENT`` once it is being sent or went."""
     db = host.db
-    drafts_of = "(SELECT f.id FROM mail_folders f WHERE f.account_id = m.account_id AND f.type = 'drafts' " \
-                "ORDER BY (f.special_use IS NOT NULL) DESC, f.id LIMIT 1)"
+    drafts_of = (
+        "(SELECT f.id FROM mail_folders f WHERE f.account_id = m.account_id AND f.type = 'drafts' "
+        "ORDER BY (f.special_use IS NOT NULL) DESC, f.id LIMIT 1)"
+    )
     row = await db.fetchrow(
         f"UPDATE mail_messages m SET outbox = 'draft', type = 'drafts', folder_id = {drafts_of}, uid = NULL, "
         "send_at = NULL, send_lease_owner = NULL, send_lease_until = NULL, send_smtp_at = NULL "
-        "WHERE m.id = $1 AND m.outbox IN ('scheduled', 'unknown') RETURNING m.account_id", message_id)
+        "WHERE m.id = $1 AND m.outbox IN ('scheduled', 'unknown') RETURNING m.account_id",
+        message_id,
+    )
     if row is None:
         state = await db.fetchrow("SELECT outbox, type FROM mail_messages WHERE id = $1", message_id)
         if state is not None and state["outbox"] in ("draft", "failed"):
@@ -141,7 +161,9 @@ async def resend(db: Pool, message_id: int) -> dict:
     when = await db.fetchval(
         "UPDATE mail_messages SET outbox = 'scheduled', type = 'scheduled', folder_id = NULL, uid = NULL, "
         "send_at = now(), send_error = NULL, send_lease_owner = NULL, send_lease_until = NULL, send_smtp_at = NULL "
-        "WHERE id = $1 AND outbox IN ('unknown', 'failed') RETURNING send_at", message_id)
+        "WHERE id = $1 AND outbox IN ('unknown', 'failed') RETURNING send_at",
+        message_id,
+    )
     if when is None:
         state = await db.fetchval("SELECT outbox FROM mail_messages WHERE id = $1", message_id)
         if state in ("scheduled", "sending"):
@@ -153,8 +175,16 @@ async def resend(db: Pool, message_id: int) -> dict:
 # ---------------------------------------------------------------- sending
 
 
-async def deliver(host: Host, account: connections.Account, row_id: int, msg: EmailMessage, bcc: Any, *,
-                  original_id: int | None = None, forwarded: bool = False) -> None:
+async def deliver(
+    host: Host,
+    account: connections.Account,
+    row_id: int,
+    msg: EmailMessage,
+    bcc: Any,
+    *,
+    original_id: int | None = None,
+    forwarded: bool = False,
+) -> None:
     """Send the stored message ``row_id`` (outbox ``sending``) over SMTP, then file it as sent
     (and in the server's Sent folder), flag the original it answers or forwards, and tell the list.
 
@@ -162,13 +192,21 @@ async def deliver(host: Host, account: connections.Account, row_id: int, msg: Em
         draft again (outbox ``failed``, the error in ``sendError``).
     """
     try:
-        await smtp.deliver(msg, **connections.smtp_credentials(host, account),
-                           envelope_from=compose.envelope_sender(msg),
-                           recipients=compose.envelope_recipients(msg, bcc))
+        await smtp.deliver(
+            msg,
+            **connections.smtp_credentials(host, account),
+            envelope_from=compose.envelope_sender(msg),
+            recipients=compose.envelope_recipients(msg, bcc),
+        )
     except HostError as e:
         drafts = await outbox.folder_of(host.db, account.id, "drafts")
-        await host.db.execute("UPDATE mail_messages SET outbox = 'failed', type = 'drafts', folder_id = $2, "
-                              "send_error = $3 WHERE id = $1", row_id, drafts["id"] if drafts else None, e.message)
+        await host.db.execute(
+            "UPDATE mail_messages SET outbox = 'failed', type = 'drafts', folder_id = $2, "
+            "send_error = $3 WHERE id = $1",
+            row_id,
+            drafts["id"] if drafts else None,
+            e.message,
+        )
         await events.emit(host, "messageFailed", account.id, [row_id], error=e.message)
         raise
     sent = await outbox.folder_of(host.db, account.id, "sent")
@@ -200,10 +238,14 @@ WHERE m.id IN (SELECT id FROM mail_messages WHERE outbox = 'scheduled' AND type 
   AND m.outbox = 'scheduled'
 RETURNING m.id, m.account_id, m.raw, m.bcc_addrs, m.send_original_id, m.send_forwarded
 """
-RENEW = ("UPDATE mail_messages SET send_lease_until = now() + make_interval(secs => $3) "
-         "WHERE id = ANY($1::bigint[]) AND outbox = 'sending' AND send_lease_owner = $2")
-BEGIN_SMTP = ("UPDATE mail_messages SET send_smtp_at = now() WHERE id = $1 AND outbox = 'sending' "
-              "AND send_lease_owner = $2 AND send_lease_until > now() RETURNING id")
+RENEW = (
+    "UPDATE mail_messages SET send_lease_until = now() + make_interval(secs => $3) "
+    "WHERE id = ANY($1::bigint[]) AND outbox = 'sending' AND send_lease_owner = $2"
+)
+BEGIN_SMTP = (
+    "UPDATE mail_messages SET send_smtp_at = now() WHERE id = $1 AND outbox = 'sending' "
+    "AND send_lease_owner = $2 AND send_lease_until > now() RETURNING id"
+)
 
 
 def _lease(host: Host) -> float:
@@ -248,8 +290,15 @@ async def _send_claimed(host: Host, row: Record) -> None:
     account = await connections.load_account(host.db, row["account_id"])
     msg = email.message_from_bytes(bytes(row["raw"]), policy=policy.default)
     try:
-        await deliver(host, account, row["id"], msg, row["bcc_addrs"] or [], original_id=row["send_original_id"],
-                      forwarded=row["send_forwarded"])
+        await deliver(
+            host,
+            account,
+            row["id"],
+            msg,
+            row["bcc_addrs"] or [],
+            original_id=row["send_original_id"],
+            forwarded=row["send_forwarded"],
+        )
     except HostError as e:
         log.warning("message %s: scheduled send failed: %s", row["id"], e.message)
 
@@ -269,5 +318,8 @@ async def run_due(host: Host) -> None:
                 log.error("message %s: sending stopped: %r", r["id"], result)
 
 
-JOB = Job(name="mail-scheduled-send", interval=lambda host: float(host.settings.get("scheduled_send_interval", 2)),
-          run=run_due)
+JOB = Job(
+    name="mail-scheduled-send",
+    interval=lambda host: float(host.settings.get("scheduled_send_interval", 2)),
+    run=run_due,
+)

@@ -5,6 +5,7 @@ entry, so the count reads a few pages, not the mailbox) with the user's account 
 first, so the planner probes that index once per account. Callers that change read state or
 store mail call ``host.badges_changed(user_id)``; the host pushes the new count live.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

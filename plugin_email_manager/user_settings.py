@@ -1,6 +1,7 @@
 """A person's own mail settings (``mailUserSettings``, one row per user, none until changed):
 the SQL that reads them with their defaults and writes them. ``undoSendSeconds`` holds every
 plain send that long (``sending.hold_until``)."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -34,14 +35,20 @@ def check(values: dict[str, Any]) -> dict[str, Any]:
         if isinstance(v, str) and v.strip().isdigit():
             v = int(v)
         if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= UNDO_MAX:
-            raise BadRequest(f"undoSendSeconds must be a whole number from 0 to {UNDO_MAX}.",
-                             code="INVALID_VALUE", field="undoSendSeconds")
+            raise BadRequest(
+                f"undoSendSeconds must be a whole number from 0 to {UNDO_MAX}.",
+                code="INVALID_VALUE",
+                field="undoSendSeconds",
+            )
         out["undoSendSeconds"] = v
     return out
 
 
 async def save(db: Pool | Connection, user_id: int, values: dict[str, Any]) -> None:
     if "undoSendSeconds" in values:
-        await db.execute("INSERT INTO mail_user_settings (user_id, undo_send_seconds) VALUES ($1, $2) "
-                         "ON CONFLICT (user_id) DO UPDATE SET undo_send_seconds = EXCLUDED.undo_send_seconds",
-                         user_id, values["undoSendSeconds"])
+        await db.execute(
+            "INSERT INTO mail_user_settings (user_id, undo_send_seconds) VALUES ($1, $2) "
+            "ON CONFLICT (user_id) DO UPDATE SET undo_send_seconds = EXCLUDED.undo_send_seconds",
+            user_id,
+            values["undoSendSeconds"],
+        )

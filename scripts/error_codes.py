@@ -22,6 +22,7 @@ readable (a module or local constant, a dict literal looked up with ``.get``/``[
 expression, so no code can be hidden behind a variable. A site that resolves to nothing is listed
 as unresolved (and the test fails on it).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,7 +46,7 @@ RPC_CODES = (("UnknownAction", -32601), ("BadRequest", -32602), (BASE, -32000))
 # it is listed here with the reason; the test fails on any other.
 DELIBERATE_MULTI_STATUS = {
     "HTTP_ERROR": "the status of the aiohttp `web.HTTPException` (a 4xx/5xx other than 404, 405 and "
-                  "413) that reached the middleware under `/api/`; the code says only that it was not ours.",
+    "413) that reached the middleware under `/api/`; the code says only that it was not ours.",
 }
 
 
@@ -63,6 +64,7 @@ class ErrorClass:
 @dataclass
 class Site:
     """One place where a code is answered."""
+
     code: str
     status: int | str  # an HTTP status, or VARIES
     cls: str  # the error class, or "—" for an error written as a dict
@@ -76,6 +78,7 @@ class Site:
 @dataclass
 class Dynamic:
     """A site whose code is not a literal: what it is, what it could be resolved to."""
+
     path: str
     line: int
     where: str
@@ -94,8 +97,9 @@ class Catalogue:
         """code -> {"statuses", "classes", "sites", "meaning"}, sorted by code."""
         out: dict[str, dict] = {}
         for s in sorted(self.sites, key=lambda s: (s.path, s.line)):
-            entry = out.setdefault(s.code, {"statuses": set(), "classes": set(), "sites": [], "messages": [],
-                                                "fallbacks": []})
+            entry = out.setdefault(
+                s.code, {"statuses": set(), "classes": set(), "sites": [], "messages": [], "fallbacks": []}
+            )
             entry["statuses"].add(s.status)
             entry["classes"].add(s.cls)
             if s.path:
@@ -119,6 +123,7 @@ class Catalogue:
 
 
 # --- reading the source ----------------------------------------------------------------------
+
 
 def source_files(root: Path = ROOT) -> list[Path]:
     files: list[Path] = []
@@ -178,8 +183,9 @@ def _text(node: ast.expr | None) -> str:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
     if isinstance(node, ast.JoinedStr):
-        return "".join(v.value if isinstance(v, ast.Constant) else "{" + ast.unparse(v.value) + "}"
-                       for v in node.values)
+        return "".join(
+            v.value if isinstance(v, ast.Constant) else "{" + ast.unparse(v.value) + "}" for v in node.values
+        )
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         left, right = _text(node.left), _text(node.right)
         return left + right if left and right else ""
@@ -193,11 +199,21 @@ def collect_classes(trees: dict[str, ast.Module]) -> dict[str, ErrorClass]:
         for node in ast.walk(tree):
             if not isinstance(node, ast.ClassDef):
                 continue
-            cls = ErrorClass(node.name, [n for b in node.bases if (n := _name(b))], path, node.lineno,
-                             doc=_first_line(ast.get_docstring(node)))
+            cls = ErrorClass(
+                node.name,
+                [n for b in node.bases if (n := _name(b))],
+                path,
+                node.lineno,
+                doc=_first_line(ast.get_docstring(node)),
+            )
             for stmt in node.body:
-                target = stmt.targets[0] if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 else \
-                    stmt.target if isinstance(stmt, ast.AnnAssign) and stmt.value is not None else None
+                target = (
+                    stmt.targets[0]
+                    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+                    else stmt.target
+                    if isinstance(stmt, ast.AnnAssign) and stmt.value is not None
+                    else None
+                )
                 if isinstance(target, ast.Name) and target.id in ("code", "status"):
                     setattr(cls, target.id, stmt.value)
             defined.setdefault(node.name, []).append(cls)
@@ -205,8 +221,10 @@ def collect_classes(trees: dict[str, ast.Module]) -> dict[str, ErrorClass]:
     errors = {name: cls for name, cls in every.items() if _is_error(name, every)}
     for name in errors:
         if len(defined[name]) > 1:
-            raise SystemExit(f"two classes named {name} ({', '.join(f'{c.path}:{c.line}' for c in defined[name])}):"
-                             " the catalogue keys error classes by name; rename one")
+            raise SystemExit(
+                f"two classes named {name} ({', '.join(f'{c.path}:{c.line}' for c in defined[name])}):"
+                " the catalogue keys error classes by name; rename one"
+            )
     return errors
 
 
@@ -215,8 +233,7 @@ def _is_error(name: str, every: dict[str, ErrorClass], seen=(), stop: str = BASE
     if name == stop:
         return True
     cls = every.get(name)
-    return cls is not None and name not in seen and any(
-        _is_error(b, every, seen + (name,), stop) for b in cls.bases)
+    return cls is not None and name not in seen and any(_is_error(b, every, seen + (name,), stop) for b in cls.bases)
 
 
 def _inherited(name: str, attr: str, classes: dict[str, ErrorClass]) -> tuple[ast.expr | None, str]:
@@ -237,8 +254,9 @@ class _Resolver:
     """What a non-literal expression may evaluate to, from what a reader can see in the module."""
 
     def __init__(self, tree: ast.Module):
-        self.module = {t.id: n.value for n in tree.body if isinstance(n, ast.Assign)
-                       for t in n.targets if isinstance(t, ast.Name)}
+        self.module = {
+            t.id: n.value for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)
+        }
 
     def values(self, node: ast.expr, at: ast.AST, depth: int = 0) -> tuple[list[tuple[object, object]], bool]:
         """[(value, key)], relays: each possible literal value (with its dict key when it was looked
@@ -288,8 +306,9 @@ class _Resolver:
         if isinstance(node, ast.Name):
             assigned = self._assigned(node.id, at)
             node = assigned[0] if len(assigned) == 1 else node
-        if isinstance(node, ast.Dict) and all(isinstance(k, ast.Constant) and isinstance(v, ast.Constant)
-                                              for k, v in zip(node.keys, node.values)):
+        if isinstance(node, ast.Dict) and all(
+            isinstance(k, ast.Constant) and isinstance(v, ast.Constant) for k, v in zip(node.keys, node.values)
+        ):
             return [(k.value, v.value) for k, v in zip(node.keys, node.values)]
         return None
 
@@ -299,8 +318,13 @@ class _Resolver:
         if scope is not None:
             if name in {a.arg for a in scope.args.args + scope.args.kwonlyargs + scope.args.posonlyargs}:
                 return []  # a parameter: known only to the caller
-            found = [n.value for n in ast.walk(scope) if isinstance(n, ast.Assign)
-                     for t in n.targets if isinstance(t, ast.Name) and t.id == name]
+            found = [
+                n.value
+                for n in ast.walk(scope)
+                if isinstance(n, ast.Assign)
+                for t in n.targets
+                if isinstance(t, ast.Name) and t.id == name
+            ]
             if found:
                 return found
         return [self.module[name]] if name in self.module else []
@@ -323,9 +347,15 @@ def collect(root: Path = ROOT) -> Catalogue:
             status_node, owner = _inherited(cls_name, "status", classes)
             status_path = classes[owner].path
         codes, relays = resolvers[code_path].values(code_node, code_node)
-        statuses = set() if status_node is None else {  # a dict with no status anywhere: VARIES
-            v for v, _ in resolvers[status_path].values(status_node, status_node)[0]
-            if isinstance(v, int) and not isinstance(v, bool)}
+        statuses = (
+            set()
+            if status_node is None
+            else {  # a dict with no status anywhere: VARIES
+                v
+                for v, _ in resolvers[status_path].values(status_node, status_node)[0]
+                if isinstance(v, int) and not isinstance(v, bool)
+            }
+        )
         for code, key in codes:
             if not isinstance(code, str):
                 continue
@@ -333,11 +363,29 @@ def collect(root: Path = ROOT) -> Catalogue:
                 status = key  # looked up by the status itself: {404: "NOT_FOUND"}.get(e.status, ...)
             else:
                 status = next(iter(statuses)) if len(statuses) == 1 else VARIES
-            sites.append(Site(code, status, cls_name or "—", path, node.lineno, _where(node), message,
-                              _fallback(node, cls_name, status)))
+            sites.append(
+                Site(
+                    code,
+                    status,
+                    cls_name or "—",
+                    path,
+                    node.lineno,
+                    _where(node),
+                    message,
+                    _fallback(node, cls_name, status),
+                )
+            )
         if own_code and not isinstance(code_node, ast.Constant):  # once, where it is written
-            dynamic.append(Dynamic(path, node.lineno, _where(node), ast.unparse(code_node),
-                                   sorted({c for c, _ in codes if isinstance(c, str)}), relays))
+            dynamic.append(
+                Dynamic(
+                    path,
+                    node.lineno,
+                    _where(node),
+                    ast.unparse(code_node),
+                    sorted({c for c, _ in codes if isinstance(c, str)}),
+                    relays,
+                )
+            )
 
     resolvers = {path: _Resolver(tree) for path, tree in trees.items()}
     for cls in classes.values():  # every class's own code, raised or not
@@ -351,10 +399,20 @@ def collect(root: Path = ROOT) -> Catalogue:
                 for splat in (k.value for k in node.keywords if k.arg is None):
                     if not _harmless_splat(splat, trees):
                         dynamic.append(Dynamic(path, node.lineno, _where(node), "**" + ast.unparse(splat)))
-                add(path, node, _name(node.func), kw.get("code"), kw.get("status"),
-                    _message(resolvers[path], node.args[0]) if node.args else "")
-            elif isinstance(node, ast.Raise) and node.exc is not None and _name(node.exc) in classes \
-                    and not isinstance(node.exc, ast.Call):
+                add(
+                    path,
+                    node,
+                    _name(node.func),
+                    kw.get("code"),
+                    kw.get("status"),
+                    _message(resolvers[path], node.args[0]) if node.args else "",
+                )
+            elif (
+                isinstance(node, ast.Raise)
+                and node.exc is not None
+                and _name(node.exc) in classes
+                and not isinstance(node.exc, ast.Call)
+            ):
                 add(path, node, _name(node.exc), None, None, "")
             elif isinstance(node, ast.Dict):
                 keys = {k.value: v for k, v in zip(node.keys, node.values) if isinstance(k, ast.Constant)}
@@ -404,8 +462,12 @@ def _harmless_splat(node: ast.expr, trees: dict[str, ast.Module]) -> bool:
         return all(isinstance(k, ast.Constant) and k.value not in ("code", "status") for k in node.keys)
     scope = _enclosing(node, (ast.FunctionDef, ast.AsyncFunctionDef))
     if isinstance(node, ast.Name) and scope is not None and scope.args.kwarg and scope.args.kwarg.arg == node.id:
-        calls = [c for tree in trees.values() for c in ast.walk(tree)
-                 if isinstance(c, ast.Call) and _name(c.func) == scope.name]
+        calls = [
+            c
+            for tree in trees.values()
+            for c in ast.walk(tree)
+            if isinstance(c, ast.Call) and _name(c.func) == scope.name
+        ]
         return all(kw.arg not in (None, "code", "status") for c in calls for kw in c.keywords)
     return False
 
@@ -414,8 +476,13 @@ def _in_errors_list(node: ast.Dict) -> bool:
     """Whether the dict is an item of ``{"errors": [...]}``."""
     lst = getattr(node, "parent", None)
     outer = getattr(lst, "parent", None)
-    return isinstance(lst, ast.List) and isinstance(outer, ast.Dict) and any(
-        isinstance(k, ast.Constant) and k.value == "errors" and v is lst for k, v in zip(outer.keys, outer.values))
+    return (
+        isinstance(lst, ast.List)
+        and isinstance(outer, ast.Dict)
+        and any(
+            isinstance(k, ast.Constant) and k.value == "errors" and v is lst for k, v in zip(outer.keys, outer.values)
+        )
+    )
 
 
 def _call_keyword(node: ast.AST, name: str) -> ast.expr | None:
@@ -456,8 +523,9 @@ that syncs the account) rather than raised; a JSON-RPC of `—`, one only the RE
 
 def rpc_codes(cat: Catalogue, code: str, classes: set[str]) -> str:
     """The JSON-RPC ``error.code`` the code comes with ("—": only the REST form answers it)."""
-    found = {next(rpc for base, rpc in RPC_CODES if _is_error(cls, cat.classes, stop=base))
-             for cls in classes if cls != "—"}
+    found = {
+        next(rpc for base, rpc in RPC_CODES if _is_error(cls, cat.classes, stop=base)) for cls in classes if cls != "—"
+    }
     if not found:
         found = {-32000 if code == "INTERNAL_ERROR" else "—"}
     return ", ".join(str(c) for c in sorted(found, key=str))
@@ -469,8 +537,12 @@ def _cell(text) -> str:
 
 def render(cat: Catalogue) -> str:
     codes = cat.codes()
-    out = [HEADER, f"## The {len(codes)} codes\n", "| code | status | JSON-RPC | class | meaning |",
-           "| --- | --- | --- | --- | --- |"]
+    out = [
+        HEADER,
+        f"## The {len(codes)} codes\n",
+        "| code | status | JSON-RPC | class | meaning |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for code, e in codes.items():
         statuses = ", ".join(str(s) for s in sorted(e["statuses"], key=str))
         classes = ", ".join(f"`{c}`" if c != "—" else c for c in sorted(e["classes"]))
@@ -480,14 +552,20 @@ def render(cat: Catalogue) -> str:
     for code, e in codes.items():
         sites = ", ".join(e["sites"]) or "(defined, not raised by name)"
         out.append(f"- `{code}`: {sites}")
-    out += ["", "## Codes not written as literals\n",
-            "Each site whose code is computed, and the codes it was resolved to. *relays* means it",
-            "also passes on a code received from elsewhere (each catalogued where it is raised).\n",
-            "| site | expression | resolves to |", "| --- | --- | --- |"]
+    out += [
+        "",
+        "## Codes not written as literals\n",
+        "Each site whose code is computed, and the codes it was resolved to. *relays* means it",
+        "also passes on a code received from elsewhere (each catalogued where it is raised).\n",
+        "| site | expression | resolves to |",
+        "| --- | --- | --- |",
+    ]
     for d in sorted(cat.dynamic, key=lambda d: (d.path, d.line)):
         resolved = ", ".join(f"`{c}`" for c in d.resolved) or "**unresolved**"
-        out.append(f"| {d.path}:{d.line} ({d.where}) | `{_cell(d.expression)}` | "
-                   f"{resolved}{' (relays)' if d.relays and d.resolved else ''} |")
+        out.append(
+            f"| {d.path}:{d.line} ({d.where}) | `{_cell(d.expression)}` | "
+            f"{resolved}{' (relays)' if d.relays and d.resolved else ''} |"
+        )
     multi = {c: e for c, e in codes.items() if len(e["statuses"]) > 1 or VARIES in e["statuses"]}
     if multi:
         out += ["", "## Codes without a single status\n"]

@@ -1,4 +1,5 @@
 """Session-wide real servers. Each is started once per test session, on free ports."""
+
 from __future__ import annotations
 
 import pytest

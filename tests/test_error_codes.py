@@ -5,6 +5,7 @@ stale, or when a code breaks the rules (UPPER_SNAKE_CASE, one status, readable a
 Codes, statuses and classes are compared; file:line lists are not, so moving a module does not
 fail the test (regenerate with ``scripts/error_codes.py --write`` all the same).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -58,8 +59,9 @@ def test_every_code_the_server_answers_is_in_the_catalogue_with_its_status_and_c
     generated = _codes_table(error_codes.render(catalogue))
     missing = sorted(set(generated) - set(documented))
     gone = sorted(set(documented) - set(generated))
-    changed = {c: (documented[c], generated[c]) for c in set(generated) & set(documented)
-               if documented[c] != generated[c]}
+    changed = {
+        c: (documented[c], generated[c]) for c in set(generated) & set(documented) if documented[c] != generated[c]
+    }
     assert not missing, f"raised but not in docs/error-codes.md: {missing}; {REGENERATE}"
     assert not gone, f"in docs/error-codes.md but raised nowhere: {gone}; {REGENERATE}"
     assert not changed, f"(status, JSON-RPC, class) in the file vs in the code: {changed}; {REGENERATE}"
@@ -84,7 +86,8 @@ def test_the_catalogue_finds_literal_class_computed_and_hidden_codes(tmp_path):
     (tmp_path / "host").mkdir()
     shutil.copy(ROOT / "host" / "errors.py", tmp_path / "host" / "errors.py")
     (tmp_path / "plugin_email_manager" / "deep").mkdir(parents=True)
-    (tmp_path / "plugin_email_manager" / "deep" / "mod.py").write_text('''
+    (tmp_path / "plugin_email_manager" / "deep" / "mod.py").write_text(
+        '''
 from host import errors
 from host.errors import BadRequest, HostError, NotFound
 
@@ -103,7 +106,9 @@ def f(x, code):
     raise BadRequest("from the caller", code=code)
     raise HostError("hidden", **x)
     return {"errors": [{"message": "written", "code": "lowerCase"}]}
-''', encoding="utf-8")
+''',
+        encoding="utf-8",
+    )
     cat = error_codes.collect(tmp_path)
     codes = cat.codes()
     assert codes["LITERAL_ONE"]["statuses"] == {400}

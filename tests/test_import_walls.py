@@ -2,6 +2,7 @@
 the host knows nothing of the plugin, and the mail protocol layers know nothing of the web.
 
 Every import counts, at the top of a module or inside a function."""
+
 from __future__ import annotations
 
 import ast
@@ -59,8 +60,12 @@ def test_the_mail_protocol_layers_know_nothing_of_the_web_side():
     wrong = []
     for layer in PROTOCOL_LAYERS:
         for where, line, module in imports(layer):
-            if within(module, "aiohttp.web") or within(module, "aiohttp.web_request") or \
-                    within(module, "plugin_email_manager.plugin") or within(module, "host.api.public_route"):
+            if (
+                within(module, "aiohttp.web")
+                or within(module, "aiohttp.web_request")
+                or within(module, "plugin_email_manager.plugin")
+                or within(module, "host.api.public_route")
+            ):
                 wrong.append(f"{where}:{line} imports {module}")
     assert wrong == []
 

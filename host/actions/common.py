@@ -3,6 +3,7 @@
 Every query of an action goes through ``scoped_where``, which ANDs the collection's scope for
 the caller: a record outside it is, for that caller, a record that does not exist.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -18,11 +19,9 @@ from host.query.select import Selection, fetch_rows, make_selection, read_sort
 from host.query.values import Params, ident
 
 
-def scoped_where(coll, user, params: Params, flt: dict | None = None,
-                 tk: list[Any] | None = None) -> str:
+def scoped_where(coll, user, params: Params, flt: dict | None = None, tk: list[Any] | None = None) -> str:
     """``scope AND filter AND primary key in tk``, on alias ``t``."""
-    parts = [compile_filter(coll, coll.scope_filter(user), params, trusted=True),
-             compile_filter(coll, flt, params)]
+    parts = [compile_filter(coll, coll.scope_filter(user), params, trusted=True), compile_filter(coll, flt, params)]
     if tk is not None:
         pk = coll.primary_key
         parts.append(f"t.{ident(pk.column)} = ANY({params.array(pk.type, tk)})")
@@ -47,9 +46,14 @@ def not_found(coll) -> NotFound:
 
 def selection(ctx, mode: str) -> Selection:
     p = ctx.params
-    return make_selection(ctx.collection, fields=read_names(p.get("fields"), "fields"),
-                          appends=read_names(p.get("appends"), "appends"),
-                          except_=read_names(p.get("except"), "except"), mode=mode, user=ctx.user)
+    return make_selection(
+        ctx.collection,
+        fields=read_names(p.get("fields"), "fields"),
+        appends=read_names(p.get("appends"), "appends"),
+        except_=read_names(p.get("except"), "except"),
+        mode=mode,
+        user=ctx.user,
+    )
 
 
 async def answer_records(db, ctx, pks: list[Any]) -> list[dict]:
@@ -57,8 +61,15 @@ async def answer_records(db, ctx, pks: list[Any]) -> list[dict]:
     coll = ctx.collection
     params = Params()
     where = f"t.{ident(coll.primary_key.column)} = ANY({params.array(coll.primary_key.type, pks)})"
-    return await fetch_rows(db, coll, make_selection(coll, mode="record", user=ctx.user), where,
-                            params, sort=read_sort(coll, None), user=ctx.user)
+    return await fetch_rows(
+        db,
+        coll,
+        make_selection(coll, mode="record", user=ctx.user),
+        where,
+        params,
+        sort=read_sort(coll, None),
+        user=ctx.user,
+    )
 
 
 async def check_references(conn, ctx, values: dict[str, Any]) -> None:
@@ -73,7 +84,9 @@ async def check_references(conn, ctx, values: dict[str, Any]) -> None:
         pk = target.primary_key
         found = await conn.fetchval(
             f"SELECT 1 FROM {ident(target.table)} t WHERE t.{ident(pk.column)} = "
-            f"{params.typed(pk.type, values[f.foreign_key])} AND {scope}", *params.values)
+            f"{params.typed(pk.type, values[f.foreign_key])} AND {scope}",
+            *params.values,
+        )
         if not found:
             raise NotFound(f"no such record in {target.name}", field=f.foreign_key)
 
@@ -107,8 +120,11 @@ async def db_errors(coll, action: str) -> AsyncIterator[None]:
         yield
     except asyncpg.UniqueViolationError as e:
         name = _field_of(coll, e)
-        raise BadRequest(f"a record with this {name or 'value'} already exists", code="DUPLICATE",
-                         **({"field": name} if name else {})) from None
+        raise BadRequest(
+            f"a record with this {name or 'value'} already exists",
+            code="DUPLICATE",
+            **({"field": name} if name else {}),
+        ) from None
     except asyncpg.ForeignKeyViolationError as e:
         if action == "destroy":
             raise BadRequest("the record is still referenced by others", code="REFERENCED") from None

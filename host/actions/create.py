@@ -4,10 +4,10 @@ The collection's ``[acl.defaults]`` for the caller (e.g. ``userId``) win over wh
 foreign keys must name records the caller may see; the new record must lie inside the caller's
 scope, or nothing is stored (404, as for any id outside it).
 """
+
 from __future__ import annotations
 
-from host.actions.common import (answer_records, check_references, db_errors, not_found,
-                                 scoped_where, transaction)
+from host.actions.common import answer_records, check_references, db_errors, not_found, scoped_where, transaction
 from host.errors import BadRequest
 from host.query.values import Params, ident
 from host.query.writes import check_required, check_value, check_values, insert_sql

@@ -3,6 +3,7 @@
 Every answered field, and relations declared ``list = false`` appended; 404 for a record that
 does not exist or lies outside the caller's scope, in the same words.
 """
+
 from __future__ import annotations
 
 from host.actions.common import db_errors, not_found, scoped_where, selection, target
@@ -20,8 +21,7 @@ async def run(ctx) -> dict:
     params = Params()
     where = scoped_where(coll, ctx.user, params, flt, tk[0] if tk else None)
     async with db_errors(coll, "get"):
-        rows = await fetch_rows(ctx.db, coll, sel, where, params, sort=read_sort(coll, None),
-                                limit=1, user=ctx.user)
+        rows = await fetch_rows(ctx.db, coll, sel, where, params, sort=read_sort(coll, None), limit=1, user=ctx.user)
     if not rows:
         raise not_found(coll)
     return {"data": rows[0]}

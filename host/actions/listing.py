@@ -1,4 +1,5 @@
 """``<collection>:list``: a page of the caller's records, with ``meta`` unless ``paginate=false``."""
+
 from __future__ import annotations
 
 import math
@@ -22,7 +23,10 @@ async def run(ctx) -> dict:
         if not paginate:
             return {"data": await fetch_rows(ctx.db, coll, sel, where, params, sort=sort, user=ctx.user)}
         count = await count_rows(ctx.db, coll, where, params)
-        rows = await fetch_rows(ctx.db, coll, sel, where, params, sort=sort, limit=page_size,
-                                offset=(page - 1) * page_size, user=ctx.user)
-    return {"data": rows, "meta": {"count": count, "page": page, "pageSize": page_size,
-                                   "totalPage": math.ceil(count / page_size)}}
+        rows = await fetch_rows(
+            ctx.db, coll, sel, where, params, sort=sort, limit=page_size, offset=(page - 1) * page_size, user=ctx.user
+        )
+    return {
+        "data": rows,
+        "meta": {"count": count, "page": page, "pageSize": page_size, "totalPage": math.ceil(count / page_size)},
+    }

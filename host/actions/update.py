@@ -4,10 +4,18 @@ With ``filterByTk`` every id must name a record in the caller's scope (else 404,
 changed). A record may not be moved out of the scope, and a foreign key must name a record the
 caller may see. Answers the updated record; a list when several (or a list of ids) were named.
 """
+
 from __future__ import annotations
 
-from host.actions.common import (answer_records, check_references, db_errors, not_found,
-                                 scoped_where, target, transaction)
+from host.actions.common import (
+    answer_records,
+    check_references,
+    db_errors,
+    not_found,
+    scoped_where,
+    target,
+    transaction,
+)
 from host.errors import BadRequest
 from host.query.values import Params, ident
 from host.query.writes import check_values, update_sql
@@ -31,8 +39,12 @@ async def run(ctx) -> dict:
         async with transaction(ctx.db) as conn:
             params = Params()
             where = scoped_where(coll, ctx.user, params, flt, ids)
-            pks = [r["pk"] for r in await conn.fetch(
-                f"SELECT t.{ident(pk.column)} AS pk FROM {table} t WHERE {where} FOR UPDATE", *params.values)]
+            pks = [
+                r["pk"]
+                for r in await conn.fetch(
+                    f"SELECT t.{ident(pk.column)} AS pk FROM {table} t WHERE {where} FOR UPDATE", *params.values
+                )
+            ]
             if ids is not None and len(pks) != len(ids):
                 raise not_found(coll)
             if values and pks:

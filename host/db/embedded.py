@@ -4,6 +4,7 @@ Its data lives under ``<storage>/pgdata``; it listens on a Unix socket only, and
 server exits. ``pgserver`` is the optional extra ``embedded``: it is imported only when used, and
 ``require_pgserver`` lets start-up say in one line what to do when it is missing.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -15,8 +16,10 @@ from host.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-MISSING = ("no database: set EMAIL_CENTER_DATABASE_URL=postgresql://user:password@host/db or install the "
-           "embedded server with pip install 'email-center[embedded]'")
+MISSING = (
+    "no database: set EMAIL_CENTER_DATABASE_URL=postgresql://user:password@host/db or install the "
+    "embedded server with pip install 'email-center[embedded]'"
+)
 
 
 def require_pgserver() -> None:

@@ -15,6 +15,7 @@ database take turns; the later ones find nothing left to do. Then the plugins' h
 recorded one whose SQL changed since is a ``ConfigError`` (a database is never silently out of
 step with the code), unless the recorded text is one the migration declares it ``replaces``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -108,11 +109,11 @@ class _Planner:
 
     def __init__(self, registry, columns, indexes, ours, fks, defaults):
         self.registry = registry
-        self.columns = columns      # table -> column -> (type, default, identity)
-        self.indexes = indexes      # index names
-        self.ours = ours            # index names a collection migration created (may be dropped)
-        self.fks = fks              # (table, name) -> confdeltype
-        self.defaults = defaults    # (table, column) -> the default as PostgreSQL prints it
+        self.columns = columns  # table -> column -> (type, default, identity)
+        self.indexes = indexes  # index names
+        self.ours = ours  # index names a collection migration created (may be dropped)
+        self.fks = fks  # (table, name) -> confdeltype
+        self.defaults = defaults  # (table, column) -> the default as PostgreSQL prints it
 
     def column_def(self, coll, f) -> str:
         sql = f"{ident(f.column)} {f.sql_type}"
@@ -141,12 +142,16 @@ class _Planner:
                 if default is not None:
                     out.append(f"ALTER TABLE {t} ALTER COLUMN {c} DROP DEFAULT")
                     default = None
-                out.append(f"ALTER TABLE {t} ALTER COLUMN {c} TYPE {f.sql_type} "
-                           f"USING {_using(f.column, type_, f.sql_type)}")
+                out.append(
+                    f"ALTER TABLE {t} ALTER COLUMN {c} TYPE {f.sql_type} USING {_using(f.column, type_, f.sql_type)}"
+                )
             if identity or default == want:
                 continue
-            out.append(f"ALTER TABLE {t} ALTER COLUMN {c} DROP DEFAULT" if want is None else
-                       f"ALTER TABLE {t} ALTER COLUMN {c} SET DEFAULT {literal(f)}")
+            out.append(
+                f"ALTER TABLE {t} ALTER COLUMN {c} DROP DEFAULT"
+                if want is None
+                else f"ALTER TABLE {t} ALTER COLUMN {c} SET DEFAULT {literal(f)}"
+            )
         declared = {f.column for f in stored}
         for column in live:
             if column not in declared:
@@ -180,23 +185,31 @@ class _Planner:
                 continue
             if live is not None:
                 out.append(f"ALTER TABLE {ident(coll.table)} DROP CONSTRAINT {ident(name)}")
-            out.append(f"ALTER TABLE {ident(coll.table)} ADD CONSTRAINT {ident(name)} FOREIGN KEY "
-                       f"({ident(column)}) REFERENCES {ident(target.table)} "
-                       f"({ident(target.primary_key.column)}) ON DELETE {action}")
+            out.append(
+                f"ALTER TABLE {ident(coll.table)} ADD CONSTRAINT {ident(name)} FOREIGN KEY "
+                f"({ident(column)}) REFERENCES {ident(target.table)} "
+                f"({ident(target.primary_key.column)}) ON DELETE {action}"
+            )
         return out
 
 
 async def _probe_defaults(conn, registry) -> dict[tuple[str, str], str]:
     """Each declared default as PostgreSQL prints it back, to compare with the catalog's text."""
-    wanted = [(c.table, f) for c in registry.values() for f in c.fields.values()
-              if not f.is_relation and f.default is not None]
+    wanted = [
+        (c.table, f)
+        for c in registry.values()
+        for f in c.fields.values()
+        if not f.is_relation and f.default is not None
+    ]
     if not wanted:
         return {}
     cols = ", ".join(f"c{i} {f.sql_type} DEFAULT {literal(f)}" for i, (_, f) in enumerate(wanted))
     await conn.execute(f"CREATE TEMP TABLE host_migrate_probe ({cols}) ON COMMIT DROP")
-    rows = await conn.fetch("SELECT a.attname, pg_get_expr(d.adbin, d.adrelid) AS dflt FROM pg_attrdef d "
-                            "JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum "
-                            "WHERE d.adrelid = 'host_migrate_probe'::regclass")
+    rows = await conn.fetch(
+        "SELECT a.attname, pg_get_expr(d.adbin, d.adrelid) AS dflt FROM pg_attrdef d "
+        "JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum "
+        "WHERE d.adrelid = 'host_migrate_probe'::regclass"
+    )
     printed = {r["attname"]: r["dflt"] for r in rows}
     await conn.execute("DROP TABLE host_migrate_probe")
     return {(table, f.column): printed[f"c{i}"] for i, (table, f) in enumerate(wanted)}
@@ -216,8 +229,11 @@ async def _collections(conn, registry) -> list[str]:
         columns.setdefault(r["tbl"], {})[r["col"]] = (r["type"], r["dflt"], r["identity"])
     indexes = {r["indexname"] for r in await conn.fetch(INDEXES)}
     # a plugin's hand-made index may carry a name like ours: only drop what we created
-    ours = {m.group(1) for r in await conn.fetch("SELECT sql FROM host_migrations WHERE kind = 'collection'")
-            for m in re.finditer(r'CREATE (?:UNIQUE )?INDEX "([^"]+)"', r["sql"])}
+    ours = {
+        m.group(1)
+        for r in await conn.fetch("SELECT sql FROM host_migrations WHERE kind = 'collection'")
+        for m in re.finditer(r'CREATE (?:UNIQUE )?INDEX "([^"]+)"', r["sql"])
+    }
     fks = {(r["tbl"], r["name"]): r["on_delete"] for r in await conn.fetch(FOREIGN_KEYS)}
     planner = _Planner(registry, columns, indexes, ours, fks, await _probe_defaults(conn, registry))
     plans = {c.name: planner.tables(c) for c in registry.values()}
@@ -235,7 +251,11 @@ async def _collections(conn, registry) -> list[str]:
         version = await conn.fetchval(
             "INSERT INTO host_migrations (kind, target, version, checksum, sql) "
             "SELECT 'collection', $1::text, COALESCE(max(version), 0) + 1, $2, $3 FROM host_migrations "
-            "WHERE kind = 'collection' AND target = $1::text RETURNING version", name, checksum(sql), sql)
+            "WHERE kind = 'collection' AND target = $1::text RETURNING version",
+            name,
+            checksum(sql),
+            sql,
+        )
         log.info("collection %s migrated to version %s", name, version)
         done += [f"{name} v{version}: {s}" for s in statements]
     return done
@@ -246,16 +266,26 @@ async def _plugin(conn, m) -> str | None:
         await conn.execute("SELECT pg_advisory_xact_lock($1)", LOCK_KEY)
         recorded = await conn.fetchval(
             "SELECT checksum FROM host_migrations WHERE kind = 'plugin' AND target = $1 AND version = $2",
-            m.plugin, m.version)
+            m.plugin,
+            m.version,
+        )
         if recorded is not None:
             if recorded != checksum(m.sql) and recorded not in m.replaces:
-                raise ConfigError(f"migration {m.plugin} {m.version} ({m.name}) was changed after it "
-                                  "ran on this database: add a new migration instead")
+                raise ConfigError(
+                    f"migration {m.plugin} {m.version} ({m.name}) was changed after it "
+                    "ran on this database: add a new migration instead"
+                )
             return None
         await _apply(conn, f"{m.plugin} {m.version} ({m.name})", [m.sql])
         await conn.execute(
             "INSERT INTO host_migrations (kind, target, version, name, checksum, sql) "
-            "VALUES ('plugin', $1, $2, $3, $4, $5)", m.plugin, m.version, m.name, checksum(m.sql), m.sql)
+            "VALUES ('plugin', $1, $2, $3, $4, $5)",
+            m.plugin,
+            m.version,
+            m.name,
+            checksum(m.sql),
+            m.sql,
+        )
         log.info("ran migration %s %s (%s)", m.plugin, m.version, m.name)
         return f"{m.plugin} migration {m.version}: {m.name}"
 

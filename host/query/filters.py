@@ -13,6 +13,7 @@ A filter is an object: ``{"field": value}`` (a bare value means ``$eq``, a bare 
 Hidden, write-only and binary fields cannot be filtered on (their values could be probed);
 scopes from collection files are ``trusted`` and may use them.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,7 @@ def parse_filter(raw: Any) -> dict | None:
     return raw
 
 
-def compile_filter(collection, flt: dict | None, params: Params, alias: str = "t",
-                   trusted: bool = False) -> str:
+def compile_filter(collection, flt: dict | None, params: Params, alias: str = "t", trusted: bool = False) -> str:
     """A SQL condition on ``collection`` (as ``alias``); ``"TRUE"`` for no filter."""
     if not flt:
         return "TRUE"
@@ -139,20 +139,31 @@ class _Walker:
 
     def object(self, coll, flt: Any, alias: str, where: str = "") -> str:
         if not isinstance(flt, dict):
-            raise InvalidFilter(f"filter{' on ' + repr(where) if where else ''} must be an object, "
-                                f"not {json.dumps(flt)}")
+            raise InvalidFilter(
+                f"filter{' on ' + repr(where) if where else ''} must be an object, not {json.dumps(flt)}"
+            )
         parts = []
         for key, value in flt.items():
             if key in ("$and", "$or"):
                 subs = [self.object(coll, v, alias, where) for v in _groups(key, value, where or coll.name)]
                 parts.append((_and if key == "$and" else _or)(subs) if subs else "TRUE")
             elif not isinstance(key, str) or key.startswith("$"):
-                raise InvalidFilter(f"operator {key!r} needs a field (in {where or coll.name!r})"
-                                    if key in OPERATORS else f"unknown operator {key!r}")
+                raise InvalidFilter(
+                    f"operator {key!r} needs a field (in {where or coll.name!r})"
+                    if key in OPERATORS
+                    else f"unknown operator {key!r}"
+                )
             else:
                 first, *rest = key.split(".")
-                parts.append(self.field(coll, first, _nest(rest, value) if rest else value, alias,
-                                        f"{where}.{first}" if where else first))
+                parts.append(
+                    self.field(
+                        coll,
+                        first,
+                        _nest(rest, value) if rest else value,
+                        alias,
+                        f"{where}.{first}" if where else first,
+                    )
+                )
         return _and(parts)
 
     def field(self, coll, name: str, value: Any, alias: str, label: str) -> str:
@@ -174,8 +185,12 @@ class _Walker:
         ops, nested = _split(value)
         if nested:
             raise InvalidFilter(f"field {label!r} has no sub-field {next(iter(nested))!r}", field=label)
-        return _and([self.op(lambda o, v: column_op(type_, expr, o, v, self.params, label),
-                             op, v, label) for op, v in ops.items()])
+        return _and(
+            [
+                self.op(lambda o, v: column_op(type_, expr, o, v, self.params, label), op, v, label)
+                for op, v in ops.items()
+            ]
+        )
 
     def op(self, apply, op: str, value: Any, label: str) -> str:
         """One operator, where $and/$or group operator objects ({"$or": [{"$lt": 1}, {"$gt": 9}]})."""
@@ -204,8 +219,10 @@ class _Walker:
         if nested or groups:
             r = self.alias("r")
             sub = self.object(target, {**nested, **groups}, r, label)
-            parts.append(f"EXISTS (SELECT 1 FROM {ident(target.table)} {r} WHERE "
-                         f"{r}.{ident(target.primary_key.column)} = {fk_expr} AND {sub})")
+            parts.append(
+                f"EXISTS (SELECT 1 FROM {ident(target.table)} {r} WHERE "
+                f"{r}.{ident(target.primary_key.column)} = {fk_expr} AND {sub})"
+            )
         return _and(parts)
 
     def has_many(self, coll, f, value: Any, alias: str, label: str) -> str:
@@ -215,8 +232,7 @@ class _Walker:
         ops, nested = _split(value)
         groups = {k: ops.pop(k) for k in ("$and", "$or") if k in ops}
         r = self.alias("r")
-        link = (f"{r}.{ident(target.fields[f.foreign_key].column)} = "
-                f"{alias}.{ident(coll.primary_key.column)}")
+        link = f"{r}.{ident(target.fields[f.foreign_key].column)} = {alias}.{ident(coll.primary_key.column)}"
         exists = f"EXISTS (SELECT 1 FROM {ident(target.table)} {r} WHERE {link})"
         parts = []
         for op, v in ops.items():
@@ -251,8 +267,9 @@ class _Walker:
         elif nested:
             for key, v in nested.items():
                 first, *rest = key.split(".")
-                parts.append(self.json(column, [*path, first], _nest(rest, v) if rest else v,
-                                       f"{label}.{first}", False))
+                parts.append(
+                    self.json(column, [*path, first], _nest(rest, v) if rest else v, f"{label}.{first}", False)
+                )
         return _and(parts)
 
     def json_any(self, expr: str, nested: dict, label: str) -> str:
@@ -262,8 +279,10 @@ class _Walker:
             return f"COALESCE({expr} @> {self.params.add(json.dumps([contained]), 'text::jsonb')}, FALSE)"
         e = self.alias("e")
         cond = self.json(f"{e}.v", [], nested, label, False)
-        return (f"EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof({expr}) = 'array' "
-                f"THEN {expr} END) AS {e}(v) WHERE {cond})")
+        return (
+            f"EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof({expr}) = 'array' "
+            f"THEN {expr} END) AS {e}(v) WHERE {cond})"
+        )
 
 
 def _containment(value: Any) -> Any:

@@ -5,6 +5,7 @@ field, or a path into one), where the comparison follows the type of the value g
 operators ($ne, $notIn, $notIncludes, $dateNotOn) also match NULL, as a person reading "subject
 does not include x" expects.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,16 +16,20 @@ from host.errors import InvalidFilter
 from host.query.values import CoercionError, Params, coerce, like_pattern, parse_datetime
 
 COMPARE = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
-TEXT_OPS = {"$includes", "$notIncludes", "$startsWith", "$endWith", "$endsWith",
-            "$notStartsWith", "$notEndWith"}
-DATE_OPS = {"$dateOn", "$dateNotOn", "$dateBefore", "$dateAfter", "$dateOnOrBefore",
-            "$dateOnOrAfter", "$dateBetween"}
+TEXT_OPS = {"$includes", "$notIncludes", "$startsWith", "$endWith", "$endsWith", "$notStartsWith", "$notEndWith"}
+DATE_OPS = {"$dateOn", "$dateNotOn", "$dateBefore", "$dateAfter", "$dateOnOrBefore", "$dateOnOrAfter", "$dateBetween"}
 POSITIVE = {"$notIncludes": "$includes", "$notStartsWith": "$startsWith", "$notEndWith": "$endWith"}
-OPERATORS = ({"$eq", "$ne", "$in", "$notIn", "$empty", "$notEmpty", "$exists", "$isTruly",
-              "$isFalsy", "$and", "$or"} | set(COMPARE) | TEXT_OPS | DATE_OPS)
+OPERATORS = (
+    {"$eq", "$ne", "$in", "$notIn", "$empty", "$notEmpty", "$exists", "$isTruly", "$isFalsy", "$and", "$or"}
+    | set(COMPARE)
+    | TEXT_OPS
+    | DATE_OPS
+)
 # a date-time expression of a jsonb string, NULL when it does not look like one
-JSON_DATE = ("(CASE WHEN jsonb_typeof({e}) = 'string' AND ({e} #>> '{{}}') ~ "
-             "'^\\d{{4}}-\\d{{2}}-\\d{{2}}' THEN ({e} #>> '{{}}')::timestamptz END)")
+JSON_DATE = (
+    "(CASE WHEN jsonb_typeof({e}) = 'string' AND ({e} #>> '{{}}') ~ "
+    "'^\\d{{4}}-\\d{{2}}-\\d{{2}}' THEN ({e} #>> '{{}}')::timestamptz END)"
+)
 
 
 def _bad(label: str, message: str) -> InvalidFilter:
@@ -181,7 +186,10 @@ def json_op(expr: str, op: str, value: Any, params: Params, label: str) -> str:
             has = f"COALESCE({expr} @> {_jsonb(inner, params)} OR {expr} = {_jsonb(value, params)}, FALSE)"
             return has if op == "$includes" else f"NOT {has}"
         # any string inside (the value itself, or any depth of an object or list)
-        strings = f"(SELECT v #>> '{{}}' AS s FROM jsonb_path_query({expr}, 'strict $.**') v WHERE jsonb_typeof(v) = 'string')"
+        strings = (
+            f"(SELECT v #>> '{{}}' AS s FROM jsonb_path_query({expr}, 'strict $.**') v "
+            "WHERE jsonb_typeof(v) = 'string')"
+        )
         cond = _text_op(POSITIVE.get(op, op), "x.s", value, params, label)
         found = f"EXISTS (SELECT 1 FROM {strings} x WHERE {cond})"
         return f"NOT {found}" if op.startswith("$not") else found

@@ -3,6 +3,7 @@
 A query string gives strings (``"5"``, ``["5", "6"]``, ``"id,subject"``, ``"false"``); a JSON
 body gives typed values (``5``, ``[5, 6]``, ``["id", "subject"]``, ``false``). Both read the same.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,7 @@ def read_tk(collection, raw: Any, name: str = "filterByTk") -> tuple[list[Any], 
         try:
             raw, many = json.loads(raw), True
         except ValueError:
-            raise BadRequest(f"{name} {raw!r} is not an id or a JSON list of ids",
-                             field=name) from None
+            raise BadRequest(f"{name} {raw!r} is not an id or a JSON list of ids", field=name) from None
     items = list(raw) if isinstance(raw, (list, tuple)) else [raw]
     if not items:
         raise BadRequest(f"{name} is an empty list", field=name)
@@ -86,6 +86,8 @@ def read_bool(raw: Any, name: str, default: bool) -> bool:
 
 def read_page(params: dict) -> tuple[int, int, bool]:
     """(page, pageSize, paginate); pageSize is capped at 1000."""
-    return (read_int(params.get("page"), "page", 1),
-            read_int(params.get("pageSize"), "pageSize", 20, maximum=MAX_PAGE_SIZE),
-            read_bool(params.get("paginate"), "paginate", True))
+    return (
+        read_int(params.get("page"), "page", 1),
+        read_int(params.get("pageSize"), "pageSize", 20, maximum=MAX_PAGE_SIZE),
+        read_bool(params.get("paginate"), "paginate", True),
+    )

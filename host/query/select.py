@@ -6,10 +6,12 @@ relation (batched over all rows, never one per row). ``answer_row`` turns a reco
 answer: camelCase names, dates in ISO 8601 with an explicit offset, json as JSON, and never a
 hidden, write-only or binary field.
 """
+
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -43,8 +45,15 @@ def _tree(names: list[str]) -> dict[str, list[str]]:
     return out
 
 
-def make_selection(coll, *, fields: list[str] | None = None, appends: list[str] | None = None,
-                   except_: list[str] | None = None, mode: str = "list", user=None) -> Selection:
+def make_selection(
+    coll,
+    *,
+    fields: list[str] | None = None,
+    appends: list[str] | None = None,
+    except_: list[str] | None = None,
+    mode: str = "list",
+    user=None,
+) -> Selection:
     """What to answer. ``mode``: "list" (list-default fields), "get" (every answered field, and
     relations declared ``list = false`` appended) or "record" (every answered field)."""
     wanted = _tree(fields or [])
@@ -85,8 +94,7 @@ def make_selection(coll, *, fields: list[str] | None = None, appends: list[str] 
     sel = Selection(names)
     for name, (chosen, deeper) in rel.items():
         target = coll.related(coll.fields[name])
-        if user is not None and not (target.acl.allows(user.role, "list")
-                                     or target.acl.allows(user.role, "get")):
+        if user is not None and not (target.acl.allows(user.role, "list") or target.acl.allows(user.role, "get")):
             raise BadRequest(f"appends: {name!r} cannot be read", field="appends")
         sel.appends[name] = make_selection(target, fields=chosen, appends=deeper, user=user)
     return sel
@@ -113,8 +121,7 @@ def read_sort(coll, names: list[str] | None) -> list[str]:
 
 
 def order_sql(coll, keys: list[str], alias: str = "t") -> str:
-    parts = [f"{alias}.{ident(coll.fields[k.lstrip('-')].column)}{' DESC' if k.startswith('-') else ''}"
-             for k in keys]
+    parts = [f"{alias}.{ident(coll.fields[k.lstrip('-')].column)}{' DESC' if k.startswith('-') else ''}" for k in keys]
     return " ORDER BY " + ", ".join(parts) if parts else ""
 
 
@@ -130,8 +137,7 @@ def _value(f, v: Any, json_text: bool) -> Any:
     return v
 
 
-def answer_row(collection, record, fields: list[str] | None = None, *,
-               json_text: bool = False) -> dict[str, Any]:
+def answer_row(collection, record, fields: list[str] | None = None, *, json_text: bool = False) -> dict[str, Any]:
     """A record (asyncpg Record or dict, keyed by field name or by column) as its answer.
 
     ``fields``: names to answer (default: every answered field the record holds). Hidden,
@@ -141,7 +147,7 @@ def answer_row(collection, record, fields: list[str] | None = None, *,
     """
     answered = collection.answered_fields
     out: dict[str, Any] = {}
-    for name in (fields if fields is not None else answered):
+    for name in fields if fields is not None else answered:
         f = answered.get(name)
         if f is None:
             continue
@@ -159,9 +165,19 @@ def _column(alias: str, f) -> str:
     return f"{col}::text AS {ident(f.name)}" if f.type == "json" else f"{col} AS {ident(f.name)}"
 
 
-async def _fetch(db, coll, sel: Selection, where: str, params: Params, *, order: str = "",
-                 limit: int | None = None, offset: int | None = None, user=None,
-                 link: str | None = None) -> tuple[list[dict], list]:
+async def _fetch(
+    db,
+    coll,
+    sel: Selection,
+    where: str,
+    params: Params,
+    *,
+    order: str = "",
+    limit: int | None = None,
+    offset: int | None = None,
+    user=None,
+    link: str | None = None,
+) -> tuple[list[dict], list]:
     cols = [_column("t", coll.fields[n]) for n in sel.fields]
     keys = {"__pk": coll.primary_key.column}
     if link:
@@ -204,24 +220,31 @@ async def _append(db, coll, name: str, sub: Selection, records, rows, user) -> N
     if ids:
         cond = f"t.{ident(fk.column)} = ANY({params.array(fk.type, ids)})"
         order = order_sql(target, read_sort(target, None))
-        got, recs = await _fetch(db, target, sub, f"{cond} AND {scope}", params, order=order,
-                                 user=user, link=fk.column)
+        got, recs = await _fetch(db, target, sub, f"{cond} AND {scope}", params, order=order, user=user, link=fk.column)
         for rec, row in zip(recs, got):
             groups.setdefault(rec["__link"], []).append(row)
     for rec, row in zip(records, rows):
         row[name] = groups.get(rec["__pk"], [])
 
 
-async def fetch_rows(db, coll, sel: Selection, where: str, params: Params, *,
-                     sort: list[str] | None = None, limit: int | None = None,
-                     offset: int | None = None, user=None) -> list[dict]:
+async def fetch_rows(
+    db,
+    coll,
+    sel: Selection,
+    where: str,
+    params: Params,
+    *,
+    sort: list[str] | None = None,
+    limit: int | None = None,
+    offset: int | None = None,
+    user=None,
+) -> list[dict]:
     """Answered rows of ``coll`` matching ``where`` (bound in ``params``), appends included.
 
     ``db`` is a pool or a connection; ``user`` scopes the appended relations.
     """
     order = order_sql(coll, sort) if sort else ""
-    rows, _ = await _fetch(db, coll, sel, where, params, order=order, limit=limit,
-                           offset=offset, user=user)
+    rows, _ = await _fetch(db, coll, sel, where, params, order=order, limit=limit, offset=offset, user=user)
     return rows
 
 

@@ -5,6 +5,7 @@ field, not a driver error) and is bound with ``Params.add``: nothing a caller se
 into SQL. json values are bound as text and cast (``$1::text::jsonb``), which works whether or
 not the pool has a jsonb codec.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,10 +14,16 @@ import re
 from datetime import date, datetime, time, timezone
 from typing import Any
 
-INT_RANGE = {"integer": (-2**31, 2**31 - 1), "bigInt": (-2**63, 2**63 - 1)}
+INT_RANGE = {"integer": (-(2**31), 2**31 - 1), "bigInt": (-(2**63), 2**63 - 1)}
 CASTS = {
-    "string": "text", "text": "text", "integer": "integer", "bigInt": "bigint",
-    "float": "double precision", "boolean": "boolean", "date": "timestamptz", "json": "text::jsonb",
+    "string": "text",
+    "text": "text",
+    "integer": "integer",
+    "bigInt": "bigint",
+    "float": "double precision",
+    "boolean": "boolean",
+    "date": "timestamptz",
+    "json": "text::jsonb",
 }
 _INT_RE = re.compile(r"^[+-]?\d+$")
 _TRUE = {"true", "1", "yes", "on"}
@@ -80,8 +87,7 @@ def parse_datetime(value: Any) -> tuple[datetime, bool]:
         s = value.strip()
         only_date = len(s) <= 10 and "T" not in s and ":" not in s
         try:
-            dt = (datetime.combine(date.fromisoformat(s), time()) if only_date
-                  else datetime.fromisoformat(s))
+            dt = datetime.combine(date.fromisoformat(s), time()) if only_date else datetime.fromisoformat(s)
         except ValueError:
             raise CoercionError(f"{value!r} is not an ISO 8601 date") from None
     else:

@@ -4,6 +4,7 @@ A caller may set a field unless it is hidden, binary, a hasMany, or read-only (a
 silently dropping it would hide a client's mistake). ``{"account": 5}`` or
 ``{"account": {"id": 5}}`` sets a belongsTo's foreign key.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -70,13 +71,13 @@ def insert_sql(coll, values: dict[str, Any], params: Params) -> str:
         return f"INSERT INTO {ident(coll.table)} DEFAULT VALUES RETURNING {pk} AS pk"
     cols = [ident(coll.fields[n].column) for n in values]
     vals = [params.typed(coll.fields[n].type, v) for n, v in values.items()]
-    return (f"INSERT INTO {ident(coll.table)} ({', '.join(cols)}) VALUES ({', '.join(vals)}) "
-            f"RETURNING {pk} AS pk")
+    return f"INSERT INTO {ident(coll.table)} ({', '.join(cols)}) VALUES ({', '.join(vals)}) RETURNING {pk} AS pk"
 
 
 def update_sql(coll, values: dict[str, Any], where: str, params: Params) -> str:
     """UPDATE the rows matching ``where`` (alias ``t``) ... RETURNING their primary keys."""
-    sets = [f"{ident(coll.fields[n].column)} = {params.typed(coll.fields[n].type, v)}"
-            for n, v in values.items()]
-    return (f"UPDATE {ident(coll.table)} t SET {', '.join(sets)} WHERE {where} "
-            f"RETURNING t.{ident(coll.primary_key.column)} AS pk")
+    sets = [f"{ident(coll.fields[n].column)} = {params.typed(coll.fields[n].type, v)}" for n, v in values.items()]
+    return (
+        f"UPDATE {ident(coll.table)} t SET {', '.join(sets)} WHERE {where} "
+        f"RETURNING t.{ident(coll.primary_key.column)} AS pk"
+    )

@@ -6,6 +6,7 @@ leave out the hidden ``secret`` field. The callback is public: it completes from
 state alone (bound server-side to the user who asked for the link), stores the account, starts
 its first sync and answers a page that follows it (``oauth/callback_page.py``).
 """
+
 from __future__ import annotations
 
 import html
@@ -14,7 +15,7 @@ from typing import Any, Literal, overload
 
 from host.api import Action, ActionContext, Raw, answer_row
 from host.errors import BadRequest, HostError, NotFound
-from plugin_email_manager import account_store, runtime
+from plugin_email_manager import account_store, process_state
 from plugin_email_manager.errors import MailAuthFailed
 from plugin_email_manager.mailsync import imap
 from plugin_email_manager.oauth.callback_page import PROGRESS, page
@@ -23,8 +24,21 @@ from plugin_email_manager.oauth.providers import load_provider
 from plugin_email_manager.sendmail import smtp
 
 SECURITY = ("tls", "starttls", "none")
-IMAP_FIELDS = {"provider", "email", "username", "password", "displayName", "imapHost", "imapPort", "imapSecurity",
-               "smtpHost", "smtpPort", "smtpSecurity", "syncSince", "appendSent"}
+IMAP_FIELDS = {
+    "provider",
+    "email",
+    "username",
+    "password",
+    "displayName",
+    "imapHost",
+    "imapPort",
+    "imapSecurity",
+    "smtpHost",
+    "smtpPort",
+    "smtpSecurity",
+    "syncSince",
+    "appendSent",
+}
 
 
 @overload
@@ -97,20 +111,23 @@ def _access(values: dict) -> tuple[str, dict[str, Any]]:
     if not isinstance(password, str) or not password:
         raise BadRequest("'password' is required.", code="MISSING_PARAMETER", field="password")
     return password, {
-        "imap_host": _host(values, "imapHost"), "imap_port": _port(values, "imapPort"),
-        "imap_security": _security(values, "imapSecurity"), "smtp_host": _host(values, "smtpHost"),
-        "smtp_port": _port(values, "smtpPort"), "smtp_security": _security(values, "smtpSecurity"),
+        "imap_host": _host(values, "imapHost"),
+        "imap_port": _port(values, "imapPort"),
+        "imap_security": _security(values, "imapSecurity"),
+        "smtp_host": _host(values, "smtpHost"),
+        "smtp_port": _port(values, "smtpPort"),
+        "smtp_security": _security(values, "smtpSecurity"),
     }
 
 
 async def _check_logins(servers: dict[str, Any], username: str, password: str) -> None:
     """Both logins, before anything is stored (an account that cannot sync or send is refused)."""
     try:
-        await check_imap_login(servers["imap_host"], servers["imap_port"], servers["imap_security"],
-                               username, password)
+        await check_imap_login(servers["imap_host"], servers["imap_port"], servers["imap_security"], username, password)
     except MailAuthFailed as e:
-        raise MailAuthFailed(f"The IMAP server {servers['imap_host']} refused the login: {e.message}",
-                             server="imap") from None
+        raise MailAuthFailed(
+            f"The IMAP server {servers['imap_host']} refused the login: {e.message}", server="imap"
+        ) from None
     await smtp.check_login(servers["smtp_host"], servers["smtp_port"], servers["smtp_security"], username, password)
 
 
@@ -148,17 +165,24 @@ async def create(ctx: ActionContext) -> dict:
 
     assert ctx.user is not None  # not a public action: the host refuses a call without a user
     account_id = await account_store.insert_imap(
-        ctx.db, ctx.user.id, email=email, display_name=_text(v, "displayName", required=False), username=username,
-        servers=servers, secret=ctx.host.secrets.encrypt({"password": password}), sync_since=since,
-        append_sent=append_sent)
-    await runtime.of(ctx.host).supervisor.claim(account_id)
+        ctx.db,
+        ctx.user.id,
+        email=email,
+        display_name=_text(v, "displayName", required=False),
+        username=username,
+        servers=servers,
+        secret=ctx.host.secrets.encrypt({"password": password}),
+        sync_since=since,
+        append_sent=append_sent,
+    )
+    await process_state.of(ctx.host).supervisor.claim(account_id)
     return {"data": await _row(ctx, account_id)}
 
 
 async def sync(ctx: ActionContext) -> dict:
     (account_id, *_rest) = await ctx.in_scope()
     wait = str(ctx.params.get("wait", "false")).lower() in ("true", "1")
-    result = await runtime.of(ctx.host).supervisor.sync(account_id, wait=wait)
+    result = await process_state.of(ctx.host).supervisor.sync(account_id, wait=wait)
     if isinstance(result, dict) and "error" in result:  # answered by the process that holds the account
         raise HostError(result["error"], code=result.get("code", "SYNC_FAILED"), status=result.get("status", 502))
     counts = result.get("counts", result) if isinstance(result, dict) else None
@@ -167,7 +191,7 @@ async def sync(ctx: ActionContext) -> dict:
 
 async def destroy(ctx: ActionContext) -> dict:
     ids = await ctx.in_scope()
-    supervisor = runtime.of(ctx.host).supervisor
+    supervisor = process_state.of(ctx.host).supervisor
     for account_id in ids:
         supervisor.stop_worker(account_id)
     deleted = await account_store.delete(ctx.db, ids)
@@ -202,24 +226,38 @@ async def update(ctx: ActionContext) -> dict:
         sets["append_sent"] = _append_sent(v)
     if CREDENTIALS & set(v):
         if row["provider"] != "imap":
-            raise BadRequest("Sign in again with the provider (re-link) to change this account's access.",
-                             code="USE_LINK")
-        merged = {"username": row["username"], "imapHost": row["imap_host"], "imapPort": row["imap_port"],
-                  "imapSecurity": row["imap_security"], "smtpHost": row["smtp_host"], "smtpPort": row["smtp_port"],
-                  "smtpSecurity": row["smtp_security"],
-                  "password": (ctx.host.secrets.decrypt(row["secret"]) or {}).get("password"), **v}
+            raise BadRequest(
+                "Sign in again with the provider (re-link) to change this account's access.", code="USE_LINK"
+            )
+        merged = {
+            "username": row["username"],
+            "imapHost": row["imap_host"],
+            "imapPort": row["imap_port"],
+            "imapSecurity": row["imap_security"],
+            "smtpHost": row["smtp_host"],
+            "smtpPort": row["smtp_port"],
+            "smtpSecurity": row["smtp_security"],
+            "password": (ctx.host.secrets.decrypt(row["secret"]) or {}).get("password"),
+            **v,
+        }
         username = _text(merged, "username")
         password, servers = _access(merged)
         await _check_logins(servers, username, password)
-        sets.update(servers, username=username, secret=ctx.host.secrets.encrypt({"password": password}),
-                    status="syncing", error=None)
+        sets.update(
+            servers,
+            username=username,
+            secret=ctx.host.secrets.encrypt({"password": password}),
+            status="syncing",
+            error=None,
+        )
     await account_store.update(ctx.db, account_id, sets)
     if "secret" in sets:
-        await runtime.of(ctx.host).supervisor.sync(account_id, wait=False)
+        await process_state.of(ctx.host).supervisor.sync(account_id, wait=False)
     return {"data": await _row(ctx, account_id)}
 
 
 CALLBACK = "/api/mailAccounts:oauthCallback"
+
 
 async def link(ctx: ActionContext) -> dict:
     provider = ctx.params.get("provider")
@@ -231,45 +269,66 @@ async def link(ctx: ActionContext) -> dict:
         if await account_store.provider_of(ctx.db, account_id) != provider:
             raise NotFound("No such mail account.")  # the same answer: re-linking keeps the provider
     assert ctx.user is not None  # not a public action: the host refuses a call without a user
-    url = await start_link(ctx.host, ctx.user.id, provider, ctx.host.base_url + CALLBACK,
-                           account_id=_int(relink) if relink is not None else None)
+    url = await start_link(
+        ctx.host,
+        ctx.user.id,
+        provider,
+        ctx.host.base_url + CALLBACK,
+        account_id=_int(relink) if relink is not None else None,
+    )
     return {"data": {"authorizationUrl": url}}
+
 
 def _int(value: Any) -> int:
     try:
         n = int(value)
     except (TypeError, ValueError):
         n = None
-    if n is None or not -2 ** 63 <= n < 2 ** 63:  # ids are bigints: a larger number would reach SQL
+    if n is None or not -(2**63) <= n < 2**63:  # ids are bigints: a larger number would reach SQL
         raise BadRequest("accountId must be an id.", code="INVALID_VALUE", field="accountId")
     return n
 
+
 async def callback(ctx: ActionContext) -> Raw:
     try:
-        result = await complete_link(ctx.host, ctx.params.get("state"), ctx.params.get("code"),
-                                     ctx.params.get("error"))
+        result = await complete_link(ctx.host, ctx.params.get("state"), ctx.params.get("code"), ctx.params.get("error"))
     except HostError as e:
         return page("Linking failed", f"<p class=err>{html.escape(e.message)}</p>", status=e.status)
     config = await load_provider(ctx.host, result.provider)
     secret = ctx.host.secrets.encrypt(result.tokens)
-    account_id = await account_store.linked_account(ctx.db, result.user_id, result.provider, result.account_id,
-                                                    result.email)
+    account_id = await account_store.linked_account(
+        ctx.db, result.user_id, result.provider, result.account_id, result.email
+    )
     if account_id is None:
-        servers = {"imap_host": config.imap_host, "imap_port": config.imap_port, "imap_security": config.imap_security,
-                   "smtp_host": config.smtp_host, "smtp_port": config.smtp_port, "smtp_security": config.smtp_security}
-        account_id = await account_store.insert_linked(ctx.db, result.user_id, result.provider, email=result.email,
-                                                       display_name=result.display_name, servers=servers, secret=secret)
+        servers = {
+            "imap_host": config.imap_host,
+            "imap_port": config.imap_port,
+            "imap_security": config.imap_security,
+            "smtp_host": config.smtp_host,
+            "smtp_port": config.smtp_port,
+            "smtp_security": config.smtp_security,
+        }
+        account_id = await account_store.insert_linked(
+            ctx.db,
+            result.user_id,
+            result.provider,
+            email=result.email,
+            display_name=result.display_name,
+            servers=servers,
+            secret=secret,
+        )
     else:  # a re-link: new tokens for the same mailbox
         await account_store.relink(ctx.db, account_id, secret)
-    await runtime.of(ctx.host).supervisor.sync(account_id, wait=False)
+    await process_state.of(ctx.host).supervisor.sync(account_id, wait=False)
     return page(f"Linking {html.escape(result.email)}", PROGRESS, account_id=account_id)
 
 
 ACTIONS = [
     Action("mailAccounts", "create", create, summary="Add an IMAP/SMTP account (logins checked first)"),
     Action("mailAccounts", "link", link, summary="Start linking a Google or Microsoft account"),
-    Action("mailAccounts", "oauthCallback", callback, public=True,
-           summary="Where the OAuth provider sends the person back"),
+    Action(
+        "mailAccounts", "oauthCallback", callback, public=True, summary="Where the OAuth provider sends the person back"
+    ),
     Action("mailAccounts", "update", update, summary="Rename, or give a new password or server"),
     Action("mailAccounts", "sync", sync, summary="Sync now (Refresh); wait: true answers when done"),
     Action("mailAccounts", "destroy", destroy, summary="Remove an account and all of its mail here"),

@@ -1,5 +1,6 @@
 """``mailAttachments``: ``download`` answers an attachment's bytes to the signed-in owner, served
 so that the browser never runs them (``attachments.safe_type``, ``nosniff``)."""
+
 from __future__ import annotations
 
 from host.api import Action, ActionContext, Params, Raw, read_ids
@@ -16,9 +17,15 @@ async def download(ctx: ActionContext) -> Raw:
     row = await attachments.file_of(ctx.db, ctx.where(params, ids=read[0]), params)
     if row is None:  # none, or not the caller's: the same answer
         raise NotFound("No such attachment.")
-    return Raw(bytes(row["content"] or b""), safe_type(row["content_type"]), headers={
-        "Content-Disposition": disposition("attachment", row["filename"] or "attachment"),
-        "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
+    return Raw(
+        bytes(row["content"] or b""),
+        safe_type(row["content_type"]),
+        headers={
+            "Content-Disposition": disposition("attachment", row["filename"] or "attachment"),
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 ACTIONS = [Action("mailAttachments", "download", download, reads=True, summary="The attachment's bytes")]

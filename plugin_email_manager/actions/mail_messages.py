@@ -19,6 +19,7 @@ Attachments of a message to send come as JSON (``attachments: [{"filename","cont
 "content": base64}]``) or as multipart form data (files in the field ``attachments``, the other
 fields as form fields whose values may be JSON). Sizes are checked before anything is sent.
 """
+
 from __future__ import annotations
 
 import base64
@@ -42,9 +43,8 @@ from host.api import (
     read_sort,
 )
 from host.errors import BadRequest, HostError, NotFound
-from plugin_email_manager import connections, events, outbox, sending
+from plugin_email_manager import connections, events, message_store, outbox, sending
 from plugin_email_manager.conversations import listing
-from plugin_email_manager import message_store
 from plugin_email_manager.mailsync import pending_flags
 from plugin_email_manager.reader import full_messages
 from plugin_email_manager.search import read_search, search_sql
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 
 # ---------------------------------------------------------------- list and read
 
+
 def _thread_sort(raw: Any) -> bool:
     """``sort``: ``-date`` (the default, newest first) or ``date``; answers "descending"."""
     names = read_names(raw, "sort") or ["-date"]
@@ -66,16 +67,41 @@ def _thread_sort(raw: Any) -> bool:
 
 
 # a row's main message: what a message list shows (the caller's `fields` / `appends` choose otherwise)
-MAIN_FIELDS = ["accountId", "folderId", "type", "threadId", "messageId", "subject", "from", "to", "cc",
-               "date", "snippet", "read", "flagged", "answered", "forwarded", "hasAttachments", "size",
-               "parseState", "outbox", "sendAt", "sendError"]
+MAIN_FIELDS = [
+    "accountId",
+    "folderId",
+    "type",
+    "threadId",
+    "messageId",
+    "subject",
+    "from",
+    "to",
+    "cc",
+    "date",
+    "snippet",
+    "read",
+    "flagged",
+    "answered",
+    "forwarded",
+    "hasAttachments",
+    "size",
+    "parseState",
+    "outbox",
+    "sendAt",
+    "sendError",
+]
 
 
 def _main_selection(ctx: ActionContext) -> Selection:
     p = ctx.params
-    return make_selection(ctx.collection, fields=read_names(p.get("fields"), "fields") or MAIN_FIELDS,
-                          appends=read_names(p.get("appends"), "appends"),
-                          except_=read_names(p.get("except"), "except"), mode="list", user=ctx.user)
+    return make_selection(
+        ctx.collection,
+        fields=read_names(p.get("fields"), "fields") or MAIN_FIELDS,
+        appends=read_names(p.get("appends"), "appends"),
+        except_=read_names(p.get("except"), "except"),
+        mode="list",
+        user=ctx.user,
+    )
 
 
 def _meta(count: int, page: int, page_size: int) -> dict:
@@ -99,8 +125,9 @@ async def list_threads(ctx: ActionContext) -> dict:
         else:
             accounts = await listing.own_accounts(db, coll, user)
             arms = (lambda params: search_sql(search, params, accounts=accounts)) if search else None
-            pairs, total = await listing.grouped_page(db, coll, user, flt, arms, accounts,
-                                                          page_size, offset, descending)
+            pairs, total = await listing.grouped_page(
+                db, coll, user, flt, arms, accounts, page_size, offset, descending
+            )
         mains = {}
         if pairs:
             params = Params()
@@ -151,13 +178,13 @@ async def list_messages(ctx: ActionContext) -> dict:
     page, page_size, paginate = read_page(ctx.params)
     order = order_sql(coll, read_sort(coll, names)) if names else None
     async with db_errors(coll, "list"):
-        ids, count = await listing.searched_page(ctx.db, coll, ctx.user, flt, search, order,
-                                                 (page_size, (page - 1) * page_size) if paginate else None)
+        ids, count = await listing.searched_page(
+            ctx.db, coll, ctx.user, flt, search, order, (page_size, (page - 1) * page_size) if paginate else None
+        )
         rows = []
         if ids:
             p2 = Params()
-            got = await fetch_rows(ctx.db, coll, sel, f"t.id = ANY ({p2.add(ids, 'bigint[]')})", p2,
-                                   user=ctx.user)
+            got = await fetch_rows(ctx.db, coll, sel, f"t.id = ANY ({p2.add(ids, 'bigint[]')})", p2, user=ctx.user)
             by_id = {r["id"]: r for r in got}
             rows = [by_id[i] for i in ids if i in by_id]
     if count is None:  # paginate=false: no window, no count
@@ -167,13 +194,16 @@ async def list_messages(ctx: ActionContext) -> dict:
 
 # ---------------------------------------------------------------- change
 
+
 async def get(ctx: ActionContext) -> dict:
     ids = await ctx.in_scope()
     if len(ids) != 1:
         raise BadRequest("'filterByTk' must name one message.", code="INVALID_VALUE", field="filterByTk")
     return {"data": (await full_messages(ctx, ids))[0]}
 
+
 FLAG_COLUMNS = ("read", "flagged")  # the server flags a person changes (sending sets the others)
+
 
 async def set_flag(ctx: ActionContext, ids: list[int], column: str, value: bool) -> None:
     """Set a flag column here and on the server (``pending_flags`` keeps it until the server has it)."""
@@ -185,10 +215,12 @@ async def set_flag(ctx: ActionContext, ids: list[int], column: str, value: bool)
     await ctx.host.badges_changed(ctx.user.id)
     await events.changed(ctx.host, None, [(i, (column,)) for i in news])
 
+
 async def mark_read(ctx: ActionContext) -> dict:
     ids = await ctx.in_scope()
     await set_flag(ctx, ids, "read", True)
     return {"data": ids}
+
 
 async def mark_unread(ctx: ActionContext) -> dict:
     ids = await ctx.in_scope()
@@ -202,8 +234,9 @@ async def update(ctx: ActionContext) -> dict:
     unknown = set(ctx.values) - set(FLAG_COLUMNS) - set(message_store.LOCAL_COLUMNS)
     if unknown or not ctx.values:
         name = sorted(unknown)[0] if unknown else "read"
-        raise BadRequest(f"Only read, flagged, labels and todo can be changed ({name!r} cannot).",
-                         code="READ_ONLY", field=name)
+        raise BadRequest(
+            f"Only read, flagged, labels and todo can be changed ({name!r} cannot).", code="READ_ONLY", field=name
+        )
     for column, value in ctx.values.items():
         if column == "labels":
             if not isinstance(value, list) or not all(isinstance(v, str) and 0 < len(v) <= 100 for v in value):
@@ -220,6 +253,7 @@ async def update(ctx: ActionContext) -> dict:
                 await events.changed(ctx.host, None, [(i, ("labels",)) for i in ids])
     rows = await full_messages(ctx, ids)
     return {"data": rows[0] if len(rows) == 1 else rows}
+
 
 async def destroy(ctx: ActionContext) -> dict:
     """Move to Trash on the server; from Trash, delete for good."""
@@ -267,6 +301,7 @@ async def destroy(ctx: ActionContext) -> dict:
 
 # ---------------------------------------------------------------- write
 
+
 def _list(value: Any, name: str) -> list:
     if value in (None, ""):
         return []
@@ -283,11 +318,17 @@ def _attachments(ctx: ActionContext) -> list[dict]:
         try:
             content = base64.b64decode(a.get("content") or "", validate=True)
         except (binascii.Error, ValueError, TypeError):
-            raise BadRequest(f"attachments[{i}].content is not base64.", code="INVALID_VALUE",
-                             field="attachments") from None
-        out.append({"filename": str(a.get("filename") or f"attachment-{i + 1}"),
-                    "contentType": str(a.get("contentType") or "application/octet-stream"), "content": content,
-                    **({"contentId": a["contentId"]} if a.get("contentId") else {})})
+            raise BadRequest(
+                f"attachments[{i}].content is not base64.", code="INVALID_VALUE", field="attachments"
+            ) from None
+        out.append(
+            {
+                "filename": str(a.get("filename") or f"attachment-{i + 1}"),
+                "contentType": str(a.get("contentType") or "application/octet-stream"),
+                "content": content,
+                **({"contentId": a["contentId"]} if a.get("contentId") else {}),
+            }
+        )
     for filename, content_type, data in ctx.files.get("attachments", []):
         out.append({"filename": filename, "contentType": content_type, "content": data})
     return out
@@ -316,8 +357,9 @@ async def _account_addresses(ctx: ActionContext, account_id: int) -> set[str]:
 async def prepare_reply(ctx: ActionContext) -> dict:
     original = await _original(ctx, ctx.params.get("filterByTk"), "filterByTk")
     reply_all = str(ctx.params.get("all", "false")).lower() in ("true", "1")
-    draft = replies.prepare_reply(original, account_addresses=await _account_addresses(ctx, original["accountId"]),
-                                  reply_all=reply_all)
+    draft = replies.prepare_reply(
+        original, account_addresses=await _account_addresses(ctx, original["accountId"]), reply_all=reply_all
+    )
     draft.pop("references", None)  # ``send`` makes them from ``inReplyTo``, our id
     return {"data": {**draft, "accountId": original["accountId"], "inReplyTo": original["id"]}}
 
@@ -364,30 +406,65 @@ async def compose_and_send(ctx: ActionContext, p: dict, *, send_it: bool = True)
     if send_it and not (to or cc or bcc):
         raise BadRequest("Add at least one recipient.", code="NO_RECIPIENTS", field="to")
     subject, text, html = p.get("subject") or "", p.get("text"), p.get("html")
-    if not isinstance(subject, str) or (text is not None and not isinstance(text, str)) or \
-            (html is not None and not isinstance(html, str)):
+    if (
+        not isinstance(subject, str)
+        or (text is not None and not isinstance(text, str))
+        or (html is not None and not isinstance(html, str))
+    ):
         raise BadRequest("subject, text and html must be strings.", code="INVALID_VALUE")
     existing_id = state["message_id"] if state is not None else None
     msg = compose.build_message(
-        from_addr={"name": account.display_name or "", "address": account.email}, to=to, cc=cc, bcc=bcc,
-        subject=subject, text=text, html=html, attachments=attachments, in_reply_to=in_reply_to,
-        references=references, message_id=existing_id, date=send_at)
+        from_addr={"name": account.display_name or "", "address": account.email},
+        to=to,
+        cc=cc,
+        bcc=bcc,
+        subject=subject,
+        text=text,
+        html=html,
+        attachments=attachments,
+        in_reply_to=in_reply_to,
+        references=references,
+        message_id=existing_id,
+        date=send_at,
+    )
     bcc_json = parse_recipients(bcc)
     if not send_it:
         if draft_id is not None:  # the server's copy of the old version goes first (store forgets its UID)
             await outbox.remove_server_copy(ctx.host, account, draft_id)
-        draft_id = await outbox.store(ctx.db, account_id, msg, type_="drafts", outbox="draft", bcc=bcc_json,
-                                      text=text, html=html, draft_id=draft_id)
+        draft_id = await outbox.store(
+            ctx.db,
+            account_id,
+            msg,
+            type_="drafts",
+            outbox="draft",
+            bcc=bcc_json,
+            text=text,
+            html=html,
+            draft_id=draft_id,
+        )
         await outbox.append(ctx.host, account, draft_id, "drafts", ["\\Draft", "\\Seen"])
         return {"data": {"id": draft_id, "draftId": draft_id}}
 
     if draft_id is not None:
         await outbox.remove_server_copy(ctx.host, account, draft_id)
     if send_at is not None:  # held: sendAt, or the undo window; sending.JOB sends it then
-        return {"data": await sending.hold(ctx.db, account_id, msg, send_at=send_at, bcc=bcc_json, text=text,
-                                           html=html, draft_id=draft_id, original_id=original_id, forwarded=forwarded)}
-    row_id = await outbox.store(ctx.db, account_id, msg, type_="drafts", outbox="sending", bcc=bcc_json,
-                                text=text, html=html, draft_id=draft_id)
+        return {
+            "data": await sending.hold(
+                ctx.db,
+                account_id,
+                msg,
+                send_at=send_at,
+                bcc=bcc_json,
+                text=text,
+                html=html,
+                draft_id=draft_id,
+                original_id=original_id,
+                forwarded=forwarded,
+            )
+        }
+    row_id = await outbox.store(
+        ctx.db, account_id, msg, type_="drafts", outbox="sending", bcc=bcc_json, text=text, html=html, draft_id=draft_id
+    )
     try:
         await sending.deliver(ctx.host, account, row_id, msg, bcc, original_id=original_id, forwarded=forwarded)
     except HostError as e:
@@ -411,9 +488,15 @@ async def _send_prepared(ctx: ActionContext, prepared: dict, link: str) -> dict:
     text, html = p.get("text"), p.get("html")
     if str(p.get("quote", "true")).lower() not in ("false", "0"):
         text, html = replies.with_quote(prepared, text=text, html=html)
-    values = {"accountId": prepared["accountId"], link: prepared[link], "bcc": p.get("bcc"),
-              "subject": p.get("subject", prepared["subject"]), "text": text, "html": html,
-              "attachments": p.get("attachments")}
+    values = {
+        "accountId": prepared["accountId"],
+        link: prepared[link],
+        "bcc": p.get("bcc"),
+        "subject": p.get("subject", prepared["subject"]),
+        "text": text,
+        "html": html,
+        "attachments": p.get("attachments"),
+    }
     for field in ("to", "cc"):
         values[field] = p.get(field, [format_address(a) for a in prepared[field]])
     return await compose_and_send(ctx, values)

@@ -1,5 +1,6 @@
 """``mailSettings`` (root only): the client secret is encrypted before it is stored, and every
 process reloads the run-time settings after a change (``settings_records``)."""
+
 from __future__ import annotations
 
 from host.api import Action, ActionContext
@@ -10,11 +11,13 @@ def _encrypt_secret(ctx: ActionContext) -> None:
     if isinstance(secret, str) and secret:
         ctx.values = {**ctx.values, "clientSecret": ctx.host.secrets.encrypt(secret)}
 
+
 async def create(ctx: ActionContext) -> dict:
     _encrypt_secret(ctx)
     answer = await ctx.run_generic("create")
     await ctx.host.notify("mail_settings_changed", {})
     return answer
+
 
 async def update(ctx: ActionContext) -> dict:
     _encrypt_secret(ctx)

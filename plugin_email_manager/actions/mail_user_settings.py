@@ -4,6 +4,7 @@
 ``{"undoSendSeconds": 0..30}`` changes them (400 ``INVALID_VALUE`` otherwise) and answers them.
 Neither takes ``filterByTk``: a person has one record, found by the signed-in user.
 """
+
 from __future__ import annotations
 
 from host.api import Action, ActionContext

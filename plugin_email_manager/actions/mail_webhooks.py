@@ -2,6 +2,7 @@
 ``mailWebhooks:test``. The URL passes the SSRF guard (``webhooks/guard.py``), the secret is
 stored encrypted and never answered, ``allUsers`` is root's. Deliveries: ``mailWebhookDeliveries``
 (generic list/get, scoped to the webhook's owner)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,8 +19,9 @@ async def _checked(ctx: ActionContext) -> None:
     """The values of a create or update, checked; the secret encrypted."""
     values: dict[str, Any] = dict(ctx.values)
     if "url" in values or ctx.action == "create":
-        values["url"] = await guard.check_url(values.get("url"),
-                                              bool(ctx.host.settings.get("webhook_allow_private", False)))
+        values["url"] = await guard.check_url(
+            values.get("url"), bool(ctx.host.settings.get("webhook_allow_private", False))
+        )
     if "events" in values:
         kinds = values["events"]
         if kinds is None:
@@ -28,8 +30,11 @@ async def _checked(ctx: ActionContext) -> None:
             raise BadRequest("'events' must be a list of event names.", code="INVALID_VALUE", field="events")
         unknown = sorted(set(kinds) - set(events.EVENTS))
         if unknown:
-            raise BadRequest(f"Unknown event {unknown[0]!r}; events are {', '.join(events.EVENTS)}.",
-                             code="INVALID_VALUE", field="events")
+            raise BadRequest(
+                f"Unknown event {unknown[0]!r}; events are {', '.join(events.EVENTS)}.",
+                code="INVALID_VALUE",
+                field="events",
+            )
         values["events"] = list(dict.fromkeys(kinds))
     if values.get("allUsers") and not (ctx.user and ctx.user.is_root):
         raise Forbidden("Only root may set allUsers.", field="allUsers")

@@ -1,5 +1,6 @@
 """``mailSignatures`` and ``mailTemplates``: a person's own HTML, sanitized before it is stored,
 since compose puts it into the page (the generic actions do the rest)."""
+
 from __future__ import annotations
 
 from host.api import Action, ActionContext

@@ -11,11 +11,18 @@
 The tables, and the triggers that carry a placed message on to the thread list, are migrations
 (``plugin_email_manager/migrations/002_conversations.sql``, ``004_conversation_counts.sql``).
 """
+
 from __future__ import annotations
 
-from plugin_email_manager.conversations.placing import (
-    assign_threads, lock_account, rebuild_threads, thread_ids_for)
+from plugin_email_manager.conversations.placing import assign_threads, lock_account, rebuild_threads, thread_ids_for
 from plugin_email_manager.conversations.subjects import forward_subject, normalize_subject, reply_subject
 
-__all__ = ["assign_threads", "forward_subject", "lock_account", "normalize_subject", "rebuild_threads",
-           "reply_subject", "thread_ids_for"]
+__all__ = [
+    "assign_threads",
+    "forward_subject",
+    "lock_account",
+    "normalize_subject",
+    "rebuild_threads",
+    "reply_subject",
+    "thread_ids_for",
+]

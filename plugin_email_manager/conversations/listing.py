@@ -14,6 +14,7 @@ Both AND the collection's scope for the user (plus the user's account ids when t
 usual ``account.userId``, which lets the planner use per-account indexes): a filter naming
 another user's account narrows to nothing.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -88,11 +89,17 @@ async def own_accounts(db: Pool | Connection, coll: Collection, user: User | Non
     if not standard_scope(coll, user):
         return None
     params = Params()
-    return [r["id"] for r in await db.fetch(f"SELECT t.id FROM mail_accounts t "
-                                            f"WHERE {scope_where(_accounts(coll), user, params)}", *params.values)]
+    return [
+        r["id"]
+        for r in await db.fetch(
+            f"SELECT t.id FROM mail_accounts t WHERE {scope_where(_accounts(coll), user, params)}", *params.values
+        )
+    ]
 
 
-def user_wheres(coll: Collection, user: User | None, params: Params, flt: dict | None, accounts: list[int] | None) -> tuple[str, str]:
+def user_wheres(
+    coll: Collection, user: User | None, params: Params, flt: dict | None, accounts: list[int] | None
+) -> tuple[str, str]:
     """``scope AND filter`` on alias ``t``, twice, sharing their parameters: (indexed, not indexed).
 
     When the scope is the usual one, it is stated as the user's account ids (the same rows:
@@ -142,8 +149,9 @@ def default_view(coll: Collection, flt: dict | None, user: User | None) -> tuple
     return kind, accounts
 
 
-async def heads_page(db: Pool | Connection, user: User, kind: str, accounts: list[int] | None, limit: int, offset: int,
-                     descending: bool) -> tuple[list[tuple[int, int]], int]:
+async def heads_page(
+    db: Pool | Connection, user: User, kind: str, accounts: list[int] | None, limit: int, offset: int, descending: bool
+) -> tuple[list[tuple[int, int]], int]:
     """The page's (thread id, main message id) pairs and the number of conversations."""
     sql = HEADS_PAGE.format(dir="DESC" if descending else "ASC")
     rows = await db.fetch(sql, user.id, kind, accounts, limit, offset)
@@ -162,9 +170,17 @@ def _unread_hint(flt: dict | None) -> bool:
     return v is False or (isinstance(v, str) and v.strip().lower() in ("false", "0"))
 
 
-async def grouped_page(db: Pool | Connection, coll: Collection, user: User | None, flt: dict | None,
-                       search_arms: Callable[[Params], Search | None] | None, accounts: list[int] | None,
-                       limit: int, offset: int, descending: bool) -> tuple[list[tuple[int, int]], int]:
+async def grouped_page(
+    db: Pool | Connection,
+    coll: Collection,
+    user: User | None,
+    flt: dict | None,
+    search_arms: Callable[[Params], Search | None] | None,
+    accounts: list[int] | None,
+    limit: int,
+    offset: int,
+    descending: bool,
+) -> tuple[list[tuple[int, int]], int]:
     """The same as ``heads_page`` for any filter and search, grouping the matching messages.
 
     ``search_arms(params) -> search.Search`` adds a search (None for none): each of its
@@ -182,12 +198,12 @@ async def grouped_page(db: Pool | Connection, coll: Collection, user: User | Non
         wheres = [base(own)]
     else:
         # an arm the GIN index scopes to the user's accounts gets the unindexed account condition
-        wheres = [f"{base(unindexed if found.is_scoped(i) else own)} AND {arm}"
-                  for i, arm in enumerate(found.arms)]
+        wheres = [f"{base(unindexed if found.is_scoped(i) else own)} AND {arm}" for i, arm in enumerate(found.arms)]
     matches = " UNION ALL ".join(MATCHES.format(no_date=NO_DATE, where=w) for w in wheres)
     n = len(params.values)
-    sql = GROUPED_PAGE.format(matches=matches, dir="DESC" if descending else "ASC",
-                              limit=f"${n + 1}::bigint", offset=f"${n + 2}::bigint")
+    sql = GROUPED_PAGE.format(
+        matches=matches, dir="DESC" if descending else "ASC", limit=f"${n + 1}::bigint", offset=f"${n + 2}::bigint"
+    )
     rows = await db.fetch(sql, *params.values, limit, offset)
     if rows:
         total = rows[0]["total"]
@@ -223,15 +239,28 @@ async def summaries(db: Pool | Connection, pairs: list[tuple[int, int]]) -> dict
     if not pairs:
         return {}
     rows = await db.fetch(SUMMARIES, [p[0] for p in pairs], [p[1] for p in pairs])
-    return {r["thread_id"]: {
-        "subject": r["subject"], "count": r["n"], "unreadCount": r["unread"],
-        "participants": _participants(r["names"], r["addresses"]), "hasAttachments": r["att"],
-        "latestDate": iso(r["latest"]),
-    } for r in rows}
+    return {
+        r["thread_id"]: {
+            "subject": r["subject"],
+            "count": r["n"],
+            "unreadCount": r["unread"],
+            "participants": _participants(r["names"], r["addresses"]),
+            "hasAttachments": r["att"],
+            "latestDate": iso(r["latest"]),
+        }
+        for r in rows
+    }
 
 
-async def searched_page(db: Pool, coll: Collection, user: User | None, flt: dict | None, search: str,
-                        order: str | None, window: tuple[int, int] | None) -> tuple[list[int], int | None]:
+async def searched_page(
+    db: Pool,
+    coll: Collection,
+    user: User | None,
+    flt: dict | None,
+    search: str,
+    order: str | None,
+    window: tuple[int, int] | None,
+) -> tuple[list[int], int | None]:
     """``mailMessages:list`` with ``search``: the ids of one page (``window``: limit and offset;
     None: all), ranked unless ``order`` (an ORDER BY clause) is given, and the count of every match
     (None without a window). Each arm of the search (indexed mail by the GIN index, mail not
@@ -240,8 +269,10 @@ async def searched_page(db: Pool, coll: Collection, user: User | None, flt: dict
     accounts = await own_accounts(db, coll, user)
     own, unindexed = user_wheres(coll, user, params, flt, accounts)
     found = search_sql(search, params, accounts=accounts)
-    arms = " UNION ALL ".join(f"SELECT t.id FROM mail_messages t WHERE {unindexed if found.is_scoped(i) else own} "
-                              f"AND {arm}" for i, arm in enumerate(found.arms))
+    arms = " UNION ALL ".join(
+        f"SELECT t.id FROM mail_messages t WHERE {unindexed if found.is_scoped(i) else own} AND {arm}"
+        for i, arm in enumerate(found.arms)
+    )
     where = f"t.id IN ({arms})"
     order = order or f" ORDER BY {found.rank} DESC NULLS LAST, t.date DESC NULLS LAST, t.id DESC"
     sql = f"SELECT t.id FROM mail_messages t WHERE {where}{order}"

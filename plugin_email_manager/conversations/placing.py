@@ -11,6 +11,7 @@ a per-account advisory lock (a send storing its copy and a sync never interleave
 ``thread_ids_for`` instead, before its INSERT, and inserts its rows with their ``thread_id``. A
 batch costs a fixed handful of statements, whatever its size.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from plugin_email_manager.conversations.rules import EPOCH, WINDOW, Batch, ThreadFacts, message_of
 from plugin_email_manager.conversations.sql import (
-    CANDIDATES, LOAD, MERGE_IDS, MERGE_MESSAGES, SET_IDS, SET_MESSAGES, UPSERT_THREADS)
+    CANDIDATES,
+    LOAD,
+    MERGE_IDS,
+    MERGE_MESSAGES,
+    SET_IDS,
+    SET_MESSAGES,
+    UPSERT_THREADS,
+)
 from plugin_email_manager.mailsync.store import keyed_lookups
 
 if TYPE_CHECKING:
@@ -30,8 +38,7 @@ LOCK_CLASS = 0x6D746872  # "mthr": the first key of pg_advisory_xact_lock(int, i
 
 async def lock_account(conn: Connection, account_id: int) -> None:
     """The per-account lock every change of conversations takes (until the transaction ends)."""
-    await conn.execute("SELECT pg_advisory_xact_lock($1::int, $2::int)", LOCK_CLASS,
-                       account_id % 2147483647)
+    await conn.execute("SELECT pg_advisory_xact_lock($1::int, $2::int)", LOCK_CLASS, account_id % 2147483647)
 
 
 async def assign_threads(conn: Connection, account_id: int, message_ids: list[int]) -> None:
@@ -86,35 +93,60 @@ def _unstored(index: int, row: dict) -> dict:
     date = row.get("date")
     if date is not None and date.tzinfo is None:
         date = date.replace(tzinfo=timezone.utc)
-    return {"id": index, "message_id": row.get("message_id"), "in_reply_to": row.get("in_reply_to"),
-            "provider_thread_id": row.get("provider_thread_id"), "subject": row.get("subject"),
-            "date": date, "thread_id": None,
-            "refs": [_text(r) for r in refs] if isinstance(refs, list) else [],
-            "addrs": [address.lower() for e in people
-                      if isinstance(e, dict) and (address := _text(e.get("address"))) is not None]}
+    return {
+        "id": index,
+        "message_id": row.get("message_id"),
+        "in_reply_to": row.get("in_reply_to"),
+        "provider_thread_id": row.get("provider_thread_id"),
+        "subject": row.get("subject"),
+        "date": date,
+        "thread_id": None,
+        "refs": [_text(r) for r in refs] if isinstance(refs, list) else [],
+        "addrs": [
+            address.lower() for e in people if isinstance(e, dict) and (address := _text(e.get("address"))) is not None
+        ],
+    }
 
 
 async def _decide(conn: Connection, account_id: int, rows: list[Record]) -> Batch:
     """Place these messages (``LOAD`` rows) among the account's conversations, in memory."""
-    account = await conn.fetchrow("SELECT lower(email) AS email, lower(username) AS username "
-                                  "FROM mail_accounts WHERE id = $1", account_id)
+    account = await conn.fetchrow(
+        "SELECT lower(email) AS email, lower(username) AS username FROM mail_accounts WHERE id = $1", account_id
+    )
     own_addresses = {a for a in (account["email"], account["username"]) if a and "@" in a} if account else set()
-    messages = sorted((message_of(r, own_addresses) for r in rows),
-                      key=lambda m: (m.date or EPOCH, m.id))  # parents before replies, mostly
+    messages = sorted(
+        (message_of(r, own_addresses) for r in rows), key=lambda m: (m.date or EPOCH, m.id)
+    )  # parents before replies, mostly
     keys = sorted({k for m in messages for k in m.keys})
     subject_keys = sorted({m.key for m in messages if m.key})
     dates = [m.date for m in messages if m.date is not None]
     threads: dict[int, ThreadFacts] = {}
     async with keyed_lookups(conn):
-        known = {r["message_id"]: r["thread_id"] for r in await conn.fetch(
-            "SELECT message_id, thread_id FROM mail_thread_ids WHERE account_id = $1 "
-            "AND message_id = ANY($2::text[])", account_id, keys)} if keys else {}
+        known = (
+            {
+                r["message_id"]: r["thread_id"]
+                for r in await conn.fetch(
+                    "SELECT message_id, thread_id FROM mail_thread_ids WHERE account_id = $1 "
+                    "AND message_id = ANY($2::text[])",
+                    account_id,
+                    keys,
+                )
+            }
+            if keys
+            else {}
+        )
         linked = sorted(set(known.values()) | {m.thread_id for m in messages if m.thread_id})
         if linked or (subject_keys and dates):
             low, high = (min(dates) - WINDOW, max(dates) + WINDOW) if dates else (None, None)
             for r in await conn.fetch(CANDIDATES, account_id, linked, subject_keys, low, high):
-                threads[r["id"]] = ThreadFacts(r["id"], set(r["subject_keys"]), set(r["participants"]),
-                                               r["has_root"], r["first_date"], r["last_date"])
+                threads[r["id"]] = ThreadFacts(
+                    r["id"],
+                    set(r["subject_keys"]),
+                    set(r["participants"]),
+                    r["has_root"],
+                    r["first_date"],
+                    r["last_date"],
+                )
     batch = Batch(known, threads)
     for m in messages:
         batch.place(m)
@@ -128,8 +160,7 @@ async def _write(conn: Connection, account_id: int, batch: Batch, *, set_message
     fresh = sorted((t for t in roots if t < 0), reverse=True)
     real: dict[int, int] = {}
     if fresh:
-        got = await conn.fetch("SELECT nextval('mail_threads_id_seq') AS id FROM generate_series(1, $1)",
-                               len(fresh))
+        got = await conn.fetch("SELECT nextval('mail_threads_id_seq') AS id FROM generate_series(1, $1)", len(fresh))
         real = {t: r["id"] for t, r in zip(fresh, got)}
 
     def final(t: int) -> int:
@@ -138,9 +169,15 @@ async def _write(conn: Connection, account_id: int, batch: Batch, *, set_message
 
     upsert = [batch.threads[t] for t in roots]
     await conn.execute(
-        UPSERT_THREADS, account_id, [final(t.id) for t in upsert],
-        [json.dumps(sorted(t.keys)) for t in upsert], [json.dumps(sorted(t.people)) for t in upsert],
-        [t.has_root for t in upsert], [t.first for t in upsert], [t.last for t in upsert])
+        UPSERT_THREADS,
+        account_id,
+        [final(t.id) for t in upsert],
+        [json.dumps(sorted(t.keys)) for t in upsert],
+        [json.dumps(sorted(t.people)) for t in upsert],
+        [t.has_root for t in upsert],
+        [t.first for t in upsert],
+        [t.last for t in upsert],
+    )
     losers = [t for t in batch.parent if t > 0]
     if losers:
         winners = [final(t) for t in losers]
@@ -160,11 +197,16 @@ async def _write(conn: Connection, account_id: int, batch: Batch, *, set_message
 async def rebuild_threads(conn: Connection, account_id: int, batch_size: int = 1000) -> None:
     """Thread every message of an account again from scratch (after a resync or a rule change)."""
     await lock_account(conn, account_id)
-    await conn.execute("UPDATE mail_messages SET thread_id = NULL WHERE account_id = $1 "
-                       "AND thread_id IS NOT NULL", account_id)
+    await conn.execute(
+        "UPDATE mail_messages SET thread_id = NULL WHERE account_id = $1 AND thread_id IS NOT NULL", account_id
+    )
     await conn.execute("DELETE FROM mail_thread_ids WHERE account_id = $1", account_id)
     await conn.execute("DELETE FROM mail_threads WHERE account_id = $1", account_id)
-    ids = [r["id"] for r in await conn.fetch(
-        "SELECT id FROM mail_messages WHERE account_id = $1 ORDER BY date NULLS FIRST, id", account_id)]
+    ids = [
+        r["id"]
+        for r in await conn.fetch(
+            "SELECT id FROM mail_messages WHERE account_id = $1 ORDER BY date NULLS FIRST, id", account_id
+        )
+    ]
     for start in range(0, len(ids), batch_size):
-        await assign_threads(conn, account_id, ids[start:start + batch_size])
+        await assign_threads(conn, account_id, ids[start : start + batch_size])

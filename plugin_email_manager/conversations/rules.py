@@ -19,6 +19,7 @@ A message is reduced to ``MessageFacts`` (its ids, subject key, participants, da
 conversation to ``ThreadFacts`` (what the subject fallback compares), and a ``Batch`` places
 messages among conversations.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -29,7 +30,7 @@ from typing import Any
 from plugin_email_manager.conversations.subjects import is_forward_subject, is_reply_subject, normalize_subject
 
 WINDOW = timedelta(days=30)
-MAX_ID_LENGTH = 500       # longer "Message-IDs" are garbage; they link nothing
+MAX_ID_LENGTH = 500  # longer "Message-IDs" are garbage; they link nothing
 MAX_PARTICIPANTS = 100
 MAX_SUBJECT_KEYS = 8
 # References kept for threading: the first (the conversation's root) and the last ones (the
@@ -47,15 +48,15 @@ def subject_key(subject: str | None) -> str:
 @dataclass
 class MessageFacts:
     id: int
-    keys: list[str]           # own Message-ID, then parents, then gm:<thread id>
+    keys: list[str]  # own Message-ID, then parents, then gm:<thread id>
     own: str | None
     parents: list[str]
-    key: str                  # normalized subject
-    reply: bool               # Re:/Fwd: prefix
-    root: bool                # neither a reply nor referencing anything: a conversation's start
-    people: set[str]          # participants other than the account
+    key: str  # normalized subject
+    reply: bool  # Re:/Fwd: prefix
+    root: bool  # neither a reply nor referencing anything: a conversation's start
+    people: set[str]  # participants other than the account
     date: datetime | None
-    thread_id: int | None     # already assigned (a second call)
+    thread_id: int | None  # already assigned (a second call)
 
 
 @dataclass
@@ -107,7 +108,7 @@ def kept_references(refs: list[str]) -> list[str]:
     """``refs`` cut to ``MAX_REFERENCES``: the first and the last ones."""
     if len(refs) <= MAX_REFERENCES:
         return refs
-    return [refs[0], *refs[len(refs) - MAX_REFERENCES + 1:]]
+    return [refs[0], *refs[len(refs) - MAX_REFERENCES + 1 :]]
 
 
 def message_of(row: Mapping[str, Any], own_addresses: set[str]) -> MessageFacts:
@@ -128,9 +129,18 @@ def message_of(row: Mapping[str, Any], own_addresses: set[str]) -> MessageFacts:
     people = {a for a in row["addrs"] if a} - own_addresses
     reply = is_reply_subject(subject)
     # a forward without References starts a conversation, but may still join one by subject
-    return MessageFacts(id=row["id"], keys=keys, own=own, parents=parents, key=subject_key(subject),
-                    reply=reply or is_forward_subject(subject), root=not reply and not parents,
-                    people=people, date=row["date"], thread_id=row["thread_id"])
+    return MessageFacts(
+        id=row["id"],
+        keys=keys,
+        own=own,
+        parents=parents,
+        key=subject_key(subject),
+        reply=reply or is_forward_subject(subject),
+        root=not reply and not parents,
+        people=people,
+        date=row["date"],
+        thread_id=row["thread_id"],
+    )
 
 
 class Batch:
@@ -138,15 +148,15 @@ class Batch:
     first, mostly), then ``placing`` writes them in a few statements."""
 
     def __init__(self, known: dict[str, int], threads: dict[int, ThreadFacts]):
-        self.known = known                    # Message-ID / gm key -> thread (maybe merged since)
-        self.threads = threads                # stored candidates and everything touched
-        self.parent: dict[int, int] = {}      # merged thread -> the one it joined
+        self.known = known  # Message-ID / gm key -> thread (maybe merged since)
+        self.threads = threads  # stored candidates and everything touched
+        self.parent: dict[int, int] = {}  # merged thread -> the one it joined
         self.by_key: dict[str, set[int]] = {}
         for t in threads.values():
             for k in t.keys:
                 self.by_key.setdefault(k, set()).add(t.id)
         self.new_ids = 0
-        self.assigned: dict[int, int] = {}    # message id -> thread
+        self.assigned: dict[int, int] = {}  # message id -> thread
         self.ids_touched: set[str] = set()
 
     def find(self, t: int) -> int:

@@ -1,6 +1,7 @@
 """The SQL of placing (``placing``): loading messages to place, finding candidate
 conversations, and writing the decisions of a batch. The tables and the triggers that keep the
 thread list in step are migrations (``plugin_email_manager/migrations/``)."""
+
 from __future__ import annotations
 
 from plugin_email_manager.conversations.rules import MAX_PARTICIPANTS, MAX_SUBJECT_KEYS

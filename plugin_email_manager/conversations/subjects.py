@@ -5,6 +5,7 @@ VS, RIF, 回复 ...), sometimes counted (``Re[2]:``, ``Re(2):``, ``Re^2:``), wit
 a space before the colon (French typography), and a mailing list's ``[tag]`` in front or between.
 Message-id lists (References) are read by ``mailparse.headers.parse_msgid_list``.
 """
+
 from __future__ import annotations
 
 import re
@@ -12,13 +13,55 @@ import re
 # Reply prefixes: English, German (AW: Antwort), Scandinavian (SV: svar), Finnish (VS: vastaus),
 # Dutch (Antw), Italian (R, RIF), French (Réf), Polish (Odp), Portuguese (Res), Turkish (YNT),
 # Greek, Hebrew, Russian, Chinese (simplified and traditional), Japanese clients use Re.
-_REPLY = ("re", "aw", "sv", "vs", "antw", "antwort", "r", "rif", "réf", "ref", "odp", "res",
-          "ynt", "απ", "σχετ", "השב", "תשובה", "ответ", "отв", "回复", "答复", "回覆", "答覆")
+_REPLY = (
+    "re",
+    "aw",
+    "sv",
+    "vs",
+    "antw",
+    "antwort",
+    "r",
+    "rif",
+    "réf",
+    "ref",
+    "odp",
+    "res",
+    "ynt",
+    "απ",
+    "σχετ",
+    "השב",
+    "תשובה",
+    "ответ",
+    "отв",
+    "回复",
+    "答复",
+    "回覆",
+    "答覆",
+)
 # Forward prefixes: Fwd/Fw, German WG (Weitergeleitet), French TR (transféré), Dutch Doorst,
 # Spanish RV (reenviado), Portuguese Enc (encaminhada), Polish PD, Swedish VB, Finnish VL, Turkish
 # İLT, Greek, Hebrew, Russian, Chinese. (Italian "I:" is left out: too many subjects start so.)
-_FORWARD = ("fwd", "fw", "wg", "tr", "doorst", "rv", "enc", "pd", "vb", "vl", "ilt", "i̇lt",
-            "πρθ", "הועבר", "пересл", "转发", "轉寄", "转寄", "轉發")
+_FORWARD = (
+    "fwd",
+    "fw",
+    "wg",
+    "tr",
+    "doorst",
+    "rv",
+    "enc",
+    "pd",
+    "vb",
+    "vl",
+    "ilt",
+    "i̇lt",
+    "πρθ",
+    "הועבר",
+    "пересл",
+    "转发",
+    "轉寄",
+    "转寄",
+    "轉發",
+)
 
 
 def _prefix_pattern(words: tuple[str, ...]) -> str:

@@ -7,6 +7,7 @@
 
 Both never raise: what could not be read is listed in ``errors``.
 """
+
 from __future__ import annotations
 
 from .body import ParsedMessage, parse_message
@@ -15,6 +16,14 @@ from .headers import normalize_msgid, parse_date, parse_headers, parse_msgid_lis
 from .snippets import html_to_text, make_snippet
 
 __all__ = [
-    "ParsedMessage", "decode_text", "decode_words", "html_to_text", "make_snippet",
-    "normalize_msgid", "parse_date", "parse_headers", "parse_message", "parse_msgid_list",
+    "ParsedMessage",
+    "decode_text",
+    "decode_words",
+    "html_to_text",
+    "make_snippet",
+    "normalize_msgid",
+    "parse_date",
+    "parse_headers",
+    "parse_message",
+    "parse_msgid_list",
 ]

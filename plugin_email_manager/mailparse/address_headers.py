@@ -6,6 +6,7 @@ behind placeholder atoms first, because mailers put raw commas and brackets insi
 result looks wrong (an "address" with spaces or brackets, fewer addresses than the text plainly
 holds), the list is salvaged by scanning for addr-specs.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,8 +25,7 @@ _NOT_SIMPLE = re.compile(r"[()\\;:\[\]]")
 _NOT_SIMPLE_WORD = re.compile(r"[,<>\"]")
 _SPEC = r"[^<>\s@,\"]+@[^<>\s@,\"]+"
 # one item of a simple list and the comma after it: "Quoted Name" <a@b>, Name <a@b>, or a@b
-_SIMPLE_ITEM = re.compile(
-    rf'\s*(?:"([^"\\]*)"\s*<({_SPEC})>|([^<>@,"]*?)\s*<({_SPEC})>|({_SPEC}))\s*(?:,|$)')
+_SIMPLE_ITEM = re.compile(rf'\s*(?:"([^"\\]*)"\s*<({_SPEC})>|([^<>@,"]*?)\s*<({_SPEC})>|({_SPEC}))\s*(?:,|$)')
 
 
 def parse_address_list(values: list[str]) -> list[dict[str, str]]:
@@ -49,15 +49,18 @@ def _parse_one(value: str) -> list[dict[str, str]]:
         return simple
     words: list[str] = []
     if "=?" in value:
+
         def hide(m: re.Match) -> str:
             words.append(m.group(0))
             return f"ewph{len(words) - 1}x"
+
         value = _WORD.sub(hide, value)
 
     def reveal(text: str) -> str:
         if words:
-            text = _PLACEHOLDER.sub(lambda m: words[int(m.group(1))] if int(m.group(1)) < len(words)
-                                    else m.group(0), text)
+            text = _PLACEHOLDER.sub(
+                lambda m: words[int(m.group(1))] if int(m.group(1)) < len(words) else m.group(0), text
+            )
         return text
 
     parsed = [(reveal(name), reveal(addr)) for name, addr in getaddresses([value])]
@@ -96,7 +99,7 @@ def _salvage(value: str, known_names: dict[str, str]) -> list[tuple[str, str]]:
         addr = m.group(0).strip(".")
         name = known_names.get(addr.lower())
         if not name:
-            name = value[start:m.start()].strip(" \t<,;:")
+            name = value[start : m.start()].strip(" \t<,;:")
         out.append((name, addr))
         start = m.end()
         while start < len(value) and value[start] in ">":

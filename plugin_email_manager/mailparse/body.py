@@ -37,6 +37,7 @@ Hostile mail is read within bounds (``tests/plugin_email_manager/test_hostile_ma
 - text and HTML are cut at ``MAX_BODY_CHARS`` each (search indexes less still:
   ``search.BODY_CHARS``); what is cut is named in ``errors``.
 """
+
 from __future__ import annotations
 
 import re
@@ -69,7 +70,6 @@ class _Part(Message):
         return maintype
 
 
-
 class _Flat(_Part):
     """A part nested deeper than ``MAX_DEPTH``: the feed parser reads its body as lines, not as
     parts or a message (``_Walker`` then reads a flat multipart's body as text)."""
@@ -81,10 +81,10 @@ class _Flat(_Part):
         return "text"
 
 
-MAX_DEPTH = 30                # messages and parts nested in one another (see the module doc)
-MAX_PARTS = 20_000            # lines starting with "--" (boundary lines) read per message
-MAX_ATTACHMENTS = 1_000       # attachment rows per message
-MAX_BODY_CHARS = 1_000_000    # of text, and of HTML
+MAX_DEPTH = 30  # messages and parts nested in one another (see the module doc)
+MAX_PARTS = 20_000  # lines starting with "--" (boundary lines) read per message
+MAX_ATTACHMENTS = 1_000  # attachment rows per message
+MAX_BODY_CHARS = 1_000_000  # of text, and of HTML
 
 
 class _BoundedFeedParser(FeedParser):
@@ -124,8 +124,7 @@ class ParsedMessage:
 
     def fields(self) -> dict[str, Any]:
         """The ``mailMessages`` values this stage decides (html still unsanitized)."""
-        return {"text": self.text, "html": self.html, "snippet": self.snippet,
-                "hasAttachments": self.has_attachments}
+        return {"text": self.text, "html": self.html, "snippet": self.snippet, "hasAttachments": self.has_attachments}
 
 
 @dataclass
@@ -186,15 +185,17 @@ class _Walker:
         self._attach(part, ctype, name=name, disposition=disposition)
         return _Body()
 
-    def _attach(self, part: Message, ctype: str, *, name: str | None = None, disposition: str = "",
-                embedded: bool = False) -> None:
+    def _attach(
+        self, part: Message, ctype: str, *, name: str | None = None, disposition: str = "", embedded: bool = False
+    ) -> None:
         if len(self.found) >= MAX_ATTACHMENTS:  # not even decoded: 10,000 parts cost seconds
             self.unlisted += 1
             return
         index = len(self.found) + 1
         if embedded:
-            name = P.filename(part) or (_eml_name(part, index) if ctype in _EML_TYPES
-                                        else P.generated_name(ctype, index))
+            name = P.filename(part) or (
+                _eml_name(part, index) if ctype in _EML_TYPES else P.generated_name(ctype, index)
+            )
             content = _embedded_bytes(part, self.errors)
         else:
             content = P.payload_bytes(part, self.errors)
@@ -202,8 +203,14 @@ class _Walker:
                 subject = _FILE_UNSAFE.sub(" ", parse_headers(content)["subject"]).strip(" .")[:120]
                 name = f"{subject or f'message-{index}'}.eml"
             name = name or P.generated_name(ctype, index)
-        attachment = {"filename": name, "contentType": ctype, "size": len(content),
-                      "contentId": P.content_id(part), "inline": False, "content": content}
+        attachment = {
+            "filename": name,
+            "contentType": ctype,
+            "size": len(content),
+            "contentId": P.content_id(part),
+            "inline": False,
+            "content": content,
+        }
         self.found.append((attachment, disposition or P.disposition(part)))
 
 
@@ -260,7 +267,7 @@ def _cut_parts(raw: bytes) -> tuple[bytes, bytes]:
     at = -1
     for _ in range(MAX_PARTS):
         at = raw.find(b"\n--", at + 1)
-    return raw[:at + 1], raw[at + 1:]
+    return raw[: at + 1], raw[at + 1 :]
 
 
 def _cut_text(text: str, what: str, errors: list[str]) -> str:
@@ -287,16 +294,28 @@ def parse_message(raw: bytes) -> ParsedMessage:
         body = walker.visit(msg)
         if rest:
             errors.append(f"message: more than {MAX_PARTS} parts, the rest kept as remaining-parts.txt")
-            walker.found.append(({"filename": "remaining-parts.txt", "contentType": "text/plain", "size": len(rest),
-                                  "contentId": None, "inline": False, "content": rest}, "attachment"))
+            walker.found.append(
+                (
+                    {
+                        "filename": "remaining-parts.txt",
+                        "contentType": "text/plain",
+                        "size": len(rest),
+                        "contentId": None,
+                        "inline": False,
+                        "content": rest,
+                    },
+                    "attachment",
+                )
+            )
         if walker.unlisted:
             errors.append(f"message: {walker.unlisted} attachments beyond the first {MAX_ATTACHMENTS} not listed")
     except Exception as exc:  # noqa: BLE001 - the parser gave up: show the body bytes as text
         errors.append(f"message: {type(exc).__name__}: {exc}")
         if not isinstance(raw, bytes):
             return result
-        result.text = _cut_text(decode_text(raw[len(header_block(raw)):].strip(), None).replace("\x00", ""),
-                                "text", errors)
+        result.text = _cut_text(
+            decode_text(raw[len(header_block(raw)) :].strip(), None).replace("\x00", ""), "text", errors
+        )
         result.snippet = make_snippet(result.text)
         return result
     # NUL carries nothing readable, and PostgreSQL text refuses it.

@@ -13,6 +13,7 @@ readings no mailer meant. Its candidates are ranked again by ``_plausibility``: 
 the letters each reading yields can (``ş`` makes Turkish, ``ą`` Polish; ``ţ``, ``ý`` and ``đ``
 together make no language).
 """
+
 from __future__ import annotations
 
 import binascii
@@ -39,13 +40,31 @@ _SUPERSETS: dict[str, tuple[str, ...]] = {
     "iso2022_jp": ("iso2022_jp", "iso2022_jp_ext", "iso2022_jp_2"),
 }
 _ALIASES = {
-    "windows-874": "cp874", "iso-8859-8-i": "iso8859-8", "iso-8859-6-i": "iso8859-6",
-    "x-sjis": "cp932", "x-gbk": "gb18030", "x-euc-jp": "euc_jp", "ks_c_5601": "cp949",
-    "x-mac-roman": "mac_roman", "x-mac-cyrillic": "mac_cyrillic", "x-mac-greek": "mac_greek",
-    "x-mac-ce": "mac_latin2", "x-mac-turkish": "mac_turkish", "cp-850": "cp850",
-    "x-cp1250": "cp1250", "x-cp1251": "cp1251", "x-cp1252": "cp1252", "utf8mb4": "utf-8",
-    "ascii-8bit": "", "unknown-8bit": "", "x-unknown": "", "unknown": "", "x-user-defined": "",
-    "default": "", "charset": "", "none": "",
+    "windows-874": "cp874",
+    "iso-8859-8-i": "iso8859-8",
+    "iso-8859-6-i": "iso8859-6",
+    "x-sjis": "cp932",
+    "x-gbk": "gb18030",
+    "x-euc-jp": "euc_jp",
+    "ks_c_5601": "cp949",
+    "x-mac-roman": "mac_roman",
+    "x-mac-cyrillic": "mac_cyrillic",
+    "x-mac-greek": "mac_greek",
+    "x-mac-ce": "mac_latin2",
+    "x-mac-turkish": "mac_turkish",
+    "cp-850": "cp850",
+    "x-cp1250": "cp1250",
+    "x-cp1251": "cp1251",
+    "x-cp1252": "cp1252",
+    "utf8mb4": "utf-8",
+    "ascii-8bit": "",
+    "unknown-8bit": "",
+    "x-unknown": "",
+    "unknown": "",
+    "x-user-defined": "",
+    "default": "",
+    "charset": "",
+    "none": "",
 }
 # Codecs that exist in Python but are not charsets anyone may send us.
 _NOT_CHARSETS = {"idna", "punycode", "raw-unicode-escape", "unicode-escape", "undefined", "mbcs", "oem"}
@@ -130,22 +149,50 @@ def guess_decode(data: bytes) -> str | None:
 # among these only. Each superset stands for its subset (cp1252 for ISO-8859-1, cp932 for
 # Shift_JIS, gb18030 for GB2312).
 _MAIL_CHARSETS = [
-    "cp1252", "iso8859_15", "cp1250", "iso8859_2", "cp1257", "cp1254", "iso8859_9", "cp1251", "koi8_r",
-    "iso8859_5", "cp1253", "iso8859_7", "cp1255", "iso8859_8", "cp1256", "iso8859_6", "cp874",
-    "cp932", "euc_jp", "iso2022_jp", "gb18030", "big5hkscs", "cp949",
+    "cp1252",
+    "iso8859_15",
+    "cp1250",
+    "iso8859_2",
+    "cp1257",
+    "cp1254",
+    "iso8859_9",
+    "cp1251",
+    "koi8_r",
+    "iso8859_5",
+    "cp1253",
+    "iso8859_7",
+    "cp1255",
+    "iso8859_8",
+    "cp1256",
+    "iso8859_6",
+    "cp874",
+    "cp932",
+    "euc_jp",
+    "iso2022_jp",
+    "gb18030",
+    "big5hkscs",
+    "cp949",
 ]
 _MAIL_RANK = {name: i for i, name in enumerate(_MAIL_CHARSETS)}
 _SAMPLE = 4096  # bytes: enough for a guess, and bounded whatever the size of the text
 # The letters beyond ASCII of the languages written in each single-byte Latin charset.
 _WESTERN = "àáâãäåæçèéêëìíîïñòóôõöøùúûüÿßœšž"  # no ð þ ý: Icelandic is rare, Turkish read as cp1252 is not
 _CENTRAL = {
-    "polish": "ąćęłńóśźż", "czech": "áčďéěíňóřšťúůýž", "slovak": "áäčďéíĺľňóôŕšťúýž",
-    "hungarian": "áéíóöőúüű", "romanian": "ăâîșțşţ", "croatian": "čćđšž", "german": "äöüß",
+    "polish": "ąćęłńóśźż",
+    "czech": "áčďéěíňóřšťúůýž",
+    "slovak": "áäčďéíĺľňóôŕšťúýž",
+    "hungarian": "áéíóöőúüű",
+    "romanian": "ăâîșțşţ",
+    "croatian": "čćđšž",
+    "german": "äöüß",
 }
 _LATIN_LANGUAGES: dict[str, tuple[str, ...]] = {
-    "cp1252": (_WESTERN,), "iso8859_15": (_WESTERN,),
-    "cp1250": tuple(_CENTRAL.values()), "iso8859_2": tuple(_CENTRAL.values()),
-    "cp1254": ("çğıöşüâîû", _WESTERN), "iso8859_9": ("çğıöşüâîû", _WESTERN),
+    "cp1252": (_WESTERN,),
+    "iso8859_15": (_WESTERN,),
+    "cp1250": tuple(_CENTRAL.values()),
+    "iso8859_2": tuple(_CENTRAL.values()),
+    "cp1254": ("çğıöşüâîû", _WESTERN),
+    "iso8859_9": ("çğıöşüâîû", _WESTERN),
     "cp1257": ("ąčęėįšųūžāēģīķļņõäöü",),
 }
 _NEUTRAL = set("\u00a0“”‘’‚„–—…•·«»°§©®™€£¥№´")  # punctuation every reading may carry (´ as an apostrophe)
@@ -171,8 +218,10 @@ def guess_charset(data: bytes) -> str | None:
     if not candidates:
         return _legacy_guess(data)
     readings = [(codec, _strict(sample, codec)) for codec in candidates]
-    ranked = sorted(((_plausibility(text, codec), -i, codec) for i, (codec, text) in enumerate(readings)
-                     if text is not None), reverse=True)
+    ranked = sorted(
+        ((_plausibility(text, codec), -i, codec) for i, (codec, text) in enumerate(readings) if text is not None),
+        reverse=True,
+    )
     for _score, _order, codec in ranked:
         if len(data) == len(sample) or _strict(data, codec) is not None:
             return codec
@@ -243,8 +292,13 @@ def _script_score(text: str, codec: str) -> float:
             hangul += 1
         elif 0x0430 <= o <= 0x044F:
             lower += 1
-        elif not (0x4E00 <= o <= 0x9FFF or 0x3000 <= o <= 0x303F or 0xFF01 <= o <= 0xFF5E
-                  or 0x0410 <= o <= 0x042F or o in (0x401, 0x451)):
+        elif not (
+            0x4E00 <= o <= 0x9FFF
+            or 0x3000 <= o <= 0x303F
+            or 0xFF01 <= o <= 0xFF5E
+            or 0x0410 <= o <= 0x042F
+            or o in (0x401, 0x451)
+        ):
             bad += 1
             continue
         good += 1
@@ -289,7 +343,7 @@ def decode_words(value: str) -> str:
     pieces: list[list] = []  # [charset or None, bytes or str]
     pos = 0
     for m in _ENCODED_WORD.finditer(value):
-        between = value[pos:m.start()]
+        between = value[pos : m.start()]
         previous_is_word = bool(pieces) and pieces[-1][0] is not None
         if between and not (between.isspace() and previous_is_word):
             pieces.append([None, between])

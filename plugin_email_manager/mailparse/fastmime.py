@@ -17,6 +17,7 @@ parses it with the feed parser, which records the defects. Lenient recovery is t
 parser's job, not this module's. ``tests/plugin_email_manager/test_fastmime.py`` checks both
 paths give the same result on every corpus message.
 """
+
 from __future__ import annotations
 
 import re
@@ -48,13 +49,13 @@ def _message(text: str, eol: str, policy: Compat32, depth: int) -> Message | Non
     if depth > _MAX_DEPTH:
         return None
     if text.startswith(eol):
-        block, body = "", text[len(eol):]
+        block, body = "", text[len(eol) :]
     else:
         end = text.find(eol + eol)
         if end < 0:  # headers only (a part's last line break went to the boundary after it)
-            block, body = (text[:-len(eol)] if text.endswith(eol) else text), ""
+            block, body = (text[: -len(eol)] if text.endswith(eol) else text), ""
         else:
-            block, body = text[:end], text[end + 2 * len(eol):]
+            block, body = text[:end], text[end + 2 * len(eol) :]
     msg = Message(policy)
     if block and not _read_headers(msg, block, eol, policy):
         return None
@@ -119,20 +120,20 @@ def _split(body: str, separator: str, eol: str) -> list[str] | None:
         at = body.find(separator, search)
         if at < 0:
             return None
-        if at and body[at - len(eol):at] != eol:  # not at the start of a line
+        if at and body[at - len(eol) : at] != eol:  # not at the start of a line
             search = at + 1
             continue
         line_end = body.find(eol, at)
         if line_end < 0:
             line_end = len(body)
-        rest = body[at + len(separator):line_end].rstrip(" \t")
+        rest = body[at + len(separator) : line_end].rstrip(" \t")
         if rest not in ("", "--"):  # a longer boundary that starts with ours
             search = at + 1
             continue
         if start is not None:
             if at == start:  # boundary lines in a row: the feed parser makes no part of them
                 return None
-            parts.append(body[start:at - len(eol)])
+            parts.append(body[start : at - len(eol)])
         if rest == "--":
             return parts if start is not None else None
         start = search = min(line_end + len(eol), len(body))

@@ -21,6 +21,7 @@ to the field before would spoil that field (an address list read with a stray li
 Stage 1 reads its fields through ``field_name`` and ``continues_block``; stage 2 hands the feed
 parser the message that ``mend`` rewrites, and only when the feed parser met such a line.
 """
+
 from __future__ import annotations
 
 import re
@@ -58,7 +59,7 @@ def continues_block(lines: list[bytes], index: int) -> bool:
     or a boundary line (a multipart's preamble often follows its header block without a blank line)."""
     if lines[index].startswith(b"--"):
         return False
-    for line in lines[index + 1:index + 1 + _LOOK_AHEAD]:
+    for line in lines[index + 1 : index + 1 + _LOOK_AHEAD]:
         if is_blank(line) or line.startswith(b"--"):
             return False
         if line[:1] not in (b" ", b"\t") and field_name(line) is not None:
@@ -97,7 +98,7 @@ def mend(raw: bytes) -> bytes | None:
             m = _FIELD.match(line)
             if m is not None:
                 if m.end() != len(m.group(1)) + 1:  # white space before the colon
-                    line = m.group(1) + b":" + line[m.end():]
+                    line = m.group(1) + b":" + line[m.end() :]
                     changed = True
                 block.append(line)
                 continue

@@ -14,6 +14,7 @@ charset guessed from all such values at once (``charsets.raw_header_charset``). 
 header block are the parse pass's to record. ``parse_headers`` never raises; what it could not
 read is named in ``errors``.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,10 +26,23 @@ from .address_headers import parse_address, parse_address_list
 from .charsets import decode_words, fix_8bit, raw_header_charset
 from .header_lines import continues_block, continues_field, field_name
 
-_WANTED = frozenset({
-    b"message-id", b"in-reply-to", b"references", b"subject", b"from", b"to", b"cc", b"bcc", b"reply-to",
-    b"date", b"content-type", b"content-disposition", b"list-unsubscribe",
-})
+_WANTED = frozenset(
+    {
+        b"message-id",
+        b"in-reply-to",
+        b"references",
+        b"subject",
+        b"from",
+        b"to",
+        b"cc",
+        b"bcc",
+        b"reply-to",
+        b"date",
+        b"content-type",
+        b"content-disposition",
+        b"list-unsubscribe",
+    }
+)
 _MSGID = re.compile(r"<([^<>]*)>")
 # starts only where a token starts: tried at every offset, a 1 MB run without "@" took minutes
 # (quadratic); the matches are the same, since the first offset of a token matching does too
@@ -61,9 +75,19 @@ def parse_headers(raw: bytes) -> dict[str, Any]:
         (str or None) and ``errors`` (list of str).
     """
     out: dict[str, Any] = {
-        "messageId": None, "inReplyTo": None, "references": [], "subject": "", "from": None,
-        "to": [], "cc": [], "bcc": [], "replyTo": [], "date": None, "hasAttachments": False,
-        "listUnsubscribe": None, "errors": [],
+        "messageId": None,
+        "inReplyTo": None,
+        "references": [],
+        "subject": "",
+        "from": None,
+        "to": [],
+        "cc": [],
+        "bcc": [],
+        "replyTo": [],
+        "date": None,
+        "hasAttachments": False,
+        "listUnsubscribe": None,
+        "errors": [],
     }
     errors: list[str] = out["errors"]
     try:
@@ -123,7 +147,7 @@ def _read_fields(raw: bytes, errors: list[str]) -> dict[str, list[str]]:
         if field is None and line.rstrip(b"\r"):
             break  # the body, without a blank line before it (header_lines)
         name = field if field is not None and field.lower() in _WANTED else None
-        lines = [line[line.find(b":") + 1:].lstrip(b" \t")] if name is not None else []
+        lines = [line[line.find(b":") + 1 :].lstrip(b" \t")] if name is not None else []
     if name is not None:
         keep()
     raw_values = [v for values in fields.values() for v in values if not v.isascii()]

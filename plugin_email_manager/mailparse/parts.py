@@ -4,6 +4,7 @@ Works on compat32 ``Message`` objects, whose lenient parser never raises; every 
 here because real mail carries ``application/pdf name="x.pdf"`` as a type, 8-bit file names,
 ``base9000`` transfer encodings and base64 with stray characters.
 """
+
 from __future__ import annotations
 
 import binascii
@@ -14,7 +15,6 @@ from email.policy import Compat32
 from email.utils import unquote
 
 from .charsets import decode_text, decode_words, fix_8bit
-
 
 
 class RawCompat32(Compat32):
@@ -44,10 +44,18 @@ _NOT_BASE64_OR_SPACE = re.compile(rb"[^A-Za-z0-9+/=\s]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _META_CHARSET = re.compile(rb"<meta[^>]{0,200}?charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.IGNORECASE)
 _EXTENSIONS = {
-    "application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif",
-    "text/plain": ".txt", "text/html": ".html", "text/calendar": ".ics", "application/zip": ".zip",
-    "application/octet-stream": ".bin", "application/pgp-signature": ".asc",
-    "message/rfc822": ".eml", "message/global": ".eml",
+    "application/pdf": ".pdf",
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/gif": ".gif",
+    "text/plain": ".txt",
+    "text/html": ".html",
+    "text/calendar": ".ics",
+    "application/zip": ".zip",
+    "application/octet-stream": ".bin",
+    "application/pgp-signature": ".asc",
+    "message/rfc822": ".eml",
+    "message/global": ".eml",
 }
 _MIME_GUESSER = mimetypes.MimeTypes(filenames=())  # the built-in table only: same answer on every host
 

@@ -10,6 +10,7 @@ dies (``BrokenProcessPool``), the work runs in one background thread instead: sl
 the GIL with the loop, but never blocking it outright. A broken process pool is replaced on the
 next call.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -49,8 +50,14 @@ class ParsePool:
     """Runs ``parse_message`` over many messages in worker processes; use ``async with`` or
     ``await pool.aclose()``. Processes start on first use (or ``warm``), not in the constructor."""
 
-    def __init__(self, max_workers: int | None = None, *, processes: bool = True,
-                 chunk_messages: int = 50, chunk_bytes: int = 8 << 20) -> None:
+    def __init__(
+        self,
+        max_workers: int | None = None,
+        *,
+        processes: bool = True,
+        chunk_messages: int = 50,
+        chunk_bytes: int = 8 << 20,
+    ) -> None:
         self.max_workers = max_workers or os.cpu_count() or 1
         self.chunk_messages = chunk_messages
         self.chunk_bytes = chunk_bytes
@@ -138,8 +145,9 @@ class ParsePool:
                     # preload the parser, not ``__main__`` (the default): a script that starts the
                     # server without a ``__main__`` guard would otherwise run again in the forkserver
                     context.set_forkserver_preload(["plugin_email_manager.mailparse"])
-                self._processes = ProcessPoolExecutor(max_workers=self.max_workers, mp_context=context,
-                                                      initializer=_lower_priority)
+                self._processes = ProcessPoolExecutor(
+                    max_workers=self.max_workers, mp_context=context, initializer=_lower_priority
+                )
             except (OSError, ImportError, NotImplementedError, ValueError) as exc:
                 log.warning("no worker processes for mail parsing (%s); using a thread", exc)
                 self._use_processes = False

@@ -1,4 +1,5 @@
 """Plain text from HTML mail, and the snippet shown under a subject in the list."""
+
 from __future__ import annotations
 
 import re

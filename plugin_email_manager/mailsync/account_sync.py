@@ -1,4 +1,5 @@
 """One sync run of an account: every folder, its log record, the account's status and progress."""
+
 from __future__ import annotations
 
 import asyncio
@@ -43,8 +44,9 @@ def describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-async def sync_account(host: Host, account_id: int, *, only: str | None = None,
-                       notify: Callable[[Counts], Awaitable[None]] | None = None) -> Counts:
+async def sync_account(
+    host: Host, account_id: int, *, only: str | None = None, notify: Callable[[Counts], Awaitable[None]] | None = None
+) -> Counts:
     """Sync every folder (or only the folder type ``only``, e.g. the inbox after an IDLE wake-up).
 
     Writes a mailSyncLogs record, keeps the account's status, progress and lastSyncAt (and during
@@ -53,8 +55,10 @@ async def sync_account(host: Host, account_id: int, *, only: str | None = None,
     """
     db = host.db
     account = await connections.load_account(db, account_id)
-    log_id = await db.fetchval("INSERT INTO mail_sync_logs (account_id, started_at, status) "
-                               "VALUES ($1, now(), 'running') RETURNING id", account_id)
+    log_id = await db.fetchval(
+        "INSERT INTO mail_sync_logs (account_id, started_at, status) VALUES ($1, now(), 'running') RETURNING id",
+        account_id,
+    )
     counts = Counts()
     started = time.monotonic()
     try:
@@ -65,13 +69,19 @@ async def sync_account(host: Host, account_id: int, *, only: str | None = None,
                 on_gmail = gmail.is_gmail(session.capabilities)
                 folders = [f for f in folders if f.type == only or (on_gmail and gmail.holds(f.special_use, only))]
             elif await sync_progress.is_first_sync(db, account_id):
-                await sync_progress.start(db, account_id, await sync_progress.count_on_server(session, account, folders))
+                await sync_progress.start(
+                    db, account_id, await sync_progress.count_on_server(session, account, folders)
+                )
 
             async def on_batch(step: Counts) -> None:
                 # parsePending counts up here and is recounted exactly by the parse pass
-                await db.execute("UPDATE mail_accounts a SET parse_pending = a.parse_pending + $2, progress = "
-                                 "jsonb_build_object('fetched', coalesce((a.progress->>'fetched')::int, 0) + $2), "
-                                 f"sync_progress = {sync_progress.AFTER_BATCH} WHERE a.id = $1", account_id, step.new)
+                await db.execute(
+                    "UPDATE mail_accounts a SET parse_pending = a.parse_pending + $2, progress = "
+                    "jsonb_build_object('fetched', coalesce((a.progress->>'fetched')::int, 0) + $2), "
+                    f"sync_progress = {sync_progress.AFTER_BATCH} WHERE a.id = $1",
+                    account_id,
+                    step.new,
+                )
                 metrics.MESSAGES_SYNCED.inc(step.new)
                 if notify:
                     await notify(step)
@@ -94,7 +104,10 @@ async def sync_account(host: Host, account_id: int, *, only: str | None = None,
         # error only with status "error") while nothing came in; the next good sync clears it.
         was = await db.fetchval("SELECT status FROM mail_accounts WHERE id = $1", account_id)
         await _finish(db, account_id, log_id, counts, "error", message)
-        if was != "error" and await db.fetchval("SELECT status FROM mail_accounts WHERE id = $1", account_id) == "error":
+        if (
+            was != "error"
+            and await db.fetchval("SELECT status FROM mail_accounts WHERE id = $1", account_id) == "error"
+        ):
             await events.emit(host, "accountError", account_id, error=message)  # turning to error, once
         raise
     await _finish(db, account_id, log_id, counts, "ok", None)
@@ -102,14 +115,23 @@ async def sync_account(host: Host, account_id: int, *, only: str | None = None,
     return counts
 
 
-async def _finish(db: Pool, account_id: int, log_id: int, counts: Counts, status: str, error: str | None,
-                  keep_status: bool = False) -> None:
-    await db.execute("UPDATE mail_sync_logs SET finished_at = now(), status = $2, counts = $3::jsonb, error = $4 "
-                     "WHERE id = $1", log_id, status, counts.as_json(), error)
+async def _finish(
+    db: Pool, account_id: int, log_id: int, counts: Counts, status: str, error: str | None, keep_status: bool = False
+) -> None:
+    await db.execute(
+        "UPDATE mail_sync_logs SET finished_at = now(), status = $2, counts = $3::jsonb, error = $4 WHERE id = $1",
+        log_id,
+        status,
+        counts.as_json(),
+        error,
+    )
     metrics.SYNC_RUNS.labels(status).inc()
     if status == "ok":
-        await db.execute("UPDATE mail_accounts a SET status = 'ready', error = NULL, last_sync_at = now(), "
-                         f"sync_progress = {sync_progress.AT_END} WHERE a.id = $1", account_id)
+        await db.execute(
+            "UPDATE mail_accounts a SET status = 'ready', error = NULL, last_sync_at = now(), "
+            f"sync_progress = {sync_progress.AT_END} WHERE a.id = $1",
+            account_id,
+        )
     elif not keep_status:
         await db.execute("UPDATE mail_accounts SET status = 'error', error = $2 WHERE id = $1", account_id, error)
     else:

@@ -22,6 +22,7 @@ fetched again. Duplicates are impossible by construction: a row is keyed by (fol
 inserted with ON CONFLICT DO NOTHING, and what to fetch is computed from what is stored, not
 from a cursor that a crash could leave behind. A restart therefore resumes where it stopped.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -46,11 +47,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BATCH = 250             # messages per transaction
+BATCH = 250  # messages per transaction
 BATCH_BYTES = 32 << 20  # a batch ends sooner at this many raw bytes: 250 messages of 50 MB are 12 GB
-AHEAD = 1               # fetched batches waiting to be stored (memory: ~BATCH x 11 KB each)
-FLAG_RECHECK = 2000     # without CONDSTORE, the newest messages whose flags are checked each sync
-ANALYZE_FIRST = 1000    # a long fetch refreshes planner statistics at 1,000, 10,000, ... new messages
+AHEAD = 1  # fetched batches waiting to be stored (memory: ~BATCH x 11 KB each)
+FLAG_RECHECK = 2000  # without CONDSTORE, the newest messages whose flags are checked each sync
+ANALYZE_FIRST = 1000  # a long fetch refreshes planner statistics at 1,000, 10,000, ... new messages
 
 
 @dataclass
@@ -82,14 +83,27 @@ def message_row(fetched: FetchedMessage, folder_type: str) -> dict:
     thrid = fetched.gm_thrid
     row = {
         "type": gmail.type_from_labels(fetched.gm_labels, folder_type) if fetched.gm_labels else folder_type,
-        "uid": fetched.uid, "message_id": h["messageId"], "in_reply_to": h["inReplyTo"],
+        "uid": fetched.uid,
+        "message_id": h["messageId"],
+        "in_reply_to": h["inReplyTo"],
         "refs": kept_references(h["references"]),  # 10,000 of them thread no better than 100
-        "provider_thread_id": str(thrid) if thrid else None, "subject": h["subject"], "from_addr": h["from"],
-        "to_addrs": h["to"], "cc_addrs": h["cc"], "bcc_addrs": h["bcc"], "reply_to_addrs": h["replyTo"],
-        "date": h["date"] or fetched.internaldate, "read": "\\Seen" in flags, "flagged": "\\Flagged" in flags,
-        "answered": "\\Answered" in flags, "forwarded": "$Forwarded" in flags,
-        "has_attachments": bool(h["hasAttachments"]), "size": fetched.size or len(fetched.raw), "flags": flags,
-        "modseq": fetched.modseq, "snippet": None,
+        "provider_thread_id": str(thrid) if thrid else None,
+        "subject": h["subject"],
+        "from_addr": h["from"],
+        "to_addrs": h["to"],
+        "cc_addrs": h["cc"],
+        "bcc_addrs": h["bcc"],
+        "reply_to_addrs": h["replyTo"],
+        "date": h["date"] or fetched.internaldate,
+        "read": "\\Seen" in flags,
+        "flagged": "\\Flagged" in flags,
+        "answered": "\\Answered" in flags,
+        "forwarded": "$Forwarded" in flags,
+        "has_attachments": bool(h["hasAttachments"]),
+        "size": fetched.size or len(fetched.raw),
+        "flags": flags,
+        "modseq": fetched.modseq,
+        "snippet": None,
     }
     # repr() shows a NUL as \x00: one pass in C finds the rare row that needs the walk
     if "\\x00" in repr(row):
@@ -98,17 +112,35 @@ def message_row(fetched: FetchedMessage, folder_type: str) -> dict:
     return row
 
 
-async def sync_folder(db: Pool, session: ImapSession, account: Account, folder: store.FolderState, *,
-                      on_batch: Callable[[Counts], Awaitable[None]] | None = None) -> Counts:
+async def sync_folder(
+    db: Pool,
+    session: ImapSession,
+    account: Account,
+    folder: store.FolderState,
+    *,
+    on_batch: Callable[[Counts], Awaitable[None]] | None = None,
+) -> Counts:
     counts = Counts()
     # QRESYNC needs a whole earlier sync to build on; a date-limited account always compares lists
-    since = (folder.uid_validity, folder.highest_modseq) if (
-        folder.uid_validity and folder.highest_modseq and folder.last_seen_uid is not None
-        and not account.sync_since) else None
+    since = (
+        (folder.uid_validity, folder.highest_modseq)
+        if (
+            folder.uid_validity
+            and folder.highest_modseq
+            and folder.last_seen_uid is not None
+            and not account.sync_since
+        )
+        else None
+    )
     info = await session.select(folder.name, qresync=since)
     if folder.uid_validity is not None and info.uidvalidity != folder.uid_validity:
-        log.warning("account %s folder %s: UIDVALIDITY %s -> %s, fetching it again",
-                    account.id, folder.name, folder.uid_validity, info.uidvalidity)
+        log.warning(
+            "account %s folder %s: UIDVALIDITY %s -> %s, fetching it again",
+            account.id,
+            folder.name,
+            folder.uid_validity,
+            info.uidvalidity,
+        )
         async with db.acquire() as conn, conn.transaction():
             counts.deleted += await store.reset_folder(conn, folder.id, info.uidvalidity)
         folder.highest_modseq = None
@@ -123,16 +155,29 @@ async def sync_folder(db: Pool, session: ImapSession, account: Account, folder: 
         last_seen = await _sync_since_last(db, session, account, folder, info, counts, on_batch)
     if last_seen is None:
         last_seen = await _sync_by_comparing(db, session, account, folder, info, counts, on_batch)
-    await store.save_folder_state(db, folder.id, uid_validity=info.uidvalidity, uid_next=info.uidnext,
-                                  highest_modseq=info.highestmodseq, last_seen_uid=last_seen,
-                                  synced_at=store.now())
+    await store.save_folder_state(
+        db,
+        folder.id,
+        uid_validity=info.uidvalidity,
+        uid_next=info.uidnext,
+        highest_modseq=info.highestmodseq,
+        last_seen_uid=last_seen,
+        synced_at=store.now(),
+    )
     folder.uid_validity, folder.highest_modseq = info.uidvalidity, info.highestmodseq
     folder.last_seen_uid = last_seen
     return counts
 
 
-async def _sync_since_last(db: Pool, session: ImapSession, account: Account, folder: store.FolderState,
-                           info: SelectInfo, counts: Counts, on_batch: Callable[[Counts], Awaitable[None]] | None) -> int | None:
+async def _sync_since_last(
+    db: Pool,
+    session: ImapSession,
+    account: Account,
+    folder: store.FolderState,
+    info: SelectInfo,
+    counts: Counts,
+    on_batch: Callable[[Counts], Awaitable[None]] | None,
+) -> int | None:
     """QRESYNC (RFC 7162): the SELECT listed what vanished and what changed since the last sync;
     new mail is above the last UID seen. No list of every UID crosses the wire or leaves the
     database. Answers the last UID seen now, or None when the folder's count does not add up
@@ -144,16 +189,22 @@ async def _sync_since_last(db: Pool, session: ImapSession, account: Account, fol
     missing = sorted(set(fresh) - await store.stored_among(db, folder.id, fresh), reverse=True)
     # session.exists follows the EXISTS/EXPUNGE news that came since the SELECT
     if await store.count_stored(db, folder.id) + len(missing) != session.exists:
-        log.info("account %s folder %s: counts differ after QRESYNC, comparing UID lists",
-                 account.id, folder.name)
+        log.info("account %s folder %s: counts differ after QRESYNC, comparing UID lists", account.id, folder.name)
         return None
     if missing:
         await _fetch_and_store(db, session, account.id, folder, missing, counts, on_batch)
     return max(fresh, default=last)
 
 
-async def _sync_by_comparing(db: Pool, session: ImapSession, account: Account, folder: store.FolderState,
-                             info: SelectInfo, counts: Counts, on_batch: Callable[[Counts], Awaitable[None]] | None) -> int:
+async def _sync_by_comparing(
+    db: Pool,
+    session: ImapSession,
+    account: Account,
+    folder: store.FolderState,
+    info: SelectInfo,
+    counts: Counts,
+    on_batch: Callable[[Counts], Awaitable[None]] | None,
+) -> int:
     """The server's UID list against ours: what is gone goes, what is missing is fetched, flags
     are asked for (CONDSTORE ``CHANGEDSINCE``, else the newest ones). Answers the last UID."""
     on_server = set(await session.uid_search("ALL")) if session.exists else set()
@@ -171,8 +222,15 @@ async def _sync_by_comparing(db: Pool, session: ImapSession, account: Account, f
     return max(on_server, default=0)
 
 
-async def _fetch_and_store(db: Pool, session: ImapSession, account_id: int, folder: store.FolderState,
-                           uids: list[int], counts: Counts, on_batch: Callable[[Counts], Awaitable[None]] | None) -> None:
+async def _fetch_and_store(
+    db: Pool,
+    session: ImapSession,
+    account_id: int,
+    folder: store.FolderState,
+    uids: list[int],
+    counts: Counts,
+    on_batch: Callable[[Counts], Awaitable[None]] | None,
+) -> None:
     """Fetch (and read the headers of) batch k+1 while batch k is stored: the server, this
     process and PostgreSQL work at once instead of in turn. At most ``AHEAD`` batches wait
     between the two, so memory stays bounded whatever the mailbox's size."""
@@ -240,8 +298,9 @@ async def _store_batch(db: Pool, account_id: int, folder: store.FolderState, row
     return []
 
 
-async def _sync_flags(db: Pool, session: ImapSession, folder: store.FolderState, info: SelectInfo,
-                      known: set[int], counts: Counts) -> int:
+async def _sync_flags(
+    db: Pool, session: ImapSession, folder: store.FolderState, info: SelectInfo, known: set[int], counts: Counts
+) -> int:
     """Flags changed in other clients since the last sync."""
     if not known:
         return 0

@@ -4,20 +4,28 @@ Syncing each label's folder would store a message once per label. With X-GM-EXT-
 takes only All Mail (plus Junk and Trash, which All Mail leaves out), reads the labels of each
 message (X-GM-LABELS) for its type, and its conversation from X-GM-THRID.
 """
+
 from __future__ import annotations
 
 GMAIL_CAPABILITY = "X-GM-EXT-1"
 SYNCED_SPECIAL_USE = ("\\all", "\\junk", "\\trash")
 # the system labels that name a type, in order of precedence
-LABEL_TYPES = (("\\draft", "drafts"), ("\\sent", "sent"), ("\\inbox", "inbox"), ("\\trash", "trash"),
-               ("\\spam", "junk"))
+LABEL_TYPES = (
+    ("\\draft", "drafts"),
+    ("\\sent", "sent"),
+    ("\\inbox", "inbox"),
+    ("\\trash", "trash"),
+    ("\\spam", "junk"),
+)
 
 
 def is_gmail(capabilities: set[str]) -> bool:
     return GMAIL_CAPABILITY in {c.upper() for c in capabilities}
 
 
-def synced_folders(folders: list[tuple[str, str | None, str, str | None]]) -> list[tuple[str, str | None, str, str | None]]:
+def synced_folders(
+    folders: list[tuple[str, str | None, str, str | None]],
+) -> list[tuple[str, str | None, str, str | None]]:
     """Of ``(name, delimiter, type, special_use)``, the folders a Gmail account syncs."""
     if not any((f[3] or "").lower() == "\\all" for f in folders):
         return folders  # no All Mail (hidden from IMAP by the person): sync folders as usual

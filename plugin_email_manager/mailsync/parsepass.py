@@ -25,6 +25,7 @@ parsed. So memory holds a few batches' bytes whatever the mail, and a 50 MB mess
 holds 128 messages' bytes with it nor keeps the newer messages of its batch from the list's
 snippets and search while it is decoded.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -44,11 +45,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BATCH = 128               # messages per parse call and per write transaction
-BATCH_BYTES = 32 << 20    # raw bytes per batch (at least one message), see the module doc
-WRITERS = 2               # write transactions in flight
-MAX_BATCHES = 200         # per run_once: then rows stored meanwhile (newer mail) get their turn
-FIRST_SCREEN = 500        # of an account being synced, decoded at once; the rest after its sync
+BATCH = 128  # messages per parse call and per write transaction
+BATCH_BYTES = 32 << 20  # raw bytes per batch (at least one message), see the module doc
+WRITERS = 2  # write transactions in flight
+MAX_BATCHES = 200  # per run_once: then rows stored meanwhile (newer mail) get their turn
+FIRST_SCREEN = 500  # of an account being synced, decoded at once; the rest after its sync
 IDLE_SECONDS = 2.0
 
 # Newest mail first (by its date): new mail before older backlog, and after a first sync the
@@ -85,7 +86,7 @@ WHERE a.id = c.id AND a.parse_pending IS DISTINCT FROM c.n
 STORE = f"""
 UPDATE mail_messages m SET text = x.text, html = x.html, snippet = x.snippet,
     has_attachments = x.has_attachments, parse_state = x.parse_state, parse_error = x.parse_error,
-    search_vector = {search.vector_sql('m', body='x')}
+    search_vector = {search.vector_sql("m", body="x")}
 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::text[])
      AS x(id, text, html, snippet, has_attachments, parse_state, parse_error)
 WHERE m.id = x.id AND m.parse_state = 'pending'
@@ -98,11 +99,12 @@ SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[]
 
 
 class ParsePass:
-    def __init__(self, host: Host, accounts: Callable[[], list[int]],
-                 syncing: Callable[[int], bool] = lambda account_id: False):
+    def __init__(
+        self, host: Host, accounts: Callable[[], list[int]], syncing: Callable[[int], bool] = lambda account_id: False
+    ):
         self.host = host
         self.accounts = accounts  # -> ids of the accounts this process holds
-        self.syncing = syncing    # -> whether a sync of this account is running here
+        self.syncing = syncing  # -> whether a sync of this account is running here
         self.pool = ParsePool()
         self._wake = asyncio.Event()
         self._screened: dict[int, int] = {}  # messages decoded during an account's running sync
@@ -200,15 +202,21 @@ class ParsePass:
     async def decode_now(self, message_ids: list[int]) -> None:
         """Decode these messages now if they are still pending: someone opens (or answers) a
         message before the pass got to it, e.g. one a long first sync holds back."""
-        rows = await self.host.db.fetch("SELECT id, account_id FROM mail_messages "
-                                        "WHERE id = ANY($1::bigint[]) AND parse_state = 'pending'", message_ids)
+        rows = await self.host.db.fetch(
+            "SELECT id, account_id FROM mail_messages WHERE id = ANY($1::bigint[]) AND parse_state = 'pending'",
+            message_ids,
+        )
         if rows:
             await self._write(rows, await self._parse(rows))
 
     async def _parse(self, rows: list[Record]) -> list[ParsedMessage]:
         """``parse_message`` of these messages' ``raw`` bytes, read now (see the module doc), in the workers."""
-        got = {r["id"]: r["raw"] for r in await self.host.db.fetch(
-            "SELECT id, raw FROM mail_messages WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])}
+        got = {
+            r["id"]: r["raw"]
+            for r in await self.host.db.fetch(
+                "SELECT id, raw FROM mail_messages WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
+            )
+        }
         return await self.pool.parse_many([bytes(got.get(r["id"]) or b"") for r in rows])
 
     async def _write(self, rows: list[Record], parsed: list[ParsedMessage]) -> None:
@@ -236,10 +244,19 @@ async def store_parsed_many(conn: Connection, message_ids: list[int], parsed: li
     if not message_ids:
         return []
     states = ["error" if p.errors and not (p.text or p.html) else "ok" for p in parsed]
-    written = [r["id"] for r in await conn.fetch(
-        STORE, message_ids, [without_nul(p.text) for p in parsed], [without_nul(p.html) for p in parsed],
-        [without_nul(p.snippet) for p in parsed], [bool(p.has_attachments) for p in parsed], states,
-        [without_nul("; ".join(p.errors)[:2000]) if p.errors else None for p in parsed])]
+    written = [
+        r["id"]
+        for r in await conn.fetch(
+            STORE,
+            message_ids,
+            [without_nul(p.text) for p in parsed],
+            [without_nul(p.html) for p in parsed],
+            [without_nul(p.snippet) for p in parsed],
+            [bool(p.has_attachments) for p in parsed],
+            states,
+            [without_nul("; ".join(p.errors)[:2000]) if p.errors else None for p in parsed],
+        )
+    ]
     if not written:
         return written
     await conn.execute("DELETE FROM mail_attachments WHERE mail_message_id = ANY($1::bigint[])", written)
@@ -247,8 +264,13 @@ async def store_parsed_many(conn: Connection, message_ids: list[int], parsed: li
     files = [(i, a) for i, p in zip(message_ids, parsed) if i in mine for a in p.attachments]
     if files:
         await conn.execute(
-            ATTACHMENTS, [i for i, _ in files], [without_nul(a["filename"]) for _, a in files],
-            [without_nul(a["contentType"]) for _, a in files], [a["size"] for _, a in files],
-            [without_nul(a.get("contentId")) for _, a in files], [bool(a.get("inline")) for _, a in files],
-            [a["content"] for _, a in files])
+            ATTACHMENTS,
+            [i for i, _ in files],
+            [without_nul(a["filename"]) for _, a in files],
+            [without_nul(a["contentType"]) for _, a in files],
+            [a["size"] for _, a in files],
+            [without_nul(a.get("contentId")) for _, a in files],
+            [bool(a.get("inline")) for _, a in files],
+            [a["content"] for _, a in files],
+        )
     return written

@@ -11,6 +11,7 @@ pushed to the server with ``UID STORE``. Until the server has it:
   is neither lost nor undone by the server's older state;
 - once pushed, the note is cleared, unless the row was changed again meanwhile.
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,17 +41,22 @@ async def record(db: Pool | Connection, ids: list[int], column: str, value: bool
     changed = await db.fetch(
         f"UPDATE mail_messages SET {column} = $2::boolean, pending_flags = coalesce(pending_flags, '{{}}'::jsonb) || "
         "jsonb_build_object($3::text, $2::boolean) WHERE id = ANY($1::bigint[]) AND uid IS NOT NULL RETURNING id",
-        ids, value, flag)
-    await db.execute(f"UPDATE mail_messages SET {column} = $2 WHERE id = ANY($1::bigint[]) AND uid IS NULL",
-                     ids, value)
+        ids,
+        value,
+        flag,
+    )
+    await db.execute(f"UPDATE mail_messages SET {column} = $2 WHERE id = ANY($1::bigint[]) AND uid IS NULL", ids, value)
     return [r["id"] for r in changed]
 
 
 async def push(db: Pool | Connection, session: ImapSession, folder_id: int) -> int:
     """Push what is noted for the messages of the selected folder ``folder_id``; answers how many
     messages had a change. A failure raises and leaves everything noted."""
-    rows = await db.fetch("SELECT id, uid, pending_flags FROM mail_messages "
-                          "WHERE folder_id = $1 AND pending_flags IS NOT NULL AND uid IS NOT NULL", folder_id)
+    rows = await db.fetch(
+        "SELECT id, uid, pending_flags FROM mail_messages "
+        "WHERE folder_id = $1 AND pending_flags IS NOT NULL AND uid IS NOT NULL",
+        folder_id,
+    )
     if not rows:
         return 0
     by_change: dict[tuple[str, bool], list[int]] = {}
@@ -68,7 +74,9 @@ async def push_now(host: Host, ids: list[int]) -> None:
     reached they stay noted and the next sync pushes them."""
     folders = await host.db.fetch(
         "SELECT DISTINCT f.id, f.name, f.account_id FROM mail_messages m JOIN mail_folders f ON f.id = m.folder_id "
-        "WHERE m.id = ANY($1::bigint[]) AND m.pending_flags IS NOT NULL", ids)
+        "WHERE m.id = ANY($1::bigint[]) AND m.pending_flags IS NOT NULL",
+        ids,
+    )
     by_account: dict[int, list] = {}
     for f in folders:
         by_account.setdefault(f["account_id"], []).append(f)
@@ -89,5 +97,6 @@ async def push_now(host: Host, ids: list[int]) -> None:
 async def _clear(db: Pool | Connection, sent: dict[int, dict]) -> None:
     """Forget pushed changes, unless the row was changed again meanwhile (compare what was sent)."""
     for id_, changes in sent.items():
-        await db.execute("UPDATE mail_messages SET pending_flags = NULL WHERE id = $1 AND pending_flags = $2::jsonb",
-                         id_, changes)
+        await db.execute(
+            "UPDATE mail_messages SET pending_flags = NULL WHERE id = $1 AND pending_flags = $2::jsonb", id_, changes
+        )

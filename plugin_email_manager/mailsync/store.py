@@ -3,6 +3,7 @@
 A message row is written in one statement with its raw bytes and the fields read from its
 headers (stage 1), so it is listable at once; the parse pass decodes the rest later.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -17,8 +18,10 @@ from plugin_email_manager.mailsync.imap import FlagUpdate
 if TYPE_CHECKING:
     from asyncpg import Connection, Pool, Record
 
-FOLDER_COLUMNS = ("id, account_id, name, delimiter, type, special_use, uid_validity, uid_next, "
-                  "highest_modseq, synced_down_to, last_seen_uid, synced_at")
+FOLDER_COLUMNS = (
+    "id, account_id, name, delimiter, type, special_use, uid_validity, uid_next, "
+    "highest_modseq, synced_down_to, last_seen_uid, synced_at"
+)
 
 
 @dataclass
@@ -34,28 +37,48 @@ class FolderState:
 
 
 def _state(row: Record) -> FolderState:
-    return FolderState(id=row["id"], name=row["name"], type=row["type"], uid_validity=row["uid_validity"],
-                       uid_next=row["uid_next"], highest_modseq=row["highest_modseq"],
-                       last_seen_uid=row["last_seen_uid"], special_use=row["special_use"])
+    return FolderState(
+        id=row["id"],
+        name=row["name"],
+        type=row["type"],
+        uid_validity=row["uid_validity"],
+        uid_next=row["uid_next"],
+        highest_modseq=row["highest_modseq"],
+        last_seen_uid=row["last_seen_uid"],
+        special_use=row["special_use"],
+    )
 
 
-async def upsert_folders(conn: Connection, account_id: int, folders: Iterable[tuple[str, str | None, str, str | None]]) -> list[FolderState]:
+async def upsert_folders(
+    conn: Connection, account_id: int, folders: Iterable[tuple[str, str | None, str, str | None]]
+) -> list[FolderState]:
     """Record the server's folders ``(name, delimiter, type, special_use)``; answers their states.
 
     A folder gone from the server is removed here with its messages.
     """
     folders = list(folders)
     names = [f[0] for f in folders]
-    await conn.execute("DELETE FROM mail_folders WHERE account_id = $1 AND NOT (name = ANY($2::text[]))",
-                       account_id, names)
+    await conn.execute(
+        "DELETE FROM mail_folders WHERE account_id = $1 AND NOT (name = ANY($2::text[]))", account_id, names
+    )
     for name, delimiter, type_, special in folders:
         await conn.execute(
             "INSERT INTO mail_folders (account_id, name, delimiter, type, special_use) "
             "SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS "
             "(SELECT 1 FROM mail_folders WHERE account_id = $1 AND name = $2)",
-            account_id, name, delimiter, type_, special)
-        await conn.execute("UPDATE mail_folders SET type = $3, special_use = $4 WHERE account_id = $1 AND name = $2",
-                           account_id, name, type_, special)
+            account_id,
+            name,
+            delimiter,
+            type_,
+            special,
+        )
+        await conn.execute(
+            "UPDATE mail_folders SET type = $3, special_use = $4 WHERE account_id = $1 AND name = $2",
+            account_id,
+            name,
+            type_,
+            special,
+        )
     rows = await conn.fetch(f"SELECT {FOLDER_COLUMNS} FROM mail_folders WHERE account_id = $1", account_id)
     order = {n: i for i, n in enumerate(names)}
     return sorted((_state(r) for r in rows), key=lambda s: order.get(s.name, 1 << 30))
@@ -65,9 +88,15 @@ async def reset_folder(conn: Connection, folder_id: int, uid_validity: int | Non
     """UIDVALIDITY changed: every stored UID of the folder is void. Drop its messages, start again."""
     deleted = await conn.fetchval(
         "WITH d AS (DELETE FROM mail_messages WHERE folder_id = $1 AND outbox IS NULL RETURNING 1) "
-        "SELECT count(*) FROM d", folder_id)
-    await conn.execute("UPDATE mail_folders SET uid_validity = $2, uid_next = NULL, highest_modseq = NULL, "
-                       "last_seen_uid = NULL, synced_down_to = NULL WHERE id = $1", folder_id, uid_validity)
+        "SELECT count(*) FROM d",
+        folder_id,
+    )
+    await conn.execute(
+        "UPDATE mail_folders SET uid_validity = $2, uid_next = NULL, highest_modseq = NULL, "
+        "last_seen_uid = NULL, synced_down_to = NULL WHERE id = $1",
+        folder_id,
+        uid_validity,
+    )
     return deleted
 
 
@@ -115,14 +144,14 @@ async def stored_among(conn: Pool | Connection, folder_id: int, uids: list[int])
     """Which of these UIDs of the folder are stored."""
     if not uids:
         return set()
-    rows = await conn.fetch("SELECT uid FROM mail_messages WHERE folder_id = $1 AND uid = ANY($2::bigint[])",
-                            folder_id, uids)
+    rows = await conn.fetch(
+        "SELECT uid FROM mail_messages WHERE folder_id = $1 AND uid = ANY($2::bigint[])", folder_id, uids
+    )
     return {r["uid"] for r in rows}
 
 
 async def count_stored(conn: Pool | Connection, folder_id: int) -> int:
-    return await conn.fetchval("SELECT count(*) FROM mail_messages WHERE folder_id = $1 AND uid IS NOT NULL",
-                               folder_id)
+    return await conn.fetchval("SELECT count(*) FROM mail_messages WHERE folder_id = $1 AND uid IS NOT NULL", folder_id)
 
 
 INSERT = """
@@ -145,13 +174,37 @@ RETURNING id
 
 # json columns travel as text: asyncpg would read a list inside an array parameter as a dimension
 JSON_COLUMNS = {"refs", "from_addr", "to_addrs", "cc_addrs", "bcc_addrs", "reply_to_addrs", "flags"}
-COLUMNS = ("uid", "message_id", "in_reply_to", "refs", "provider_thread_id", "subject", "from_addr", "to_addrs",
-           "cc_addrs", "bcc_addrs", "reply_to_addrs", "date", "read", "flagged", "answered", "forwarded",
-           "has_attachments", "size", "flags", "modseq", "raw", "snippet", "type", "thread_id")
+COLUMNS = (
+    "uid",
+    "message_id",
+    "in_reply_to",
+    "refs",
+    "provider_thread_id",
+    "subject",
+    "from_addr",
+    "to_addrs",
+    "cc_addrs",
+    "bcc_addrs",
+    "reply_to_addrs",
+    "date",
+    "read",
+    "flagged",
+    "answered",
+    "forwarded",
+    "has_attachments",
+    "size",
+    "flags",
+    "modseq",
+    "raw",
+    "snippet",
+    "type",
+    "thread_id",
+)
 
 
-async def insert_messages(conn: Connection, account_id: int, folder_id: int, folder_type: str, rows: list[dict], *,
-                          adopt: bool = True) -> list[int]:
+async def insert_messages(
+    conn: Connection, account_id: int, folder_id: int, folder_type: str, rows: list[dict], *, adopt: bool = True
+) -> list[int]:
     """Insert fetched messages (dicts keyed by COLUMNS; ``thread_id`` may be set already); a UID
     already stored is skipped. Answers new ids. ``adopt=False``: the caller ran ``unstored``."""
     if adopt:
@@ -192,42 +245,69 @@ async def _adopt_local_copies(conn: Connection, account_id: int, folder_id: int,
         "UPDATE mail_messages m SET folder_id = $2, uid = x.uid FROM x "
         "WHERE m.account_id = $1 AND m.uid IS NULL AND m.outbox IS NULL AND m.message_id = x.message_id "
         "AND m.type = coalesce(x.type, (SELECT type FROM mail_folders WHERE id = $2)) RETURNING x.uid",
-        account_id, folder_id, [r.get("message_id") for r in rows], [r["uid"] for r in rows],
-        [r.get("type") for r in rows])
+        account_id,
+        folder_id,
+        [r.get("message_id") for r in rows],
+        [r["uid"] for r in rows],
+        [r.get("type") for r in rows],
+    )
     taken = {r["uid"] for r in adopted}
     return [r for r in rows if r["uid"] not in taken] if taken else rows
 
 
-async def delete_uids(conn: Pool | Connection, folder_id: int, uids: Iterable[int], *,
-                      gone: list[dict] | None = None) -> int:
+async def delete_uids(
+    conn: Pool | Connection, folder_id: int, uids: Iterable[int], *, gone: list[dict] | None = None
+) -> int:
     """Delete these UIDs of the folder; ``gone`` collects the rows as they were (for events)."""
     uids = list(uids)
     if not uids:
         return 0
     rows = await conn.fetch(
         "DELETE FROM mail_messages WHERE folder_id = $1 AND uid = ANY($2::bigint[]) "
-        "RETURNING id, account_id, folder_id, type, message_id, thread_id, subject, date", folder_id, uids)
+        "RETURNING id, account_id, folder_id, type, message_id, thread_id, subject, date",
+        folder_id,
+        uids,
+    )
     if gone is not None:
-        gone += [{"id": r["id"], "accountId": r["account_id"], "folderId": r["folder_id"], "type": r["type"],
-                  "messageId": r["message_id"], "threadId": r["thread_id"], "subject": r["subject"],
-                  "date": r["date"].isoformat() if r["date"] else None} for r in rows]
+        gone += [
+            {
+                "id": r["id"],
+                "accountId": r["account_id"],
+                "folderId": r["folder_id"],
+                "type": r["type"],
+                "messageId": r["message_id"],
+                "threadId": r["thread_id"],
+                "subject": r["subject"],
+                "date": r["date"].isoformat() if r["date"] else None,
+            }
+            for r in rows
+        ]
     return len(rows)
 
 
-async def apply_flags(conn: Pool | Connection, folder_id: int, changes: list[FlagUpdate], folder_type: str | None = None,
-                      *, changed: list[tuple[int, tuple[str, ...]]] | None = None) -> int:
+async def apply_flags(
+    conn: Pool | Connection,
+    folder_id: int,
+    changes: list[FlagUpdate],
+    folder_type: str | None = None,
+    *,
+    changed: list[tuple[int, tuple[str, ...]]] | None = None,
+) -> int:
     """Server flags into read/flagged/answered; a message with a change still to push keeps its
-    own (``pending_flags.UNPUSHED``). On Gmail, a change may carry labels: with ``folder_type`` (the folder's own type) they
-    give the message's type, so archiving or moving it there moves it here. ``changed`` collects
-    (message id, what changed of "read", "flagged", "moved") for events."""
+    own (``pending_flags.UNPUSHED``). On Gmail, a change may carry labels: with ``folder_type``
+    (the folder's own type) they give the message's type, so archiving or moving it there moves
+    it here. ``changed`` collects (message id, what changed of "read", "flagged", "moved") for
+    events."""
     if not changes:
         return 0
     uids = [c.uid for c in changes]
     flags = [_json(list(c.flags)) for c in changes]
     modseqs = [c.modseq for c in changes]
-    types = [gmail.type_from_labels(c.labels, folder_type) if folder_type and c.labels is not None else None
-             for c in changes]
-    rows = await conn.fetch(f"""
+    types = [
+        gmail.type_from_labels(c.labels, folder_type) if folder_type and c.labels is not None else None for c in changes
+    ]
+    rows = await conn.fetch(
+        f"""
         WITH x AS (SELECT uid, flags::jsonb AS flags, modseq, type
                    FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[]) AS x(uid, flags, modseq, type)),
         u AS (
@@ -239,7 +319,13 @@ async def apply_flags(conn: Pool | Connection, folder_id: int, changes: list[Fla
             AND (m.flags IS DISTINCT FROM x.flags OR m.type IS DISTINCT FROM coalesce(x.type, m.type))
           RETURNING m.id, o.read IS DISTINCT FROM m.read AS read, o.flagged IS DISTINCT FROM m.flagged AS flagged,
             o.type IS DISTINCT FROM m.type AS moved)
-        SELECT * FROM u""", folder_id, uids, flags, modseqs, types)
+        SELECT * FROM u""",
+        folder_id,
+        uids,
+        flags,
+        modseqs,
+        types,
+    )
     if changed is not None:
         for r in rows:
             what = tuple(c for c in ("read", "flagged", "moved") if r[c])

@@ -10,6 +10,7 @@ the inbox as soon as the server announces new mail.
 A Refresh that arrives at a process not holding the lease is passed to the holder through
 PostgreSQL NOTIFY (``mail_sync_request``); the holder answers on ``mail_sync_done``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -63,16 +64,26 @@ class Supervisor:
 
     async def _tick(self) -> None:
         owner, secs = self.host.process_id, self.lease_seconds
-        kept = {r["id"] for r in await self.host.db.fetch(
-            "UPDATE mail_accounts SET lease_until = now() + make_interval(secs => $2) "
-            "WHERE lease_owner = $1 RETURNING id", owner, secs)}
+        kept = {
+            r["id"]
+            for r in await self.host.db.fetch(
+                "UPDATE mail_accounts SET lease_until = now() + make_interval(secs => $2) "
+                "WHERE lease_owner = $1 RETURNING id",
+                owner,
+                secs,
+            )
+        }
         for account_id in list(self.workers):
             if account_id not in kept:  # deleted, or taken over after we failed to renew in time
                 self.stop_worker(account_id)
         claimed = await self.host.db.fetch(
             "UPDATE mail_accounts SET lease_owner = $1, lease_until = now() + make_interval(secs => $2) "
             "WHERE id IN (SELECT id FROM mail_accounts WHERE lease_until IS NULL OR lease_until < now() "
-            "ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id", owner, secs, CLAIM_BATCH)
+            "ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id",
+            owner,
+            secs,
+            CLAIM_BATCH,
+        )
         for row in claimed:
             self._start_worker(row["id"])
         for account_id in kept:
@@ -84,7 +95,10 @@ class Supervisor:
         got = await self.host.db.fetchval(
             "UPDATE mail_accounts SET lease_owner = $1, lease_until = now() + make_interval(secs => $3) "
             "WHERE id = $2 AND (lease_until IS NULL OR lease_until < now() OR lease_owner = $1) RETURNING id",
-            self.host.process_id, account_id, self.lease_seconds)
+            self.host.process_id,
+            account_id,
+            self.lease_seconds,
+        )
         if got is not None and account_id not in self.workers:
             self._start_worker(account_id)
         return got is not None
@@ -113,8 +127,10 @@ class Supervisor:
     async def release_all(self) -> None:
         for account_id in list(self.workers):
             self.stop_worker(account_id)
-        await self.host.db.execute("UPDATE mail_accounts SET lease_owner = NULL, lease_until = NULL "
-                                   "WHERE lease_owner = $1", self.host.process_id)
+        await self.host.db.execute(
+            "UPDATE mail_accounts SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1",
+            self.host.process_id,
+        )
 
     # ------------------------------------------------------------ Refresh, from any process
 
@@ -144,8 +160,11 @@ class Supervisor:
         try:
             result = {"counts": await worker.request_sync()}
         except Exception as e:
-            result = {"error": str(getattr(e, "message", e)), "code": getattr(e, "code", "SYNC_FAILED"),
-                      "status": getattr(e, "status", 502)}
+            result = {
+                "error": str(getattr(e, "message", e)),
+                "code": getattr(e, "code", "SYNC_FAILED"),
+                "status": getattr(e, "status", 502),
+            }
         await self.host.notify("mail_sync_done", {"request": payload.get("request"), **result})
 
     async def _on_done(self, payload: dict) -> None:

@@ -17,6 +17,7 @@ puts ``mirror(...)`` in the statements that keep ``parse_pending``, so that the 
 progress change in one write. Once null it stays null: a later sync never sets it, and every
 expression here keeps a null.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -45,8 +46,10 @@ AT_END = "CASE WHEN coalesce(a.parse_pending, 0) = 0 THEN NULL ELSE a.sync_progr
 def mirror(pending: str) -> str:
     """``sync_progress`` once ``parse_pending`` becomes the SQL expression ``pending`` (over the
     row ``a``): null when the first sync is over (it set last_sync_at) and nothing is left."""
-    return (f"CASE WHEN a.sync_progress IS NULL OR (a.last_sync_at IS NOT NULL AND {pending} = 0) THEN NULL "
-            f"ELSE a.sync_progress || jsonb_build_object('indexPending', {pending}) END")
+    return (
+        f"CASE WHEN a.sync_progress IS NULL OR (a.last_sync_at IS NOT NULL AND {pending} = 0) THEN NULL "
+        f"ELSE a.sync_progress || jsonb_build_object('indexPending', {pending}) END"
+    )
 
 
 async def is_first_sync(db: Pool, account_id: int) -> bool:
@@ -73,4 +76,6 @@ async def start(db: Pool, account_id: int, total: int) -> None:
         "UPDATE mail_accounts a SET sync_progress = jsonb_build_object('listed', s.n, "
         "'total', greatest($2::int, s.n), 'bodiesPending', 0, 'indexPending', coalesce(a.parse_pending, 0)) "
         "FROM (SELECT count(*)::int AS n FROM mail_messages WHERE account_id = $1) s WHERE a.id = $1",
-        account_id, total)
+        account_id,
+        total,
+    )

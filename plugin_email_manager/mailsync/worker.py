@@ -3,6 +3,7 @@ and an IDLE connection on the inbox for new mail within seconds.
 
 Syncs of one account never overlap (one lock); Refreshes that arrive together share one sync.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -38,8 +39,10 @@ class Worker:
         self._recovered = asyncio.Event()  # set by a good scheduled sync, cleared by a failed one
 
     def start(self) -> None:
-        self._tasks = [self.host.spawn(self._schedule(), name=f"mail-sync:{self.account_id}"),
-                       self.host.spawn(self._idle(), name=f"mail-idle:{self.account_id}")]
+        self._tasks = [
+            self.host.spawn(self._schedule(), name=f"mail-sync:{self.account_id}"),
+            self.host.spawn(self._idle(), name=f"mail-idle:{self.account_id}"),
+        ]
 
     def stop(self) -> None:
         for task in self._tasks:
@@ -92,8 +95,11 @@ class Worker:
                 self.failures += 1
                 self._recovered.clear()
                 if future and not future.done():
-                    future.set_exception(e if isinstance(e, HostError) else
-                                         HostError(f"The sync failed: {e}", code="SYNC_FAILED", status=502))
+                    future.set_exception(
+                        e
+                        if isinstance(e, HostError)
+                        else HostError(f"The sync failed: {e}", code="SYNC_FAILED", status=502)
+                    )
                 if not isinstance(e, HostError):
                     log.exception("account %s: sync crashed", self.account_id)
             interval = float(self.host.settings.get("sync_interval", 300))
@@ -129,7 +135,9 @@ class Worker:
                     # retries) the server answers again: sync, or the account stays in error
                     known = await self.host.db.fetchval(
                         "SELECT uid_next FROM mail_folders WHERE account_id = $1 AND type = 'inbox' "
-                        "ORDER BY id LIMIT 1", self.account_id)
+                        "ORDER BY id LIMIT 1",
+                        self.account_id,
+                    )
                     if known != info.uidnext or account.status == "error":
                         await self.run_sync(only="inbox")
                     renew = float(self.host.settings.get("idle_restart", 1500))
@@ -148,4 +156,4 @@ class Worker:
             except Exception as e:
                 attempt += 1
                 log.info("account %s: IDLE connection lost (%s), reconnecting", self.account_id, e)
-                await asyncio.sleep(min(2 ** attempt, 60) + random.uniform(0, 1))
+                await asyncio.sleep(min(2**attempt, 60) + random.uniform(0, 1))

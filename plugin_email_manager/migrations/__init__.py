@@ -22,6 +22,7 @@ Tables of our own (not collections: nothing generic reads or writes them):
 - ``mail_thread_counts``: how many heads each (user, account, kind) has, as appended deltas, so
   the default views count their conversations without reading them.
 """
+
 from __future__ import annotations
 
 from importlib import resources
@@ -45,8 +46,13 @@ def migrations() -> list[Migration]:
         Migration(PLUGIN, 3, "full-text search", _sql("003_full_text_search.sql")),
         Migration(PLUGIN, 4, "conversation counts, narrow rows", _sql("004_conversation_counts.sql")),
         # its first text failed where PostgreSQL lacks lz4; where it ran, it did the same as this one
-        Migration(PLUGIN, 5, "lz4 compression, parse-pending index", _sql("005_lz4_compression.sql"),
-                  replaces=("fbf865141a206e9c5774bcb9d0da3ab440073c21426ab6479095c18023d0a039",)),
+        Migration(
+            PLUGIN,
+            5,
+            "lz4 compression, parse-pending index",
+            _sql("005_lz4_compression.sql"),
+            replaces=("fbf865141a206e9c5774bcb9d0da3ab440073c21426ab6479095c18023d0a039",),
+        ),
         Migration(PLUGIN, 6, "conversation lookups without a pending list", _sql("006_conversation_lookups.sql")),
         Migration(PLUGIN, 7, "the parse pass takes the newest mail first", _sql("007_parse_queue.sql")),
         Migration(PLUGIN, 8, "scheduled send: the lease of a message being sent", _sql("008_scheduled_send.sql")),

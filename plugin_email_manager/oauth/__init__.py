@@ -5,6 +5,7 @@
 - ``flow``: ``start_link`` / ``complete_link``, the authorization code flow with PKCE;
 - ``tokens``: ``TokenProvider``, an account's access token, refreshed before it expires.
 """
+
 from plugin_email_manager.oauth.flow import LinkResult, complete_link, start_link
 from plugin_email_manager.oauth.providers import ProviderConfig, load_provider
 from plugin_email_manager.oauth.tokens import TokenProvider

@@ -1,6 +1,7 @@
 """The page the OAuth callback answers: it follows the first sync and closes itself, telling the
 window that opened it. Its script and style are files of the plugin's static folder: the page's
 Content-Security-Policy (as for every page) allows no inline <script> nor <style>."""
+
 from __future__ import annotations
 
 from host.api import Raw
@@ -9,6 +10,7 @@ STATIC = "/static/plugins/email_manager"
 
 PROGRESS = """<p id=status>Account linked. The first sync is running…</p>
 <progress id=bar></progress>"""
+
 
 def page(title: str, body: str, status: int = 200, account_id: int | None = None) -> Raw:
     script = f'<script type=module src="{STATIC}/oauth-callback.js"></script>' if account_id is not None else ""

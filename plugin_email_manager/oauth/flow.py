@@ -8,6 +8,7 @@ replayed, expired or unknown state is refused before anything else happens), exc
 with the verifier and reads the mailbox address: from ``userinfoUrl`` (Google) when set, else
 from the ID token's claims (Microsoft). Storing the account is the caller's business.
 """
+
 from __future__ import annotations
 
 import base64
@@ -21,8 +22,7 @@ from typing import TYPE_CHECKING, Any
 from oauthlib.oauth2 import WebApplicationClient
 
 from host.errors import BadRequest
-from plugin_email_manager.oauth.providers import (ProviderConfig, TokenRefused, get_json, load_provider,
-                                                  token_request)
+from plugin_email_manager.oauth.providers import ProviderConfig, TokenRefused, get_json, load_provider, token_request
 
 if TYPE_CHECKING:
     from asyncpg import Record
@@ -30,9 +30,11 @@ if TYPE_CHECKING:
     from host.api import Host
 
 STATES_TABLE = "mail_oauth_states"  # collections/mailOAuthStates.toml names its table explicitly
-VERIFIER_LENGTH = 96                # RFC 7636: 43 to 128 characters
-STATE_INVALID = ("This sign-in link is not valid: it was never issued, was already used, or has expired. "
-                 "Start linking the account again.")
+VERIFIER_LENGTH = 96  # RFC 7636: 43 to 128 characters
+STATE_INVALID = (
+    "This sign-in link is not valid: it was never issued, was already used, or has expired. "
+    "Start linking the account again."
+)
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,9 @@ def _authorization_uri(client: WebApplicationClient, url: str, **params: Any) ->
     return client.prepare_request_uri(url, **params)
 
 
-async def start_link(host: Host, user_id: int, provider_name: str, redirect_uri: str, *,
-                     account_id: int | None = None) -> str:
+async def start_link(
+    host: Host, user_id: int, provider_name: str, redirect_uri: str, *, account_id: int | None = None
+) -> str:
     """Answer the provider's authorization URL for ``user_id``; the state expires after the
     ``oauth_state_ttl`` setting (seconds).
 
@@ -79,10 +82,23 @@ async def start_link(host: Host, user_id: int, provider_name: str, redirect_uri:
         await conn.execute(
             f"INSERT INTO {STATES_TABLE} (state_hash, user_id, provider, code_verifier, account_id, expires_at) "
             "VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))",
-            _hash(state), user_id, provider_name, pending, account_id, ttl)
-    return _authorization_uri(client, config.authorization_url, redirect_uri=redirect_uri,
-                              scope=config.scopes.split(), state=state, code_challenge=challenge,
-                              code_challenge_method="S256", **config.auth_params)
+            _hash(state),
+            user_id,
+            provider_name,
+            pending,
+            account_id,
+            ttl,
+        )
+    return _authorization_uri(
+        client,
+        config.authorization_url,
+        redirect_uri=redirect_uri,
+        scope=config.scopes.split(),
+        state=state,
+        code_challenge=challenge,
+        code_challenge_method="S256",
+        **config.auth_params,
+    )
 
 
 async def _spend_state(host: Host, state: str | None) -> Record | None:
@@ -92,7 +108,9 @@ async def _spend_state(host: Host, state: str | None) -> Record | None:
     return await host.db.fetchrow(
         f"UPDATE {STATES_TABLE} SET used_at = now() "
         "WHERE state_hash = $1 AND used_at IS NULL AND expires_at > now() "
-        "RETURNING user_id, provider, code_verifier, account_id", _hash(state))
+        "RETURNING user_id, provider, code_verifier, account_id",
+        _hash(state),
+    )
 
 
 def _jwt_claims(jwt: str | None) -> dict[str, Any]:
@@ -118,8 +136,11 @@ async def _identity(config: ProviderConfig, token: dict[str, Any]) -> tuple[str,
         value = claims.get(key)
         if isinstance(value, str) and "@" in value:
             return value.strip(), claims.get("name") or None
-    raise BadRequest(f"{config.title} did not tell which mailbox signed in (was the email scope granted?).",
-                     code="OAUTH_EXCHANGE_FAILED", provider=config.name)
+    raise BadRequest(
+        f"{config.title} did not tell which mailbox signed in (was the email scope granted?).",
+        code="OAUTH_EXCHANGE_FAILED",
+        provider=config.name,
+    )
 
 
 async def complete_link(host: Host, state: str | None, code: str | None, error: str | None = None) -> LinkResult:
@@ -138,20 +159,37 @@ async def complete_link(host: Host, state: str | None, code: str | None, error: 
         raise BadRequest(STATE_INVALID, code="OAUTH_STATE_INVALID")
     config = await load_provider(host, pending["provider"])
     if error or not code:
-        raise BadRequest(f"{config.title} sign-in was not completed ({error or 'no code'}): nothing was linked.",
-                         code="OAUTH_DENIED", provider=config.name, error=error or "")
+        raise BadRequest(
+            f"{config.title} sign-in was not completed ({error or 'no code'}): nothing was linked.",
+            code="OAUTH_DENIED",
+            provider=config.name,
+            error=error or "",
+        )
     secret = host.secrets.decrypt(pending["code_verifier"])
     client = WebApplicationClient(config.client_id)
-    body = client.prepare_request_body(code=code, redirect_uri=secret["redirectUri"], include_client_id=True,
-                                       code_verifier=secret["verifier"], client_secret=config.client_secret)
+    body = client.prepare_request_body(
+        code=code,
+        redirect_uri=secret["redirectUri"],
+        include_client_id=True,
+        code_verifier=secret["verifier"],
+        client_secret=config.client_secret,
+    )
     try:
         token = await token_request(config, body)
     except TokenRefused as e:
-        raise BadRequest(f"{config.title} refused to complete the sign-in ({e}). Start linking the account again.",
-                         code="OAUTH_EXCHANGE_FAILED", provider=config.name, error=e.error) from None
+        raise BadRequest(
+            f"{config.title} refused to complete the sign-in ({e}). Start linking the account again.",
+            code="OAUTH_EXCHANGE_FAILED",
+            provider=config.name,
+            error=e.error,
+        ) from None
     if not token.get("refresh_token"):
-        raise BadRequest(f"{config.title} gave no refresh token, so the account could not stay linked. "
-                         "Start linking the account again.", code="OAUTH_EXCHANGE_FAILED", provider=config.name)
+        raise BadRequest(
+            f"{config.title} gave no refresh token, so the account could not stay linked. "
+            "Start linking the account again.",
+            code="OAUTH_EXCHANGE_FAILED",
+            provider=config.name,
+        )
     email, display_name = await _identity(config, token)
     tokens = {
         "accessToken": token["access_token"],
@@ -159,5 +197,11 @@ async def complete_link(host: Host, state: str | None, code: str | None, error: 
         "expiresAt": int(token.get("expires_at") or time.time() + 3600),
         "scope": " ".join(token.get("scope") or config.scopes.split()),
     }
-    return LinkResult(user_id=pending["user_id"], provider=config.name, email=email, tokens=tokens,
-                      display_name=display_name, account_id=pending["account_id"])
+    return LinkResult(
+        user_id=pending["user_id"],
+        provider=config.name,
+        email=email,
+        tokens=tokens,
+        display_name=display_name,
+        account_id=pending["account_id"],
+    )

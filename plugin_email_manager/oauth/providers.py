@@ -10,6 +10,7 @@ A provider's settings come from three layers, the later winning:
 3. the provider's ``mailSettings`` record (root edits it at run time); NULL or '' there means
    "not overridden". Its ``client_secret`` is stored Fernet-encrypted (``host.secrets``).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -58,8 +59,11 @@ class ProviderConfig:
 
 
 # the plugin.toml keys (camelCase) of each ProviderConfig field
-_TOML_KEYS = {f.name: "".join(w.capitalize() if i else w for i, w in enumerate(f.name.split("_")))
-              for f in fields(ProviderConfig) if f.name != "name"}
+_TOML_KEYS = {
+    f.name: "".join(w.capitalize() if i else w for i, w in enumerate(f.name.split("_")))
+    for f in fields(ProviderConfig)
+    if f.name != "name"
+}
 _INTS = {"imap_port", "smtp_port"}
 
 
@@ -116,18 +120,28 @@ async def load_provider(host: Host, name: str) -> ProviderConfig:
         if _given(value):
             values[attr] = _coerce(attr, value)
     config = ProviderConfig(name=name, **values)
-    where = (f"set it in the mail settings of {config.title} (mailSettings, provider \"{name}\") "
-             f"or as EMAIL_CENTER_{name.upper()}_CLIENT_ID / _CLIENT_SECRET")
+    where = (
+        f'set it in the mail settings of {config.title} (mailSettings, provider "{name}") '
+        f"or as EMAIL_CENTER_{name.upper()}_CLIENT_ID / _CLIENT_SECRET"
+    )
     if not config.client_id:
-        raise BadRequest(f"{config.title} sign-in is not configured: the administrator must {where}.",
-                         code="OAUTH_NOT_CONFIGURED", provider=name)
+        raise BadRequest(
+            f"{config.title} sign-in is not configured: the administrator must {where}.",
+            code="OAUTH_NOT_CONFIGURED",
+            provider=name,
+        )
     for attr in ("authorization_url", "token_url"):
         if not _is_secure(getattr(config, attr)):
-            raise BadRequest(f"{config.title} {_TOML_KEYS[attr]} must be an https:// URL: the administrator "
-                             f"must correct it in the mail settings.", code="OAUTH_NOT_CONFIGURED", provider=name)
+            raise BadRequest(
+                f"{config.title} {_TOML_KEYS[attr]} must be an https:// URL: the administrator "
+                f"must correct it in the mail settings.",
+                code="OAUTH_NOT_CONFIGURED",
+                provider=name,
+            )
     if config.userinfo_url and not _is_secure(config.userinfo_url):
-        raise BadRequest(f"{config.title} userinfoUrl must be an https:// URL.", code="OAUTH_NOT_CONFIGURED",
-                         provider=name)
+        raise BadRequest(
+            f"{config.title} userinfoUrl must be an https:// URL.", code="OAUTH_NOT_CONFIGURED", provider=name
+        )
     return config
 
 
@@ -153,35 +167,42 @@ async def token_request(config: ProviderConfig, body: str) -> dict[str, Any]:
             async with http.post(config.token_url, data=body.encode(), headers=headers) as answer:
                 status, text = answer.status, await answer.text()
     except (aiohttp.ClientError, asyncio.TimeoutError) as e:
-        raise OAuthUnavailable(f"{config.title} could not be reached to sign in ({type(e).__name__}); "
-                               "try again later.", provider=config.name) from None
+        raise OAuthUnavailable(
+            f"{config.title} could not be reached to sign in ({type(e).__name__}); try again later.",
+            provider=config.name,
+        ) from None
     if status >= 500 or status == 429:
-        raise OAuthUnavailable(f"{config.title} answered {status} to a sign-in request; try again later.",
-                               provider=config.name)
+        raise OAuthUnavailable(
+            f"{config.title} answered {status} to a sign-in request; try again later.", provider=config.name
+        )
     try:
         # scope=None: providers may widen or reorder scopes (Google does); that is no error
         return dict(parse_token_response(text, scope=None))
     except OAuth2Error as e:
         if status < 400 and e.error == "missing_token":  # a 200 without a token: the provider is broken
-            raise OAuthUnavailable(f"{config.title} answered a sign-in request without a token.",
-                                   provider=config.name) from None
+            raise OAuthUnavailable(
+                f"{config.title} answered a sign-in request without a token.", provider=config.name
+            ) from None
         raise TokenRefused(e.error, e.description or "", status) from None
     except ValueError:  # a malformed expires_in
-        raise OAuthUnavailable(f"{config.title} answered a sign-in request with a malformed token.",
-                               provider=config.name) from None
+        raise OAuthUnavailable(
+            f"{config.title} answered a sign-in request with a malformed token.", provider=config.name
+        ) from None
 
 
 async def get_json(config: ProviderConfig, url: str, access_token: str) -> dict[str, Any]:
     """GET a JSON resource of the provider (userinfo) with the access token."""
     try:
         async with aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as http:
-            async with http.get(url, headers={"Authorization": f"Bearer {access_token}",
-                                              "Accept": "application/json"}) as answer:
+            async with http.get(
+                url, headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+            ) as answer:
                 status = answer.status
                 data = await answer.json(content_type=None) if status == 200 else None
     except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as e:
-        raise OAuthUnavailable(f"{config.title} could not be reached to read the account ({type(e).__name__}).",
-                               provider=config.name) from None
+        raise OAuthUnavailable(
+            f"{config.title} could not be reached to read the account ({type(e).__name__}).", provider=config.name
+        ) from None
     if status != 200 or not isinstance(data, dict):
         raise OAuthUnavailable(f"{config.title} answered {status} when asked who signed in.", provider=config.name)
     return data

@@ -10,6 +10,7 @@ that waited re-reads the row, and takes the token another caller refreshed meanw
 spending the refresh token again (Microsoft rotates refresh tokens: a second refresh with the
 old one could fail). Tokens are never logged.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -44,8 +45,10 @@ def _fresh(tokens: dict[str, Any]) -> bool:
 def refused_message(title: str, error: str) -> str:
     if error == "invalid_grant":
         return f"{title} sign-in expired or was revoked: sign in again to re-link this account."
-    return (f"{title} refused to renew the sign-in ({error}): the administrator should check the OAuth "
-            f"client settings; then sign in again to re-link this account.")
+    return (
+        f"{title} refused to renew the sign-in ({error}): the administrator should check the OAuth "
+        f"client settings; then sign in again to re-link this account."
+    )
 
 
 class TokenProvider:
@@ -60,7 +63,8 @@ class TokenProvider:
     async def _read(self, conn: Pool | Connection, for_update: bool = False) -> tuple[str, dict[str, Any]]:
         row = await conn.fetchrow(
             f"SELECT provider, secret FROM {ACCOUNTS_TABLE} WHERE id = $1" + (" FOR UPDATE" if for_update else ""),
-            self.account_id)
+            self.account_id,
+        )
         if row is None:
             raise NotFound("This mail account does not exist.")
         return row["provider"], self.host.secrets.decrypt(row["secret"]) or {}
@@ -93,26 +97,31 @@ class TokenProvider:
         if not tokens.get("refreshToken"):
             return await self._mark_error(conn, refused_message(config.title, "invalid_grant"))
         client = WebApplicationClient(config.client_id)
-        body = client.prepare_refresh_body(refresh_token=tokens["refreshToken"], client_id=config.client_id,
-                                           client_secret=config.client_secret)
+        body = client.prepare_refresh_body(
+            refresh_token=tokens["refreshToken"], client_id=config.client_id, client_secret=config.client_secret
+        )
         try:
             answer = await token_request(config, body)
         except TokenRefused as e:
             log.warning("account %s: %s refused the token refresh (%s)", self.account_id, config.title, e.error)
             return await self._mark_error(conn, refused_message(config.title, e.error))
-        tokens.update({
-            "accessToken": answer["access_token"],
-            # Google answers no refresh token on refresh: the old one stays good
-            "refreshToken": answer.get("refresh_token") or tokens["refreshToken"],
-            "expiresAt": int(answer.get("expires_at") or time.time() + 3600),
-            "scope": " ".join(answer["scope"]) if answer.get("scope") else tokens.get("scope", ""),
-        })
-        await conn.execute(f"UPDATE {ACCOUNTS_TABLE} SET secret = $2 WHERE id = $1",
-                           self.account_id, self.host.secrets.encrypt(tokens))
+        tokens.update(
+            {
+                "accessToken": answer["access_token"],
+                # Google answers no refresh token on refresh: the old one stays good
+                "refreshToken": answer.get("refresh_token") or tokens["refreshToken"],
+                "expiresAt": int(answer.get("expires_at") or time.time() + 3600),
+                "scope": " ".join(answer["scope"]) if answer.get("scope") else tokens.get("scope", ""),
+            }
+        )
+        await conn.execute(
+            f"UPDATE {ACCOUNTS_TABLE} SET secret = $2 WHERE id = $1", self.account_id, self.host.secrets.encrypt(tokens)
+        )
         log.info("account %s: access token refreshed", self.account_id)
         return None
 
     async def _mark_error(self, conn: Connection, message: str) -> TokenRefreshFailed:
-        await conn.execute(f"UPDATE {ACCOUNTS_TABLE} SET status = 'error', error = $2 WHERE id = $1",
-                           self.account_id, message)
+        await conn.execute(
+            f"UPDATE {ACCOUNTS_TABLE} SET status = 'error', error = $2 WHERE id = $1", self.account_id, message
+        )
         return TokenRefreshFailed(message, accountId=self.account_id)

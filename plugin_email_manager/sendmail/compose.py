@@ -18,6 +18,7 @@ one as 7bit, or as application/octet-stream when it is not 7-bit clean), so the 
 Domains go on the wire as IDNA A-labels. Bcc never becomes a header: pass it to
 ``envelope_recipients``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -46,8 +47,21 @@ _LONG_WORD = re.compile(r"\S{60}")
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+/^_`{|}~-]+(?: [A-Za-z0-9!#$%&'*+/^_`{|}~-]+)*\Z")
 _HEADER_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]+\Z")
 # headers build_message owns: extra_headers may not replace them
-_OWN_HEADERS = {"from", "to", "cc", "bcc", "subject", "date", "message-id", "in-reply-to",
-                "references", "mime-version", "sender", "reply-to", "return-path"}
+_OWN_HEADERS = {
+    "from",
+    "to",
+    "cc",
+    "bcc",
+    "subject",
+    "date",
+    "message-id",
+    "in-reply-to",
+    "references",
+    "mime-version",
+    "sender",
+    "reply-to",
+    "return-path",
+}
 
 
 def _invalid_header(what: str) -> BadRequest:
@@ -193,10 +207,16 @@ def _attachment_part(att: dict[str, Any], inline: bool) -> MIMEPart:
     part = MIMEPart(policy=POLICY)
     # filename= (Content-Disposition) and name= (Content-Type, what Outlook reads) are both
     # RFC 2231-encoded by the policy when not ASCII; parsers return the same string.
-    part.set_content(content, maintype, subtype, cte=cte, filename=filename,
-                     disposition="inline" if inline else "attachment",
-                     cid=f"<{cid}>" if (cid := _content_id(att)) else None,
-                     params={"name": filename})
+    part.set_content(
+        content,
+        maintype,
+        subtype,
+        cte=cte,
+        filename=filename,
+        disposition="inline" if inline else "attachment",
+        cid=f"<{cid}>" if (cid := _content_id(att)) else None,
+        params={"name": filename},
+    )
     return part
 
 
@@ -207,12 +227,22 @@ def _is_inline(att: dict[str, Any], html: str | None) -> bool:
     return bool(cid and html and f"cid:{cid}" in html and att.get("inline", True) is not False)
 
 
-def build_message(*, from_addr: dict[str, Any], to: Iterable[Any] = (), cc: Iterable[Any] = (),
-                  bcc: Iterable[Any] = (), subject: str | None = "", text: str | None = None,
-                  html: str | None = None, attachments: Iterable[dict[str, Any]] = (),
-                  in_reply_to: str | None = None, references: Iterable[str] = (),
-                  message_id: str | None = None, date: datetime | None = None,
-                  extra_headers: dict[str, str] | None = None) -> EmailMessage:
+def build_message(
+    *,
+    from_addr: dict[str, Any],
+    to: Iterable[Any] = (),
+    cc: Iterable[Any] = (),
+    bcc: Iterable[Any] = (),
+    subject: str | None = "",
+    text: str | None = None,
+    html: str | None = None,
+    attachments: Iterable[dict[str, Any]] = (),
+    in_reply_to: str | None = None,
+    references: Iterable[str] = (),
+    message_id: str | None = None,
+    date: datetime | None = None,
+    extra_headers: dict[str, str] | None = None,
+) -> EmailMessage:
     """The message to send. ``bcc`` is validated here but never written to a header.
 
     Addresses are ``{"name","address"}`` dicts or typed strings. With HTML only, a text
@@ -306,4 +336,6 @@ def check_size(attachments: Iterable[dict[str, Any]] | None, limit_mib: float) -
     if size > limit_mib * MIB:
         raise AttachmentTooLarge(
             f"The attachments come to {size / MIB:.1f} MiB; the limit is {limit_mib:g} MiB per message",
-            limitMiB=limit_mib, sizeMiB=round(size / MIB, 2))
+            limitMiB=limit_mib,
+            sizeMiB=round(size / MIB, 2),
+        )

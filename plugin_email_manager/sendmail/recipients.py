@@ -10,6 +10,7 @@ Accepted addresses: a dot-atom or quoted local part in ASCII, and a domain that 
 (IDN allowed, checked through IDNA) or an address literal. Non-ASCII local parts would need
 SMTPUTF8 end to end, which we do not promise; they are refused as invalid.
 """
+
 from __future__ import annotations
 
 import re
@@ -127,9 +128,9 @@ def _parse_one(piece: str) -> dict[str, str]:
     lt = _angle_start(piece)
     if lt >= 0:
         gt = piece.find(">", lt)
-        if gt < 0 or piece[gt + 1:].strip():
+        if gt < 0 or piece[gt + 1 :].strip():
             raise InvalidAddress(f"Not a valid email address: {piece}", address=piece)
-        name, address = _unquote(piece[:lt]), piece[lt + 1:gt].strip()
+        name, address = _unquote(piece[:lt]), piece[lt + 1 : gt].strip()
     else:
         name, address = "", piece.strip()
     if address.lower().startswith("mailto:"):

@@ -8,15 +8,16 @@ Recipients follow what mail clients do: a reply goes to Reply-To, else to From; 
 message the account sent itself goes to that message's recipients. Reply-all adds the other
 To and Cc addresses, never the account's own, each address once (compared case-insensitively).
 """
+
 from __future__ import annotations
 
 import html as htmllib
 from datetime import datetime
 from typing import Any, Iterable
 
-from plugin_email_manager.sendmail.recipients import address_key, format_address
-from plugin_email_manager.sendmail.compose import html_to_text
 from plugin_email_manager.conversations import forward_subject, reply_subject
+from plugin_email_manager.sendmail.compose import html_to_text
+from plugin_email_manager.sendmail.recipients import address_key, format_address
 
 FORWARD_LINE = "---------- Forwarded message ---------"
 # RFC 5537 3.4.4: keep References under a line's 998 characters; we also cap the count
@@ -26,8 +27,10 @@ REFERENCES_MAX_IDS = 20
 
 # -- references -------------------------------------------------------------------------------
 
-def trim_references(ids: Iterable[str], max_chars: int = REFERENCES_MAX_CHARS,
-                    max_ids: int = REFERENCES_MAX_IDS) -> list[str]:
+
+def trim_references(
+    ids: Iterable[str], max_chars: int = REFERENCES_MAX_CHARS, max_ids: int = REFERENCES_MAX_IDS
+) -> list[str]:
     """``ids`` without duplicates, trimmed as RFC 5537 3.4.4 says: keep the first (the thread's
     root) and as many of the last (the nearest parents) as fit in ``max_chars`` and ``max_ids``."""
     unique: list[str] = []
@@ -57,6 +60,7 @@ def _references(original: dict[str, Any]) -> list[str]:
 
 # -- recipients -------------------------------------------------------------------------------
 
+
 def _plain(addr: dict[str, Any] | None) -> dict[str, str] | None:
     if not addr or not addr.get("address"):
         return None
@@ -74,8 +78,9 @@ def _unique(addrs: Iterable[dict[str, Any] | None], exclude: set[str]) -> list[d
     return found
 
 
-def reply_recipients(original: dict[str, Any], account_addresses: Iterable[str],
-                     reply_all: bool) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+def reply_recipients(
+    original: dict[str, Any], account_addresses: Iterable[str], reply_all: bool
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """(to, cc) of a reply to ``original`` by the account owning ``account_addresses``."""
     mine = {address_key(a) for a in account_addresses}
     sender = _plain(original.get("from"))
@@ -96,6 +101,7 @@ def reply_recipients(original: dict[str, Any], account_addresses: Iterable[str],
 
 
 # -- quoting ----------------------------------------------------------------------------------
+
 
 def _when(value: Any) -> str:
     """The original's date as people read it: "Mon, 3 Mar 2025 at 14:05 +0000"."""
@@ -130,8 +136,7 @@ def _original_html(original: dict[str, Any]) -> str:
 def quote_text(text: str) -> str:
     """Every line prefixed the way mail clients quote ("> ", ">" for empty ones, ">>" nested)."""
     lines = text.rstrip("\n").split("\n") if text.strip() else []
-    return "".join((">" + line if line.startswith(">") else "> " + line if line else ">") + "\n"
-                   for line in lines)
+    return "".join((">" + line if line.startswith(">") else "> " + line if line else ">") + "\n" for line in lines)
 
 
 def _attribution(original: dict[str, Any]) -> str:
@@ -141,8 +146,7 @@ def _attribution(original: dict[str, Any]) -> str:
     return f"On {when}, {who} wrote:" if when else f"{who} wrote:"
 
 
-def prepare_reply(original: dict[str, Any], *, account_addresses: Iterable[str],
-                  reply_all: bool) -> dict[str, Any]:
+def prepare_reply(original: dict[str, Any], *, account_addresses: Iterable[str], reply_all: bool) -> dict[str, Any]:
     """A reply draft: ``{"to","cc","subject","text","html","inReplyTo","references"}``.
 
     ``text`` and ``html`` hold only the quote, preceded by room to write; put the answer in
@@ -155,19 +159,23 @@ def prepare_reply(original: dict[str, Any], *, account_addresses: Iterable[str],
         "cc": cc,
         "subject": reply_subject(original.get("subject")),
         "text": f"\n\n{attribution}\n{quote_text(_original_text(original))}",
-        "html": (f'<br><br><div class="ec-quote">{htmllib.escape(attribution)}<br>'
-                 f'<blockquote type="cite" style="margin:0 0 0 .8ex;border-left:1px solid #ccc;'
-                 f'padding-left:1ex">{_original_html(original)}</blockquote></div>'),
+        "html": (
+            f'<br><br><div class="ec-quote">{htmllib.escape(attribution)}<br>'
+            f'<blockquote type="cite" style="margin:0 0 0 .8ex;border-left:1px solid #ccc;'
+            f'padding-left:1ex">{_original_html(original)}</blockquote></div>'
+        ),
         "inReplyTo": original.get("messageId"),
         "references": _references(original),
     }
 
 
 def _header_block(original: dict[str, Any]) -> list[tuple[str, str]]:
-    rows = [("From", format_address(_plain(original.get("from")) or {"name": "", "address": ""})),
-            ("Date", _when(original.get("date"))),
-            ("Subject", original.get("subject") or ""),
-            ("To", ", ".join(format_address(a) for a in original.get("to") or [] if _plain(a)))]
+    rows = [
+        ("From", format_address(_plain(original.get("from")) or {"name": "", "address": ""})),
+        ("Date", _when(original.get("date"))),
+        ("Subject", original.get("subject") or ""),
+        ("To", ", ".join(format_address(a) for a in original.get("to") or [] if _plain(a))),
+    ]
     cc = ", ".join(format_address(a) for a in original.get("cc") or [] if _plain(a))
     if cc:
         rows.append(("Cc", cc))
@@ -186,16 +194,14 @@ def prepare_forward(original: dict[str, Any]) -> dict[str, Any]:
         "cc": [],
         "subject": forward_subject(original.get("subject")),
         "text": text,
-        "html": (f'<br><br><div class="ec-forward">{FORWARD_LINE}<br>{block}<br><br>'
-                 f"{_original_html(original)}</div>"),
+        "html": (f'<br><br><div class="ec-forward">{FORWARD_LINE}<br>{block}<br><br>{_original_html(original)}</div>'),
         "attachments": [dict(a) for a in original.get("attachments") or []],
         "inReplyTo": original.get("messageId"),
         "references": _references(original),
     }
 
 
-def with_quote(prepared: dict[str, Any], *, text: str | None = None,
-               html: str | None = None) -> tuple[str, str | None]:
+def with_quote(prepared: dict[str, Any], *, text: str | None = None, html: str | None = None) -> tuple[str, str | None]:
     """(text, html) of the message to send: the writer's words above the prepared quote.
 
     The HTML side exists only when the writer gave HTML; a plain-text answer stays plain.

@@ -16,6 +16,7 @@ XOAUTH2: ``token_provider`` is ``async def (refresh: bool = False) -> str``. Whe
 refuses the token, the provider is asked once for a refreshed one (``refresh=True``) and the
 login is tried again, on a new connection if the server hung up.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -57,8 +58,9 @@ def _mapped(host: str, port: int) -> Iterator[None]:
     except HostError:
         raise
     except aiosmtplib.SMTPAuthenticationError as exc:
-        raise MailAuthFailed(f"The SMTP server {where} refused the login: {_reply(exc)}",
-                             server="smtp", reply=_reply(exc)) from exc
+        raise MailAuthFailed(
+            f"The SMTP server {where} refused the login: {_reply(exc)}", server="smtp", reply=_reply(exc)
+        ) from exc
     except aiosmtplib.SMTPResponseException as exc:
         # 5xx here came before any message was offered (greeting, EHLO, STARTTLS): not a verdict
         # on the message, so it is the server that is unusable
@@ -73,9 +75,14 @@ def _mapped(host: str, port: int) -> Iterator[None]:
 async def _connect(host: str, port: int, security: str, timeout: float) -> aiosmtplib.SMTP:
     if security not in SECURITIES:
         raise BadRequest(f"SMTP security must be one of {', '.join(SECURITIES)}", code="BAD_REQUEST")
-    client = aiosmtplib.SMTP(hostname=host, port=port, timeout=timeout,
-                             use_tls=security == "tls", start_tls=security == "starttls",
-                             local_hostname=await _local_hostname())
+    client = aiosmtplib.SMTP(
+        hostname=host,
+        port=port,
+        timeout=timeout,
+        use_tls=security == "tls",
+        start_tls=security == "starttls",
+        local_hostname=await _local_hostname(),
+    )
     await client.connect()  # closes itself when it fails
     try:
         await client.ehlo()
@@ -85,15 +92,25 @@ async def _connect(host: str, port: int, security: str, timeout: float) -> aiosm
     return client
 
 
-async def _login(client: aiosmtplib.SMTP, host: str, port: int, security: str, timeout: float,
-                 username: str | None, password: str | None,
-                 token_provider: TokenProvider | None) -> aiosmtplib.SMTP:
+async def _login(
+    client: aiosmtplib.SMTP,
+    host: str,
+    port: int,
+    security: str,
+    timeout: float,
+    username: str | None,
+    password: str | None,
+    token_provider: TokenProvider | None,
+) -> aiosmtplib.SMTP:
     """Authenticate ``client``; answers the client to use from now on (a new one after a retry)."""
     if token_provider is None and password is None:
         return client  # a relay that needs no login
     if not client.supports_extension("auth"):
-        raise MailAuthFailed(f"The SMTP server {host}:{port} offers no login on this connection"
-                             + (" (try TLS or STARTTLS)" if security == "none" else ""), server="smtp")
+        raise MailAuthFailed(
+            f"The SMTP server {host}:{port} offers no login on this connection"
+            + (" (try TLS or STARTTLS)" if security == "none" else ""),
+            server="smtp",
+        )
     if token_provider is None:
         await client.login(username or "", password or "")
         return client
@@ -118,9 +135,16 @@ async def _quit(client: aiosmtplib.SMTP) -> None:
         client.close()
 
 
-async def check_login(host: str, port: int, security: str, username: str | None,
-                      password: str | None = None, token_provider: TokenProvider | None = None,
-                      *, timeout: float = 30) -> None:
+async def check_login(
+    host: str,
+    port: int,
+    security: str,
+    username: str | None,
+    password: str | None = None,
+    token_provider: TokenProvider | None = None,
+    *,
+    timeout: float = 30,
+) -> None:
     """Connect, EHLO, AUTH, QUIT: what ``mailAccounts:create`` checks before storing an account.
 
     :raises MailAuthFailed: the login was refused (``server="smtp"``).
@@ -136,9 +160,19 @@ async def check_login(host: str, port: int, security: str, username: str | None,
     await _quit(client)
 
 
-async def deliver(msg: EmailMessage, *, host: str, port: int, security: str, username: str | None,
-                  password: str | None = None, token_provider: TokenProvider | None = None,
-                  envelope_from: str, recipients: Iterable[str], timeout: float = 60) -> str:
+async def deliver(
+    msg: EmailMessage,
+    *,
+    host: str,
+    port: int,
+    security: str,
+    username: str | None,
+    password: str | None = None,
+    token_provider: TokenProvider | None = None,
+    envelope_from: str,
+    recipients: Iterable[str],
+    timeout: float = 60,
+) -> str:
     """Send ``msg`` to ``recipients`` (the envelope: To, Cc and Bcc) and answer the server's final
     reply (``"250 2.0.0 Ok: queued as …"``). Either every recipient is accepted and the message
     is sent, or nothing is sent and an error is raised.
@@ -193,8 +227,7 @@ async def _transaction(client: aiosmtplib.SMTP, envelope_from: str, recipients: 
             await client.rset()
         worst = max(refused, key=lambda e: e.code >= 500)
         names = [e.recipient for e in refused]
-        raise _verdict(worst, "the recipient" + ("s " if len(names) > 1 else " ") + ", ".join(names),
-                       recipients=names)
+        raise _verdict(worst, "the recipient" + ("s " if len(names) > 1 else " ") + ", ".join(names), recipients=names)
     try:
         response = await client.data(data)
     except aiosmtplib.SMTPDataError as exc:

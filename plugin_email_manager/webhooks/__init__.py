@@ -8,6 +8,7 @@
 - ``guard.py``: the SSRF guard: no loopback, private or link-local address unless the setting
   ``webhook_allow_private`` allows it; checked at create/update and again at each connection.
 """
+
 from __future__ import annotations
 
 import hashlib

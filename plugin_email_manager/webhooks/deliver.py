@@ -6,6 +6,7 @@ Woken by ``NOTIFY mail_webhooks`` when rows are queued (by any process) and when
 deliveries ends; otherwise it sleeps until the earliest retry is due (30 s at most, for rows a
 dead process left leased).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -24,8 +25,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BATCH = 20          # rows claimed at once
-MAX_SLEEP = 30.0    # seconds between two looks at the queue when nothing wakes it
+BATCH = 20  # rows claimed at once
+MAX_SLEEP = 30.0  # seconds between two looks at the queue when nothing wakes it
 USER_AGENT = "email-center-webhooks/1"
 
 
@@ -83,12 +84,21 @@ class Deliverer:
         body = (row["body"] or "").encode()
         try:
             secret = self.host.secrets.decrypt(row["secret"]) if row["secret"] else ""
-            headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature(secret or "", body),
-                       "X-Email-Center-Event": row["event"], "X-Email-Center-Delivery": row["event_id"]}
+            headers = {
+                "Content-Type": "application/json",
+                SIGNATURE_HEADER: signature(secret or "", body),
+                "X-Email-Center-Event": row["event"],
+                "X-Email-Center-Delivery": row["event_id"],
+            }
             guard.check_literal(row["url"], self.allow_private())
             assert self._session is not None
-            async with self._session.post(row["url"], data=body, headers=headers, allow_redirects=False,
-                                          timeout=aiohttp.ClientTimeout(total=self._timeout())) as answer:
+            async with self._session.post(
+                row["url"],
+                data=body,
+                headers=headers,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=self._timeout()),
+            ) as answer:
                 status = answer.status
                 response = (await answer.content.read(queue.RESPONSE_LIMIT)).decode("utf-8", "replace")
             if not 200 <= status < 300:
@@ -102,9 +112,15 @@ class Deliverer:
         ok = error is None
         try:
             state = await queue.finish(
-                self.host.db, row, ok=ok, status=status, response=response, error=error,
+                self.host.db,
+                row,
+                ok=ok,
+                status=status,
+                response=response,
+                error=error,
                 first_retry=float(self.host.settings.get("webhook_retry_seconds", 10)),
-                give_up_after=float(self.host.settings.get("webhook_retry_hours", 24)) * 3600)
+                give_up_after=float(self.host.settings.get("webhook_retry_hours", 24)) * 3600,
+            )
             if not ok:
                 log.info("webhook %s: %s %s: %s (%s)", row["webhook_id"], row["event"], row["event_id"], error, state)
         except Exception:

@@ -6,6 +6,7 @@ connection (``GuardedResolver`` answers aiohttp only the addresses it checked, s
 resolves elsewhere later, DNS rebinding, reaches nothing private; an IP literal, which aiohttp
 does not resolve, is checked by ``check_literal``).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -76,11 +77,13 @@ async def check_url(url: object, allow_private: bool) -> str:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError:
             raise InvalidUrl(f"The webhook's host {host!r} does not resolve.", field="url") from None
-        addresses = [info[4][0] for info in infos]
+        addresses = [str(info[4][0]) for info in infos]
     if not addresses or not all(is_public(a) for a in addresses):
-        raise InvalidUrl(f"The webhook's host {host!r} is a loopback, private or link-local address; "
-                         "webhooks go to public addresses (the setting webhook_allow_private allows others).",
-                         field="url")
+        raise InvalidUrl(
+            f"The webhook's host {host!r} is a loopback, private or link-local address; "
+            "webhooks go to public addresses (the setting webhook_allow_private allows others).",
+            field="url",
+        )
     return str(url).strip()
 
 
@@ -99,8 +102,9 @@ class GuardedResolver(AbstractResolver):
         self._inner = DefaultResolver()
         self._allow = allow_private
 
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-                      ) -> list[ResolveResult]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         found = await self._inner.resolve(host, port, family)
         if not self._allow():
             refused = [r["host"] for r in found if not is_public(r["host"])]

@@ -11,6 +11,7 @@ Order: a row is due only when no earlier row of the same (webhook, account) is s
 receiver holds back only its own later events of that account, until they are delivered or
 given up. ``NOTIFY mail_webhooks`` wakes the deliverers when rows are queued.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 CHANNEL = "mail_webhooks"
 RESPONSE_LIMIT = 1024  # the receiver's answer kept in the log
-MAX_DELAY = 3600       # the backoff's longest wait between two attempts
+MAX_DELAY = 3600  # the backoff's longest wait between two attempts
 
 # one row per matching webhook of each event: its user's (the account's owner), or root's with
 # allUsers; an empty events list takes every event
@@ -65,8 +66,13 @@ async def enqueue(host: Host, events: list[tuple[dict[str, Any], str]]) -> int:
     """Queue each (event, its body) for the webhooks that want it; wake the deliverers."""
     if not events:
         return 0
-    rows = await host.db.fetch(ENQUEUE, [e["id"] for e, _ in events], [e["event"] for e, _ in events],
-                               [e.get("accountId") for e, _ in events], [b for _, b in events])
+    rows = await host.db.fetch(
+        ENQUEUE,
+        [e["id"] for e, _ in events],
+        [e["event"] for e, _ in events],
+        [e.get("accountId") for e, _ in events],
+        [b for _, b in events],
+    )
     if rows:
         await host.notify(CHANNEL, {})
     return len(rows)
@@ -77,7 +83,12 @@ async def enqueue_for(host: Host, webhook_id: int, event: dict[str, Any], body: 
     delivery = await host.db.fetchval(
         "INSERT INTO mail_webhook_deliveries (webhook_id, event_id, event, account_id, status, attempts, body, "
         "next_at, created_at) VALUES ($1, $2, $3, $4, 'retrying', 0, $5, now(), now()) RETURNING id",
-        webhook_id, event["id"], event["event"], event.get("accountId"), body)
+        webhook_id,
+        event["id"],
+        event["event"],
+        event.get("accountId"),
+        body,
+    )
     await host.notify(CHANNEL, {})
     return delivery
 
@@ -93,8 +104,17 @@ def backoff(attempts: int, first: float) -> float:
     return min(first * 2 ** max(attempts - 1, 0), MAX_DELAY)
 
 
-async def finish(db: Pool, row: Record, *, ok: bool, status: int | None, response: str | None,
-                 error: str | None, first_retry: float, give_up_after: float) -> str:
+async def finish(
+    db: Pool,
+    row: Record,
+    *,
+    ok: bool,
+    status: int | None,
+    response: str | None,
+    error: str | None,
+    first_retry: float,
+    give_up_after: float,
+) -> str:
     """Record one attempt: ``ok``, or ``retrying`` at the next backoff, or ``failed`` when that
     would fall after ``give_up_after`` seconds from the event. Answers the new status."""
     attempts = row["attempts"] + 1
@@ -109,8 +129,15 @@ async def finish(db: Pool, row: Record, *, ok: bool, status: int | None, respons
     await db.execute(
         "UPDATE mail_webhook_deliveries SET status = $2, attempts = $3, response_status = $4, response = $5, "
         "error = $6, next_at = $7, lease_until = NULL, delivered_at = CASE WHEN $2 = 'ok' THEN now() END "
-        "WHERE id = $1", row["id"], state, attempts, status, (response or "")[:RESPONSE_LIMIT] or None,
-        error, None if state != "retrying" else next_at)
+        "WHERE id = $1",
+        row["id"],
+        state,
+        attempts,
+        status,
+        (response or "")[:RESPONSE_LIMIT] or None,
+        error,
+        None if state != "retrying" else next_at,
+    )
     return state
 
 

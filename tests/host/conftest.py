@@ -1,4 +1,5 @@
 """A running host with the demo plugin (and the email plugin) on a fresh database per module."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """The collections API as a client sees it: auth, CRUD, scopes, JSON-RPC, errors, badges."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,11 +10,14 @@ import pytest
 
 async def test_health_and_sign_in(server):
     assert await server.call("GET", "/api/health") == (200, {"data": {"status": "ok", "database": "ok"}})
-    status, body = await server.call("POST", "/api/auth:signIn", body={"email": "alice@example.test",
-                                                                       "password": "member-pass-1234"})
+    status, body = await server.call(
+        "POST", "/api/auth:signIn", body={"email": "alice@example.test", "password": "member-pass-1234"}
+    )
     assert status == 200 and body["data"]["user"]["email"] == "alice@example.test"
     assert "passwordHash" not in json.dumps(body)
-    status, body = await server.call("POST", "/api/auth:signIn", body={"email": "alice@example.test", "password": "nope"})
+    status, body = await server.call(
+        "POST", "/api/auth:signIn", body={"email": "alice@example.test", "password": "nope"}
+    )
     assert status == 401 and body["errors"][0]["code"] == "INVALID_CREDENTIALS"
 
 
@@ -37,11 +41,17 @@ async def test_sign_out_revokes_the_token(server):
 
 
 async def test_only_root_creates_users(server):
-    status, body = await server.api(server.alice, "users:create", {"email": "eve@example.test", "password": "longenough1"})
+    status, body = await server.api(
+        server.alice, "users:create", {"email": "eve@example.test", "password": "longenough1"}
+    )
     assert status == 403
-    status, body = await server.api(server.root_token, "users:create", {"email": "eve@example.test", "password": "longenough1"})
+    status, body = await server.api(
+        server.root_token, "users:create", {"email": "eve@example.test", "password": "longenough1"}
+    )
     assert status == 200 and body["data"]["role"] == "member" and "password" not in json.dumps(body)
-    status, body = await server.api(server.root_token, "users:create", {"email": "eve@example.test", "password": "longenough1"})
+    status, body = await server.api(
+        server.root_token, "users:create", {"email": "eve@example.test", "password": "longenough1"}
+    )
     assert status == 400 and body["errors"][0]["code"] == "DUPLICATE"
 
 
@@ -49,8 +59,9 @@ async def test_crud_and_pagination_through_rest(server):
     for i in range(25):
         status, body = await server.api(server.alice, "demoItems:create", {"title": f"item {i:02}", "rank": i})
         assert status == 200, body
-    status, body = await server.api(server.alice, "demoItems:list", query={"pageSize": 10, "page": 3, "sort": "rank"},
-                                    method="GET")
+    status, body = await server.api(
+        server.alice, "demoItems:list", query={"pageSize": 10, "page": 3, "sort": "rank"}, method="GET"
+    )
     assert status == 200
     assert body["meta"] == {"count": 25, "page": 3, "pageSize": 10, "totalPage": 3}
     assert [r["rank"] for r in body["data"]] == [20, 21, 22, 23, 24]
@@ -58,22 +69,29 @@ async def test_crud_and_pagination_through_rest(server):
     assert item["ownerId"] == (await server.api(server.alice, "auth:check", method="GET"))[1]["data"]["id"]
     status, body = await server.api(server.alice, "demoItems:update", {"done": True}, query={"filterByTk": item["id"]})
     assert status == 200 and body["data"]["done"] is True
-    status, body = await server.api(server.alice, "demoItems:list",
-                                    query={"filter": {"done": True}, "paginate": "false"}, method="GET")
+    status, body = await server.api(
+        server.alice, "demoItems:list", query={"filter": {"done": True}, "paginate": "false"}, method="GET"
+    )
     assert [r["id"] for r in body["data"]] == [item["id"]] and "meta" not in body
 
 
 async def test_a_member_never_reaches_another_members_rows(server):
     status, body = await server.api(server.alice, "demoItems:create", {"title": "alice's secret"})
     secret_id = body["data"]["id"]
-    for action, values, query in (("get", None, {"filterByTk": secret_id}),
-                                  ("update", {"title": "bob was here"}, {"filterByTk": secret_id}),
-                                  ("destroy", None, {"filterByTk": secret_id})):
+    for action, values, query in (
+        ("get", None, {"filterByTk": secret_id}),
+        ("update", {"title": "bob was here"}, {"filterByTk": secret_id}),
+        ("destroy", None, {"filterByTk": secret_id}),
+    ):
         status, body = await server.api(server.bob, f"demoItems:{action}", values, query=query)
         assert status == 404, (action, body)
         assert "secret" not in json.dumps(body)
-        rpc = {"jsonrpc": "2.0", "method": f"demoItems:{action}", "id": 1,
-               "params": {**query, **({"values": values} if values else {})}}
+        rpc = {
+            "jsonrpc": "2.0",
+            "method": f"demoItems:{action}",
+            "id": 1,
+            "params": {**query, **({"values": values} if values else {})},
+        }
         status, body = await server.call("POST", "/api/rpc", server.bob, body=rpc)
         assert status == 200 and body["error"]["code"] == -32000 and body["error"]["data"]["status"] == 404
     # a filter aimed at alice's row narrows to bob's rows: nothing
@@ -85,20 +103,36 @@ async def test_a_member_never_reaches_another_members_rows(server):
 
 
 async def test_a_custom_action_gets_query_and_body_merged(server):
-    status, body = await server.call("POST", "/api/demoItems:touch", server.alice, body={"b": [1, 2], "a": "body"},
-                                     query={"a": "query", "c": "3"})
+    status, body = await server.call(
+        "POST", "/api/demoItems:touch", server.alice, body={"b": [1, 2], "a": "body"}, query={"a": "query", "c": "3"}
+    )
     assert status == 200 and body["data"]["params"] == {"a": "body", "b": [1, 2], "c": "3"}
     status, body = await server.call("POST", "/api/demoItems:touch", server.alice, query={"filterByTk": ["5", "6"]})
     assert body["data"]["params"]["filterByTk"] == ["5", "6"]
 
 
 async def test_json_rpc_single_batch_and_error_codes(server):
-    call = lambda method, params=None, id_=1: {"jsonrpc": "2.0", "method": method, "params": params or {}, "id": id_}
+    def call(method, params=None, id_=1):
+        return {"jsonrpc": "2.0", "method": method, "params": params or {}, "id": id_}
+
     status, body = await server.call("POST", "/api/rpc", server.alice, body=call("demoItems:list", {"pageSize": 2}, 7))
-    assert status == 200 and body["id"] == 7 and len(body["result"]["data"]) == 2 and body["result"]["meta"]["pageSize"] == 2
-    status, body = await server.call("POST", "/api/rpc", server.alice, body=[
-        call("demoItems:create", {"values": {"title": "by rpc"}}, 1), call("nothing:here", id_=2),
-        {"jsonrpc": "2.0", "method": "demoItems:list"}, call("demoItems:list", {"filter": {"title": {"$nope": 1}}}, 3)])
+    assert (
+        status == 200
+        and body["id"] == 7
+        and len(body["result"]["data"]) == 2
+        and body["result"]["meta"]["pageSize"] == 2
+    )
+    status, body = await server.call(
+        "POST",
+        "/api/rpc",
+        server.alice,
+        body=[
+            call("demoItems:create", {"values": {"title": "by rpc"}}, 1),
+            call("nothing:here", id_=2),
+            {"jsonrpc": "2.0", "method": "demoItems:list"},
+            call("demoItems:list", {"filter": {"title": {"$nope": 1}}}, 3),
+        ],
+    )
     assert status == 200 and [a["id"] for a in body] == [1, 2, 3]  # the notification gets no answer
     assert body[0]["result"]["data"]["title"] == "by rpc"
     assert body[1]["error"]["code"] == -32601
@@ -167,8 +201,9 @@ async def test_badges_list_and_live_stream(server):
     events: asyncio.Queue = asyncio.Queue()
 
     async def listen():
-        async with server.session.get(server.base_url + "/api/badges:stream",
-                                      headers={"Cookie": f"ec_session={server.bob}"}) as r:
+        async with server.session.get(
+            server.base_url + "/api/badges:stream", headers={"Cookie": f"ec_session={server.bob}"}
+        ) as r:
             assert r.status == 200
             async for line in r.content:
                 if line.startswith(b"data: "):
@@ -188,6 +223,7 @@ async def test_badges_list_and_live_stream(server):
 
 
 async def test_a_multipart_body_without_a_boundary_is_a_400(server):
-    status, body = await server.call("POST", "/api/demoItems:list", server.alice, raw=b"{}",
-                                     headers={"Content-Type": "multipart/form-data"})
+    status, body = await server.call(
+        "POST", "/api/demoItems:list", server.alice, raw=b"{}", headers={"Content-Type": "multipart/form-data"}
+    )
     assert status == 400 and body["errors"][0]["code"] == "INVALID_BODY"

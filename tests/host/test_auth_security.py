@@ -1,5 +1,6 @@
 """Sign-in and the session as an attacker tries them: a cookie that only reads, sign-out on both
 transports, the sign-in limit, timing that tells nothing, password hashes upgraded."""
+
 from __future__ import annotations
 
 import statistics
@@ -31,8 +32,9 @@ async def _database_digest(db) -> dict[str, str]:
     for (name,) in tables:
         if name in MOVING_TABLES:
             continue
-        out[name] = await db.fetchval(f'SELECT md5(coalesce(string_agg(t::text, \',\' ORDER BY t::text), \'\')) '
-                                      f'FROM "{name}" t')
+        out[name] = await db.fetchval(
+            f"SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM \"{name}\" t"
+        )
     return out
 
 
@@ -40,16 +42,27 @@ def _writes(server) -> list[tuple[str, str]]:
     """Every action any role may call that is neither public nor a read: from the registry, so
     that an action added tomorrow is covered without touching this test."""
     dispatcher = server.app[keys.DISPATCHER]
-    found = {(c, a) for role in ("root", "member")
-             for c, a, action in dispatcher.callable_by(role) if not action.public and not action.reads}
+    found = {
+        (c, a)
+        for role in ("root", "member")
+        for c, a, action in dispatcher.callable_by(role)
+        if not action.public and not action.reads
+    }
     return sorted(found)
 
 
 async def test_the_registry_has_writes_to_check(server):
     writes = _writes(server)
     # the list is computed, so make sure it holds what an attacker wants most
-    for expected in [("users", "destroy"), ("users", "update"), ("auth", "signOut"), ("mailAccounts", "create"),
-                     ("mailMessages", "send"), ("mailMessages", "markRead"), ("demoItems", "create")]:
+    for expected in [
+        ("users", "destroy"),
+        ("users", "update"),
+        ("auth", "signOut"),
+        ("mailAccounts", "create"),
+        ("mailMessages", "send"),
+        ("mailMessages", "markRead"),
+        ("demoItems", "create"),
+    ]:
         assert expected in writes
 
 
@@ -64,9 +77,13 @@ async def test_a_cookie_alone_calls_no_write_action_by_get_or_post(server):
     for collection, action in _writes(server):
         params = {"filterByTk": victim_id if collection == "users" else 1}
         for method in ("GET", "POST"):
-            status, body = await server.call(method, f"/api/{collection}:{action}", headers=root_cookie,
-                                             query=params if method == "GET" else None,
-                                             body=params if method == "POST" else None)
+            status, body = await server.call(
+                method,
+                f"/api/{collection}:{action}",
+                headers=root_cookie,
+                query=params if method == "GET" else None,
+                body=params if method == "POST" else None,
+            )
             code = (body or {}).get("errors", [{}])[0].get("code") if isinstance(body, dict) else None
             refused.append((collection, action, method, status, code))
     wrong = [r for r in refused if r[3:] != (401, "TOKEN_REQUIRED")]
@@ -86,7 +103,9 @@ async def test_read_actions_work_with_the_cookie_by_get_only(server):
 
 async def test_sign_out_over_json_rpc_revokes_the_token_everywhere(server):
     token = await server.sign_in("alice@example.test", PASSWORD)
-    status, body = await server.call("POST", "/api/rpc", token, body={"jsonrpc": "2.0", "method": "auth:signOut", "id": 1})
+    status, body = await server.call(
+        "POST", "/api/rpc", token, body={"jsonrpc": "2.0", "method": "auth:signOut", "id": 1}
+    )
     assert status == 200 and body["result"] == {"data": True}
     assert (await server.api(token, "auth:check", method="GET"))[0] == 401
     status, _ = await server.call("POST", "/api/rpc", token, body={"jsonrpc": "2.0", "method": "auth:check", "id": 2})
@@ -95,8 +114,9 @@ async def test_sign_out_over_json_rpc_revokes_the_token_everywhere(server):
 
 async def test_sign_out_over_rest_revokes_the_token_and_clears_the_cookie(server):
     token = await server.sign_in("alice@example.test", PASSWORD)
-    async with server.session.post(server.base_url + "/api/auth:signOut",
-                                   headers={"Authorization": f"Bearer {token}"}) as r:
+    async with server.session.post(
+        server.base_url + "/api/auth:signOut", headers={"Authorization": f"Bearer {token}"}
+    ) as r:
         assert r.status == 200
         cleared = r.cookies.get("ec_session")
         assert cleared is not None and cleared.value == ""
@@ -111,15 +131,23 @@ async def test_ten_wrong_passwords_lock_the_address_not_another(server):
     for i in range(10):
         status, body = await server.api(None, "auth:signIn", {"email": "locked@example.test", "password": f"wrong-{i}"})
         assert status == 401
-    async with server.session.post(server.base_url + "/api/auth:signIn",
-                                   json={"email": "locked@example.test", "password": PASSWORD}) as r:
+    async with server.session.post(
+        server.base_url + "/api/auth:signIn", json={"email": "locked@example.test", "password": PASSWORD}
+    ) as r:
         body = await r.json()
         assert r.status == 429 and body["errors"][0]["code"] == "TOO_MANY_ATTEMPTS"
         assert 1 <= int(r.headers["Retry-After"]) <= 15 * 60
     # over JSON-RPC too: the limit is the action's, not the transport's
-    status, body = await server.call("POST", "/api/rpc", body={"jsonrpc": "2.0", "method": "auth:signIn", "id": 1,
-                                                               "params": {"email": "locked@example.test",
-                                                                          "password": PASSWORD}})
+    status, body = await server.call(
+        "POST",
+        "/api/rpc",
+        body={
+            "jsonrpc": "2.0",
+            "method": "auth:signIn",
+            "id": 1,
+            "params": {"email": "locked@example.test", "password": PASSWORD},
+        },
+    )
     assert body["error"]["data"]["code"] == "TOO_MANY_ATTEMPTS" and body["error"]["data"]["status"] == 429
     assert await server.sign_in("neighbour@example.test", PASSWORD)
 
@@ -130,8 +158,10 @@ async def test_the_lock_ends_when_the_window_has_passed(server):
         await server.api(None, "auth:signIn", {"email": "patient@example.test", "password": f"wrong-{i}"})
     assert (await server.api(None, "auth:signIn", {"email": "patient@example.test", "password": PASSWORD}))[0] == 429
     # fifteen minutes later (the failures aged in the database, where every process reads them)
-    await server.host.db.execute("UPDATE auth_attempts SET failed_at = failed_at - interval '15 minutes 1 second' "
-                                 "WHERE email = 'patient@example.test'")
+    await server.host.db.execute(
+        "UPDATE auth_attempts SET failed_at = failed_at - interval '15 minutes 1 second' "
+        "WHERE email = 'patient@example.test'"
+    )
     assert await server.sign_in("patient@example.test", PASSWORD)
 
 
@@ -139,7 +169,9 @@ async def test_a_success_forgets_earlier_failures(server):
     await server.member("forgetful@example.test")
     for _ in range(2):
         for i in range(9):
-            assert (await server.api(None, "auth:signIn", {"email": "forgetful@example.test", "password": f"no{i}"}))[0] == 401
+            assert (await server.api(None, "auth:signIn", {"email": "forgetful@example.test", "password": f"no{i}"}))[
+                0
+            ] == 401
         assert await server.sign_in("forgetful@example.test", PASSWORD)
 
 
@@ -167,7 +199,9 @@ async def test_an_old_scrypt_hash_is_upgraded_at_the_next_sign_in(server):
     assert verify_password_sync("legacy-pass-1", legacy).ok  # the fixture is a real scrypt hash
     await server.host.db.execute("UPDATE users SET password_hash = $1 WHERE email = 'legacy@example.test'", legacy)
     assert await server.sign_in("legacy@example.test", "wrong") is None
-    assert await server.host.db.fetchval("SELECT password_hash FROM users WHERE email = 'legacy@example.test'") == legacy
+    assert (
+        await server.host.db.fetchval("SELECT password_hash FROM users WHERE email = 'legacy@example.test'") == legacy
+    )
     assert await server.sign_in("legacy@example.test", "legacy-pass-1")
     stored = await server.host.db.fetchval("SELECT password_hash FROM users WHERE email = 'legacy@example.test'")
     assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
@@ -187,5 +221,7 @@ async def test_the_client_limit_holds_across_addresses(pg_cluster):
         for i in range(50):
             status, _ = await client.api(None, "auth:signIn", {"email": f"guess{i}@example.test", "password": "x"})
             assert status == 401
-        status, body = await client.api(None, "auth:signIn", {"email": "root@example.test", "password": "root-pass-1234"})
+        status, body = await client.api(
+            None, "auth:signIn", {"email": "root@example.test", "password": "root-pass-1234"}
+        )
         assert status == 429 and body["errors"][0]["code"] == "TOO_MANY_ATTEMPTS"

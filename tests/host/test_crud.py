@@ -1,6 +1,7 @@
 """The generic actions (list, get, create, update, destroy) on a real database, as a caller sees
 them: pages, sorting, field choice, appends, input errors as 400s, and scopes that make other
 users' records indistinguishable from records that do not exist."""
+
 from __future__ import annotations
 
 import uuid
@@ -39,8 +40,14 @@ class Api:
 
     async def call(self, action, collection, params=None, values=None, user=None):
         module = {"list": list_, "get": get, "create": create, "update": update, "destroy": destroy}[action]
-        ctx = ActionContext(host=self.host, collection=REGISTRY[collection], action=action,
-                            params=params or {}, values=values if values is not None else {}, user=user)
+        ctx = ActionContext(
+            host=self.host,
+            collection=REGISTRY[collection],
+            action=action,
+            params=params or {},
+            values=values if values is not None else {},
+            user=user,
+        )
         return await module.run(ctx)
 
 
@@ -63,17 +70,38 @@ async def seed_authors(api):
     pub = (await api.call("create", "publishers", values={"name": "Penguin", "country": "NL"}))["data"]
     made = []
     for name, age in (("Cleo", 40), ("Abe", 30), ("Bea", 30), ("Dov", None)):
-        made.append((await api.call("create", "authors", values={
-            "name": name, "age": age, "publisher": pub["id"], "email": f"{name.lower()}@x.org",
-            "bio": f"{name} wrote", "apiKey": "k-" + name}))["data"])
+        made.append(
+            (
+                await api.call(
+                    "create",
+                    "authors",
+                    values={
+                        "name": name,
+                        "age": age,
+                        "publisher": pub["id"],
+                        "email": f"{name.lower()}@x.org",
+                        "bio": f"{name} wrote",
+                        "apiKey": "k-" + name,
+                    },
+                )
+            )["data"]
+        )
     for i, author in enumerate(made[:2]):
         for j in range(2):
-            await api.call("create", "books", values={"title": f"{author['name']} {j}", "authorId": author["id"],
-                                                      "published": f"202{i}-0{j + 1}-01T08:00:00Z"})
+            await api.call(
+                "create",
+                "books",
+                values={
+                    "title": f"{author['name']} {j}",
+                    "authorId": author["id"],
+                    "published": f"202{i}-0{j + 1}-01T08:00:00Z",
+                },
+            )
     return pub, {a["name"]: a for a in made}
 
 
 # ---------------------------------------------------------------- list: pages, sort, fields
+
 
 async def test_pages_and_their_meta(api):
     for i in range(23):
@@ -153,6 +181,7 @@ async def test_appends_belongs_to_and_has_many(api):
 
 # ---------------------------------------------------------------- get
 
+
 async def test_get_by_id_in_any_form(api):
     _, authors = await seed_authors(api)
     abe = authors["Abe"]["id"]
@@ -173,10 +202,24 @@ async def test_get_by_id_in_any_form(api):
 
 # ---------------------------------------------------------------- create
 
+
 async def test_create_answers_the_record_with_its_defaults(api):
-    made = (await api.call("create", "authors", values={
-        "name": "Ann", "age": "41", "rating": 4, "born": "1983-02-03", "profile": {"city": "Oslo", "n": [1]},
-        "addresses": [{"name": "Ann", "address": "ann@x.org"}], "apiKey": "secret-key", "status": "active"}))["data"]
+    made = (
+        await api.call(
+            "create",
+            "authors",
+            values={
+                "name": "Ann",
+                "age": "41",
+                "rating": 4,
+                "born": "1983-02-03",
+                "profile": {"city": "Oslo", "n": [1]},
+                "addresses": [{"name": "Ann", "address": "ann@x.org"}],
+                "apiKey": "secret-key",
+                "status": "active",
+            },
+        )
+    )["data"]
     assert made["age"] == 41 and made["rating"] == 4.0 and made["born"] == "1983-02-03T00:00:00+00:00"
     assert made["profile"] == {"city": "Oslo", "n": [1]} and made["addresses"][0]["address"] == "ann@x.org"
     assert made["active"] is True and made["status"] == "active" and made["joinedAt"].endswith("+00:00")
@@ -184,21 +227,24 @@ async def test_create_answers_the_record_with_its_defaults(api):
     assert (await api.call("get", "authors", {"filterByTk": made["id"]}))["data"] == {**made, "bio": None}
 
 
-@pytest.mark.parametrize("values, message, code", [
-    ({"age": 3}, "field 'name' is required", "BAD_REQUEST"),
-    ({"name": ""}, "field 'name' is required", "BAD_REQUEST"),
-    ({"name": "A", "nope": 1}, "unknown field 'nope'", "BAD_REQUEST"),
-    ({"name": "A", "secret": "x"}, "unknown field 'secret'", "BAD_REQUEST"),
-    ({"name": "A", "avatar": "AAAA"}, "unknown field 'avatar'", "BAD_REQUEST"),
-    ({"name": "A", "joinedAt": "2020-01-01"}, "field 'joinedAt' is read-only", "BAD_REQUEST"),
-    ({"name": "A", "age": "abc"}, "field 'age' is invalid", "BAD_REQUEST"),
-    ({"name": "A", "age": 2**40}, "field 'age' is invalid", "BAD_REQUEST"),
-    ({"name": "A", "born": "yesterday"}, "field 'born' is invalid", "BAD_REQUEST"),
-    ({"name": "A", "active": "maybe"}, "field 'active' is invalid", "BAD_REQUEST"),
-    ({"name": "A", "status": "dead"}, "field 'status' must be one of new, active, retired", "BAD_REQUEST"),
-    ({"name": "A", "books": []}, "field 'books' is a list of books", "BAD_REQUEST"),
-    ({"name": ["A"]}, "field 'name' is invalid", "BAD_REQUEST"),
-])
+@pytest.mark.parametrize(
+    "values, message, code",
+    [
+        ({"age": 3}, "field 'name' is required", "BAD_REQUEST"),
+        ({"name": ""}, "field 'name' is required", "BAD_REQUEST"),
+        ({"name": "A", "nope": 1}, "unknown field 'nope'", "BAD_REQUEST"),
+        ({"name": "A", "secret": "x"}, "unknown field 'secret'", "BAD_REQUEST"),
+        ({"name": "A", "avatar": "AAAA"}, "unknown field 'avatar'", "BAD_REQUEST"),
+        ({"name": "A", "joinedAt": "2020-01-01"}, "field 'joinedAt' is read-only", "BAD_REQUEST"),
+        ({"name": "A", "age": "abc"}, "field 'age' is invalid", "BAD_REQUEST"),
+        ({"name": "A", "age": 2**40}, "field 'age' is invalid", "BAD_REQUEST"),
+        ({"name": "A", "born": "yesterday"}, "field 'born' is invalid", "BAD_REQUEST"),
+        ({"name": "A", "active": "maybe"}, "field 'active' is invalid", "BAD_REQUEST"),
+        ({"name": "A", "status": "dead"}, "field 'status' must be one of new, active, retired", "BAD_REQUEST"),
+        ({"name": "A", "books": []}, "field 'books' is a list of books", "BAD_REQUEST"),
+        ({"name": ["A"]}, "field 'name' is invalid", "BAD_REQUEST"),
+    ],
+)
 async def test_create_refuses_bad_values_with_400(api, values, message, code):
     with pytest.raises(BadRequest) as e:
         await api.call("create", "authors", values=values)
@@ -219,6 +265,7 @@ async def test_create_duplicates_and_references(api):
 
 
 # ---------------------------------------------------------------- update
+
 
 async def test_update_by_id_list_or_filter(api):
     _, authors = await seed_authors(api)
@@ -264,6 +311,7 @@ async def test_update_refuses_bad_input_and_changes_nothing(api):
 
 # ---------------------------------------------------------------- destroy
 
+
 async def test_destroy_answers_the_count(api):
     _, authors = await seed_authors(api)
     assert await api.call("destroy", "authors", {"filterByTk": authors["Dov"]["id"]}) == {"data": 1}
@@ -284,6 +332,7 @@ async def test_destroy_answers_the_count(api):
 
 # ---------------------------------------------------------------- scope
 
+
 async def test_a_member_cannot_reach_another_members_records(api):
     ann, bob = api.ann, api.bob
     note = (await api.call("create", "notes", values={"title": "Ann's", "ownerId": bob.id}, user=ann))["data"]
@@ -293,10 +342,12 @@ async def test_a_member_cannot_reach_another_members_records(api):
     assert [n["title"] for n in listed["data"]] == ["Bob's"] and listed["meta"]["count"] == 1
     sneaky = await api.call("list", "notes", {"filter": {"$or": [{"id": note["id"]}, {"ownerId": ann.id}]}}, user=bob)
     assert sneaky["data"] == []
-    for action, params, values in (("get", {"filterByTk": note["id"]}, None),
-                                   ("update", {"filterByTk": note["id"]}, {"title": "mine"}),
-                                   ("destroy", {"filterByTk": note["id"]}, None),
-                                   ("destroy", {"filterByTk": [note["id"], bobs["id"]]}, None)):
+    for action, params, values in (
+        ("get", {"filterByTk": note["id"]}, None),
+        ("update", {"filterByTk": note["id"]}, {"title": "mine"}),
+        ("destroy", {"filterByTk": note["id"]}, None),
+        ("destroy", {"filterByTk": [note["id"], bobs["id"]]}, None),
+    ):
         with pytest.raises(NotFound) as e:
             await api.call(action, "notes", params, values, user=bob)
         with pytest.raises(NotFound) as missing:

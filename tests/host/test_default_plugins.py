@@ -3,6 +3,7 @@ the plugins; and the ``Host`` keeps each plugin's per-process state in a slot of
 
 ``create_app`` does no I/O, so what it builds is read here without a database.
 """
+
 from __future__ import annotations
 
 import sys
@@ -53,13 +54,23 @@ def plugin_module(tmp_path, monkeypatch):
 
 
 def _app(tmp_path, *manifests):
-    return create_app(Config(database_url=NOWHERE, storage=tmp_path / "storage", entry_points=False,
-                             plugin_manifests=list(manifests)))
+    return create_app(
+        Config(database_url=NOWHERE, storage=tmp_path / "storage", entry_points=False, plugin_manifests=list(manifests))
+    )
 
 
 def _host(plugins: Plugins) -> Host:
-    return Host(db=None, dsn=NOWHERE, settings=Settings({}), secrets=None, registry=None, plugins=plugins,
-                auth=Authenticator(None, 60), badges=Badges([]), metrics=Metrics(plugins))
+    return Host(
+        db=None,
+        dsn=NOWHERE,
+        settings=Settings({}),
+        secrets=None,
+        registry=None,
+        plugins=plugins,
+        auth=Authenticator(None, 60),
+        badges=Badges([]),
+        metrics=Metrics(plugins),
+    )
 
 
 def test_the_host_features_are_registered_before_the_plugins():
@@ -71,9 +82,16 @@ def test_the_app_gets_the_host_collections_and_actions_through_the_hooks(tmp_pat
     app = _app(tmp_path, DEMO_PLUGIN)
     dispatcher = app[DISPATCHER]
     assert {"users", "authTokens", "authAttempts", "hostJobs", "demoItems"} <= set(dispatcher.registry)
-    for collection, action in [("auth", "signIn"), ("auth", "signOut"), ("auth", "check"), ("users", "create"),
-                               ("badges", "list"), ("collections", "list"), ("app", "shell"),
-                               ("demoItems", "touch")]:
+    for collection, action in [
+        ("auth", "signIn"),
+        ("auth", "signOut"),
+        ("auth", "check"),
+        ("users", "create"),
+        ("badges", "list"),
+        ("collections", "list"),
+        ("app", "shell"),
+        ("demoItems", "touch"),
+    ]:
         assert dispatcher.resolve(collection, action)[1].name == action
     # the host's answers come before any plugin's, as when they were listed by hand
     actions = app[PLUGINS].call_sync("register_actions")
@@ -87,15 +105,23 @@ async def _handler(app, method: str, path: str):
 
 async def test_every_host_route_answers_from_its_own_handler(tmp_path, secret_key):
     app = _app(tmp_path)
-    for method, path in [("GET", "/api/health"), ("GET", "/api/openapi.json"), ("GET", "/api/metrics"),
-                         ("POST", "/api/rpc"), ("GET", "/api/badges:stream")]:
+    for method, path in [
+        ("GET", "/api/health"),
+        ("GET", "/api/openapi.json"),
+        ("GET", "/api/metrics"),
+        ("POST", "/api/rpc"),
+        ("GET", "/api/badges:stream"),
+    ]:
         assert await _handler(app, method, path) is not rest.action_route, path
     assert await _handler(app, "GET", "/api/users:list") is rest.action_route
 
 
 async def test_a_plugin_route_of_the_collection_action_form_is_not_shadowed_by_the_catch_all(
-        tmp_path, secret_key, plugin_module):
-    manifest = plugin_module("reports", """
+    tmp_path, secret_key, plugin_module
+):
+    manifest = plugin_module(
+        "reports",
+        """
         from aiohttp import web
         from host.hookspecs import hookimpl
 
@@ -105,7 +131,8 @@ async def test_a_plugin_route_of_the_collection_action_form_is_not_shadowed_by_t
         @hookimpl
         def register_routes():
             return [web.get("/api/reports:export", report)]
-    """)
+    """,
+    )
     app = _app(tmp_path, manifest)
     assert (await _handler(app, "GET", "/api/reports:export")).__name__ == "report"
     # the catch-all is the last /api/ resource: nothing added by a hook comes after it
@@ -114,25 +141,31 @@ async def test_a_plugin_route_of_the_collection_action_form_is_not_shadowed_by_t
 
 
 def test_a_misspelled_hook_implementation_stops_create_app(tmp_path, secret_key, plugin_module):
-    manifest = plugin_module("typo", """
+    manifest = plugin_module(
+        "typo",
+        """
         from host.hookspecs import hookimpl
 
         @hookimpl
         async def statrup(host):
             pass
-    """)
+    """,
+    )
     with pytest.raises(ConfigError, match="unknown hook 'statrup'"):
         _app(tmp_path, manifest)
 
 
 def test_a_misspelled_hook_implementation_in_a_default_plugin_stops_start_up_too(plugin_module):
-    plugin_module("broken_default", """
+    plugin_module(
+        "broken_default",
+        """
         from host.hookspecs import hookimpl
 
         @hookimpl(tryfirst=True)
         def register_route():
             return []
-    """)
+    """,
+    )
     with pytest.raises(ConfigError, match="unknown hook 'register_route'"):
         Plugins([], defaults=[*DEFAULT_PLUGINS, "broken_default_hooks"])
 
@@ -154,15 +187,15 @@ def test_a_misspelled_plugin_name_gets_no_state():
 
 
 def test_the_email_plugin_finds_its_runtime_in_its_slot_of_the_host():
-    from plugin_email_manager import runtime
+    from plugin_email_manager import process_state
 
     plugins = Plugins(discover([], use_entry_points=True), defaults=DEFAULT_PLUGINS)
     host, other = _host(plugins), _host(plugins)
     with pytest.raises(HostError) as not_started:
-        runtime.of(host)
+        process_state.of(host)
     assert not_started.value.code == "MAIL_NOT_STARTED"
-    mail = runtime.MailRuntime(supervisor=object(), parse_pass=object())
-    runtime.attach(host, mail)
-    assert runtime.of(host) is mail
+    mail = process_state.MailRuntime(supervisor=object(), parse_pass=object())
+    process_state.attach(host, mail)
+    assert process_state.of(host) is mail
     with pytest.raises(HostError):
-        runtime.of(other)
+        process_state.of(other)

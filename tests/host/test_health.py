@@ -1,4 +1,5 @@
 """``GET /api/health``: ready once started; 503, quickly, while the database cannot be reached."""
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """Two ``email-center serve`` processes on one database run a periodic job once per period."""
+
 from __future__ import annotations
 
 import asyncio

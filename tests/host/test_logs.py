@@ -1,5 +1,6 @@
 """What an operator reads: one access line per request with its id, the id on every record of that
 request, JSON lines on request, and a quiet start of the embedded PostgreSQL."""
+
 from __future__ import annotations
 
 import json
@@ -58,8 +59,13 @@ async def test_each_request_gets_an_id_answered_and_one_access_line(server, capt
     assert len(given) >= 16 and given != unknown
     (line,) = captured.access(given)
     alice = (await server.api(server.alice, "auth:check", method="GET"))[1]["data"]["id"]
-    assert (line.method, line.path, line.route, line.status, line.userId) == \
-        ("GET", "/api/auth:check", "/api/{collection}:{action}", 200, alice)
+    assert (line.method, line.path, line.route, line.status, line.userId) == (
+        "GET",
+        "/api/auth:check",
+        "/api/{collection}:{action}",
+        200,
+        alice,
+    )
     assert line.durationMs >= 0 and f"user={alice}" in line.getMessage()
     (health,) = captured.access("lb-7f3a:42")
     assert (health.path, health.status, health.userId) == ("/api/health", 200, None)
@@ -102,13 +108,18 @@ async def test_json_logs_and_a_quiet_embedded_postgresql():
     try:
         await server.start(wait=180)
         async with aiohttp.ClientSession() as s:
-            async with s.post(f"{server.base_url}/api/auth:signIn", json={"email": ROOT_EMAIL, "password": ROOT_PASSWORD},
-                              headers={"X-Request-Id": "signin-1"}) as r:
+            async with s.post(
+                f"{server.base_url}/api/auth:signIn",
+                json={"email": ROOT_EMAIL, "password": ROOT_PASSWORD},
+                headers={"X-Request-Id": "signin-1"},
+            ) as r:
                 assert r.status == 200
                 root_id = (await r.json())["data"]["user"]["id"]
                 token = (await r.json())["data"]["token"]
-            async with s.get(f"{server.base_url}/api/auth:check", headers={"Authorization": f"Bearer {token}",
-                                                                         "X-Request-Id": "check-1"}) as r:
+            async with s.get(
+                f"{server.base_url}/api/auth:check",
+                headers={"Authorization": f"Bearer {token}", "X-Request-Id": "check-1"},
+            ) as r:
                 assert r.status == 200
     finally:
         server.stop()
@@ -116,7 +127,9 @@ async def test_json_logs_and_a_quiet_embedded_postgresql():
     shutil.rmtree(server.dir, ignore_errors=True)
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("Email center on ")]
     records = [json.loads(line) for line in lines]  # every line a JSON object
-    assert not [r for r in records if r["logger"] == "pgserver"], "the embedded PostgreSQL's chatter reached the console"
+    assert not [r for r in records if r["logger"] == "pgserver"], (
+        "the embedded PostgreSQL's chatter reached the console"
+    )
     assert "initdb" not in text and "pg_ctl" not in text
     access = {r["requestId"]: r for r in records if r["logger"] == "email_center.access"}
     assert access["signin-1"]["path"] == "/api/auth:signIn" and access["signin-1"]["status"] == 200

@@ -1,5 +1,6 @@
 """``GET /api/metrics``: who may scrape, and what the HTTP metrics count (the host with the demo
 plugin; the email plugin's metrics are tested with its sync, tests/plugin_email_manager)."""
+
 from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -31,8 +32,11 @@ async def test_root_reads_the_metrics_as_prometheus_text(server):
     status, content_type, text = await scrape(server, server.root_token)
     assert status == 200, text
     assert content_type.startswith("text/plain")
-    assert {"email_center_http_requests_total", "email_center_http_request_duration_seconds_bucket",
-            "email_center_http_request_duration_seconds_count"} <= names(text)
+    assert {
+        "email_center_http_requests_total",
+        "email_center_http_request_duration_seconds_bucket",
+        "email_center_http_request_duration_seconds_count",
+    } <= names(text)
 
 
 async def test_without_a_token_the_metrics_answer_401(server):

@@ -1,4 +1,5 @@
 """Migrations against a real PostgreSQL: idempotent, additive, typed, serialized, versioned."""
+
 from __future__ import annotations
 
 import asyncio
@@ -43,15 +44,16 @@ def widgets(tmp_path: Path, extra: str = ""):
 
 
 async def columns(conn, table: str) -> dict[str, tuple[str, str | None]]:
-    rows = await conn.fetch("SELECT column_name, data_type, column_default FROM information_schema.columns "
-                            "WHERE table_name = $1", table)
+    rows = await conn.fetch(
+        "SELECT column_name, data_type, column_default FROM information_schema.columns WHERE table_name = $1", table
+    )
     return {r["column_name"]: (r["data_type"], r["column_default"]) for r in rows}
 
 
 async def test_every_collection_migrates_and_a_second_run_does_nothing(conn):
     registry = load_registry([REAL, TEST])
     done = await migrate(conn, registry, [])
-    assert any(line.startswith("mailMessages v1: CREATE TABLE \"mail_messages\"") for line in done)
+    assert any(line.startswith('mailMessages v1: CREATE TABLE "mail_messages"') for line in done)
     assert await migrate(conn, registry, []) == []
     cols = await columns(conn, "mail_messages")
     assert cols["from_addr"][0] == "jsonb" and cols["date"][0] == "timestamp with time zone"
@@ -59,7 +61,9 @@ async def test_every_collection_migrates_and_a_second_run_does_nothing(conn):
     assert "attachments" not in cols  # hasMany is virtual
     versions = await conn.fetch("SELECT target, version, sql FROM host_migrations WHERE kind = 'collection'")
     assert {r["target"] for r in versions} == set(registry) and {r["version"] for r in versions} == {1}
-    fk = await conn.fetchval("SELECT confdeltype::text FROM pg_constraint WHERE conname = 'mail_messages_account_id_fkey'")
+    fk = await conn.fetchval(
+        "SELECT confdeltype::text FROM pg_constraint WHERE conname = 'mail_messages_account_id_fkey'"
+    )
     assert fk == "c"
     assert await conn.fetchval("SELECT count(*) FROM pg_indexes WHERE indexname = 'users_email_key'") == 1
     # the identity id and the foreign keys work as declared
@@ -74,9 +78,16 @@ async def test_every_collection_migrates_and_a_second_run_does_nothing(conn):
 async def test_a_new_field_adds_its_column_and_keeps_the_data(conn, tmp_path):
     await migrate(conn, widgets(tmp_path), [])
     await conn.execute("INSERT INTO widgets (name) VALUES ('one'), ('two')")
-    done = await migrate(conn, widgets(tmp_path, '[[fields]]\nname = "size"\ntype = "integer"\ndefault = 3\n'
-                                                 'index = true\n[[fields]]\nname = "code"\ntype = "string"\n'
-                                                 'unique = true\n'), [])
+    done = await migrate(
+        conn,
+        widgets(
+            tmp_path,
+            '[[fields]]\nname = "size"\ntype = "integer"\ndefault = 3\n'
+            'index = true\n[[fields]]\nname = "code"\ntype = "string"\n'
+            "unique = true\n",
+        ),
+        [],
+    )
     assert done == [
         'widgets v2: ALTER TABLE "widgets" ADD COLUMN "size" integer DEFAULT 3',
         'widgets v2: ALTER TABLE "widgets" ADD COLUMN "code" text',
@@ -85,17 +96,30 @@ async def test_a_new_field_adds_its_column_and_keeps_the_data(conn, tmp_path):
     ]
     rows = await conn.fetch("SELECT name, size FROM widgets ORDER BY id")
     assert [tuple(r) for r in rows] == [("one", 3), ("two", 3)]
-    recorded = await conn.fetchrow("SELECT version, sql, checksum FROM host_migrations "
-                                   "WHERE target = 'widgets' ORDER BY version DESC LIMIT 1")
+    recorded = await conn.fetchrow(
+        "SELECT version, sql, checksum FROM host_migrations WHERE target = 'widgets' ORDER BY version DESC LIMIT 1"
+    )
     assert recorded["version"] == 2 and 'ADD COLUMN "size"' in recorded["sql"] and len(recorded["checksum"]) == 64
 
 
 async def test_a_changed_type_or_default_is_migrated_with_the_data(conn, tmp_path):
-    await migrate(conn, widgets(tmp_path, '[[fields]]\nname = "size"\ntype = "string"\ndefault = "7"\n'
-                                          '[[fields]]\nname = "meta"\ntype = "text"\n'), [])
+    await migrate(
+        conn,
+        widgets(
+            tmp_path,
+            '[[fields]]\nname = "size"\ntype = "string"\ndefault = "7"\n[[fields]]\nname = "meta"\ntype = "text"\n',
+        ),
+        [],
+    )
     await conn.execute("INSERT INTO widgets (name, size, meta) VALUES ('one', '42', 'plain'), ('two', DEFAULT, NULL)")
-    done = await migrate(conn, widgets(tmp_path, '[[fields]]\nname = "size"\ntype = "bigInt"\ndefault = 0\n'
-                                                 '[[fields]]\nname = "meta"\ntype = "json"\n'), [])
+    done = await migrate(
+        conn,
+        widgets(
+            tmp_path,
+            '[[fields]]\nname = "size"\ntype = "bigInt"\ndefault = 0\n[[fields]]\nname = "meta"\ntype = "json"\n',
+        ),
+        [],
+    )
     assert 'widgets v2: ALTER TABLE "widgets" ALTER COLUMN "size" TYPE bigint USING "size"::bigint' in done
     assert 'widgets v2: ALTER TABLE "widgets" ALTER COLUMN "size" SET DEFAULT 0' in done
     cols = await columns(conn, "widgets")
@@ -112,8 +136,10 @@ async def test_a_changed_type_or_default_is_migrated_with_the_data(conn, tmp_pat
 
 async def test_changed_flags_change_indexes_and_foreign_keys(conn, tmp_path):
     users = REAL / "users.toml"
-    owner = ('[[fields]]\nname = "ownerId"\ntype = "bigInt"\nunique = true\n[[fields]]\nname = "owner"\n'
-             'type = "belongsTo"\ntarget = "users"\nforeignKey = "ownerId"\nonDelete = "{on}"\n')
+    owner = (
+        '[[fields]]\nname = "ownerId"\ntype = "bigInt"\nunique = true\n[[fields]]\nname = "owner"\n'
+        'type = "belongsTo"\ntarget = "users"\nforeignKey = "ownerId"\nonDelete = "{on}"\n'
+    )
     path = tmp_path / "widgets.toml"
     path.write_text(WIDGETS.format(extra=owner.format(on="cascade")))
     await migrate(conn, load_registry([users, path]), [])
@@ -127,7 +153,7 @@ async def test_changed_flags_change_indexes_and_foreign_keys(conn, tmp_path):
         'REFERENCES "users" ("id") ON DELETE RESTRICT',
     ]
     # an index a plugin made by hand is never dropped, even one named like ours
-    await conn.execute('CREATE INDEX widgets_name_idx ON widgets (name)')
+    await conn.execute("CREATE INDEX widgets_name_idx ON widgets (name)")
     assert await migrate(conn, load_registry([users, path]), []) == []
     uid = await conn.fetchval("INSERT INTO users (email) VALUES ('a@x') RETURNING id")
     await conn.execute("INSERT INTO widgets (name, owner_id) VALUES ('w', $1), ('v', $1)", uid)
@@ -154,9 +180,13 @@ async def test_two_starters_at_once_take_turns(database_url):
 async def test_plugin_migrations_run_once_in_order_and_may_not_change(conn, tmp_path):
     registry = widgets(tmp_path)
     log_sql = "CREATE TABLE IF NOT EXISTS runs (what text, at serial); INSERT INTO runs (what) VALUES ('{}')"
-    ms = [Migration("zeta", 1, "z1", log_sql.format("z1")),
-          Migration("alpha", 2, "a2", log_sql.format("a2")),
-          Migration("alpha", 1, "a1", log_sql.format("a1") + "; CREATE INDEX widgets_name_lower ON widgets (lower(name))")]
+    ms = [
+        Migration("zeta", 1, "z1", log_sql.format("z1")),
+        Migration("alpha", 2, "a2", log_sql.format("a2")),
+        Migration(
+            "alpha", 1, "a1", log_sql.format("a1") + "; CREATE INDEX widgets_name_lower ON widgets (lower(name))"
+        ),
+    ]
     done = await migrate(conn, registry, ms)
     assert done[-3:] == ["alpha migration 1: a1", "alpha migration 2: a2", "zeta migration 1: z1"]
     assert [r["what"] for r in await conn.fetch("SELECT what FROM runs ORDER BY at")] == ["a1", "a2", "z1"]

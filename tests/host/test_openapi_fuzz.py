@@ -17,6 +17,7 @@ Generation is deterministic (``--generation-deterministic``, no crash cache) wit
 per operation, so CI sees the same cases each run in about a minute; a request taking over
 ``REQUEST_TIMEOUT`` seconds is a failure (a hang).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -58,9 +59,15 @@ async def _seed_mail(database_url: str, email: str) -> None:
             "INSERT INTO mail_accounts (user_id, provider, email, username, imap_host, imap_port, imap_security, "
             "smtp_host, smtp_port, smtp_security, secret, status, append_sent) VALUES ($1, 'imap', $2, $2, "
             "'127.0.0.1', 9, 'none', '127.0.0.1', 9, 'none', $3, 'error', false) RETURNING id",
-            user_id, email, SecretBox(SECRET_KEY).encrypt({"password": "pw"}))
-        folder = await db.fetchval("INSERT INTO mail_folders (account_id, name, delimiter, type, uid_validity, "
-                                   "uid_next) VALUES ($1, 'INBOX', '/', 'inbox', 1, 3) RETURNING id", account)
+            user_id,
+            email,
+            SecretBox(SECRET_KEY).encrypt({"password": "pw"}),
+        )
+        folder = await db.fetchval(
+            "INSERT INTO mail_folders (account_id, name, delimiter, type, uid_validity, "
+            "uid_next) VALUES ($1, 'INBOX', '/', 'inbox', 1, 3) RETURNING id",
+            account,
+        )
         for uid, reply_to in ((1, None), (2, "<m1@example.test>")):
             message = await db.fetchval(
                 "INSERT INTO mail_messages (account_id, folder_id, uid, type, message_id, in_reply_to, refs, "
@@ -70,14 +77,27 @@ async def _seed_mail(database_url: str, email: str) -> None:
                 "'{\"name\": \"Ann\", \"address\": \"ann@example.test\"}', $7::jsonb, '[]', '[]', '[]', now(), "
                 "'Hi there.', 'Hi there.', '<p>Hi <img src=\"cid:logo\"></p>', false, false, false, true, "
                 "$8, '[]', '[]', 'done', $9) RETURNING id",
-                account, folder, uid, f"<m{uid}@example.test>", reply_to,
-                json.dumps([reply_to] if reply_to else []), json.dumps([{"name": "", "address": email}]),
-                len(raw), raw)
-            await db.execute("INSERT INTO mail_attachments (mail_message_id, filename, content_type, size, "
-                             "content_id, inline, content) VALUES ($1, 'logo.png', 'image/png', 4, 'logo', true, "
-                             "'\\x89504e47')", message)
-        await db.execute("UPDATE mail_messages SET thread_id = (SELECT min(id) FROM mail_messages "
-                         "WHERE account_id = $1) WHERE account_id = $1", account)
+                account,
+                folder,
+                uid,
+                f"<m{uid}@example.test>",
+                reply_to,
+                json.dumps([reply_to] if reply_to else []),
+                json.dumps([{"name": "", "address": email}]),
+                len(raw),
+                raw,
+            )
+            await db.execute(
+                "INSERT INTO mail_attachments (mail_message_id, filename, content_type, size, "
+                "content_id, inline, content) VALUES ($1, 'logo.png', 'image/png', 4, 'logo', true, "
+                "'\\x89504e47')",
+                message,
+            )
+        await db.execute(
+            "UPDATE mail_messages SET thread_id = (SELECT min(id) FROM mail_messages "
+            "WHERE account_id = $1) WHERE account_id = $1",
+            account,
+        )
     finally:
         await db.close()
 
@@ -88,13 +108,17 @@ def live(pg_cluster):
     server = ServerProcess(pg_cluster.create_database())
     asyncio.run(server.start())
     try:
-        tokens = {"root": _post(server.base_url, "/api/auth:signIn",
-                                {"email": ROOT_EMAIL, "password": ROOT_PASSWORD})["data"]["token"]}
+        tokens = {
+            "root": _post(server.base_url, "/api/auth:signIn", {"email": ROOT_EMAIL, "password": ROOT_PASSWORD})[
+                "data"
+            ]["token"]
+        }
         for name in ("member", "rpc", "signout"):
             email, password = f"fuzz-{name}@example.test", "member-pass-1234"
             _post(server.base_url, "/api/users:create", {"email": email, "password": password}, tokens["root"])
-            tokens[name] = _post(server.base_url, "/api/auth:signIn",
-                                 {"email": email, "password": password})["data"]["token"]
+            tokens[name] = _post(server.base_url, "/api/auth:signIn", {"email": email, "password": password})["data"][
+                "token"
+            ]
         asyncio.run(_seed_mail(server.env["EMAIL_CENTER_DATABASE_URL"], "fuzz-member@example.test"))
         yield server, tokens
     finally:
@@ -153,17 +177,35 @@ def _ids(operation_ids: tuple[str, ...]) -> str:
     return f"^({'|'.join(re.escape(op) for op in operation_ids)})(\\.post)?$"
 
 
-def _fuzz(server, workdir: Path, token: str, *, include: tuple[str, ...] = (),
-          exclude: tuple[str, ...] = ()) -> str | None:
+def _fuzz(
+    server, workdir: Path, token: str, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()
+) -> str | None:
     """One ``schemathesis run`` over the live document: None, or its report and the server's log."""
     config = workdir / "schemathesis.toml"
     config.write_text(CONFIG)
     exe = Path(sys.executable).parent / "schemathesis"
-    cmd = [str(exe), "--config-file", str(config), "run", server.base_url + "/api/openapi.json",
-           "--checks", "not_a_server_error", "--request-timeout", str(REQUEST_TIMEOUT),
-           "--max-examples", str(MAX_EXAMPLES), "--generation-deterministic", "--workers", "1",
-           "--continue-on-failure", "--no-color", "--suppress-health-check", "all",
-           "--header", f"Authorization: Bearer {token}"]
+    cmd = [
+        str(exe),
+        "--config-file",
+        str(config),
+        "run",
+        server.base_url + "/api/openapi.json",
+        "--checks",
+        "not_a_server_error",
+        "--request-timeout",
+        str(REQUEST_TIMEOUT),
+        "--max-examples",
+        str(MAX_EXAMPLES),
+        "--generation-deterministic",
+        "--workers",
+        "1",
+        "--continue-on-failure",
+        "--no-color",
+        "--suppress-health-check",
+        "all",
+        "--header",
+        f"Authorization: Bearer {token}",
+    ]
     # one regex per option: given twice, the option keeps only the last
     if include:
         cmd += ["--include-operation-id-regex", _ids(include)]
@@ -176,21 +218,31 @@ def _fuzz(server, workdir: Path, token: str, *, include: tuple[str, ...] = (),
     if run.returncode == 0:
         return None
     server_log = server.log.read_text(errors="replace")[log_start:] if server.log.exists() else ""
-    return (f"schemathesis {' '.join(include) or 'all but ' + ' '.join(exclude)} ({took:.0f} s):\n"
-            f"{run.stdout[-20000:]}\n{run.stderr[-3000:]}\n--- server log ---\n{server_log[-8000:]}")
+    return (
+        f"schemathesis {' '.join(include) or 'all but ' + ' '.join(exclude)} ({took:.0f} s):\n"
+        f"{run.stdout[-20000:]}\n{run.stderr[-3000:]}\n--- server log ---\n{server_log[-8000:]}"
+    )
 
 
 def test_fuzzing_finds_no_server_error_nor_hang(live, tmp_path):
     server, tokens = live
     doc = _document(server)
-    root_only = sorted({op["operationId"].removesuffix(".post") for item in doc["paths"].values()
-                        for op in item.values() if op.get("tags", [""])[0] in ("users", "mailSettings")}
-                       - set(LATER_ROUNDS))
-    rounds = [(tokens["member"], {"exclude": (*LATER_ROUNDS, *root_only)}),
-              (tokens["root"], {"include": tuple(root_only)}),
-              (tokens["rpc"], {"include": ("rpc",)}),
-              (tokens["signout"], {"include": ("auth:signOut",)}),
-              (tokens["root"], {"include": ("users:update", "users:destroy")})]
+    root_only = sorted(
+        {
+            op["operationId"].removesuffix(".post")
+            for item in doc["paths"].values()
+            for op in item.values()
+            if op.get("tags", [""])[0] in ("users", "mailSettings")
+        }
+        - set(LATER_ROUNDS)
+    )
+    rounds = [
+        (tokens["member"], {"exclude": (*LATER_ROUNDS, *root_only)}),
+        (tokens["root"], {"include": tuple(root_only)}),
+        (tokens["rpc"], {"include": ("rpc",)}),
+        (tokens["signout"], {"include": ("auth:signOut",)}),
+        (tokens["root"], {"include": ("users:update", "users:destroy")}),
+    ]
     # every round runs even after one failed: the report then names every 500 at once
     failures = [f for f in (_fuzz(server, tmp_path, token, **ops) for token, ops in rounds) if f]
     if failures:

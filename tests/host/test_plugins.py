@@ -1,4 +1,5 @@
 """Plugin loading: manifests, hook validation, documentation of the plugin API."""
+
 from __future__ import annotations
 
 import inspect
@@ -10,12 +11,12 @@ import pytest
 from host import hookspecs
 from host.errors import ConfigError
 from host.plugins import Plugins, discover, read_manifest
+
 DEMO_PLUGIN = __import__("pathlib").Path(__file__).parent / "plugins" / "demo" / "plugin.toml"
 
 
 def test_every_hook_is_documented():
-    specs = [f for name, f in inspect.getmembers(hookspecs, inspect.isfunction)
-             if hasattr(f, "email_center_spec")]
+    specs = [f for name, f in inspect.getmembers(hookspecs, inspect.isfunction) if hasattr(f, "email_center_spec")]
     assert len(specs) >= 9
     for spec in specs:
         doc = inspect.getdoc(spec) or ""
@@ -39,12 +40,15 @@ def _manifest(tmp_path, text: str):
     return path
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("name = 'x'\n", "entry"),
-    ("name = 'x'\nentry = 'y'\nflavour = 1\n", "unknown keys flavour"),
-    ("name = 'x'\nentry = 'y'\ncollections = ['nope']\n", "does not exist"),
-    ("name = [\n", "plugin manifest"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("name = 'x'\n", "entry"),
+        ("name = 'x'\nentry = 'y'\nflavour = 1\n", "unknown keys flavour"),
+        ("name = 'x'\nentry = 'y'\ncollections = ['nope']\n", "does not exist"),
+        ("name = [\n", "plugin manifest"),
+    ],
+)
 def test_a_bad_manifest_is_refused_with_a_clear_message(tmp_path, text, fragment):
     with pytest.raises(ConfigError, match=fragment):
         read_manifest(_manifest(tmp_path, text))

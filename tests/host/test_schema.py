@@ -1,4 +1,5 @@
 """Collection files -> Collection objects: the real files load, bad ones stop start-up clearly."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -46,9 +47,9 @@ def test_names_tables_and_columns(registry):
 def test_flags_decide_what_is_answered(registry):
     m = registry["mailMessages"]
     assert m.fields["subject"].answered and m.fields["subject"].read_only
-    assert not m.fields["raw"].answered            # binary, hidden
-    assert not m.fields["pendingFlags"].answered   # hidden
-    assert not m.fields["account"].answered        # a relation is appended, not answered
+    assert not m.fields["raw"].answered  # binary, hidden
+    assert not m.fields["pendingFlags"].answered  # hidden
+    assert not m.fields["account"].answered  # a relation is appended, not answered
     s = registry["mailSettings"].fields["clientSecret"]
     assert s.write_only and not s.answered and s.settable
 
@@ -74,8 +75,13 @@ def test_describe_leaves_hidden_fields_out(registry):
     assert d["name"] == "mailMessages" and d["title"] == "Mail messages"
     by = {f["name"]: f for f in d["fields"]}
     assert "raw" not in by and "pendingFlags" not in by and "modseq" not in by
-    assert by["account"] == {"name": "account", "type": "belongsTo", "interface": "m2o",
-                             "target": "mailAccounts", "foreignKey": "accountId"}
+    assert by["account"] == {
+        "name": "account",
+        "type": "belongsTo",
+        "interface": "m2o",
+        "target": "mailAccounts",
+        "foreignKey": "accountId",
+    }
     assert by["attachments"]["interface"] == "o2m"
     assert by["type"]["interface"] == "select" and "inbox" in by["type"]["enum"]
     assert by["date"]["interface"] == "datetime"
@@ -100,23 +106,26 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     return p
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("name = \"things\"\n[[fields]\n", "bad TOML"),
-    (GOOD + '[[fields]]\nname = "x"\ntype = "money"\n', "unknown type 'money'"),
-    (GOOD + '[[fields]]\nname = "x"\ntype = "string"\nsecretive = true\n', "unknown flag 'secretive'"),
-    (GOOD + '[[fields]]\nname = "x"\ntype = "string"\nunique = "yes"\n', "unique must be true or false"),
-    (GOOD + '[[fields]]\nname = "id"\ntype = "string"\n', "field 'id' is declared twice"),
-    ('name = "things"\n[[fields]]\nname = "x"\ntype = "string"\n', "exactly one primaryKey"),
-    (GOOD + '[[fields]]\nname = "kind"\ntype = "string"\nenum = ["a"]\ndefault = "b"\n', "not in its enum"),
-    (GOOD + '[[fields]]\nname = "n"\ntype = "integer"\ndefault = "zero"\n', "does not fit type integer"),
-    ('colour = "red"\n' + GOOD, "unknown key(s) colour"),
-    ('name = "Things"\n' + GOOD.split("\n", 2)[2], "not camelCase"),
-    ('sort = ["-nothing"]\n' + GOOD, "sort: '-nothing' is not a field"),
-    (GOOD + '[[fields]]\nname = "owner"\ntype = "belongsTo"\ntarget = "users"\n', "needs target and foreignKey"),
-    (GOOD + '[acl]\nmember = "list"\n', "must be a list of action names"),
-    (GOOD + '[acl.scope]\n"*" = { id = "{{$user.age}}" }\n', "unknown template"),
-    (GOOD + '[acl.defaults]\nnothing = 1\n', "[acl.defaults]: unknown field 'nothing'"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ('name = "things"\n[[fields]\n', "bad TOML"),
+        (GOOD + '[[fields]]\nname = "x"\ntype = "money"\n', "unknown type 'money'"),
+        (GOOD + '[[fields]]\nname = "x"\ntype = "string"\nsecretive = true\n', "unknown flag 'secretive'"),
+        (GOOD + '[[fields]]\nname = "x"\ntype = "string"\nunique = "yes"\n', "unique must be true or false"),
+        (GOOD + '[[fields]]\nname = "id"\ntype = "string"\n', "field 'id' is declared twice"),
+        ('name = "things"\n[[fields]]\nname = "x"\ntype = "string"\n', "exactly one primaryKey"),
+        (GOOD + '[[fields]]\nname = "kind"\ntype = "string"\nenum = ["a"]\ndefault = "b"\n', "not in its enum"),
+        (GOOD + '[[fields]]\nname = "n"\ntype = "integer"\ndefault = "zero"\n', "does not fit type integer"),
+        ('colour = "red"\n' + GOOD, "unknown key(s) colour"),
+        ('name = "Things"\n' + GOOD.split("\n", 2)[2], "not camelCase"),
+        ('sort = ["-nothing"]\n' + GOOD, "sort: '-nothing' is not a field"),
+        (GOOD + '[[fields]]\nname = "owner"\ntype = "belongsTo"\ntarget = "users"\n', "needs target and foreignKey"),
+        (GOOD + '[acl]\nmember = "list"\n', "must be a list of action names"),
+        (GOOD + '[acl.scope]\n"*" = { id = "{{$user.age}}" }\n', "unknown template"),
+        (GOOD + "[acl.defaults]\nnothing = 1\n", "[acl.defaults]: unknown field 'nothing'"),
+    ],
+)
 def test_a_bad_file_names_itself_and_the_problem(tmp_path, text, problem):
     path = write(tmp_path, "things", text)
     with pytest.raises(ConfigError) as e:
@@ -125,17 +134,29 @@ def test_a_bad_file_names_itself_and_the_problem(tmp_path, text, problem):
     assert problem in str(e.value)
 
 
-@pytest.mark.parametrize("extra, problem", [
-    ('[[fields]]\nname = "owner"\ntype = "belongsTo"\ntarget = "nobody"\nforeignKey = "ownerId"\n',
-     "target collection 'nobody' is unknown"),
-    ('[[fields]]\nname = "owner"\ntype = "belongsTo"\ntarget = "users"\nforeignKey = "ownerId"\n',
-     "foreignKey 'ownerId' is not a field declared in 'things'"),
-    ('[[fields]]\nname = "notes"\ntype = "hasMany"\ntarget = "users"\nforeignKey = "thingId"\n',
-     "foreignKey 'thingId' is not a field declared in 'users'"),
-    ('[[fields]]\nname = "ownerId"\ntype = "string"\n[[fields]]\nname = "owner"\ntype = "belongsTo"\n'
-     'target = "users"\nforeignKey = "ownerId"\n', "foreignKey 'ownerId' is string"),
-    ('[acl.scope]\n"*" = { "owner.id" = "{{$user.id}}" }\n', "unknown field 'owner'"),
-])
+@pytest.mark.parametrize(
+    "extra, problem",
+    [
+        (
+            '[[fields]]\nname = "owner"\ntype = "belongsTo"\ntarget = "nobody"\nforeignKey = "ownerId"\n',
+            "target collection 'nobody' is unknown",
+        ),
+        (
+            '[[fields]]\nname = "owner"\ntype = "belongsTo"\ntarget = "users"\nforeignKey = "ownerId"\n',
+            "foreignKey 'ownerId' is not a field declared in 'things'",
+        ),
+        (
+            '[[fields]]\nname = "notes"\ntype = "hasMany"\ntarget = "users"\nforeignKey = "thingId"\n',
+            "foreignKey 'thingId' is not a field declared in 'users'",
+        ),
+        (
+            '[[fields]]\nname = "ownerId"\ntype = "string"\n[[fields]]\nname = "owner"\ntype = "belongsTo"\n'
+            'target = "users"\nforeignKey = "ownerId"\n',
+            "foreignKey 'ownerId' is string",
+        ),
+        ('[acl.scope]\n"*" = { "owner.id" = "{{$user.id}}" }\n', "unknown field 'owner'"),
+    ],
+)
 def test_relations_are_checked_across_files(tmp_path, extra, problem):
     path = write(tmp_path, "things", GOOD + extra)
     with pytest.raises(ConfigError) as e:
@@ -154,9 +175,13 @@ def test_duplicate_collection_names_are_refused(tmp_path):
 
 
 def test_a_folder_loads_its_files_and_scope_may_walk_relations(tmp_path):
-    write(tmp_path, "things", GOOD + '[[fields]]\nname = "ownerId"\ntype = "bigInt"\n'
-          '[[fields]]\nname = "owner"\ntype = "belongsTo"\ntarget = "users"\nforeignKey = "ownerId"\n'
-          '[acl]\nmember = ["*"]\n[acl.scope]\n"*" = { "owner.id" = "{{$user.id}}" }\n')
+    write(
+        tmp_path,
+        "things",
+        GOOD + '[[fields]]\nname = "ownerId"\ntype = "bigInt"\n'
+        '[[fields]]\nname = "owner"\ntype = "belongsTo"\ntarget = "users"\nforeignKey = "ownerId"\n'
+        '[acl]\nmember = ["*"]\n[acl.scope]\n"*" = { "owner.id" = "{{$user.id}}" }\n',
+    )
     reg = load_registry([tmp_path, REAL / "users.toml"])
     things = reg.get("things")
     assert things.table == "things" and things.fields["owner"].on_delete == "set null"

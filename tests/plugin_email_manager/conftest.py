@@ -1,4 +1,5 @@
 """Fixtures of the email manager's tests: one real Dovecot for the session, a fresh login per test."""
+
 from __future__ import annotations
 
 import uuid
@@ -51,8 +52,7 @@ async def mail_server(pg_cluster):
     """The real server with the email plugin, on a fresh database, for one test module."""
     from tests.servers.app import running_server
 
-    async with running_server(pg_cluster.create_database(),
-                              env={"EMAIL_CENTER_SYNC_INTERVAL": "300"}) as client:
+    async with running_server(pg_cluster.create_database(), env={"EMAIL_CENTER_SYNC_INTERVAL": "300"}) as client:
         yield client
 
 

@@ -1,4 +1,5 @@
 """A person's view of the email plugin in tests: one member, one mailbox on the real Dovecot."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,10 +10,21 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 
-def message(frm: str, to: str, subject: str, body: str = "Hello there.", *, msgid: str | None = None,
-            in_reply_to: str | None = None, references: str | None = None, cc: str | None = None,
-            reply_to: str | None = None, date: datetime | None = None, attachment=None, html: str | None = None
-            ) -> EmailMessage:
+def message(
+    frm: str,
+    to: str,
+    subject: str,
+    body: str = "Hello there.",
+    *,
+    msgid: str | None = None,
+    in_reply_to: str | None = None,
+    references: str | None = None,
+    cc: str | None = None,
+    reply_to: str | None = None,
+    date: datetime | None = None,
+    attachment=None,
+    html: str | None = None,
+) -> EmailMessage:
     m = EmailMessage()
     m["From"], m["To"], m["Subject"] = frm, to, subject
     if cc:
@@ -49,9 +61,19 @@ class Mailbox:
         return await self.server.api(self.token, action, body, query=query, method=method)
 
     def account_values(self, **overrides) -> dict:
-        return {"provider": "imap", "email": self.address, "username": self.address, "password": self.password,
-                "imapHost": "127.0.0.1", "imapPort": self.dovecot.port, "imapSecurity": "none",
-                "smtpHost": "127.0.0.1", "smtpPort": self.smtp.port, "smtpSecurity": "none", **overrides}
+        return {
+            "provider": "imap",
+            "email": self.address,
+            "username": self.address,
+            "password": self.password,
+            "imapHost": "127.0.0.1",
+            "imapPort": self.dovecot.port,
+            "imapSecurity": "none",
+            "smtpHost": "127.0.0.1",
+            "smtpPort": self.smtp.port,
+            "smtpSecurity": "none",
+            **overrides,
+        }
 
     async def link(self, **overrides) -> int:
         status, body = await self.api("mailAccounts:create", self.account_values(**overrides))

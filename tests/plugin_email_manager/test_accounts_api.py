@@ -1,4 +1,5 @@
 """Adding, listing and deleting IMAP/SMTP accounts through the API, against real servers."""
+
 from __future__ import annotations
 
 import asyncio
@@ -47,10 +48,14 @@ async def test_the_database_holds_no_password_in_clear(mailbox, pg_cluster):
 async def test_another_member_cannot_see_sync_or_delete_the_account(mailbox):
     account_id = await mailbox.link()
     stranger = await mailbox.server.member(f"stranger-{account_id}@example.test")
-    for action, body, method in (("mailAccounts:get", None, "GET"), ("mailAccounts:sync", None, "POST"),
-                                 ("mailAccounts:destroy", None, "POST")):
-        status, answer = await mailbox.server.api(stranger, action, body, query={"filterByTk": account_id},
-                                                  method=method)
+    for action, body, method in (
+        ("mailAccounts:get", None, "GET"),
+        ("mailAccounts:sync", None, "POST"),
+        ("mailAccounts:destroy", None, "POST"),
+    ):
+        status, answer = await mailbox.server.api(
+            stranger, action, body, query={"filterByTk": account_id}, method=method
+        )
         assert status == 404, (action, answer)
     status, body = await mailbox.api("mailAccounts:get", query={"filterByTk": account_id}, method="GET")
     assert status == 200
@@ -65,8 +70,10 @@ async def test_deleting_one_account_removes_its_mail_and_keeps_the_others(mailbo
     dovecot.add_user(other_address, other_password)
     mailbox.smtp.users[other_address] = other_password
     dovecot.append(other_address, message("y@example.test", other_address, "Kept"))
-    status, body = await mailbox.api("mailAccounts:create", mailbox.account_values(
-        email=other_address, username=other_address, password=other_password))
+    status, body = await mailbox.api(
+        "mailAccounts:create",
+        mailbox.account_values(email=other_address, username=other_address, password=other_password),
+    )
     kept = body["data"]["id"]
     await mailbox.api("mailAccounts:sync", {"filterByTk": kept, "wait": True})
     assert {r["subject"] for r in await mailbox.messages()} == {"Doomed", "Kept"}
@@ -90,30 +97,40 @@ async def test_an_account_whose_password_changed_is_repaired_with_update(mailbox
     assert status == 400 and body["errors"][0]["code"] == "MAIL_AUTH_FAILED"
     status, body = await mailbox.api("mailAccounts:get", query={"filterByTk": account_id}, method="GET")
     assert body["data"]["status"] == "error"
-    status, body = await mailbox.api("mailAccounts:update", {"password": "still-wrong"},
-                                     query={"filterByTk": account_id})
+    status, body = await mailbox.api(
+        "mailAccounts:update", {"password": "still-wrong"}, query={"filterByTk": account_id}
+    )
     assert status == 400 and body["errors"][0]["code"] == "MAIL_AUTH_FAILED"
     mailbox.smtp.users[mailbox.address] = "changed-pw"
-    status, body = await mailbox.api("mailAccounts:update", {"password": "changed-pw", "displayName": "Work"},
-                                     query={"filterByTk": account_id})
+    status, body = await mailbox.api(
+        "mailAccounts:update", {"password": "changed-pw", "displayName": "Work"}, query={"filterByTk": account_id}
+    )
     assert status == 200 and body["data"]["displayName"] == "Work" and "changed-pw" not in str(body)
     status, body = await mailbox.api("mailAccounts:sync", {"filterByTk": account_id, "wait": True})
     assert status == 200 and body["data"]["account"]["status"] == "ready"
-    status, body = await mailbox.api("mailAccounts:update", {"email": "other@example.test"},
-                                     query={"filterByTk": account_id})
+    status, body = await mailbox.api(
+        "mailAccounts:update", {"email": "other@example.test"}, query={"filterByTk": account_id}
+    )
     assert status == 400
 
 
 async def test_a_server_name_no_resolver_can_encode_is_a_400_naming_it(mail_server):
     # found by the API fuzz: "\x96" as imapHost made the IDNA codec raise out of the connection (500)
     token = await mail_server.member("idna-host@example.test")
-    values = {"email": "ann@example.test", "password": "pw-12345", "imapHost": "\x96", "imapPort": 993,
-              "smtpHost": "smtp.example.test", "smtpPort": 465}
+    values = {
+        "email": "ann@example.test",
+        "password": "pw-12345",
+        "imapHost": "\x96",
+        "imapPort": 993,
+        "smtpHost": "smtp.example.test",
+        "smtpPort": 465,
+    }
     status, body = await mail_server.api(token, "mailAccounts:create", values)
     assert status == 400 and body["errors"][0]["code"] == "INVALID_VALUE"
     assert body["errors"][0]["field"] == "imapHost"
-    status, body = await mail_server.api(token, "mailAccounts:create",
-                                         {**values, "imapHost": "imap.example.test", "smtpHost": "a..b"})
+    status, body = await mail_server.api(
+        token, "mailAccounts:create", {**values, "imapHost": "imap.example.test", "smtpHost": "a..b"}
+    )
     assert status == 400 and body["errors"][0]["field"] == "smtpHost"
     status, body = await mail_server.api(token, "mailAccounts:list", method="GET")
     assert body["data"] == []
@@ -122,7 +139,8 @@ async def test_a_server_name_no_resolver_can_encode_is_a_400_naming_it(mail_serv
 async def test_linking_again_with_an_account_id_beyond_any_id_is_a_400(mail_server):
     # found by the API fuzz: an accountId past the bigint range reached SQL and raised (500)
     token = await mail_server.member("huge-id@example.test")
-    for account_id in (2 ** 70, -(2 ** 64), "9" * 30):
-        status, body = await mail_server.api(token, "mailAccounts:link",
-                                             {"provider": "google", "accountId": account_id})
+    for account_id in (2**70, -(2**64), "9" * 30):
+        status, body = await mail_server.api(
+            token, "mailAccounts:link", {"provider": "google", "accountId": account_id}
+        )
         assert status == 400 and body["errors"][0]["field"] == "accountId", body

@@ -1,4 +1,5 @@
 """Serving attachments from hostile mail: no header injection, never as a page of our origin."""
+
 from plugin_email_manager.attachments import disposition as _disposition
 from plugin_email_manager.attachments import safe_type as _safe_type
 

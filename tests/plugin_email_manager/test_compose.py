@@ -1,4 +1,5 @@
 """What a recipient's mail client sees of a message we build: parse the bytes back and compare."""
+
 from __future__ import annotations
 
 from email import policy
@@ -9,9 +10,14 @@ import pytest
 
 from host.errors import BadRequest
 from plugin_email_manager.errors import AttachmentTooLarge, InvalidAddress
+from plugin_email_manager.sendmail.compose import (
+    attachments_size,
+    build_message,
+    check_size,
+    envelope_recipients,
+    html_to_text,
+)
 from plugin_email_manager.sendmail.recipients import format_address, parse_recipients
-from plugin_email_manager.sendmail.compose import (attachments_size, build_message, check_size,
-                                                   envelope_recipients, html_to_text)
 
 ANN = {"name": "Ann Müller", "address": "ann@example.com"}
 PDF = bytes(range(256)) * 40  # every byte value, so any transfer-encoding slip shows
@@ -32,12 +38,17 @@ def names_and_addresses(header):
 
 def test_full_message_parses_back_to_what_was_written():
     msg = build_message(
-        from_addr=ANN, to=["Bob <bob@example.org>", '"Doe, Carol" <carol@example.net>'],
-        cc=[{"name": "Zoë", "address": "zoe@example.org"}], bcc=["hidden@example.org"],
-        subject="Grüße und Angebot ✓", text="Hallo Bob,\nanbei das Angebot.\n\n.\nÄ",
+        from_addr=ANN,
+        to=["Bob <bob@example.org>", '"Doe, Carol" <carol@example.net>'],
+        cc=[{"name": "Zoë", "address": "zoe@example.org"}],
+        bcc=["hidden@example.org"],
+        subject="Grüße und Angebot ✓",
+        text="Hallo Bob,\nanbei das Angebot.\n\n.\nÄ",
         html="<p>Hallo Bob,<br>anbei das <b>Angebot</b>.</p>",
         attachments=[{"filename": "Angebot März.pdf", "contentType": "application/pdf", "content": PDF}],
-        in_reply_to="<orig@example.org>", references=["<root@example.org>", "<orig@example.org>"])
+        in_reply_to="<orig@example.org>",
+        references=["<root@example.org>", "<orig@example.org>"],
+    )
     raw = msg.as_bytes()
     got = BytesParser(policy=policy.default).parsebytes(raw)
 
@@ -61,20 +72,33 @@ def test_full_message_parses_back_to_what_was_written():
 
 
 def test_bcc_is_in_the_envelope_only():
-    msg = build_message(from_addr=ANN, to=["bob@example.org"], cc=["Carol <CAROL@example.net>"],
-                        bcc=["hidden@example.org", "carol@example.net"], subject="s", text="t")
+    msg = build_message(
+        from_addr=ANN,
+        to=["bob@example.org"],
+        cc=["Carol <CAROL@example.net>"],
+        bcc=["hidden@example.org", "carol@example.net"],
+        subject="s",
+        text="t",
+    )
     raw = msg.as_bytes()
     assert b"hidden@" not in raw and b"bcc" not in raw.lower()
     # each address once, whatever its case
     assert envelope_recipients(msg, ["hidden@example.org", "carol@example.net"]) == [
-        "bob@example.org", "CAROL@example.net", "hidden@example.org"]
+        "bob@example.org",
+        "CAROL@example.net",
+        "hidden@example.org",
+    ]
 
 
 def test_html_only_gets_a_readable_text_alternative():
-    msg = build_message(from_addr=ANN, to=["bob@example.org"], subject="s",
-                        html='<h1>Offer</h1><p>Fish &amp; chips for 5&nbsp;&euro;</p>'
-                             '<p>See <a href="https://example.org/offer">the offer</a>.</p>'
-                             "<ul><li>one</li><li>two</li></ul><script>alert(1)</script>")
+    msg = build_message(
+        from_addr=ANN,
+        to=["bob@example.org"],
+        subject="s",
+        html="<h1>Offer</h1><p>Fish &amp; chips for 5&nbsp;&euro;</p>"
+        '<p>See <a href="https://example.org/offer">the offer</a>.</p>'
+        "<ul><li>one</li><li>two</li></ul><script>alert(1)</script>",
+    )
     got = parse(msg)
     assert got.get_content_type() == "multipart/alternative"
     text = content(got.get_body(("plain",)))
@@ -90,13 +114,26 @@ def test_text_only_is_a_single_text_part():
 
 def test_inline_image_travels_with_the_html():
     png = b"\x89PNG\r\n\x1a\n" + bytes(100)
-    got = parse(build_message(
-        from_addr=ANN, to=["bob@example.org"], subject="s", html='<p>Logo: <img src="cid:logo@x"></p>',
-        attachments=[{"filename": "logo.png", "contentType": "image/png", "content": png, "contentId": "logo@x"},
-                     {"filename": "a.txt", "contentType": "text/plain", "content": b"plain file"},
-                     # inline in the original, but this HTML does not show it: must stay visible
-                     {"filename": "old.png", "contentType": "image/png", "content": png, "contentId": "old@x",
-                      "inline": True}]))
+    got = parse(
+        build_message(
+            from_addr=ANN,
+            to=["bob@example.org"],
+            subject="s",
+            html='<p>Logo: <img src="cid:logo@x"></p>',
+            attachments=[
+                {"filename": "logo.png", "contentType": "image/png", "content": png, "contentId": "logo@x"},
+                {"filename": "a.txt", "contentType": "text/plain", "content": b"plain file"},
+                # inline in the original, but this HTML does not show it: must stay visible
+                {
+                    "filename": "old.png",
+                    "contentType": "image/png",
+                    "content": png,
+                    "contentId": "old@x",
+                    "inline": True,
+                },
+            ],
+        )
+    )
     assert got.get_content_type() == "multipart/mixed"
     related = got.get_body(("related",))
     assert related.get_content_type() == "multipart/related"
@@ -107,9 +144,16 @@ def test_inline_image_travels_with_the_html():
 
 def test_extra_headers_and_a_forwarded_message_file():
     eml = b"From: ann@example.com\r\nSubject: Old\r\n\r\nBody\r\n"
-    got = parse(build_message(from_addr=ANN, to=["bob@example.org"], subject="s", text="t",
-                              extra_headers={"X-Mailer": "Email Center"},
-                              attachments=[{"filename": "old.eml", "contentType": "message/rfc822", "content": eml}]))
+    got = parse(
+        build_message(
+            from_addr=ANN,
+            to=["bob@example.org"],
+            subject="s",
+            text="t",
+            extra_headers={"X-Mailer": "Email Center"},
+            attachments=[{"filename": "old.eml", "contentType": "message/rfc822", "content": eml}],
+        )
+    )
     assert got["x-mailer"] == "Email Center"
     [attached] = list(got.iter_attachments())
     assert attached.get_content_type() == "message/rfc822" and attached.get_filename() == "old.eml"
@@ -119,8 +163,9 @@ def test_extra_headers_and_a_forwarded_message_file():
             build_message(from_addr=ANN, to=["bob@example.org"], subject="s", text="t", extra_headers=bad)
 
 
-@pytest.mark.parametrize("subject", ["Hello\r\nBcc: victim@example.org", "Hello\nBcc: victim@example.org",
-                                     "Hello\rBcc: victim@example.org"])
+@pytest.mark.parametrize(
+    "subject", ["Hello\r\nBcc: victim@example.org", "Hello\nBcc: victim@example.org", "Hello\rBcc: victim@example.org"]
+)
 def test_line_breaks_in_the_subject_cannot_add_a_header(subject):
     msg = build_message(from_addr=ANN, to=["bob@example.org"], subject=subject, text="t")
     got = parse(msg)
@@ -129,11 +174,14 @@ def test_line_breaks_in_the_subject_cannot_add_a_header(subject):
     assert envelope_recipients(msg) == ["bob@example.org"]
 
 
-@pytest.mark.parametrize("field,value", [
-    ("from_addr", {"name": "Ann\r\nBcc: victim@example.org", "address": "ann@example.com"}),
-    ("to", [{"name": "Bob\nX-Evil: 1", "address": "bob@example.org"}]),
-    ("cc", [{"name": "", "address": "bob@example.org\r\nBcc: victim@example.org"}]),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("from_addr", {"name": "Ann\r\nBcc: victim@example.org", "address": "ann@example.com"}),
+        ("to", [{"name": "Bob\nX-Evil: 1", "address": "bob@example.org"}]),
+        ("cc", [{"name": "", "address": "bob@example.org\r\nBcc: victim@example.org"}]),
+    ],
+)
 def test_line_breaks_in_names_or_addresses_are_refused(field, value):
     kwargs = {"from_addr": ANN, "to": ["bob@example.org"], "subject": "s", "text": "t", field: value}
     with pytest.raises(BadRequest) as err:
@@ -147,8 +195,9 @@ def test_typed_address_with_a_line_break_is_refused():
 
 
 def test_message_id_is_on_the_senders_domain_and_idn_goes_out_as_a_labels():
-    msg = build_message(from_addr={"name": "", "address": "info@bücher.example"},
-                        to=["kunde@straße.example"], subject="s", text="t")
+    msg = build_message(
+        from_addr={"name": "", "address": "info@bücher.example"}, to=["kunde@straße.example"], subject="s", text="t"
+    )
     got = parse(msg)
     assert got["message-id"].endswith("@xn--bcher-kva.example>")
     assert got["from"].addresses[0].addr_spec == "info@xn--bcher-kva.example"
@@ -157,8 +206,10 @@ def test_message_id_is_on_the_senders_domain_and_idn_goes_out_as_a_labels():
 
 def test_size_limit_counts_decoded_bytes():
     mib = 1024 * 1024
-    files = [{"filename": "a.bin", "contentType": "application/octet-stream", "content": bytes(mib)},
-             {"filename": "b.bin", "contentType": "application/octet-stream", "content": bytes(mib + 1)}]
+    files = [
+        {"filename": "a.bin", "contentType": "application/octet-stream", "content": bytes(mib)},
+        {"filename": "b.bin", "contentType": "application/octet-stream", "content": bytes(mib + 1)},
+    ]
     assert attachments_size(files) == 2 * mib + 1
     check_size(files[:1], 1)
     with pytest.raises(AttachmentTooLarge) as err:
@@ -168,18 +219,40 @@ def test_size_limit_counts_decoded_bytes():
 
 
 def test_recipients_as_people_type_them():
-    assert parse_recipients('Ann <ann@example.com>, bob@example.org; "Doe, Carol" <carol@x>\nDave <dave@example.net>') == [
-        {"name": "Ann", "address": "ann@example.com"}, {"name": "", "address": "bob@example.org"},
-        {"name": "Doe, Carol", "address": "carol@x"}, {"name": "Dave", "address": "dave@example.net"}]
+    assert parse_recipients(
+        'Ann <ann@example.com>, bob@example.org; "Doe, Carol" <carol@x>\nDave <dave@example.net>'
+    ) == [
+        {"name": "Ann", "address": "ann@example.com"},
+        {"name": "", "address": "bob@example.org"},
+        {"name": "Doe, Carol", "address": "carol@x"},
+        {"name": "Dave", "address": "dave@example.net"},
+    ]
     assert parse_recipients(["ann@example.com", "Jürgen <j@bücher.example>", ""]) == [
-        {"name": "", "address": "ann@example.com"}, {"name": "Jürgen", "address": "j@bücher.example"}]
-    assert parse_recipients([{"name": "Ann", "address": "ann@example.com"}]) == [{"name": "Ann", "address": "ann@example.com"}]
+        {"name": "", "address": "ann@example.com"},
+        {"name": "Jürgen", "address": "j@bücher.example"},
+    ]
+    assert parse_recipients([{"name": "Ann", "address": "ann@example.com"}]) == [
+        {"name": "Ann", "address": "ann@example.com"}
+    ]
     assert parse_recipients("") == [] and parse_recipients(None) == []
 
 
-@pytest.mark.parametrize("bad", ["garbage", "ann@", "@example.com", "a b@example.com", "ann@exa mple.com",
-                                 "ann@example..com", "ann.@example.com", "ann@-example.com",
-                                 "Ann <ann@example.com", "Ann Doe ann@example.com", "müller@example.com"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "garbage",
+        "ann@",
+        "@example.com",
+        "a b@example.com",
+        "ann@exa mple.com",
+        "ann@example..com",
+        "ann.@example.com",
+        "ann@-example.com",
+        "Ann <ann@example.com",
+        "Ann Doe ann@example.com",
+        "müller@example.com",
+    ],
+)
 def test_bad_addresses_are_named(bad):
     with pytest.raises(InvalidAddress) as err:
         parse_recipients(["ok@example.com", bad])
@@ -188,13 +261,19 @@ def test_bad_addresses_are_named(bad):
 
 
 def test_format_address_round_trips():
-    for addr in ({"name": "Doe, Ann", "address": "ann@x.example"}, {"name": "", "address": "a@b.example"},
-                 {"name": "Jürgen", "address": "j@bücher.example"}, {"name": 'Say "hi"', "address": "h@x.example"}):
+    for addr in (
+        {"name": "Doe, Ann", "address": "ann@x.example"},
+        {"name": "", "address": "a@b.example"},
+        {"name": "Jürgen", "address": "j@bücher.example"},
+        {"name": 'Say "hi"', "address": "h@x.example"},
+    ):
         assert parse_recipients(format_address(addr)) == [addr]
     assert format_address({"name": "Doe, Ann", "address": "ann@x"}) == '"Doe, Ann" <ann@x>'
 
 
 def test_html_to_text_quotes_blockquotes_and_keeps_pre():
-    text = html_to_text("<p>Top</p><blockquote><p>quoted</p><blockquote>deeper</blockquote></blockquote>"
-                        "<pre>  a\n    b</pre><p>x&lt;y &#x2713;</p>")
+    text = html_to_text(
+        "<p>Top</p><blockquote><p>quoted</p><blockquote>deeper</blockquote></blockquote>"
+        "<pre>  a\n    b</pre><p>x&lt;y &#x2713;</p>"
+    )
     assert text == "Top\n\n> quoted\n>\n> > deeper\n\n  a\n    b\n\nx<y ✓\n"

@@ -5,6 +5,7 @@ the standard ``email`` package (``policy.default``), and nothing a caller writes
 The documented normalization: names and addresses are stripped and a control character in
 either is refused (``BadRequest``); the subject has line breaks and control characters folded
 to spaces, then is stripped (``clean_subject``); domains go out as IDNA A-labels."""
+
 from __future__ import annotations
 
 import email
@@ -12,21 +13,55 @@ from datetime import datetime, timezone
 from email import policy
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from host.errors import BadRequest
-from plugin_email_manager.sendmail.recipients import ascii_domain
 from plugin_email_manager.sendmail.compose import build_message, clean_subject
+from plugin_email_manager.sendmail.recipients import ascii_domain
 
 PROPERTY = settings(max_examples=300, deadline=None)
-HEADERS = {"From", "To", "Cc", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type",
-           "Content-Transfer-Encoding"}
+HEADERS = {
+    "From",
+    "To",
+    "Cc",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "MIME-Version",
+    "Content-Type",
+    "Content-Transfer-Encoding",
+}
 
 # what breaks headers: quotes, commas, angle brackets, encoded-word look-alikes, line breaks
 # followed by something that reads as a header, very long runs
-tricky = st.sampled_from(['"', "\\", ",", ";", "<", ">", "@", ":", "(", ")", "=?utf-8?q?x?=", "\r\n", "\n",
-                          "\r", "\r\nBcc: eve@evil.test", "\nX-Injected: 1", " ", "\t", "Ünï", "日本",
-                          "😀", "x" * 80, "a b " * 30])
+tricky = st.sampled_from(
+    [
+        '"',
+        "\\",
+        ",",
+        ";",
+        "<",
+        ">",
+        "@",
+        ":",
+        "(",
+        ")",
+        "=?utf-8?q?x?=",
+        "\r\n",
+        "\n",
+        "\r",
+        "\r\nBcc: eve@evil.test",
+        "\nX-Injected: 1",
+        " ",
+        "\t",
+        "Ünï",
+        "日本",
+        "😀",
+        "x" * 80,
+        "a b " * 30,
+    ]
+)
 texts = st.one_of(st.text(), st.lists(tricky | st.text(max_size=5), max_size=10).map("".join))
 locals_ = st.from_regex(r"\A[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,10}(\.[A-Za-z0-9_-]{1,8}){0,2}\Z")
 domains = st.sampled_from(["example.test", "x.org", "bücher.example", "例え.テスト", "[192.0.2.1]"])
@@ -64,8 +99,12 @@ def has_control(text: str) -> bool:
 
 
 @PROPERTY
-@given(sender=people(), to=st.lists(people(), min_size=1, max_size=3), cc=st.lists(people(), max_size=2),
-       bcc=st.lists(people(), max_size=2))
+@given(
+    sender=people(),
+    to=st.lists(people(), min_size=1, max_size=3),
+    cc=st.lists(people(), max_size=2),
+    bcc=st.lists(people(), max_size=2),
+)
 def test_names_and_addresses_come_back_as_given(sender, to, cc, bcc):
     everyone = [sender, *to, *cc, *bcc]
     if any(has_control(p["name"].strip()) for p in everyone):
@@ -75,8 +114,9 @@ def test_names_and_addresses_come_back_as_given(sender, to, cc, bcc):
     back = parse(built(from_addr=sender, to=to, cc=cc, bcc=bcc, subject="s"))
     for header, given_ in (("From", [sender]), ("To", to), ("Cc", cc)):
         got = [(a.display_name, a.addr_spec) for a in back[header].addresses] if given_ else []
-        assert [(same_name(g[0], e[0]), g[1]) for g, e in zip(got, map(expected, given_))] == \
-            [(True, e[1]) for e in map(expected, given_)] and len(got) == len(given_), header
+        assert [(same_name(g[0], e[0]), g[1]) for g, e in zip(got, map(expected, given_))] == [
+            (True, e[1]) for e in map(expected, given_)
+        ] and len(got) == len(given_), header
     assert set(back.keys()) == HEADERS - (set() if cc else {"Cc"})
     assert len(back.keys()) == len(set(back.keys()))
 
@@ -84,8 +124,7 @@ def test_names_and_addresses_come_back_as_given(sender, to, cc, bcc):
 @PROPERTY
 @given(subject=texts | st.text(min_size=200, max_size=2000))
 def test_the_subject_comes_back_with_line_breaks_folded_and_adds_no_header(subject):
-    back = parse(built(from_addr={"name": "A", "address": "a@example.test"}, to=["b@example.test"],
-                       subject=subject))
+    back = parse(built(from_addr={"name": "A", "address": "a@example.test"}, to=["b@example.test"], subject=subject))
     assert back["Subject"] == clean_subject(subject)
     assert not has_control(back["Subject"])
     assert sorted(back.keys()) == sorted(HEADERS - {"Cc"})
@@ -94,8 +133,13 @@ def test_the_subject_comes_back_with_line_breaks_folded_and_adds_no_header(subje
 # what hypothesis found, as plain cases
 def test_a_long_name_with_commas_stays_one_address():
     name = ("Doe, Ann " * 12).strip()
-    back = parse(built(from_addr={"name": name, "address": "ann@example.test"},
-                       to=[{"name": "x, eve@evil.test, " * 6, "address": "bob@example.test"}], subject="s"))
+    back = parse(
+        built(
+            from_addr={"name": name, "address": "ann@example.test"},
+            to=[{"name": "x, eve@evil.test, " * 6, "address": "bob@example.test"}],
+            subject="s",
+        )
+    )
     assert [a.addr_spec for a in back["From"].addresses] == ["ann@example.test"]
     assert [a.addr_spec for a in back["To"].addresses] == ["bob@example.test"]
     assert same_name(back["From"].addresses[0].display_name, name)
@@ -116,20 +160,32 @@ def test_encoded_word_look_alikes_come_back_as_written(text):
 
 @pytest.mark.parametrize("subject", ["a\u2028b", "a\x85b", "a\u2029b"])
 def test_unicode_line_breaks_in_the_subject_fold_to_a_space(subject):
-    assert parse(built(from_addr={"name": "", "address": "a@example.test"}, to=["b@example.test"],
-                       subject=subject))["Subject"] == "a b"
+    assert (
+        parse(built(from_addr={"name": "", "address": "a@example.test"}, to=["b@example.test"], subject=subject))[
+            "Subject"
+        ]
+        == "a b"
+    )
 
 
 def test_a_non_ascii_subject_gains_no_space_where_it_is_folded():
     subject = "0" * 70 + " é"
-    assert parse(built(from_addr={"name": "", "address": "a@example.test"}, to=["b@example.test"],
-                       subject=subject))["Subject"] == subject
+    assert (
+        parse(built(from_addr={"name": "", "address": "a@example.test"}, to=["b@example.test"], subject=subject))[
+            "Subject"
+        ]
+        == subject
+    )
 
 
 def test_a_subject_folded_before_its_first_word_gains_no_leading_space():
     subject = "0" * 59 + " " + "0" * 10
-    assert parse(built(from_addr={"name": "", "address": "a@example.test"}, to=["b@example.test"],
-                       subject=subject))["Subject"] == subject
+    assert (
+        parse(built(from_addr={"name": "", "address": "a@example.test"}, to=["b@example.test"], subject=subject))[
+            "Subject"
+        ]
+        == subject
+    )
 
 
 def test_a_next_line_character_in_a_name_is_refused():

@@ -3,11 +3,13 @@ as the sync and sends store them), end up in the same conversations, when Messag
 In-Reply-To and References link them. Tested on the store itself (``assign_threads`` on a real
 PostgreSQL): the decisions depend on what earlier batches wrote to mail_thread_ids and
 mail_threads, which a pure model would not exercise."""
+
 from __future__ import annotations
 
 from datetime import timedelta
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.plugin_email_manager.test_conversations import T0, mail, mail_template  # noqa: F401 - fixtures
 
@@ -23,10 +25,17 @@ def linked_messages(draw):
     out = []
     for i in range(n):
         refs = draw(st.lists(st.sampled_from(ids), max_size=3, unique=True))
-        out.append(dict(msgid=ids[i] if draw(st.integers(0, 9)) else None,
-                        irt=draw(st.none() | st.sampled_from(ids)), refs=refs,
-                        subject=f"Re: topic {i}", frm=draw(st.sampled_from(PEOPLE)), to=["Alice <alice@example.test>"],
-                        date=T0 + timedelta(days=draw(st.sampled_from([0, 0, 1, 20, 45])))))
+        out.append(
+            dict(
+                msgid=ids[i] if draw(st.integers(0, 9)) else None,
+                irt=draw(st.none() | st.sampled_from(ids)),
+                refs=refs,
+                subject=f"Re: topic {i}",
+                frm=draw(st.sampled_from(PEOPLE)),
+                to=["Alice <alice@example.test>"],
+                date=T0 + timedelta(days=draw(st.sampled_from([0, 0, 1, 20, 45]))),
+            )
+        )
     return out
 
 
@@ -39,6 +48,7 @@ def components(messages) -> set[frozenset[int]]:
         while parent[i] != i:
             i = parent[i]
         return i
+
     owner: dict[str, int] = {}
     for i, m in enumerate(messages):
         for k in {m["msgid"], m["irt"], *m["refs"]} - {None}:
@@ -57,7 +67,7 @@ async def partition(mail, messages, order) -> set[frozenset[int]]:
     acc = await mail.account(user, "alice@example.test")
     stored = {}
     for i in order:
-        stored[i], = await mail.store(acc, messages[i])
+        (stored[i],) = await mail.store(acc, messages[i])
     threads: dict[int, set[int]] = {}
     for i, mid in stored.items():
         threads.setdefault(await mail.thread(mid), set()).add(i)

@@ -1,5 +1,6 @@
 """Mail written by other projects (enmime, flanker, CPython's email tests) decodes without errors
 escaping, and the samples with a known meaning read as a mail client would show them."""
+
 from __future__ import annotations
 
 import email

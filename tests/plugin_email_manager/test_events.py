@@ -1,6 +1,7 @@
 """Mail events and webhooks, against the real servers: the ``mail_event`` hook as a plugin hears
 it (``plugins/events_demo``), webhooks POSTed to receivers on 127.0.0.1 (signed, retried, in
 order, never to another user), the SSRF guard, and bounces read from a real DSN."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,8 +10,8 @@ import hmac
 import inspect
 import json
 import time
-from email.message import EmailMessage
 from datetime import datetime, timezone
+from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
@@ -31,8 +32,12 @@ async def mail_server(pg_cluster):
     127.0.0.1 (the receivers here), retries come after 1 s, receivers have 2 s to answer."""
     from tests.servers.app import running_server
 
-    env = {"EMAIL_CENTER_SYNC_INTERVAL": "300", "EMAIL_CENTER_WEBHOOK_ALLOW_PRIVATE": "1",
-           "EMAIL_CENTER_WEBHOOK_RETRY_SECONDS": "1", "EMAIL_CENTER_WEBHOOK_TIMEOUT": "2"}
+    env = {
+        "EMAIL_CENTER_SYNC_INTERVAL": "300",
+        "EMAIL_CENTER_WEBHOOK_ALLOW_PRIVATE": "1",
+        "EMAIL_CENTER_WEBHOOK_RETRY_SECONDS": "1",
+        "EMAIL_CENTER_WEBHOOK_TIMEOUT": "2",
+    }
     async with running_server(pg_cluster.create_database(), plugins=(DEMO,), env=env) as client:
         yield client
 
@@ -100,7 +105,9 @@ async def heard(event: str, test, within: float = 8) -> dict:
             if e == event and test(payload):
                 return payload
         await asyncio.sleep(0.05)
-    raise AssertionError(f"no {event} heard within {within} s: {[(e, p.get('message', {}).get('subject')) for e, p in demo.RECEIVED]}")
+    raise AssertionError(
+        f"no {event} heard within {within} s: {[(e, p.get('message', {}).get('subject')) for e, p in demo.RECEIVED]}"
+    )
 
 
 def as_protocol_says(payload: dict, event: str, account_id: int) -> None:
@@ -127,8 +134,11 @@ async def webhook(mailbox: Mailbox, url: str, kinds: list[str], secret: str = "w
 
 
 async def deliveries(mailbox: Mailbox, webhook_id: int) -> list[dict]:
-    status, body = await mailbox.api("mailWebhookDeliveries:list", query={
-        "filter": json.dumps({"webhookId": webhook_id}), "paginate": "false", "sort": "id"}, method="GET")
+    status, body = await mailbox.api(
+        "mailWebhookDeliveries:list",
+        query={"filter": json.dumps({"webhookId": webhook_id}), "paginate": "false", "sort": "id"},
+        method="GET",
+    )
     assert status == 200, body
     return body["data"]
 
@@ -145,8 +155,9 @@ def test_the_mail_event_hook_is_documented_like_the_hosts():
 
 async def test_a_plugin_hears_each_event_as_the_protocol_says(mailbox, dovecot, smtp_sink):
     acc = await linked(mailbox, "Before the first sync")
-    assert not [p for e, p in demo.RECEIVED if e == "messageNew" and p["accountId"] == acc], \
+    assert not [p for e, p in demo.RECEIVED if e == "messageNew" and p["accountId"] == acc], (
         "a first sync raises no messageNew"
+    )
 
     mailbox.append(message("ann@example.test", mailbox.address, "Fresh news"))
     (row,) = await mailbox.arrival("Fresh news", within=8)  # IDLE brings it
@@ -183,8 +194,13 @@ async def test_a_plugin_hears_each_event_as_the_protocol_says(mailbox, dovecot, 
     status, body = await mailbox.api("mailMessages:destroy", {"filterByTk": row["id"]})
     assert status == 200, body
     end = time.monotonic() + 8
-    while not (gone := [(e, p) for e, p in demo.RECEIVED if p.get("message", {}).get("id") == row["id"] and
-                        (e == "messageDeleted" or p.get("changes") == ["moved"])]):
+    while not (
+        gone := [
+            (e, p)
+            for e, p in demo.RECEIVED
+            if p.get("message", {}).get("id") == row["id"] and (e == "messageDeleted" or p.get("changes") == ["moved"])
+        ]
+    ):
         assert time.monotonic() < end, "destroy raised neither messageDeleted nor a move"
         await asyncio.sleep(0.05)
     as_protocol_says(gone[0][1], gone[0][0], acc)
@@ -201,13 +217,15 @@ async def test_a_plugin_hears_each_event_as_the_protocol_says(mailbox, dovecot, 
     expunged = await heard("messageDeleted", lambda p: p["message"]["id"] == old["id"])
     as_protocol_says(expunged, "messageDeleted", acc)
 
-    status, body = await mailbox.api("mailMessages:send", {"accountId": acc, "to": ["bob@example.test"],
-                                                           "subject": "Sent from here", "text": "x"})
+    status, body = await mailbox.api(
+        "mailMessages:send", {"accountId": acc, "to": ["bob@example.test"], "subject": "Sent from here", "text": "x"}
+    )
     assert status == 200, body
     as_protocol_says(await heard("messageSent", about("Sent from here")), "messageSent", acc)
     smtp_sink.refuse.add("nobody@example.test")
-    status, body = await mailbox.api("mailMessages:send", {"accountId": acc, "to": ["nobody@example.test"],
-                                                           "subject": "Refused here", "text": "x"})
+    status, body = await mailbox.api(
+        "mailMessages:send", {"accountId": acc, "to": ["nobody@example.test"], "subject": "Refused here", "text": "x"}
+    )
     assert status != 200
     failed = await heard("messageFailed", about("Refused here"))
     as_protocol_says(failed, "messageFailed", acc)
@@ -242,8 +260,9 @@ async def test_a_webhook_gets_new_mail_signed_within_seconds(mailbox):
         as_protocol_says(payload, "messageNew", acc)
         good = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
         assert hmac.compare_digest(headers["X-Email-Center-Signature"], good)
-        assert not hmac.compare_digest(headers["X-Email-Center-Signature"],
-                                       "sha256=" + hmac.new(b"wrong", raw, hashlib.sha256).hexdigest())
+        assert not hmac.compare_digest(
+            headers["X-Email-Center-Signature"], "sha256=" + hmac.new(b"wrong", raw, hashlib.sha256).hexdigest()
+        )
         assert all(p["event"] == "messageNew" for p in r.bodies("/new")), "only the events it asked for"
 
 
@@ -297,18 +316,26 @@ async def test_a_hanging_receiver_holds_up_neither_the_sync_nor_the_order(mailbo
 
 async def test_a_private_address_is_refused_unless_the_setting_allows_it(mailbox, mail_server):
     root = mail_server.root_token
-    status, body = await mail_server.api(root, "mailSettings:create", {"provider": "general",
-                                                                       "values": {"webhook_allow_private": False}})
+    status, body = await mail_server.api(
+        root, "mailSettings:create", {"provider": "general", "values": {"webhook_allow_private": False}}
+    )
     assert status == 200, body
     await asyncio.sleep(0.5)  # every process reloads the settings
     try:
-        for url in ("http://127.0.0.1:9/x", "http://10.1.2.3/x", "http://169.254.169.254/latest", "http://localhost/x",
-                    "http://[::1]/x", "ftp://example.com/x"):
+        for url in (
+            "http://127.0.0.1:9/x",
+            "http://10.1.2.3/x",
+            "http://169.254.169.254/latest",
+            "http://localhost/x",
+            "http://[::1]/x",
+            "ftp://example.com/x",
+        ):
             status, body = await mailbox.api("mailWebhooks:create", {"url": url, "events": ["messageNew"]})
             assert status == 400 and body["errors"][0]["code"] == "INVALID_URL", (url, body)
     finally:
-        status, body = await mail_server.api(root, "mailSettings:update", {"values": {}},
-                                             query={"filter": json.dumps({"provider": "general"})})
+        status, body = await mail_server.api(
+            root, "mailSettings:update", {"values": {}}, query={"filter": json.dumps({"provider": "general"})}
+        )
         assert status == 200, body
         await asyncio.sleep(0.5)
     status, body = await mailbox.api("mailWebhooks:create", {"url": "http://127.0.0.1:9/x", "events": ["messageNew"]})
@@ -319,8 +346,9 @@ async def test_a_webhook_never_gets_another_users_events(mailbox, dovecot, smtp_
     acc = await linked(mailbox)
     eve = f"eve{time.monotonic_ns()}@example.test"
     dovecot.add_user(eve, "eve-password")
-    other = Mailbox(mail_server, dovecot, smtp_sink, await mail_server.member(eve.replace("@", "+member@")),
-                    eve, "eve-password")
+    other = Mailbox(
+        mail_server, dovecot, smtp_sink, await mail_server.member(eve.replace("@", "+member@")), eve, "eve-password"
+    )
     smtp_sink.users[other.address] = other.password
     other_acc = await linked(other)
     async with Receiver() as r:
@@ -372,23 +400,28 @@ def dsn(original: EmailMessage, sender: str, recipient: str) -> bytes:
         "Status: 5.1.1\r\nRemote-MTA: dns; mx.example.test\r\n"
         f"Diagnostic-Code: smtp; 550 5.1.1 <{recipient}>: Recipient address rejected: User\r\n    unknown\r\n"
         f"\r\n--{boundary}\r\nContent-Description: Undelivered Message Headers\r\n"
-        f"Content-Type: text/rfc822-headers\r\n\r\n{headers}\r\n--{boundary}--\r\n").encode()
+        f"Content-Type: text/rfc822-headers\r\n\r\n{headers}\r\n--{boundary}--\r\n"
+    ).encode()
 
 
 async def test_a_bounce_fails_the_message_it_returns(mailbox, dovecot):
     acc = await linked(mailbox)
-    status, body = await mailbox.api("mailMessages:send", {"accountId": acc, "to": ["ghost@example.test"],
-                                                           "subject": "Into the void", "text": "hello?"})
+    status, body = await mailbox.api(
+        "mailMessages:send",
+        {"accountId": acc, "to": ["ghost@example.test"], "subject": "Into the void", "text": "hello?"},
+    )
     assert status == 200, body
     sent = body["data"]
     original = EmailMessage()
     for k in ("From", "To", "Subject"):
         original[k] = {"From": mailbox.address, "To": "ghost@example.test", "Subject": "Into the void"}[k]
     original["Message-ID"] = sent["messageId"]
-    dovecot.deliver(mailbox.address, dsn(original, mailbox.address, "ghost@example.test"),
-                    sender="MAILER-DAEMON@mx.example.test")  # by LMTP, as a bounce arrives
-    failed = await heard("messageFailed", lambda p: p.get("deliveryFailure") and p["message"]["id"] == sent["id"],
-                         within=10)
+    dovecot.deliver(
+        mailbox.address, dsn(original, mailbox.address, "ghost@example.test"), sender="MAILER-DAEMON@mx.example.test"
+    )  # by LMTP, as a bounce arrives
+    failed = await heard(
+        "messageFailed", lambda p: p.get("deliveryFailure") and p["message"]["id"] == sent["id"], within=10
+    )
     as_protocol_says(failed, "messageFailed", acc)
     assert failed["deliveryFailure"]["status"] == "5.1.1"
     assert "User unknown" in failed["deliveryFailure"]["diagnostic"]

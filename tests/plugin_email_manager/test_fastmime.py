@@ -4,6 +4,7 @@ Every corpus message (enmime, flanker, CPython's email tests) goes through both;
 fast path answers, the two trees must match header for header and payload for payload, and
 the feed parser must have found no defect there (the fast path would hide it).
 """
+
 from __future__ import annotations
 
 from email.message import Message
@@ -52,14 +53,38 @@ def _mail(*lines: str, eol: str = "\r\n") -> bytes:
 
 
 NESTED = (
-    "From: a@example.com", "Subject: nested", "Content-Type: multipart/mixed;",
-    '\tboundary="outer"', "", "preamble text", "--outer",
-    'Content-Type: multipart/alternative; boundary="outer-inner"', "",
-    "--outer-inner", "Content-Type: text/plain; charset=utf-8", "", "plain body", "",
-    "--outer-inner", "Content-Type: text/html", "", "<p>html body</p>", "--outer-inner--",
-    "inner epilogue", "--outer", "Content-Type: application/pdf; name=\"a.pdf\"",
-    "Content-Transfer-Encoding: base64", "", "JVBERi0xLjQK", "--outer",
-    "Content-Type: text/plain", "--outer", "", "no headers here", "--outer--  ", "epilogue",
+    "From: a@example.com",
+    "Subject: nested",
+    "Content-Type: multipart/mixed;",
+    '\tboundary="outer"',
+    "",
+    "preamble text",
+    "--outer",
+    'Content-Type: multipart/alternative; boundary="outer-inner"',
+    "",
+    "--outer-inner",
+    "Content-Type: text/plain; charset=utf-8",
+    "",
+    "plain body",
+    "",
+    "--outer-inner",
+    "Content-Type: text/html",
+    "",
+    "<p>html body</p>",
+    "--outer-inner--",
+    "inner epilogue",
+    "--outer",
+    'Content-Type: application/pdf; name="a.pdf"',
+    "Content-Transfer-Encoding: base64",
+    "",
+    "JVBERi0xLjQK",
+    "--outer",
+    "Content-Type: text/plain",
+    "--outer",
+    "",
+    "no headers here",
+    "--outer--  ",
+    "epilogue",
 )
 
 
@@ -76,28 +101,48 @@ def test_nested_parts_empty_parts_and_a_boundary_that_prefixes_another(eol):
     assert parsed.attachments[0]["content"] == b"%PDF-1.4\n"
 
 
-@pytest.mark.parametrize("raw", [
-    _mail(*NESTED).replace(b"\r\nno headers", b"\nno headers"),            # mixed line breaks
-    _mail(*NESTED).replace(b"--outer--  ", b"--outer-missing"),              # never closed
-    _mail(*NESTED).replace(b"--outer-inner--", b"--outer-inner-x"),          # inner never closed
-    _mail("Subject: x", "Content-Type: multipart/mixed", "", "--b", "", "x", "--b--"),  # no boundary
-    _mail("Subject: x", "Content-Type: multipart/digest; boundary=b", "", "--b", "", "x", "--b--"),
-    _mail("Subject: x", "Content-Type: message/rfc822", "", "Subject: inner", "", "body"),
-    _mail("From someone Mon Jan 1 00:00:00 2024", "Subject: x", "", "body"),  # mbox envelope
-    _mail("Subject: x", "not a header line", "", "body"),
-    _mail(" continued", "Subject: x", "", "body"),
-    _mail("Subject: x", "Content-Type: multipart/mixed; boundary=b",
-          "Content-Transfer-Encoding: base64", "", "--b", "", "x", "--b--"),
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        _mail(*NESTED).replace(b"\r\nno headers", b"\nno headers"),  # mixed line breaks
+        _mail(*NESTED).replace(b"--outer--  ", b"--outer-missing"),  # never closed
+        _mail(*NESTED).replace(b"--outer-inner--", b"--outer-inner-x"),  # inner never closed
+        _mail("Subject: x", "Content-Type: multipart/mixed", "", "--b", "", "x", "--b--"),  # no boundary
+        _mail("Subject: x", "Content-Type: multipart/digest; boundary=b", "", "--b", "", "x", "--b--"),
+        _mail("Subject: x", "Content-Type: message/rfc822", "", "Subject: inner", "", "body"),
+        _mail("From someone Mon Jan 1 00:00:00 2024", "Subject: x", "", "body"),  # mbox envelope
+        _mail("Subject: x", "not a header line", "", "body"),
+        _mail(" continued", "Subject: x", "", "body"),
+        _mail(
+            "Subject: x",
+            "Content-Type: multipart/mixed; boundary=b",
+            "Content-Transfer-Encoding: base64",
+            "",
+            "--b",
+            "",
+            "x",
+            "--b--",
+        ),
+    ],
+)
 def test_anything_not_plainly_well_formed_is_left_to_the_feed_parser(raw):
     assert split_message(raw, RAW_COMPAT32) is None
     assert isinstance(parse_message(raw).text, str)  # and the feed parser still reads it
 
 
 def test_folded_and_8bit_headers_keep_the_values_the_feed_parser_gives():
-    raw = _mail("Subject: a long", "\tfolded subject", "X-Empty:", "  continued only",
-                "From: J\xc3\xb6rg <j@example.com>", "Content-Type: text/plain;", ' charset="utf-8"',
-                "", "body line", "")
+    raw = _mail(
+        "Subject: a long",
+        "\tfolded subject",
+        "X-Empty:",
+        "  continued only",
+        "From: J\xc3\xb6rg <j@example.com>",
+        "Content-Type: text/plain;",
+        ' charset="utf-8"',
+        "",
+        "body line",
+        "",
+    )
     fast = split_message(raw, RAW_COMPAT32)
     assert fast is not None
     _assert_same(fast, FEED.parsebytes(raw))

@@ -1,6 +1,7 @@
 """Faults with real processes: PostgreSQL, Dovecot, the OAuth provider and a server process each
 go down in the middle of the work and come back. After each, a person finds every message once,
 the account telling what went wrong while it lasted, and nothing to do by hand afterwards."""
+
 from __future__ import annotations
 
 import asyncio
@@ -38,8 +39,9 @@ async def until(what: str, within: float, check, every: float = 0.2):
 def mailbox_of(dovecot: Dovecot, user: str, n: int = MESSAGES, tag: str = "Fault") -> list[str]:
     """``n`` messages in the user's Maildir; answers their subjects."""
     subjects = [f"{tag} {i}" for i in range(n)]
-    dovecot.write_maildir(user, [message(f"s{i}@example.test", user, s, "z" * 3000).as_bytes()
-                                 for i, s in enumerate(subjects)])
+    dovecot.write_maildir(
+        user, [message(f"s{i}@example.test", user, s, "z" * 3000).as_bytes() for i, s in enumerate(subjects)]
+    )
     return subjects
 
 
@@ -51,8 +53,14 @@ class Api:
 
     async def call(self, action: str, body=None, query=None, method: str = "POST", timeout: float = 30):
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        async with self.http.request(method, f"{self.base_url}/api/{action}", json=body, params=query,
-                                     headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)) as r:
+        async with self.http.request(
+            method,
+            f"{self.base_url}/api/{action}",
+            json=body,
+            params=query,
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(total=timeout),
+        ) as r:
             return r.status, await r.json(content_type=None)
 
     async def health(self, timeout: float = 10):
@@ -66,8 +74,9 @@ class Api:
 
     async def message_ids(self) -> Counter:
         """How many times each Message-ID is listed."""
-        status, body = await self.call("mailMessages:list", method="GET",
-                                       query={"paginate": "false", "fields": "id,messageId,subject"})
+        status, body = await self.call(
+            "mailMessages:list", method="GET", query={"paginate": "false", "fields": "id,messageId,subject"}
+        )
         assert status == 200, body
         return Counter(m["messageId"] for m in body["data"])
 
@@ -85,10 +94,20 @@ async def person(http, base_url: str, email: str) -> Api:
 
 async def link_imap(api: Api, dovecot: Dovecot, address: str, password: str, smtp_sink) -> int:
     smtp_sink.users[address] = password
-    status, body = await api.call("mailAccounts:create", {
-        "provider": "imap", "email": address, "password": password, "imapHost": "127.0.0.1",
-        "imapPort": dovecot.port, "imapSecurity": "none", "smtpHost": "127.0.0.1", "smtpPort": smtp_sink.port,
-        "smtpSecurity": "none"})
+    status, body = await api.call(
+        "mailAccounts:create",
+        {
+            "provider": "imap",
+            "email": address,
+            "password": password,
+            "imapHost": "127.0.0.1",
+            "imapPort": dovecot.port,
+            "imapSecurity": "none",
+            "smtpHost": "127.0.0.1",
+            "smtpPort": smtp_sink.port,
+            "smtpSecurity": "none",
+        },
+    )
     assert status == 200, body
     return body["data"]["id"]
 
@@ -148,11 +167,15 @@ async def test_postgresql_restarted_mid_sync_answers_cleanly_and_loses_nothing(d
             assert await stored(url, account) < MESSAGES, "the sync ended before the stop: nothing tested"
             cluster.halt()
             down = time.monotonic()
-            assert (await api.health(timeout=5)) == (503, {"data": {"status": "unavailable",
-                                                                    "database": "unavailable"}})
-            for client, action, query in ((api, "mailMessages:list", {"pageSize": "20"}),
-                                          (api, "mailAccounts:get", {"filterByTk": account}),
-                                          (elsewhere, "mailAccounts:list", None)):
+            assert (await api.health(timeout=5)) == (
+                503,
+                {"data": {"status": "unavailable", "database": "unavailable"}},
+            )
+            for client, action, query in (
+                (api, "mailMessages:list", {"pageSize": "20"}),
+                (api, "mailAccounts:get", {"filterByTk": account}),
+                (elsewhere, "mailAccounts:list", None),
+            ):
                 start = time.monotonic()
                 status, body = await client.call(action, query=query, method="GET", timeout=10)
                 assert time.monotonic() - start < 3, f"{action} took {time.monotonic() - start:.1f} s"
@@ -168,8 +191,7 @@ async def test_postgresql_restarted_mid_sync_answers_cleanly_and_loses_nothing(d
             every_message_once(await api.message_ids(), MESSAGES)
             # a Refresh through the other process still reaches the one syncing the account
             # (their messages go through PostgreSQL's NOTIFY, whose connection was cut)
-            status, body = await elsewhere.call("mailAccounts:sync", {"filterByTk": account, "wait": True},
-                                                timeout=20)
+            status, body = await elsewhere.call("mailAccounts:sync", {"filterByTk": account, "wait": True}, timeout=20)
             assert status == 200, body
             row = await api.account(account)
             assert row["status"] == "ready" and row["error"] is None, row
@@ -195,8 +217,9 @@ async def _healthy(api: Api) -> bool:
 # ------------------------------------------------------------------------------ Dovecot
 
 
-async def test_dovecot_restarted_mid_sync_and_mid_idle_brings_the_rest_by_itself(restartable_dovecot, pg_cluster,
-                                                                               smtp_sink):
+async def test_dovecot_restarted_mid_sync_and_mid_idle_brings_the_rest_by_itself(
+    restartable_dovecot, pg_cluster, smtp_sink
+):
     dovecot = restartable_dovecot
     address, password = "dora@example.test", "dora-pass-1234"
     dovecot.add_user(address, password)
@@ -211,8 +234,7 @@ async def test_dovecot_restarted_mid_sync_and_mid_idle_brings_the_rest_by_itself
         dovecot.halt()
         assert await db.fetchval(count, account) < MESSAGES, "the sync ended before the stop: nothing tested"
         try:
-            row = await until("the account shows the failure", 15,
-                              lambda: _in_error(api, account))
+            row = await until("the account shows the failure", 15, lambda: _in_error(api, account))
             # "... is unavailable: Connection lost." (the cut sync) or "... could not be reached" (its retry)
             assert row["error"].startswith(f"The IMAP server 127.0.0.1:{dovecot.port} "), row
             assert "unavailable" in row["error"] or "could not be reached" in row["error"], row
@@ -230,8 +252,9 @@ async def test_dovecot_restarted_mid_sync_and_mid_idle_brings_the_rest_by_itself
         dovecot.resume()
         dovecot.deliver(address, message("late@example.test", address, "After the restart"))
         start = time.monotonic()
-        await until("mail delivered after the restart listed", 30,
-                    lambda: _listed(api, "After the restart"), every=0.25)
+        await until(
+            "mail delivered after the restart listed", 30, lambda: _listed(api, "After the restart"), every=0.25
+        )
         print(f"IDLE brought the new mail {time.monotonic() - start:.1f} s after the restart")
         every_message_once(await api.message_ids(), MESSAGES + 1)
         assert (await api.account(account))["status"] == "ready"
@@ -256,8 +279,9 @@ async def _idling() -> bool:
 
 
 async def _listed(api: Api, subject: str) -> list:
-    status, body = await api.call("mailMessages:list", method="GET",
-                                  query={"paginate": "false", "filter": f'{{"subject": "{subject}"}}'})
+    status, body = await api.call(
+        "mailMessages:list", method="GET", query={"paginate": "false", "filter": f'{{"subject": "{subject}"}}'}
+    )
     assert status == 200, body
     return body["data"]
 
@@ -266,18 +290,31 @@ async def _listed(api: Api, subject: str) -> list:
 
 
 async def test_an_unreachable_token_endpoint_shows_on_the_account_and_heals_by_itself(
-        restartable_dovecot, oauth_provider, pg_cluster, smtp_sink):
+    restartable_dovecot, oauth_provider, pg_cluster, smtp_sink
+):
     dovecot, provider = restartable_dovecot, oauth_provider
     user = "olga@example.test"
     dovecot.add_user(user, "unused-password")
     provider.consent_user = user
     async with running_server(pg_cluster.create_database(), env={"EMAIL_CENTER_SYNC_INTERVAL": "300"}) as server:
-        status, body = await server.api(server.root_token, "mailSettings:update", {
-            "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET, "authorizationUrl": provider.urls["authorizationUrl"],
-            "tokenUrl": provider.urls["tokenUrl"], "userinfoUrl": provider.urls["userinfoUrl"],
-            "imapHost": "127.0.0.1", "imapPort": dovecot.port, "imapSecurity": "none",
-            "smtpHost": "127.0.0.1", "smtpPort": smtp_sink.port, "smtpSecurity": "none"},
-            query={"filter": {"provider": "google"}})
+        status, body = await server.api(
+            server.root_token,
+            "mailSettings:update",
+            {
+                "clientId": CLIENT_ID,
+                "clientSecret": CLIENT_SECRET,
+                "authorizationUrl": provider.urls["authorizationUrl"],
+                "tokenUrl": provider.urls["tokenUrl"],
+                "userinfoUrl": provider.urls["userinfoUrl"],
+                "imapHost": "127.0.0.1",
+                "imapPort": dovecot.port,
+                "imapSecurity": "none",
+                "smtpHost": "127.0.0.1",
+                "smtpPort": smtp_sink.port,
+                "smtpSecurity": "none",
+            },
+            query={"filter": {"provider": "google"}},
+        )
         assert status == 200, body
         token = await server.member("olga+member@example.test")
         api = Api(server.session, server.base_url, token)
@@ -290,11 +327,11 @@ async def test_an_unreachable_token_endpoint_shows_on_the_account_and_heals_by_i
 
         # the stored token has 30 s left, under the 60 s margin: the next login must refresh it
         host = server.host
-        tokens = host.secrets.decrypt(await host.db.fetchval("SELECT secret FROM mail_accounts WHERE id = $1",
-                                                             account))
+        tokens = host.secrets.decrypt(await host.db.fetchval("SELECT secret FROM mail_accounts WHERE id = $1", account))
         tokens["expiresAt"] = time.time() + 30
-        await host.db.execute("UPDATE mail_accounts SET secret = $2 WHERE id = $1", account,
-                               host.secrets.encrypt(tokens))
+        await host.db.execute(
+            "UPDATE mail_accounts SET secret = $2 WHERE id = $1", account, host.secrets.encrypt(tokens)
+        )
         refreshes = provider.token_requests["refresh_token"]
         provider.stop()
         try:
@@ -317,8 +354,9 @@ async def test_an_unreachable_token_endpoint_shows_on_the_account_and_heals_by_i
 # ------------------------------------------------------------------------------ a server process
 
 
-async def test_a_process_killed_mid_sync_hands_its_account_over_and_nothing_is_lost(pg_cluster, dovecot, mail_user,
-                                                                                   smtp_sink):
+async def test_a_process_killed_mid_sync_hands_its_account_over_and_nothing_is_lost(
+    pg_cluster, dovecot, mail_user, smtp_sink
+):
     address, password = mail_user
     mailbox_of(dovecot, address)
     url = pg_cluster.create_database()
@@ -342,6 +380,7 @@ async def test_a_process_killed_mid_sync_hands_its_account_over_and_nothing_is_l
             async def taken_over():
                 owner = await db.fetchval("SELECT lease_owner FROM mail_accounts WHERE id = $1", account)
                 return owner and f":{second.proc.pid}:" in owner
+
             await until("the second process holding the account", 15, taken_over)
             print(f"taken over {time.monotonic() - killed:.1f} s after the kill")
             await until("every message stored", 60, lambda: _at_least(url, account, MESSAGES))
@@ -351,4 +390,3 @@ async def test_a_process_killed_mid_sync_hands_its_account_over_and_nothing_is_l
         await db.close()
         first.stop()
         second.stop()
-

@@ -1,13 +1,19 @@
 """Gmail's labels: one message stored once, its type read from its labels, its conversation from
 X-GM-THRID; label changes and new mail reach the list (through ``GmailProxy``, on a real Dovecot)."""
+
 import pytest
 
 from plugin_email_manager.mailsync.gmail import is_gmail, synced_folders, type_from_labels
 from tests.plugin_email_manager.helpers import gmail_layout, gmail_receive, message
 
-FOLDERS = [("INBOX", "/", "inbox", None), ("[Gmail]/All Mail", "/", "archive", "\\All"),
-           ("[Gmail]/Sent Mail", "/", "sent", "\\Sent"), ("[Gmail]/Spam", "/", "junk", "\\Junk"),
-           ("[Gmail]/Trash", "/", "trash", "\\Trash"), ("Receipts", "/", "other", None)]
+FOLDERS = [
+    ("INBOX", "/", "inbox", None),
+    ("[Gmail]/All Mail", "/", "archive", "\\All"),
+    ("[Gmail]/Sent Mail", "/", "sent", "\\Sent"),
+    ("[Gmail]/Spam", "/", "junk", "\\Junk"),
+    ("[Gmail]/Trash", "/", "trash", "\\Trash"),
+    ("Receipts", "/", "other", None),
+]
 
 
 def test_a_gmail_account_syncs_all_mail_junk_and_trash_only():
@@ -29,6 +35,7 @@ def test_labels_give_the_type():
 
 # -- a Gmail account end to end: Dovecot holds the mail, GmailProxy speaks Gmail's IMAP --------
 
+
 @pytest.fixture
 def gmail_box(mailbox, gmail):
     """The person's Dovecot mailbox laid out as Gmail's, linked through the proxy."""
@@ -44,8 +51,9 @@ async def test_a_gmail_account_stores_each_message_once_typed_and_threaded_by_gm
     me = gmail_box.address
     receive(gmail_box, message("bob@example.test", me, "Lunch on Friday?"), "GmInbox", "GmThr-7001")
     # Gmail's thread, not the subject or References, joins this one to the first
-    receive(gmail_box, message("bob@example.test", me, "Also: bring the slides"), "GmInbox", "GmImportant",
-            "GmThr-7001")
+    receive(
+        gmail_box, message("bob@example.test", me, "Also: bring the slides"), "GmInbox", "GmImportant", "GmThr-7001"
+    )
     receive(gmail_box, message(me, "carol@example.test", "Quarterly numbers"), "GmSent", "GmThr-7002")
     receive(gmail_box, message("shop@example.test", me, "Your receipt"), "GmL-Receipts", "GmThr-7003")
     gmail_box.append(message("spam@example.test", me, "You won a prize"), mailbox="[Gmail]/Spam")
@@ -57,8 +65,12 @@ async def test_a_gmail_account_stores_each_message_once_typed_and_threaded_by_gm
     # INBOX's copies are the same messages as All Mail's: each is stored once
     assert len(rows) == 5, sorted(rows)
     assert {s: r["type"] for s, r in rows.items()} == {
-        "Lunch on Friday?": "inbox", "Also: bring the slides": "inbox", "Quarterly numbers": "sent",
-        "Your receipt": "archive", "You won a prize": "junk"}
+        "Lunch on Friday?": "inbox",
+        "Also: bring the slides": "inbox",
+        "Quarterly numbers": "sent",
+        "Your receipt": "archive",
+        "You won a prize": "junk",
+    }
     assert rows["Lunch on Friday?"]["threadId"] == rows["Also: bring the slides"]["threadId"]
     assert rows["Quarterly numbers"]["threadId"] != rows["Lunch on Friday?"]["threadId"]
 
@@ -97,9 +109,15 @@ async def test_mail_sent_from_here_is_listed_once_when_gmail_files_it(gmail_box,
     # Gmail files what its SMTP sends by itself: a Google account does not append a copy
     await gmail_box.link(imapPort=gmail.port, appendSent=False)
     await gmail_box.sync()
-    status, body = await gmail_box.api("mailMessages:send", {
-        "accountId": gmail_box.account_id, "to": ["bob@example.test"], "subject": "Sent through Gmail",
-        "text": "Hello Bob."})
+    status, body = await gmail_box.api(
+        "mailMessages:send",
+        {
+            "accountId": gmail_box.account_id,
+            "to": ["bob@example.test"],
+            "subject": "Sent through Gmail",
+            "text": "Hello Bob.",
+        },
+    )
     assert status == 200, body
     delivered = gmail_box.smtp.messages[-1][2]
     receive(gmail_box, delivered, "GmSent", "GmThr-9001")

@@ -9,6 +9,7 @@ parts) and ``conversations.rules`` (References).
 
 The generators below make the attacks; each test reads as the sentence of its name.
 """
+
 from __future__ import annotations
 
 import base64
@@ -21,7 +22,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from plugin_email_manager import runtime
+from plugin_email_manager import process_state
 from plugin_email_manager.conversations.rules import MAX_REFERENCES
 from plugin_email_manager.mailparse import parse_headers, parse_message
 from plugin_email_manager.mailparse.body import (
@@ -36,49 +37,67 @@ from plugin_email_manager.mailsync.imap import FetchedMessage
 from plugin_email_manager.mailsync.parsepass import ParsePass
 from tests.plugin_email_manager.test_conversations import T0, alice, mail, mail_template  # noqa: F401
 
-WORKER_MEMORY = 1 << 30   # peak resident memory of a parse worker, bytes
+WORKER_MEMORY = 1 << 30  # peak resident memory of a parse worker, bytes
 MALLORY = {"name": "Mallory", "address": "mallory@evil.test"}
 
 
 # ---------------------------------------------------------------- the attacks
 
+
 def _head(subject: str, *, msgid: str, extra: str = "", frm: str = "Mallory <mallory@evil.test>") -> bytes:
-    return (f"From: {frm}\r\nTo: victim@example.test\r\nSubject: {subject}\r\n"
-            f"Date: Mon, 01 Jan 2024 10:00:00 +0000\r\nMessage-ID: <{msgid}@evil.test>\r\n"
-            f"MIME-Version: 1.0\r\n{extra}").encode()
+    return (
+        f"From: {frm}\r\nTo: victim@example.test\r\nSubject: {subject}\r\n"
+        f"Date: Mon, 01 Jan 2024 10:00:00 +0000\r\nMessage-ID: <{msgid}@evil.test>\r\n"
+        f"MIME-Version: 1.0\r\n{extra}"
+    ).encode()
 
 
 def ordinary(word: str, hour: int) -> bytes:
     """An ordinary message dated ``hour`` o'clock on the attack's day, with ``word`` in its text."""
-    return (f"From: Olga <olga@example.test>\r\nTo: victim@example.test\r\nSubject: Ordinary {word}\r\n"
-            f"Date: Mon, 01 Jan 2024 {hour:02d}:00:00 +0000\r\nMessage-ID: <{word}@example.test>\r\n"
-            f"Content-Type: text/plain; charset=utf-8\r\n\r\nNothing to see but {word}.\r\n").encode()
+    return (
+        f"From: Olga <olga@example.test>\r\nTo: victim@example.test\r\nSubject: Ordinary {word}\r\n"
+        f"Date: Mon, 01 Jan 2024 {hour:02d}:00:00 +0000\r\nMessage-ID: <{word}@example.test>\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\n\r\nNothing to see but {word}.\r\n"
+    ).encode()
 
 
 def fifty_megabytes(word: str) -> bytes:
     """A 50 MB plain-text message, ``word`` in its first line."""
     line = b"All work and no play makes Jack a dull boy, said the fifty megabyte message.\r\n"
-    return (_head("Fifty megabytes", msgid="fifty") + b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
-            + f"The planted word is {word}.\r\n".encode() + line * (50_000_000 // len(line)))
+    return (
+        _head("Fifty megabytes", msgid="fifty")
+        + b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        + f"The planted word is {word}.\r\n".encode()
+        + line * (50_000_000 // len(line))
+    )
 
 
 def parts_in_one_message(word: str, count: int) -> bytes:
     """multipart/mixed of ``count`` parts: a text with ``word``, then small files."""
-    out = [_head(f"{count} parts", msgid=f"parts{count}")
-           + b'Content-Type: multipart/mixed; boundary="b0"\r\n\r\n'
-           + f"--b0\r\nContent-Type: text/plain\r\n\r\nThe planted word is {word}.\r\n".encode()]
-    out += [f'--b0\r\nContent-Type: application/octet-stream; name="part-{i}.bin"\r\n\r\nx{i}\r\n'.encode()
-            for i in range(count - 1)]
+    out = [
+        _head(f"{count} parts", msgid=f"parts{count}")
+        + b'Content-Type: multipart/mixed; boundary="b0"\r\n\r\n'
+        + f"--b0\r\nContent-Type: text/plain\r\n\r\nThe planted word is {word}.\r\n".encode()
+    ]
+    out += [
+        f'--b0\r\nContent-Type: application/octet-stream; name="part-{i}.bin"\r\n\r\nx{i}\r\n'.encode()
+        for i in range(count - 1)
+    ]
     return b"".join(out) + b"--b0--\r\n"
 
 
 def multiparts_nested(word: str, depth: int) -> bytes:
     """Multipart inside multipart ``depth`` levels down, ``word`` in the innermost text."""
-    opening = b"".join(f'Content-Type: multipart/mixed; boundary="level{d}"\r\n\r\n--level{d}\r\n'.encode()
-                       for d in range(depth))
+    opening = b"".join(
+        f'Content-Type: multipart/mixed; boundary="level{d}"\r\n\r\n--level{d}\r\n'.encode() for d in range(depth)
+    )
     closing = b"".join(f"\r\n--level{d}--\r\n".encode() for d in reversed(range(depth)))
-    return (_head(f"Multiparts {depth} deep", msgid=f"multi{depth}") + opening
-            + f"Content-Type: text/plain\r\n\r\nThe planted word is {word}.\r\n".encode() + closing)
+    return (
+        _head(f"Multiparts {depth} deep", msgid=f"multi{depth}")
+        + opening
+        + f"Content-Type: text/plain\r\n\r\nThe planted word is {word}.\r\n".encode()
+        + closing
+    )
 
 
 def messages_nested(word: str, depth: int) -> bytes:
@@ -86,42 +105,56 @@ def messages_nested(word: str, depth: int) -> bytes:
     inner = b"Subject: innermost\r\nContent-Type: text/plain\r\n\r\nThe bottom of the well.\r\n"
     for d in range(depth):
         inner = f"Subject: level {d}\r\nContent-Type: message/rfc822\r\n\r\n".encode() + inner
-    return (_head(f"Messages {depth} deep", msgid=f"rfc{depth}") + b'Content-Type: multipart/mixed; boundary="m"\r\n\r\n'
-            + f"--m\r\nContent-Type: text/plain\r\n\r\nThe planted word is {word}.\r\n".encode()
-            + b"--m\r\nContent-Type: message/rfc822\r\n\r\n" + inner + b"\r\n--m--\r\n")
+    return (
+        _head(f"Messages {depth} deep", msgid=f"rfc{depth}")
+        + b'Content-Type: multipart/mixed; boundary="m"\r\n\r\n'
+        + f"--m\r\nContent-Type: text/plain\r\n\r\nThe planted word is {word}.\r\n".encode()
+        + b"--m\r\nContent-Type: message/rfc822\r\n\r\n"
+        + inner
+        + b"\r\n--m--\r\n"
+    )
 
 
 def a_megabyte_header_line(word: str, header: str) -> bytes:
     """``header`` as one 1 MB line, in the shape that was slowest to read for it."""
-    shape = {"To": "C" * (1 << 20),                 # no "@": every offset was tried (quadratic)
-             "References": "D" * (1 << 20),         # the same, as bare msg-ids
-             "X-Junk": "J" * (1 << 20),
-             "Content-Type": "text/plain; " + "a;" * (1 << 19)}[header]  # stdlib get_param: quadratic
+    shape = {
+        "To": "C" * (1 << 20),  # no "@": every offset was tried (quadratic)
+        "References": "D" * (1 << 20),  # the same, as bare msg-ids
+        "X-Junk": "J" * (1 << 20),
+        "Content-Type": "text/plain; " + "a;" * (1 << 19),
+    }[header]  # stdlib get_param: quadratic
     extra = "" if header == "To" else "To: victim@example.test\r\n"
     raw = _head(f"Long {header} line", msgid=f"long-{header}", extra=f"{header}: {shape}\r\n").replace(
-        b"To: victim@example.test\r\n", extra.encode(), 1)
+        b"To: victim@example.test\r\n", extra.encode(), 1
+    )
     return raw + f"\r\nThe planted word is {word}.\r\n".encode()
 
 
 def ten_thousand_references(word: str) -> bytes:
     refs = " ".join(f"<ref{i}@example.test>" for i in range(10_000))
-    return _head("Ten thousand references", msgid="refs", extra=f"References: {refs}\r\n") + \
-        f"\r\nThe planted word is {word}.\r\n".encode()
+    return (
+        _head("Ten thousand references", msgid="refs", extra=f"References: {refs}\r\n")
+        + f"\r\nThe planted word is {word}.\r\n".encode()
+    )
 
 
 def referencing(word: str, msgid: str, refs: str, subject: str) -> bytes:
-    return _head(subject, msgid=msgid, extra=f"References: {refs}\r\nIn-Reply-To: {refs.split()[-1]}\r\n") + \
-        f"\r\nThe planted word is {word}.\r\n".encode()
+    return (
+        _head(subject, msgid=msgid, extra=f"References: {refs}\r\nIn-Reply-To: {refs.split()[-1]}\r\n")
+        + f"\r\nThe planted word is {word}.\r\n".encode()
+    )
 
 
 def nul_bytes(word: str) -> bytes:
     """NUL in the subject, the sender's name, the Message-ID, the body and a file name."""
     w = word.encode()
-    return (b"From: Mal\x00lory <mallory@evil.test>\r\nTo: victim@example.test\r\nSubject: Nul\x00 bytes\r\n"
-            b"Message-ID: <nul\x00@evil.test>\r\nDate: Mon, 01 Jan 2024 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
-            b'Content-Type: multipart/mixed; boundary="n"\r\n\r\n--n\r\nContent-Type: text/plain\r\n\r\n'
-            b"Body\x00with " + w + b"\x00 nul\r\n--n\r\nContent-Type: application/pdf; name=\"evil\x00.pdf\"\r\n"
-            b"Content-Disposition: attachment; filename=\"evil\x00.pdf\"\r\n\r\n%PDF\x00\x00\r\n--n--\r\n")
+    return (
+        b"From: Mal\x00lory <mallory@evil.test>\r\nTo: victim@example.test\r\nSubject: Nul\x00 bytes\r\n"
+        b"Message-ID: <nul\x00@evil.test>\r\nDate: Mon, 01 Jan 2024 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="n"\r\n\r\n--n\r\nContent-Type: text/plain\r\n\r\n'
+        b"Body\x00with " + w + b'\x00 nul\r\n--n\r\nContent-Type: application/pdf; name="evil\x00.pdf"\r\n'
+        b'Content-Disposition: attachment; filename="evil\x00.pdf"\r\n\r\n%PDF\x00\x00\r\n--n--\r\n'
+    )
 
 
 def invalid_utf8(word: str) -> bytes:
@@ -129,17 +162,20 @@ def invalid_utf8(word: str) -> bytes:
     declared UTF-8, and file names (raw and RFC 2231)."""
     w = word.encode()
     encoded = base64.b64encode(b"\xff\xc3(").decode().encode()
-    return (b"From: \xff\xfe Mal \xc3 <mallory@evil.test>\r\nTo: victim@example.test\r\n"
-            b"Subject: Invalid =?utf-8?b?" + encoded + b"?= \xed\xa0\x80 utf-8\r\n"
-            b"Date: Mon, 01 Jan 2024 10:00:00 +0000\r\nMessage-ID: <bad\xff@evil.test>\r\nMIME-Version: 1.0\r\n"
-            b'Content-Type: multipart/mixed; boundary="u"\r\n\r\n--u\r\n'
-            b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
-            b"Declared \xff\xfe UTF-8 \xc0\xaf \xed\xa0\x80 " + w + b" \xf8\x88\x80\x80\x80 end\r\n"
-            b'--u\r\nContent-Type: application/octet-stream; name="\xff\xfename.bin"\r\n'
-            b"Content-Disposition: attachment; filename*=utf-8''%FF%FE%C3.bin\r\n\r\ndata\r\n--u--\r\n")
+    return (
+        b"From: \xff\xfe Mal \xc3 <mallory@evil.test>\r\nTo: victim@example.test\r\n"
+        b"Subject: Invalid =?utf-8?b?" + encoded + b"?= \xed\xa0\x80 utf-8\r\n"
+        b"Date: Mon, 01 Jan 2024 10:00:00 +0000\r\nMessage-ID: <bad\xff@evil.test>\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="u"\r\n\r\n--u\r\n'
+        b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        b"Declared \xff\xfe UTF-8 \xc0\xaf \xed\xa0\x80 " + w + b" \xf8\x88\x80\x80\x80 end\r\n"
+        b'--u\r\nContent-Type: application/octet-stream; name="\xff\xfename.bin"\r\n'
+        b"Content-Disposition: attachment; filename*=utf-8''%FF%FE%C3.bin\r\n\r\ndata\r\n--u--\r\n"
+    )
 
 
 # ---------------------------------------------------------------- what a person checks
+
 
 def decoded_within_bounds(raw: bytes, seconds: float, memory: int):
     """Both stages of decoding, here in this process: each within ``seconds``, and ``memory``
@@ -162,7 +198,7 @@ def decoded_within_bounds(raw: bytes, seconds: float, memory: int):
 
 def _worker_peaks(mailbox) -> list[int]:
     """Peak resident memory (VmHWM) of each parse worker process, bytes."""
-    pool = runtime.of(mailbox.server.host).parse_pass.pool
+    pool = process_state.of(mailbox.server.host).parse_pass.pool
     assert pool.uses_processes, "the parse pool fell back to a thread"
     peaks = []
     for pid in list(getattr(pool._processes, "_processes", {}) or {}):
@@ -174,8 +210,9 @@ def _worker_peaks(mailbox) -> list[int]:
     return peaks
 
 
-async def survives(mailbox, attack: bytes, subject: str, *, within: float, words: tuple[str, ...] = (),
-                   others: tuple[bytes, ...] = ()) -> dict:
+async def survives(
+    mailbox, attack: bytes, subject: str, *, within: float, words: tuple[str, ...] = (), others: tuple[bytes, ...] = ()
+) -> dict:
     """The attack delivered between ordinary messages (three older, three newer, and ``others``),
     the account linked and synced; checks the sync and decoding end ``within`` seconds, that
     the ordinary messages are listed, decoded and found, and the attack (listed with a subject
@@ -194,8 +231,10 @@ async def survives(mailbox, attack: bytes, subject: str, *, within: float, words
     await mailbox.parsed(within=within)
     took = time.monotonic() - start
     peaks = _worker_peaks(mailbox)
-    print(f"{len(attack) / 1e6:.1f} MB: stored in {stored:.1f} s, decoded in {took:.1f} s; "
-          f"worker peaks {[round(p / 1e6) for p in peaks]} MB")
+    print(
+        f"{len(attack) / 1e6:.1f} MB: stored in {stored:.1f} s, decoded in {took:.1f} s; "
+        f"worker peaks {[round(p / 1e6) for p in peaks]} MB"
+    )
     assert took < within
     assert all(p < WORKER_MEMORY for p in peaks), peaks
     for raw in (*before, *after):
@@ -213,6 +252,7 @@ async def survives(mailbox, attack: bytes, subject: str, *, within: float, words
 
 
 # ---------------------------------------------------------------- the tests
+
 
 async def test_a_50_megabyte_message_is_stored_searchable_and_its_text_capped(mailbox):
     raw = fifty_megabytes("gargantuan")
@@ -301,8 +341,12 @@ async def test_reference_loops_end_in_one_conversation_each(mailbox):
     await survives(mailbox, me, "Myself", within=20, words=("selfish",), others=(a, b))
     assert len(await mailbox.messages(search="loopy")) == 2
     db = mailbox.server.host.db
-    threads = {r["subject"]: r["thread_id"] for r in await db.fetch(
-        "SELECT subject, thread_id FROM mail_messages WHERE account_id = $1", mailbox.account_id)}
+    threads = {
+        r["subject"]: r["thread_id"]
+        for r in await db.fetch(
+            "SELECT subject, thread_id FROM mail_messages WHERE account_id = $1", mailbox.account_id
+        )
+    }
     assert threads["Loop A"] == threads["Loop B"] is not None
     assert threads["Myself"] not in (None, threads["Loop A"])
     # each Message-ID names one conversation, and each listed conversation holds its messages once
@@ -317,8 +361,9 @@ async def test_nul_bytes_in_headers_bodies_and_file_names_are_dropped(mailbox):
     raw = nul_bytes("nullified")
     _, parsed = decoded_within_bounds(raw, seconds=5, memory=20 << 20)
     assert [a["filename"] for a in parsed.attachments] == ["evil.pdf"] and "\x00" not in parsed.text
-    stored = message_row(FetchedMessage(uid=1, flags=[], internaldate=None, size=len(raw), modseq=None, raw=raw),
-                         "inbox")
+    stored = message_row(
+        FetchedMessage(uid=1, flags=[], internaldate=None, size=len(raw), modseq=None, raw=raw), "inbox"
+    )
     assert "\x00" not in repr({k: v for k, v in stored.items() if k != "raw"})
     assert stored["from_addr"]["address"] == "mallory@evil.test"
     # Dovecot hands a NUL out as 0x80 (FETCH BODY[] is not BINARY): what arrives is that
@@ -351,20 +396,29 @@ async def test_a_huge_message_does_not_hold_back_the_newer_mail_of_its_batch(mai
         raw = f"Subject: {subject}\r\n\r\n".encode() + b"x" * size
         await mail.pool.execute(
             "INSERT INTO mail_messages (account_id, folder_id, uid, type, subject, date, raw, parse_state) "
-            "VALUES ($1, $2, $3, 'inbox', $4, $5, $6, 'pending')", acc, folder, uid, subject,
-            T0 - timedelta(hours=uid), raw)
+            "VALUES ($1, $2, $3, 'inbox', $4, $5, $6, 'pending')",
+            acc,
+            folder,
+            uid,
+            subject,
+            T0 - timedelta(hours=uid),
+            raw,
+        )
     pp = ParsePass(SimpleNamespace(db=mail.pool), accounts=lambda: [acc])
     pp.pool = ParsePool(processes=False)
     batches: list[list[str]] = []
     parse = pp._parse
 
     async def recording(rows):
-        batches.append([await mail.pool.fetchval("SELECT subject FROM mail_messages WHERE id = $1", r["id"])
-                        for r in rows])
+        batches.append(
+            [await mail.pool.fetchval("SELECT subject FROM mail_messages WHERE id = $1", r["id"]) for r in rows]
+        )
         return await parse(rows)
 
     pp._parse = recording
     assert await pp.run_once()
     assert batches == [["newer 1", "newer 2"], ["monster"], ["older"]]
-    assert await mail.pool.fetchval("SELECT count(*) FROM mail_messages WHERE parse_state = 'ok' "
-                                    "AND account_id = $1", acc) == 4
+    assert (
+        await mail.pool.fetchval("SELECT count(*) FROM mail_messages WHERE parse_state = 'ok' AND account_id = $1", acc)
+        == 4
+    )

@@ -1,4 +1,5 @@
 """The IMAP client against a real Dovecot: what the sync engine relies on, seen from outside."""
+
 from __future__ import annotations
 
 import asyncio
@@ -12,15 +13,17 @@ import pytest
 from aiohttp import web
 
 from plugin_email_manager.errors import ImapCommandFailed, ImapUnavailable, MailAuthFailed
-from plugin_email_manager.mailsync.imap import session as imap  # COMMAND_UIDS is read there
 from plugin_email_manager.mailsync.imap import encode_mutf7
+from plugin_email_manager.mailsync.imap import session as imap  # COMMAND_UIDS is read there
 from tests.servers.tcpproxy import TcpProxy
 
 
 def message(i: int, size: int = 0) -> bytes:
     body = f"Message number {i}.\r\n" + ("x" * 76 + "\r\n") * (size // 78)
-    return (f"From: Ann <ann@example.test>\r\nTo: bob@example.test\r\nSubject: Test {i}\r\n"
-            f"Message-ID: <m{i}@example.test>\r\nDate: Mon, 1 Sep 2025 10:00:00 +0000\r\n\r\n{body}").encode()
+    return (
+        f"From: Ann <ann@example.test>\r\nTo: bob@example.test\r\nSubject: Test {i}\r\n"
+        f"Message-ID: <m{i}@example.test>\r\nDate: Mon, 1 Sep 2025 10:00:00 +0000\r\n\r\n{body}"
+    ).encode()
 
 
 async def session_for(dovecot, user, port=None, **kwargs) -> imap.ImapSession:
@@ -42,6 +45,7 @@ def stdlib(dovecot, user):
 
 # -- login ---------------------------------------------------------------------------------------
 
+
 async def test_login_gives_the_server_capabilities(session):
     assert session.authenticated
     assert {"IDLE", "CONDSTORE", "QRESYNC", "MOVE", "UIDPLUS", "SPECIAL-USE"} <= session.capabilities
@@ -58,9 +62,9 @@ async def test_a_wrong_password_is_refused_at_once(dovecot, mail_user):
 
 
 async def test_a_password_with_non_ascii_characters_goes_as_a_literal(dovecot):
-    dovecot.add_user("zoe@example.test", "pässwörd ünd \"quotes\"")
+    dovecot.add_user("zoe@example.test", 'pässwörd ünd "quotes"')
     s = await imap.connect(dovecot.host, dovecot.port, "none")
-    await s.login("zoe@example.test", "pässwörd ünd \"quotes\"")
+    await s.login("zoe@example.test", 'pässwörd ünd "quotes"')
     assert s.authenticated
     await s.logout()
 
@@ -81,6 +85,7 @@ async def test_an_untrusted_certificate_is_an_unavailable_server(dovecot):
 
 async def test_nothing_listening_is_an_unavailable_server(dovecot):
     from tests.servers.net import free_port
+
     with pytest.raises(ImapUnavailable) as failed:
         await imap.connect("127.0.0.1", free_port(), "none", timeout=5)
     assert (failed.value.code, failed.value.status) == ("IMAP_UNAVAILABLE", 502)
@@ -89,6 +94,7 @@ async def test_nothing_listening_is_an_unavailable_server(dovecot):
 @contextlib.asynccontextmanager
 async def introspection(dovecot, tokens: dict[str, str]):
     """The RFC 7662 endpoint Dovecot's oauth2 passdb asks: active for the known tokens only."""
+
     async def introspect(request):
         user = tokens.get((await request.post()).get("token", ""))
         return web.json_response({"active": True, "username": user} if user else {"active": False})
@@ -147,6 +153,7 @@ async def test_xoauth2_with_the_token_server_down_is_an_outage_not_a_refusal(dov
 
 # -- folders -------------------------------------------------------------------------------------
 
+
 async def test_folders_come_with_their_kind(dovecot, mail_user, session):
     client = stdlib(dovecot, mail_user)
     for name in ("Entwürfe", "Projects/Sent", "Spam", "Gesendete Objekte", "A & B"):
@@ -154,9 +161,19 @@ async def test_folders_come_with_their_kind(dovecot, mail_user, session):
     client.logout()
     folders = await session.list_folders()
     kinds = {f.name: imap.folder_type(f) for f in folders}
-    assert kinds == {"INBOX": "inbox", "Sent": "sent", "Drafts": "drafts", "Trash": "trash", "Junk": "junk",
-                     "Archive": "archive", "Entwürfe": "drafts", "Projects/Sent": "other", "Spam": "junk",
-                     "Gesendete Objekte": "sent", "A & B": "other"}
+    assert kinds == {
+        "INBOX": "inbox",
+        "Sent": "sent",
+        "Drafts": "drafts",
+        "Trash": "trash",
+        "Junk": "junk",
+        "Archive": "archive",
+        "Entwürfe": "drafts",
+        "Projects/Sent": "other",
+        "Spam": "junk",
+        "Gesendete Objekte": "sent",
+        "A & B": "other",
+    }
     assert next(f for f in folders if f.name == "Sent").special_use == "\\Sent"
     # "Projects" exists only as the parent of "Projects/Sent": \Noselect, left out unless asked
     everything = await session.list_folders(include_noselect=True)
@@ -168,10 +185,21 @@ async def test_folders_come_with_their_kind(dovecot, mail_user, session):
 def test_well_known_names_without_special_use():
     def kind(name, delimiter="/"):
         return imap.folder_type(imap.Folder(name, delimiter))
-    assert [kind(n) for n in ("inbox", "Sent Items", "Deleted Items", "Junk E-mail", "Papierkorb", "Archive")] == \
-        ["inbox", "sent", "trash", "junk", "trash", "archive"]
-    assert [kind(n) for n in ("[Gmail]/Sent Mail", "[Gmail]/Spam", "[Gmail]/Trash", "INBOX.Drafts")] == \
-        ["sent", "junk", "trash", "other"]
+
+    assert [kind(n) for n in ("inbox", "Sent Items", "Deleted Items", "Junk E-mail", "Papierkorb", "Archive")] == [
+        "inbox",
+        "sent",
+        "trash",
+        "junk",
+        "trash",
+        "archive",
+    ]
+    assert [kind(n) for n in ("[Gmail]/Sent Mail", "[Gmail]/Spam", "[Gmail]/Trash", "INBOX.Drafts")] == [
+        "sent",
+        "junk",
+        "trash",
+        "other",
+    ]
     assert kind("INBOX.Drafts", ".") == "drafts"
     assert imap.folder_type(imap.Folder("[Gmail]/All Mail", "/", ("\\All",), "\\All")) == "archive"
 
@@ -185,13 +213,18 @@ async def test_a_missing_folder_is_a_failed_command_and_the_session_goes_on(sess
 
 # -- select, append, fetch -----------------------------------------------------------------------
 
+
 async def test_select_reports_the_folder_state(dovecot, mail_user, session):
     for i in range(3):
         dovecot.append(mail_user[0], message(i))
     info = await session.select("INBOX")
     status = dovecot.status(mail_user[0])
-    assert (info.exists, info.uidvalidity, info.uidnext, info.highestmodseq) == \
-        (3, status["uidvalidity"], 4, status["highestmodseq"])
+    assert (info.exists, info.uidvalidity, info.uidnext, info.highestmodseq) == (
+        3,
+        status["uidvalidity"],
+        4,
+        status["highestmodseq"],
+    )
     assert not info.readonly and "\\Seen" in info.permanent_flags
     assert (await session.select("INBOX", readonly=True)).readonly
 
@@ -273,6 +306,7 @@ async def test_uid_search_by_date(dovecot, mail_user, session):
 
 # -- changes -------------------------------------------------------------------------------------
 
+
 async def test_stored_flags_are_seen_by_another_client(dovecot, mail_user, session):
     uids = [dovecot.append(mail_user[0], message(i)) for i in range(3)]
     await session.select("INBOX")
@@ -334,6 +368,7 @@ async def test_move_and_expunge(dovecot, mail_user, session):
 
 # -- waiting for news ----------------------------------------------------------------------------
 
+
 async def test_idle_sees_mail_from_another_connection_within_two_seconds(dovecot, mail_user, session):
     await session.select("INBOX")
     assert await session.idle(0.3) == []  # nothing happens: an empty answer at the timeout
@@ -358,6 +393,7 @@ async def test_idle_also_reports_expunges_and_flag_changes(dovecot, mail_user, s
         client.select("INBOX")
         client.uid("STORE", "1", "+FLAGS", "(\\Seen)")
         client.logout()
+
     await asyncio.to_thread(flag)
     pushed = await asyncio.wait_for(waiting, 5)
     assert any("FETCH" in p and "\\Seen" in p for p in pushed)
@@ -374,6 +410,7 @@ async def test_cancelling_idle_closes_the_session(session):
 
 
 # -- a bad network -------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def proxy(dovecot):

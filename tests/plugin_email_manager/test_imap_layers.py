@@ -4,6 +4,7 @@ Read from the source with ``ast``, not by importing: an import cycle dodged by a
 function, or under ``if TYPE_CHECKING:``, imports fine and fails only here. The order is the one
 the package's docstring gives; a module added to the package must take its place in both.
 """
+
 from __future__ import annotations
 
 import ast
@@ -38,7 +39,7 @@ def imports(module: str, tree: ast.Module) -> list[tuple[ast.stmt, str]]:
             found += [(node, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:  # relative: from the package (level 1) or above it
-                here = PACKAGE.split(".")[:len(PACKAGE.split(".")) - (node.level - 1)]
+                here = PACKAGE.split(".")[: len(PACKAGE.split(".")) - (node.level - 1)]
                 base = ".".join(here + ([node.module] if node.module else []))
             else:
                 base = node.module
@@ -50,25 +51,32 @@ def layer_of(name: str) -> str | None:
     """Which module of the package an imported name belongs to; None when it is outside."""
     if name != PACKAGE and not name.startswith(PACKAGE + "."):
         return None
-    first = name[len(PACKAGE) + 1:].split(".")[0]
+    first = name[len(PACKAGE) + 1 :].split(".")[0]
     return first if first in LAYERS else "__init__"  # a name taken from the package itself
 
 
 def upward_imports(module: str, tree: ast.Module) -> list[str]:
     rank = LAYERS.index(module)
-    return [f"{module} line {node.lineno} imports {name}" for node, name in imports(module, tree)
-            if (layer := layer_of(name)) is not None and LAYERS.index(layer) >= rank]
+    return [
+        f"{module} line {node.lineno} imports {name}"
+        for node, name in imports(module, tree)
+        if (layer := layer_of(name)) is not None and LAYERS.index(layer) >= rank
+    ]
 
 
 def nested_imports(module: str, tree: ast.Module) -> list[str]:
     top = set(map(id, tree.body))
-    return [f"{module} line {node.lineno}" for node in ast.walk(tree)
-            if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in top]
+    return [
+        f"{module} line {node.lineno}"
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in top
+    ]
 
 
 def server_side_imports(module: str, tree: ast.Module) -> list[str]:
-    return [f"{module} line {node.lineno} imports {name}" for node, name in imports(module, tree)
-            if SERVER_SIDE.match(name)]
+    return [
+        f"{module} line {node.lineno} imports {name}" for node, name in imports(module, tree) if SERVER_SIDE.match(name)
+    ]
 
 
 def test_every_module_of_the_package_has_its_place_in_the_layers():
@@ -96,27 +104,40 @@ def test_nothing_of_aiohttps_server_side_is_imported():
     assert [found for module in LAYERS for found in server_side_imports(module, tree[module])] == []
     # nor anything the client's own imports bring along
     loaded = subprocess.run(
-        [sys.executable, "-c", f"import sys, {PACKAGE}; print(*sorted(m for m in sys.modules if m.startswith('aiohttp')))"],
-        cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+        [
+            sys.executable,
+            "-c",
+            f"import sys, {PACKAGE}; print(*sorted(m for m in sys.modules if m.startswith('aiohttp')))",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert [m for m in loaded if SERVER_SIDE.match(m)] == []
 
 
-@pytest.mark.parametrize("module, code, check", [
-    ("codec", "from plugin_email_manager.mailsync.imap.session import ImapSession", upward_imports),
-    ("protocol", "from plugin_email_manager.mailsync.imap import connect", upward_imports),
-    ("folders", "from .fetch import FlagUpdate", upward_imports),
-    ("fetch", "from . import session", upward_imports),
-    ("wire", "def f():\n    from plugin_email_manager.mailsync.imap import codec", nested_imports),
-    ("wire", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import json", nested_imports),
-    ("session", "from aiohttp import web", server_side_imports),
-    ("session", "import aiohttp.web_request", server_side_imports),
-])
+@pytest.mark.parametrize(
+    "module, code, check",
+    [
+        ("codec", "from plugin_email_manager.mailsync.imap.session import ImapSession", upward_imports),
+        ("protocol", "from plugin_email_manager.mailsync.imap import connect", upward_imports),
+        ("folders", "from .fetch import FlagUpdate", upward_imports),
+        ("fetch", "from . import session", upward_imports),
+        ("wire", "def f():\n    from plugin_email_manager.mailsync.imap import codec", nested_imports),
+        ("wire", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import json", nested_imports),
+        ("session", "from aiohttp import web", server_side_imports),
+        ("session", "import aiohttp.web_request", server_side_imports),
+    ],
+)
 def test_the_checks_catch_what_they_are_there_for(module, code, check):
     assert check(module, ast.parse(code))
 
 
 def test_the_checks_let_a_downward_import_pass():
-    code = ("from plugin_email_manager.mailsync.imap.wire import Response\nfrom .codec import quote\n"
-            "from plugin_email_manager.errors import ImapUnavailable\nimport aiohttp")
+    code = (
+        "from plugin_email_manager.mailsync.imap.wire import Response\nfrom .codec import quote\n"
+        "from plugin_email_manager.errors import ImapUnavailable\nimport aiohttp"
+    )
     assert upward_imports("protocol", ast.parse(code)) == []
     assert server_side_imports("protocol", ast.parse(code)) == []

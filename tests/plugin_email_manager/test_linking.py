@@ -1,6 +1,7 @@
 """Linking a Google account through the whole server: mailAccounts:link, the provider's consent
 redirect, the callback, the first sync over XOAUTH2 (Dovecot asks the local provider), sending
 over XOAUTH2, token refresh and a revoked sign-in; and every state the callback must refuse."""
+
 from __future__ import annotations
 
 import time
@@ -29,13 +30,26 @@ async def google(provider, mail_server, dovecot, smtp_sink):
     """Root points the google provider at the local servers, as an admin would in settings."""
     provider.consent_user, provider.token_ttl, provider.deny = USER, 3600, False
     smtp_sink.validate_token = lambda user, token: any(
-        g.user == user and token == t and g.expires_at > time.time() for t, g in provider.access_tokens.items())
-    status, body = await mail_server.api(mail_server.root_token, "mailSettings:update", {
-        "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET, "authorizationUrl": provider.urls["authorizationUrl"],
-        "tokenUrl": provider.urls["tokenUrl"], "userinfoUrl": provider.urls["userinfoUrl"],
-        "imapHost": "127.0.0.1", "imapPort": dovecot.port, "imapSecurity": "none",
-        "smtpHost": "127.0.0.1", "smtpPort": smtp_sink.port, "smtpSecurity": "none"},
-        query={"filter": {"provider": "google"}})
+        g.user == user and token == t and g.expires_at > time.time() for t, g in provider.access_tokens.items()
+    )
+    status, body = await mail_server.api(
+        mail_server.root_token,
+        "mailSettings:update",
+        {
+            "clientId": CLIENT_ID,
+            "clientSecret": CLIENT_SECRET,
+            "authorizationUrl": provider.urls["authorizationUrl"],
+            "tokenUrl": provider.urls["tokenUrl"],
+            "userinfoUrl": provider.urls["userinfoUrl"],
+            "imapHost": "127.0.0.1",
+            "imapPort": dovecot.port,
+            "imapSecurity": "none",
+            "smtpHost": "127.0.0.1",
+            "smtpPort": smtp_sink.port,
+            "smtpSecurity": "none",
+        },
+        query={"filter": {"provider": "google"}},
+    )
     assert status == 200, body
     assert "test-secret" not in str(body)
     token = await mail_server.member(f"linker-{time.monotonic_ns()}@example.test")
@@ -72,11 +86,16 @@ async def accounts_of(server, token) -> list[dict]:
     return body["data"]
 
 
-async def test_the_whole_link_flow_syncs_over_xoauth2_and_sends(google, provider, mail_server, dovecot, smtp_sink,
-                                                              gmail):
+async def test_the_whole_link_flow_syncs_over_xoauth2_and_sends(
+    google, provider, mail_server, dovecot, smtp_sink, gmail
+):
     # the IMAP side speaks Gmail's extension, as imap.gmail.com does (XOAUTH2 goes through it)
-    status, body = await mail_server.api(mail_server.root_token, "mailSettings:update", {"imapPort": gmail.port},
-                                         query={"filter": {"provider": "google"}})
+    status, body = await mail_server.api(
+        mail_server.root_token,
+        "mailSettings:update",
+        {"imapPort": gmail.port},
+        query={"filter": {"provider": "google"}},
+    )
     assert status == 200, body
     gmail_layout(dovecot, USER)
     gmail_receive(dovecot, USER, message("Hal <hal@example.test>", USER, "Welcome to the link"), "GmInbox")
@@ -86,8 +105,9 @@ async def test_the_whole_link_flow_syncs_over_xoauth2_and_sends(google, provider
     assert account["provider"] == "google" and account["email"] == USER
     status, body = await mail_server.api(google, "mailAccounts:sync", {"filterByTk": account["id"], "wait": True})
     assert status == 200, body
-    status, body = await mail_server.api(google, "mailMessages:list", method="GET",
-                                         query={"filter": {"subject": "Welcome to the link"}})
+    status, body = await mail_server.api(
+        google, "mailMessages:list", method="GET", query={"filter": {"subject": "Welcome to the link"}}
+    )
     # All Mail's copy, typed by its label; INBOX's copy is the same message
     assert [m["type"] for m in body["data"]] == ["inbox"]
     # the same callback again (a replayed state, with its code) stores nothing more
@@ -97,8 +117,11 @@ async def test_the_whole_link_flow_syncs_over_xoauth2_and_sends(google, provider
     assert len(await accounts_of(mail_server, google)) == 1
     # sending goes over XOAUTH2 with the same tokens
     smtp_sink.reset()
-    status, body = await mail_server.api(google, "mailMessages:send", {
-        "accountId": account["id"], "to": ["hal@example.test"], "subject": "Linked", "text": "It works."})
+    status, body = await mail_server.api(
+        google,
+        "mailMessages:send",
+        {"accountId": account["id"], "to": ["hal@example.test"], "subject": "Linked", "text": "It works."},
+    )
     assert status == 200, body
     assert smtp_sink.auth_log[-1][:2] == ("XOAUTH2", USER) and smtp_sink.auth_log[-1][2]
 
@@ -111,18 +134,21 @@ async def test_a_token_that_expires_is_refreshed_and_the_sync_finishes(google, p
     # the stored token now has 30 s left: under the client's 60 s margin, so the next connection
     # must renew it first (set here rather than waited for: a loaded machine makes waits flaky)
     host = mail_server.host
-    tokens = host.secrets.decrypt(await host.db.fetchval("SELECT secret FROM mail_accounts WHERE id = $1",
-                                                         account["id"]))
+    tokens = host.secrets.decrypt(
+        await host.db.fetchval("SELECT secret FROM mail_accounts WHERE id = $1", account["id"])
+    )
     tokens["expiresAt"] = time.time() + 30
-    await host.db.execute("UPDATE mail_accounts SET secret = $2 WHERE id = $1", account["id"],
-                          host.secrets.encrypt(tokens))
+    await host.db.execute(
+        "UPDATE mail_accounts SET secret = $2 WHERE id = $1", account["id"], host.secrets.encrypt(tokens)
+    )
     before = provider.token_requests["refresh_token"]
     dovecot.append(USER, message("Ivy <ivy@example.test>", USER, "After the refresh"))
     status, body = await mail_server.api(google, "mailAccounts:sync", {"filterByTk": account["id"], "wait": True})
     assert status == 200, body
     assert provider.token_requests["refresh_token"] > before
-    status, body = await mail_server.api(google, "mailMessages:list",
-                                         query={"filter": {"subject": "After the refresh"}}, method="GET")
+    status, body = await mail_server.api(
+        google, "mailMessages:list", query={"filter": {"subject": "After the refresh"}}, method="GET"
+    )
     assert len(body["data"]) == 1
     # a token the server rejects before its time (revoked access, clock skew) is refreshed too
     provider.token_ttl = 3600
@@ -173,8 +199,9 @@ async def test_a_wrong_pkce_verifier_is_refused_and_nothing_is_stored(google, pr
     row = await host.db.fetchrow("SELECT id, code_verifier FROM mail_oauth_states ORDER BY id DESC LIMIT 1")
     pending = host.secrets.decrypt(row["code_verifier"])
     pending["verifier"] = "x" * 64  # not the one the challenge was made from
-    await host.db.execute("UPDATE mail_oauth_states SET code_verifier = $2 WHERE id = $1", row["id"],
-                          host.secrets.encrypt(pending))
+    await host.db.execute(
+        "UPDATE mail_oauth_states SET code_verifier = $2 WHERE id = $1", row["id"], host.secrets.encrypt(pending)
+    )
     assert (await consent(url))[0] == 400
     assert await accounts_of(mail_server, google) == []
 

@@ -1,4 +1,5 @@
 """Messages built here, each with one thing mail clients get wrong, decode as a reader expects."""
+
 from __future__ import annotations
 
 import base64
@@ -21,16 +22,19 @@ def _raw_with_headers(*lines: str) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\nbody\r\n").encode("utf-8")
 
 
-@pytest.mark.parametrize("word, expected", [
-    (_word("Grüße aus München", "utf-8"), "Grüße aus München"),
-    (_word("Café crème", "iso-8859-1"), "Café crème"),
-    (_word("会議の議事録", "iso-2022-jp"), "会議の議事録"),
-    (_word("会议纪要", "gb2312"), "会议纪要"),
-    ("=?x-klingon?Q?caf=C3=A9_ol=C3=A9?=", "café olé"),  # unknown label, UTF-8 bytes
-    ("=?x-unknown?Q?caf=E9?=", "café"),  # unknown label, Latin-1 bytes
-    ("=?utf-8?b?w6k=?= =?utf-8?b?w6k=?= and =?iso-8859-1?q?=E9t=E9?=", "éé and été"),
-    ("=?utf-8?B?8J+Y?= =?utf-8?B?gA==?=", "😀"),  # one character split over two words
-])
+@pytest.mark.parametrize(
+    "word, expected",
+    [
+        (_word("Grüße aus München", "utf-8"), "Grüße aus München"),
+        (_word("Café crème", "iso-8859-1"), "Café crème"),
+        (_word("会議の議事録", "iso-2022-jp"), "会議の議事録"),
+        (_word("会议纪要", "gb2312"), "会议纪要"),
+        ("=?x-klingon?Q?caf=C3=A9_ol=C3=A9?=", "café olé"),  # unknown label, UTF-8 bytes
+        ("=?x-unknown?Q?caf=E9?=", "café"),  # unknown label, Latin-1 bytes
+        ("=?utf-8?b?w6k=?= =?utf-8?b?w6k=?= and =?iso-8859-1?q?=E9t=E9?=", "éé and été"),
+        ("=?utf-8?B?8J+Y?= =?utf-8?B?gA==?=", "😀"),  # one character split over two words
+    ],
+)
 def test_encoded_subjects_in_any_charset(word: str, expected: str):
     headers = parse_headers(_raw_with_headers("From: a@example.com", f"Subject: {word}"))
     assert headers["subject"] == expected
@@ -49,28 +53,37 @@ def test_raw_8bit_headers_are_read_as_utf8_or_latin1():
 
 
 def test_address_lists_with_encoded_names_groups_and_junk():
-    headers = parse_headers(_raw_with_headers(
-        "From: =?utf-8?q?Doe=2C_J=C3=B6rg?= <jd@example.com>",
-        "To: \"Smith, Ann\" <ann@example.com>, bob@example.com,",
-        "Cc: Team: carl@example.com, dora@example.com;, undisclosed-recipients:;",
-        "Bcc: eve@example.com frank@example.com",
-        "Reply-To: <replies@example.com>",
-    ))
+    headers = parse_headers(
+        _raw_with_headers(
+            "From: =?utf-8?q?Doe=2C_J=C3=B6rg?= <jd@example.com>",
+            'To: "Smith, Ann" <ann@example.com>, bob@example.com,',
+            "Cc: Team: carl@example.com, dora@example.com;, undisclosed-recipients:;",
+            "Bcc: eve@example.com frank@example.com",
+            "Reply-To: <replies@example.com>",
+        )
+    )
     assert headers["from"] == {"name": "Doe, Jörg", "address": "jd@example.com"}
-    assert headers["to"] == [{"name": "Smith, Ann", "address": "ann@example.com"},
-                             {"name": "", "address": "bob@example.com"}]
+    assert headers["to"] == [
+        {"name": "Smith, Ann", "address": "ann@example.com"},
+        {"name": "", "address": "bob@example.com"},
+    ]
     assert [a["address"] for a in headers["cc"]] == ["carl@example.com", "dora@example.com"]
     assert [a["address"] for a in headers["bcc"]] == ["eve@example.com", "frank@example.com"]
     assert headers["replyTo"] == [{"name": "", "address": "replies@example.com"}]
 
 
 def test_quoted_display_names_keep_their_commas_escapes_and_encoded_words():
-    headers = parse_headers(_raw_with_headers(
-        'To: "Lee, Ann" <ann@example.com>,"Bo \\"The Boss\\" Ek" <bo@example.com>, '
-        '"=?utf-8?q?J=C3=B6rg?=" <j@example.com>'))
-    assert headers["to"] == [{"name": "Lee, Ann", "address": "ann@example.com"},
-                             {"name": 'Bo "The Boss" Ek', "address": "bo@example.com"},
-                             {"name": "Jörg", "address": "j@example.com"}]
+    headers = parse_headers(
+        _raw_with_headers(
+            'To: "Lee, Ann" <ann@example.com>,"Bo \\"The Boss\\" Ek" <bo@example.com>, '
+            '"=?utf-8?q?J=C3=B6rg?=" <j@example.com>'
+        )
+    )
+    assert headers["to"] == [
+        {"name": "Lee, Ann", "address": "ann@example.com"},
+        {"name": 'Bo "The Boss" Ek', "address": "bo@example.com"},
+        {"name": "Jörg", "address": "j@example.com"},
+    ]
 
 
 def test_date_keeps_its_offset():
@@ -94,16 +107,22 @@ def test_minus_zero_zone_means_utc():
 
 
 def test_message_ids_references_and_garbage():
-    headers = parse_headers(_raw_with_headers(
-        "Message-ID: < abc@example.com >",
-        "In-Reply-To: Your message of \"Mon, 1 Jan\" <parent@example.com> (ann@example.com)",
-        "References: <root@example.com> garbage <mid@\r\n example.com>\r\n\t<root@example.com> <parent@example.com>",
-    ))
+    headers = parse_headers(
+        _raw_with_headers(
+            "Message-ID: < abc@example.com >",
+            'In-Reply-To: Your message of "Mon, 1 Jan" <parent@example.com> (ann@example.com)',
+            "References: <root@example.com> garbage <mid@\r\n example.com>\r\n\t<root@example.com> "
+            "<parent@example.com>",
+        )
+    )
     assert headers["messageId"] == "<abc@example.com>"
     assert headers["inReplyTo"] == "<parent@example.com>"
     assert headers["references"] == ["<root@example.com>", "<mid@example.com>", "<parent@example.com>"]
     assert parse_msgid_list("a@example.com,b@example.com c@example.com") == [
-        "<a@example.com>", "<b@example.com>", "<c@example.com>"]
+        "<a@example.com>",
+        "<b@example.com>",
+        "<c@example.com>",
+    ]
     assert parse_msgid_list("no ids here") == [] and parse_msgid_list(None) == []
     assert parse_headers(_raw_with_headers("Subject: x"))["messageId"] is None
     assert parse_headers(_raw_with_headers("Message-ID: bare-id@example.com"))["messageId"] == "<bare-id@example.com>"
@@ -121,9 +140,11 @@ def _message(subject: str = "Test") -> EmailMessage:
 
 def test_html_only_message_gets_a_text_version():
     msg = _message()
-    msg.set_content("<html><head><style>p{color:red}</style></head><body><h1>Sale</h1>"
-                    "<p>Everything&nbsp;must go.<br>Today only.</p><ul><li>Shoes</li></ul></body></html>",
-                    subtype="html")
+    msg.set_content(
+        "<html><head><style>p{color:red}</style></head><body><h1>Sale</h1>"
+        "<p>Everything&nbsp;must go.<br>Today only.</p><ul><li>Shoes</li></ul></body></html>",
+        subtype="html",
+    )
     parsed = parse_message(msg.as_bytes())
     assert "<h1>Sale</h1>" in parsed.html
     assert parsed.text == "Sale\n\nEverything must go.\nToday only.\n\n- Shoes"
@@ -145,26 +166,35 @@ def test_alternative_gives_plain_text_and_html():
 def test_rfc2231_filenames():
     msg = _message()
     msg.set_content("see attached")
-    msg.add_attachment(b"%PDF-1.4 x", maintype="application", subtype="pdf",
-                       filename=("utf-8", "", "Résumé – Jörg Müller, 2024 (final version).pdf"))
+    msg.add_attachment(
+        b"%PDF-1.4 x",
+        maintype="application",
+        subtype="pdf",
+        filename=("utf-8", "", "Résumé – Jörg Müller, 2024 (final version).pdf"),
+    )
     msg.add_attachment(b"a,b\n", maintype="text", subtype="csv", filename="plain name.csv")
     msg.add_attachment(b"\x00\x01", maintype="application", subtype="octet-stream")
     raw = msg.as_bytes()
     assert b"filename*" in raw  # really RFC 2231 on the wire
     parsed = parse_message(raw)
     assert [a["filename"] for a in parsed.attachments] == [
-        "Résumé – Jörg Müller, 2024 (final version).pdf", "plain name.csv", "attachment-3.bin"]
+        "Résumé – Jörg Müller, 2024 (final version).pdf",
+        "plain name.csv",
+        "attachment-3.bin",
+    ]
     assert [a["size"] for a in parsed.attachments] == [10, 4, 2]
     assert parsed.has_attachments is True
     assert parse_headers(raw)["hasAttachments"] is True
 
 
 def test_rfc2047_filename_and_path_parts_are_removed():
-    raw = (b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n"
-           b"--b\r\nContent-Type: application/pdf; name=\"=?utf-8?q?Rechnung_M=C3=A4rz.pdf?=\"\r\n"
-           b"Content-Disposition: attachment\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERg==\r\n"
-           b"--b\r\nContent-Type: image/png\r\nContent-Disposition: attachment; filename=\"C:\\\\tmp\\\\..\\\\x.png\"\r\n"
-           b"\r\nxx\r\n--b--\r\n")
+    raw = (
+        b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n"
+        b'--b\r\nContent-Type: application/pdf; name="=?utf-8?q?Rechnung_M=C3=A4rz.pdf?="\r\n'
+        b"Content-Disposition: attachment\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERg==\r\n"
+        b'--b\r\nContent-Type: image/png\r\nContent-Disposition: attachment; filename="C:\\\\tmp\\\\..\\\\x.png"\r\n'
+        b"\r\nxx\r\n--b--\r\n"
+    )
     parsed = parse_message(raw)
     assert [a["filename"] for a in parsed.attachments] == ["Rechnung März.pdf", "x.png"]
     assert parsed.attachments[0]["content"] == b"%PDF"
@@ -174,8 +204,14 @@ def test_inline_cid_image():
     msg = _message()
     msg.set_content("text")
     msg.add_alternative('<p>Logo: <img src="cid:logo123@example.com"></p>', subtype="html")
-    msg.get_payload()[1].add_related(b"\x89PNG\r\n\x1a\nfake", maintype="image", subtype="png",
-                                     cid="<logo123@example.com>", filename="logo.png", disposition="inline")
+    msg.get_payload()[1].add_related(
+        b"\x89PNG\r\n\x1a\nfake",
+        maintype="image",
+        subtype="png",
+        cid="<logo123@example.com>",
+        filename="logo.png",
+        disposition="inline",
+    )
     msg.add_attachment(b"report", maintype="application", subtype="pdf", filename="report.pdf")
     parsed = parse_message(msg.as_bytes())
     logo, report = parsed.attachments
@@ -221,16 +257,24 @@ def test_five_megabyte_attachment_keeps_every_byte():
 
 def test_text_body_in_legacy_charsets():
     for text, charset in (("Привет, мир", "koi8-r"), ("こんにちは世界", "iso-2022-jp"), ("你好，世界", "gb2312")):
-        raw = (f"Subject: x\r\nContent-Type: text/plain; charset={charset}\r\n"
-               f"Content-Transfer-Encoding: 8bit\r\n\r\n").encode() + text.encode(charset)
+        raw = (
+            f"Subject: x\r\nContent-Type: text/plain; charset={charset}\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        ).encode() + text.encode(charset)
         assert parse_message(raw).text == text
 
 
-@pytest.mark.parametrize("raw", [
-    b"", b"\x00" * 64, os.urandom(2048), b"Subject: only headers", b"\r\n\r\n\r\n",
-    b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain; charset=\"\r\n\r\nhi",
-    b"From: <<<@@@>>>\r\nTo: ,,,;;;\r\nDate: 99 Foo 99999 99:99:99 +9999\r\nSubject: =?utf-8?b?###?=\r\n\r\n",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\x00" * 64,
+        os.urandom(2048),
+        b"Subject: only headers",
+        b"\r\n\r\n\r\n",
+        b'Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain; charset="\r\n\r\nhi',
+        b"From: <<<@@@>>>\r\nTo: ,,,;;;\r\nDate: 99 Foo 99999 99:99:99 +9999\r\nSubject: =?utf-8?b?###?=\r\n\r\n",
+    ],
+)
 def test_garbage_never_raises(raw: bytes):
     headers = parse_headers(raw)
     parsed = parse_message(raw)

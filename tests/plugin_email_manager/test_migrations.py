@@ -1,6 +1,7 @@
 """The email manager's migrations, as an upgraded server sees them: every one a database has
 recorded keeps its text, so the server neither runs it again nor refuses to start; and each
 function and trigger they create is named in the header of its file, for the reader."""
+
 from __future__ import annotations
 
 import re
@@ -17,9 +18,16 @@ RELEASED = [
     (3, "full-text search", "822e5e3bce1367d9e02afa21853d406d127af0007036d42349c8989bf4b9cf7a"),
     (4, "conversation counts, narrow rows", "2eeb263fcd47b86b4b618ca86ac1e7121738995d47da802d369ad8a7542c9a21"),
     (5, "lz4 compression, parse-pending index", "478bc181041aed01bdafa2373f275a84a6cc68086916b7cec7caa924b993594f"),
-    (6, "conversation lookups without a pending list",
-     "220bbd0a1d3bfb70e1a6d16e2940c801b492556fbd3f9ae770a94a9888a25041"),
-    (7, "the parse pass takes the newest mail first", "05fb0ef68f21a16024c5644d7ee42c3b3f29c7ee9a7719b435f43b634cf71484"),
+    (
+        6,
+        "conversation lookups without a pending list",
+        "220bbd0a1d3bfb70e1a6d16e2940c801b492556fbd3f9ae770a94a9888a25041",
+    ),
+    (
+        7,
+        "the parse pass takes the newest mail first",
+        "05fb0ef68f21a16024c5644d7ee42c3b3f29c7ee9a7719b435f43b634cf71484",
+    ),
 ]
 # migration 5's first text, which failed where PostgreSQL lacks lz4, still counts as applied
 REPLACED = {5: ("fbf865141a206e9c5774bcb9d0da3ab440073c21426ab6479095c18023d0a039",)}
@@ -27,13 +35,15 @@ REPLACED = {5: ("fbf865141a206e9c5774bcb9d0da3ab440073c21426ab6479095c18023d0a03
 
 def test_every_released_migration_keeps_the_text_databases_recorded():
     current = [(m.version, m.name, checksum(m.sql)) for m in migrations()]
-    assert current[:len(RELEASED)] == RELEASED
+    assert current[: len(RELEASED)] == RELEASED
     assert {m.version: m.replaces for m in migrations() if m.replaces} == REPLACED
 
 
 def test_each_function_and_trigger_is_named_in_the_header_of_its_file():
-    files = sorted((f for f in resources.files("plugin_email_manager.migrations").iterdir()
-                    if f.name.endswith(".sql")), key=lambda f: f.name)
+    files = sorted(
+        (f for f in resources.files("plugin_email_manager.migrations").iterdir() if f.name.endswith(".sql")),
+        key=lambda f: f.name,
+    )
     assert [f.name[:3] for f in files] == [f"{m.version:03}" for m in migrations()]
     for f in files:
         lines = f.read_text(encoding="utf-8").splitlines()

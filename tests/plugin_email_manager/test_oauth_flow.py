@@ -1,4 +1,5 @@
 """Linking a Google / Microsoft mailbox against the local OAuth provider, end to end."""
+
 from __future__ import annotations
 
 import base64
@@ -67,13 +68,19 @@ async def host(database_url):
 
 async def point_at(host, provider: OAuthProvider, name: str, **overrides) -> None:
     """A mailSettings record sending provider ``name`` to the local provider, as root would."""
-    values = {"client_id": CLIENT_ID, "client_secret": host.secrets.encrypt(CLIENT_SECRET),
-              "authorization_url": provider.urls["authorizationUrl"], "token_url": provider.urls["tokenUrl"],
-              "userinfo_url": provider.urls["userinfoUrl"] if name == "google" else None, **overrides}
+    values = {
+        "client_id": CLIENT_ID,
+        "client_secret": host.secrets.encrypt(CLIENT_SECRET),
+        "authorization_url": provider.urls["authorizationUrl"],
+        "token_url": provider.urls["tokenUrl"],
+        "userinfo_url": provider.urls["userinfoUrl"] if name == "google" else None,
+        **overrides,
+    }
     columns = ", ".join(values)
     marks = ", ".join(f"${i}" for i in range(2, len(values) + 2))
-    await host.db.execute(f"INSERT INTO mail_settings (provider, {columns}) VALUES ($1, {marks})",
-                          name, *values.values())
+    await host.db.execute(
+        f"INSERT INTO mail_settings (provider, {columns}) VALUES ($1, {marks})", name, *values.values()
+    )
 
 
 @pytest.fixture
@@ -98,8 +105,9 @@ async def link(host, name: str = "google"):
 
 
 async def state_rows(host) -> list[dict]:
-    rows = await host.db.fetch("SELECT state_hash, user_id, provider, used_at IS NOT NULL AS used "
-                               "FROM mail_oauth_states ORDER BY id")
+    rows = await host.db.fetch(
+        "SELECT state_hash, user_id, provider, used_at IS NOT NULL AS used FROM mail_oauth_states ORDER BY id"
+    )
     return [dict(r) for r in rows]
 
 
@@ -108,6 +116,7 @@ def query_of(url: str) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------- the authorization URL
+
 
 async def test_google_authorization_url(linked_settings, oauth_provider):
     host = linked_settings
@@ -133,8 +142,10 @@ async def test_google_authorization_url(linked_settings, oauth_provider):
 async def test_microsoft_authorization_url(linked_settings):
     host = linked_settings
     q = query_of(await start_link(host, host.user_id, "microsoft", CALLBACK))
-    assert q["scope"] == ("openid email offline_access https://outlook.office.com/IMAP.AccessAsUser.All "
-                          "https://outlook.office.com/SMTP.Send")
+    assert q["scope"] == (
+        "openid email offline_access https://outlook.office.com/IMAP.AccessAsUser.All "
+        "https://outlook.office.com/SMTP.Send"
+    )
     assert "access_type" not in q and "prompt" not in q
 
 
@@ -146,6 +157,7 @@ async def test_each_link_gets_its_own_state(linked_settings):
 
 
 # ---------------------------------------------------------------- completing the link
+
 
 async def test_google_link_reads_the_address_from_userinfo(linked_settings, oauth_provider):
     oauth_provider.consent_user = "ann@gmail.test"
@@ -170,6 +182,7 @@ async def test_microsoft_link_reads_the_address_from_the_id_token(linked_setting
 
 
 # ---------------------------------------------------------------- refused callbacks store nothing
+
 
 async def refused(host, oauth_provider, state, code, code_name: str = "OAUTH_STATE_INVALID", error=None):
     token_requests = sum(oauth_provider.token_requests.values())
@@ -254,14 +267,16 @@ async def test_a_refused_consent_links_nothing(linked_settings, oauth_provider):
 async def test_an_unreachable_token_endpoint_is_a_502(linked_settings, oauth_provider):
     host = linked_settings
     back = await follow(await start_link(host, host.user_id, "google", CALLBACK))
-    await host.db.execute("UPDATE mail_settings SET token_url = $1 WHERE provider = 'google'",
-                          f"http://127.0.0.1:{free_port()}/token")
+    await host.db.execute(
+        "UPDATE mail_settings SET token_url = $1 WHERE provider = 'google'", f"http://127.0.0.1:{free_port()}/token"
+    )
     with pytest.raises(OAuthUnavailable) as caught:
         await complete_link(host, back["state"], back["code"])
     assert caught.value.status == 502 and caught.value.code == "OAUTH_UNAVAILABLE"
 
 
 # ---------------------------------------------------------------- provider settings
+
 
 async def test_without_a_client_id_the_admin_is_told_where_to_set_it(host):
     with pytest.raises(BadRequest) as caught:
@@ -278,9 +293,13 @@ async def test_unknown_provider_is_refused(host):
 
 
 async def test_settings_layers_record_over_environment_over_file(host):
-    host.settings = plugin_settings({"EMAIL_CENTER_GOOGLE_CLIENT_ID": "env-id",
-                                     "EMAIL_CENTER_GOOGLE_CLIENT_SECRET": "env-secret",
-                                     "EMAIL_CENTER_GOOGLE_IMAP_PORT": "1993"})
+    host.settings = plugin_settings(
+        {
+            "EMAIL_CENTER_GOOGLE_CLIENT_ID": "env-id",
+            "EMAIL_CENTER_GOOGLE_CLIENT_SECRET": "env-secret",
+            "EMAIL_CENTER_GOOGLE_IMAP_PORT": "1993",
+        }
+    )
     config = await load_provider(host, "google")
     assert (config.client_id, config.client_secret, config.imap_port) == ("env-id", "env-secret", 1993)
     assert config.token_url == "https://oauth2.googleapis.com/token"  # from plugin.toml
@@ -288,7 +307,8 @@ async def test_settings_layers_record_over_environment_over_file(host):
     await host.db.execute(
         "INSERT INTO mail_settings (provider, client_id, client_secret, scopes, imap_host, smtp_host, auth_params) "
         "VALUES ('google', 'db-id', $1, '', NULL, 'smtp.corp.test', '{\"hd\": \"corp.test\"}')",
-        host.secrets.encrypt("db-secret"))
+        host.secrets.encrypt("db-secret"),
+    )
     config = await load_provider(host, "google")
     assert (config.client_id, config.client_secret) == ("db-id", "db-secret")
     assert config.scopes == "openid email https://mail.google.com/"  # '' does not override
@@ -297,8 +317,10 @@ async def test_settings_layers_record_over_environment_over_file(host):
 
 
 async def test_plain_http_to_a_remote_host_is_refused(host):
-    await host.db.execute("INSERT INTO mail_settings (provider, client_id, token_url) "
-                          "VALUES ('google', 'id', 'http://oauth.example.test/token')")
+    await host.db.execute(
+        "INSERT INTO mail_settings (provider, client_id, token_url) "
+        "VALUES ('google', 'id', 'http://oauth.example.test/token')"
+    )
     with pytest.raises(BadRequest) as caught:
         await load_provider(host, "google")
     assert caught.value.code == "OAUTH_NOT_CONFIGURED" and "https" in caught.value.message

@@ -1,14 +1,14 @@
 """The local OAuth provider on its own: what a real provider does that the client relies on."""
+
 from __future__ import annotations
 
 import base64
 import hashlib
+import imaplib
 import json
 import secrets
 import time
 from urllib.parse import parse_qs, urlencode, urlsplit
-
-import imaplib
 
 import aiohttp
 import pytest
@@ -39,8 +39,15 @@ def pkce() -> tuple[str, str]:
 
 
 async def authorize(http, provider, challenge: str, scope: str = "openid email", state: str = "s1") -> dict:
-    query = {"response_type": "code", "client_id": CLIENT_ID, "redirect_uri": REDIRECT, "scope": scope,
-             "state": state, "code_challenge": challenge, "code_challenge_method": "S256"}
+    query = {
+        "response_type": "code",
+        "client_id": CLIENT_ID,
+        "redirect_uri": REDIRECT,
+        "scope": scope,
+        "state": state,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
     async with http.get(f"{provider.base_url}/authorize?{urlencode(query)}", allow_redirects=False) as r:
         assert r.status == 302, await r.text()
         location = r.headers["Location"]
@@ -55,8 +62,9 @@ async def token(http, provider, **form) -> tuple[int, dict]:
 
 
 async def exchange(http, provider, code: str, verifier: str) -> tuple[int, dict]:
-    return await token(http, provider, grant_type="authorization_code", code=code,
-                       redirect_uri=REDIRECT, code_verifier=verifier)
+    return await token(
+        http, provider, grant_type="authorization_code", code=code, redirect_uri=REDIRECT, code_verifier=verifier
+    )
 
 
 async def introspect(http, provider, access_token: str) -> dict:
@@ -80,8 +88,9 @@ async def test_code_with_pkce_gives_tokens_for_the_consenting_user(http, provide
     assert tokens["expires_in"] == provider.token_ttl
     assert jwt_claims(tokens["id_token"])["email"] == "alice@example.test"
     assert provider.issued[-1].scopes == ["openid", "email", "https://mail.google.com/"]
-    async with http.get(f"{provider.base_url}/userinfo",
-                        headers={"Authorization": f"Bearer {tokens['access_token']}"}) as r:
+    async with http.get(
+        f"{provider.base_url}/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    ) as r:
         assert r.status == 200
         assert (await r.json())["email"] == "alice@example.test"
 
@@ -155,8 +164,10 @@ async def test_revoked_refresh_token_is_refused(http, provider):
     verifier, challenge = pkce()
     back = await authorize(http, provider, challenge)
     _, tokens = await exchange(http, provider, back["code"], verifier)
-    async with http.post(f"{provider.base_url}/revoke", data={
-            "token": tokens["refresh_token"], "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}) as r:
+    async with http.post(
+        f"{provider.base_url}/revoke",
+        data={"token": tokens["refresh_token"], "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+    ) as r:
         assert r.status == 200
     status, answer = await token(http, provider, grant_type="refresh_token", refresh_token=tokens["refresh_token"])
     assert status == 400 and answer["error"] == "invalid_grant"
@@ -181,8 +192,15 @@ async def test_introspection_tells_dovecot_who_a_live_token_is(http, provider):
 async def test_token_endpoint_refuses_a_wrong_client_secret(http, provider):
     verifier, challenge = pkce()
     back = await authorize(http, provider, challenge)
-    status, answer = await token(http, provider, grant_type="authorization_code", code=back["code"],
-                                 redirect_uri=REDIRECT, code_verifier=verifier, client_secret="nope")
+    status, answer = await token(
+        http,
+        provider,
+        grant_type="authorization_code",
+        code=back["code"],
+        redirect_uri=REDIRECT,
+        code_verifier=verifier,
+        client_secret="nope",
+    )
     assert status == 401 and answer["error"] == "invalid_client"
 
 
@@ -196,8 +214,9 @@ def dovecot(provider):
 def xoauth2_login(dovecot, user: str, token: str) -> imaplib.IMAP4:
     client = imaplib.IMAP4(dovecot.host, dovecot.port, timeout=10)
     # a refusal comes as a "+ <base64 JSON>" challenge; answering it with an empty line gets the NO
-    client.authenticate("XOAUTH2", lambda challenge: b"" if challenge else
-                        f"user={user}\x01auth=Bearer {token}\x01\x01".encode())
+    client.authenticate(
+        "XOAUTH2", lambda challenge: b"" if challenge else f"user={user}\x01auth=Bearer {token}\x01\x01".encode()
+    )
     return client
 
 

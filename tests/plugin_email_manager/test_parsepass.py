@@ -1,5 +1,6 @@
 """The parse pass decodes the newest mail first, and holds a syncing account's backlog back
 after its first screen, so that a long first sync stores everything before decoding it."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -19,16 +20,25 @@ async def _pending(mail, account: int, hours: list[int]) -> dict[int, int]:
     out = {}
     for uid, h in enumerate(hours, start=1):
         raw = f"Subject: hour {h}\r\nFrom: a@example.test\r\n\r\nWritten at hour {h}.\r\n".encode()
-        out[await mail.pool.fetchval(
-            "INSERT INTO mail_messages (account_id, folder_id, uid, type, subject, date, raw, parse_state) "
-            "VALUES ($1, $2, $3, 'inbox', $4, $5, $6, 'pending') RETURNING id",
-            account, folder, uid, f"hour {h}", T0 + timedelta(hours=h), raw)] = h
+        out[
+            await mail.pool.fetchval(
+                "INSERT INTO mail_messages (account_id, folder_id, uid, type, subject, date, raw, parse_state) "
+                "VALUES ($1, $2, $3, 'inbox', $4, $5, $6, 'pending') RETURNING id",
+                account,
+                folder,
+                uid,
+                f"hour {h}",
+                T0 + timedelta(hours=h),
+                raw,
+            )
+        ] = h
     return out
 
 
 async def _decoded_hours(mail, stored: dict[int, int]) -> list[int]:
-    rows = await mail.pool.fetch("SELECT id FROM mail_messages WHERE id = ANY($1::bigint[]) AND parse_state = 'ok'",
-                                 list(stored))
+    rows = await mail.pool.fetch(
+        "SELECT id FROM mail_messages WHERE id = ANY($1::bigint[]) AND parse_state = 'ok'", list(stored)
+    )
     return sorted(stored[r["id"]] for r in rows)
 
 
@@ -44,8 +54,9 @@ def _parse_pass(mail, accounts: list[int], syncing: set[int]) -> ParsePass:
     return pp
 
 
-async def test_the_newest_mail_is_decoded_first_whatever_order_it_was_stored_in(mail, alice, small_batches,
-                                                                                monkeypatch):
+async def test_the_newest_mail_is_decoded_first_whatever_order_it_was_stored_in(
+    mail, alice, small_batches, monkeypatch
+):
     _, acc = alice
     # a first sync stores newest first; new mail that arrives later is newer still
     stored = await _pending(mail, acc, [50, 40, 30, 20, 10, 60])
@@ -89,5 +100,6 @@ async def test_a_held_message_is_decoded_when_someone_needs_it(mail, alice, smal
     assert 1 not in await _decoded_hours(mail, stored)
     await pp.decode_now([oldest])
     assert 1 in await _decoded_hours(mail, stored)
-    assert (await mail.pool.fetchval("SELECT text FROM mail_messages WHERE id = $1", oldest)).strip() \
-        == "Written at hour 1."
+    assert (
+        await mail.pool.fetchval("SELECT text FROM mail_messages WHERE id = $1", oldest)
+    ).strip() == "Written at hour 1."

@@ -1,10 +1,16 @@
 """Reply and forward drafts: the recipients, subject and quote a mail client would prepare."""
+
 from __future__ import annotations
 
 import pytest
 
-from plugin_email_manager.sendmail.replies import (FORWARD_LINE, prepare_forward, prepare_reply,
-                                                   trim_references, with_quote)
+from plugin_email_manager.sendmail.replies import (
+    FORWARD_LINE,
+    prepare_forward,
+    prepare_reply,
+    trim_references,
+    with_quote,
+)
 
 ME = "me@example.com"
 ACCOUNT = {ME, "Me.Alias@Example.com"}
@@ -57,23 +63,32 @@ def test_reply_to_stands_for_the_author_in_reply_and_reply_all():
 
 
 def test_account_in_cc_under_another_spelling_is_left_out():
-    msg = original(to=[person("Bob", "bob@example.org")], cc=[person("Me", "ME.ALIAS@example.COM"), person("Carol", "carol@example.net")])
+    msg = original(
+        to=[person("Bob", "bob@example.org")],
+        cc=[person("Me", "ME.ALIAS@example.COM"), person("Carol", "carol@example.net")],
+    )
     draft = prepare_reply(msg, account_addresses=ACCOUNT, reply_all=True)
     assert addresses(draft["cc"]) == ["bob@example.org", "carol@example.net"]
 
 
 def test_duplicates_across_to_and_cc_appear_once_whatever_their_case():
-    msg = original(to=[person("Bob", "bob@example.org"), person("ANN", "Ann@Example.org"), person("", ME)],
-                   cc=[person("Bob B.", "BOB@EXAMPLE.ORG"), person("Carol", "carol@example.net"),
-                       person("", "Carol@Example.net")])
+    msg = original(
+        to=[person("Bob", "bob@example.org"), person("ANN", "Ann@Example.org"), person("", ME)],
+        cc=[person("Bob B.", "BOB@EXAMPLE.ORG"), person("Carol", "carol@example.net"), person("", "Carol@Example.net")],
+    )
     draft = prepare_reply(msg, account_addresses=ACCOUNT, reply_all=True)
     assert addresses(draft["to"]) == ["ann@example.org"]
     assert addresses(draft["cc"]) == ["bob@example.org", "carol@example.net"]
 
 
 def test_replying_to_my_own_sent_message_writes_to_its_recipients():
-    sent = original(**{"from": person("Me", ME), "to": [person("Bob", "bob@example.org")],
-                       "cc": [person("Carol", "carol@example.net")]})
+    sent = original(
+        **{
+            "from": person("Me", ME),
+            "to": [person("Bob", "bob@example.org")],
+            "cc": [person("Carol", "carol@example.net")],
+        }
+    )
     assert addresses(prepare_reply(sent, account_addresses=ACCOUNT, reply_all=False)["to"]) == ["bob@example.org"]
     draft = prepare_reply(sent, account_addresses=ACCOUNT, reply_all=True)
     assert addresses(draft["to"]) == ["bob@example.org"]
@@ -85,23 +100,28 @@ def test_a_note_to_myself_is_answered_to_myself():
     assert addresses(prepare_reply(note, account_addresses=ACCOUNT, reply_all=True)["to"]) == [ME]
 
 
-@pytest.mark.parametrize("subject,expected", [
-    ("Budget 2025", "Re: Budget 2025"),
-    ("Re: Budget 2025", "Re: Budget 2025"),
-    ("RE: Budget 2025", "RE: Budget 2025"),
-    ("AW: Budget 2025", "AW: Budget 2025"),
-    ("SV: Budget 2025", "SV: Budget 2025"),
-    ("Fwd: Budget 2025", "Re: Fwd: Budget 2025"),
-    ("", "Re:"),
-])
+@pytest.mark.parametrize(
+    "subject,expected",
+    [
+        ("Budget 2025", "Re: Budget 2025"),
+        ("Re: Budget 2025", "Re: Budget 2025"),
+        ("RE: Budget 2025", "RE: Budget 2025"),
+        ("AW: Budget 2025", "AW: Budget 2025"),
+        ("SV: Budget 2025", "SV: Budget 2025"),
+        ("Fwd: Budget 2025", "Re: Fwd: Budget 2025"),
+        ("", "Re:"),
+    ],
+)
 def test_re_is_added_once(subject, expected):
     assert prepare_reply(original(subject=subject), account_addresses=ACCOUNT, reply_all=False)["subject"] == expected
 
 
 def test_reply_quotes_the_original_below_an_attribution():
     draft = prepare_reply(original(), account_addresses=ACCOUNT, reply_all=False)
-    assert draft["text"] == ("\n\nOn Mon, 3 Mar 2025 at 14:05 +0000, Ann Lee <ann@example.org> wrote:\n"
-                             "> Hi all,\n> the numbers are in.\n>\n>> earlier quote\n> Ann\n")
+    assert draft["text"] == (
+        "\n\nOn Mon, 3 Mar 2025 at 14:05 +0000, Ann Lee <ann@example.org> wrote:\n"
+        "> Hi all,\n> the numbers are in.\n>\n>> earlier quote\n> Ann\n"
+    )
     assert '<blockquote type="cite"' in draft["html"]
     assert "the numbers are in." in draft["html"]
     text, html = with_quote(draft, text="Thanks, looks good.")
@@ -131,11 +151,12 @@ def test_references_chain_ends_with_the_original():
 
 def test_a_long_chain_keeps_its_root_and_the_nearest_parents():
     chain = [f"<message-{i:03d}.{'x' * 30}@mail.example.org>" for i in range(60)]
-    draft = prepare_reply(original(references=chain[:-1], messageId=chain[-1]),
-                          account_addresses=ACCOUNT, reply_all=False)
+    draft = prepare_reply(
+        original(references=chain[:-1], messageId=chain[-1]), account_addresses=ACCOUNT, reply_all=False
+    )
     refs = draft["references"]
     assert refs[0] == chain[0] and refs[-1] == chain[-1]
-    assert refs[1:] == chain[-(len(refs) - 1):]  # a contiguous tail: the nearest parents
+    assert refs[1:] == chain[-(len(refs) - 1) :]  # a contiguous tail: the nearest parents
     assert len(refs) <= 20 and len("References: " + " ".join(refs)) <= 998
     assert len(refs) >= 4  # RFC 5537: the first and at least the last three
     short = [f"<{i}@x>" for i in range(60)]
@@ -143,14 +164,17 @@ def test_a_long_chain_keeps_its_root_and_the_nearest_parents():
 
 
 def test_forward_has_a_header_block_the_body_and_the_attachments():
-    files = [{"id": 7, "filename": "Angebot März.pdf", "contentType": "application/pdf", "size": 1234, "contentId": None}]
+    files = [
+        {"id": 7, "filename": "Angebot März.pdf", "contentType": "application/pdf", "size": 1234, "contentId": None}
+    ]
     draft = prepare_forward(original(attachments=files))
     assert draft["to"] == [] and draft["cc"] == []
     assert draft["subject"] == "Fwd: Budget 2025"
     assert draft["text"] == (
         f"\n\n{FORWARD_LINE}\nFrom: Ann Lee <ann@example.org>\nDate: Mon, 3 Mar 2025 at 14:05 +0000\n"
         "Subject: Budget 2025\nTo: Me <me@example.com>, Bob <bob@example.org>\nCc: Carol <carol@example.net>\n\n"
-        "Hi all,\nthe numbers are in.\n\n> earlier quote\nAnn")
+        "Hi all,\nthe numbers are in.\n\n> earlier quote\nAnn"
+    )
     assert FORWARD_LINE in draft["html"] and "Ann Lee &lt;ann@example.org&gt;" in draft["html"]
     assert draft["attachments"] == files
     assert prepare_forward(original(subject="Fwd: Budget"))["subject"] == "Fwd: Budget"

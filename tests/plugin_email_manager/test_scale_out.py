@@ -1,5 +1,6 @@
 """Several ``email-center serve`` processes on one database: each account is synced by one of
 them at a time, and another takes over when that one dies."""
+
 from __future__ import annotations
 
 import asyncio
@@ -29,29 +30,51 @@ async def test_one_process_syncs_an_account_and_another_takes_over(pg_cluster, d
     db = await asyncpg.connect(url)
     try:
         async with aiohttp.ClientSession() as s:
-            _, body = await _call(s, first.base_url, None, "auth:signIn", {"email": ROOT_EMAIL, "password": ROOT_PASSWORD})
+            _, body = await _call(
+                s, first.base_url, None, "auth:signIn", {"email": ROOT_EMAIL, "password": ROOT_PASSWORD}
+            )
             root = body["data"]["token"]
-            await _call(s, first.base_url, root, "users:create", {"email": "pat@example.test", "password": "pat-pass-1234"})
-            _, body = await _call(s, second.base_url, None, "auth:signIn", {"email": "pat@example.test",
-                                                                            "password": "pat-pass-1234"})
+            await _call(
+                s, first.base_url, root, "users:create", {"email": "pat@example.test", "password": "pat-pass-1234"}
+            )
+            _, body = await _call(
+                s, second.base_url, None, "auth:signIn", {"email": "pat@example.test", "password": "pat-pass-1234"}
+            )
             pat = body["data"]["token"]
             for i in range(50):
                 dovecot.append(address, message("a@example.test", address, f"Shared {i}"))
-            status, body = await _call(s, first.base_url, pat, "mailAccounts:create", {
-                "provider": "imap", "email": address, "password": password, "imapHost": "127.0.0.1",
-                "imapPort": dovecot.port, "imapSecurity": "none", "smtpHost": "127.0.0.1",
-                "smtpPort": smtp_sink.port, "smtpSecurity": "none"})
+            status, body = await _call(
+                s,
+                first.base_url,
+                pat,
+                "mailAccounts:create",
+                {
+                    "provider": "imap",
+                    "email": address,
+                    "password": password,
+                    "imapHost": "127.0.0.1",
+                    "imapPort": dovecot.port,
+                    "imapSecurity": "none",
+                    "smtpHost": "127.0.0.1",
+                    "smtpPort": smtp_sink.port,
+                    "smtpSecurity": "none",
+                },
+            )
             assert status == 200, body
             account = body["data"]["id"]
             # Refreshes through both processes at once: one process runs them, never two at a time
-            answers = await asyncio.gather(*[
-                _call(s, proc.base_url, pat, "mailAccounts:sync", {"filterByTk": account, "wait": True})
-                for proc in (first, second, first, second)])
+            answers = await asyncio.gather(
+                *[
+                    _call(s, proc.base_url, pat, "mailAccounts:sync", {"filterByTk": account, "wait": True})
+                    for proc in (first, second, first, second)
+                ]
+            )
             assert [a[0] for a in answers] == [200, 200, 200, 200], answers
             owner = await db.fetchval("SELECT lease_owner FROM mail_accounts WHERE id = $1", account)
             assert f":{first.proc.pid}:" in owner
-            runs = await db.fetch("SELECT started_at, finished_at FROM mail_sync_logs WHERE account_id = $1 "
-                                  "ORDER BY started_at", account)
+            runs = await db.fetch(
+                "SELECT started_at, finished_at FROM mail_sync_logs WHERE account_id = $1 ORDER BY started_at", account
+            )
             assert len(runs) >= 2
             for a, b in zip(runs, runs[1:]):
                 assert a["finished_at"] <= b["started_at"], "two syncs of one account overlapped"

@@ -1,6 +1,7 @@
 """Sending later: a scheduled message goes out once at its time, whichever process runs then; a
 cancel before then makes it a draft again; the undo window holds every send; a process killed
 while sending never makes a second copy (plugin_email_manager/sending.py)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -38,8 +39,14 @@ async def _linked(mailbox):
 
 
 async def _schedule(mailbox, subject: str, send_at: str | None, **extra):
-    body = {"accountId": mailbox.account_id, "to": ["later@example.test"], "subject": subject, "text": "later",
-            **({"sendAt": send_at} if send_at else {}), **extra}
+    body = {
+        "accountId": mailbox.account_id,
+        "to": ["later@example.test"],
+        "subject": subject,
+        "text": "later",
+        **({"sendAt": send_at} if send_at else {}),
+        **extra,
+    }
     return await mailbox.api("mailMessages:send", body)
 
 
@@ -53,8 +60,9 @@ async def test_a_scheduled_message_goes_out_once_at_its_time(mailbox):
     assert _copies(mailbox.smtp, "Later, once") == 0
     (row,) = await mailbox.messages({"subject": "Later, once"})
     assert row["type"] == "scheduled" and row["outbox"] == "scheduled" and row["sendAt"]
-    status, threads = await mailbox.api("mailMessages:listThreads", query={"filter": {"type": "scheduled"}},
-                                        method="GET")
+    status, threads = await mailbox.api(
+        "mailMessages:listThreads", query={"filter": {"type": "scheduled"}}, method="GET"
+    )
     assert [t["main"]["subject"] for t in threads["data"]] == ["Later, once"]
 
     arrived = await _arrival(mailbox.smtp, "Later, once", 15)
@@ -144,10 +152,20 @@ async def _member_with_account(proc: _Proc, dovecot, smtp_sink, mail_user) -> in
     await proc.call("users:create", {"email": "pat@example.test", "password": "pat-pass-1234"}, token=root)
     _, body = await proc.call("auth:signIn", {"email": "pat@example.test", "password": "pat-pass-1234"})
     proc.token = body["data"]["token"]
-    status, body = await proc.call("mailAccounts:create", {
-        "provider": "imap", "email": address, "password": password, "imapHost": "127.0.0.1",
-        "imapPort": dovecot.port, "imapSecurity": "none", "smtpHost": "127.0.0.1",
-        "smtpPort": smtp_sink.port, "smtpSecurity": "none"})
+    status, body = await proc.call(
+        "mailAccounts:create",
+        {
+            "provider": "imap",
+            "email": address,
+            "password": password,
+            "imapHost": "127.0.0.1",
+            "imapPort": dovecot.port,
+            "imapSecurity": "none",
+            "smtpHost": "127.0.0.1",
+            "smtpPort": smtp_sink.port,
+            "smtpSecurity": "none",
+        },
+    )
     assert status == 200, body
     return body["data"]["id"]
 
@@ -158,8 +176,9 @@ async def _signed_in(proc: _Proc) -> None:
 
 
 async def _state(db, message_id) -> asyncpg.Record:
-    return await db.fetchrow("SELECT outbox, type, send_lease_owner, send_smtp_at FROM mail_messages WHERE id = $1",
-                             message_id)
+    return await db.fetchrow(
+        "SELECT outbox, type, send_lease_owner, send_smtp_at FROM mail_messages WHERE id = $1", message_id
+    )
 
 
 async def _until(check, within: float, step: float = 0.2):
@@ -182,8 +201,9 @@ async def test_processes_killed_mid_send_never_make_a_second_copy(pg_cluster, do
             procs.append(a.server)
             account = await _member_with_account(a, dovecot, smtp_sink, mail_user)
             send = {"accountId": account, "to": ["later@example.test"], "text": "later"}
-            status, body = await a.call("mailMessages:send", {**send, "subject": "Killed after the claim",
-                                                              "sendAt": _in(1)})
+            status, body = await a.call(
+                "mailMessages:send", {**send, "subject": "Killed after the claim", "sendAt": _in(1)}
+            )
             assert status == 200, body
             first = body["data"]["id"]
             claimed = await _until(lambda: _claimed_by(db, first, a.server), 15)
@@ -198,12 +218,14 @@ async def test_processes_killed_mid_send_never_make_a_second_copy(pg_cluster, do
             procs.append(c.server)
             await _signed_in(c)
             b.server.stop(signal.SIGKILL)  # only c may claim the next one
-            status, body = await c.call("mailMessages:send", {**send, "subject": "Killed during SMTP",
-                                                              "sendAt": _in(1)})
+            status, body = await c.call(
+                "mailMessages:send", {**send, "subject": "Killed during SMTP", "sendAt": _in(1)}
+            )
             assert status == 200, body
             second = body["data"]["id"]
-            status, body = await c.call("mailMessages:send", {**send, "subject": "Due at the restart",
-                                                              "sendAt": _in(8)})
+            status, body = await c.call(
+                "mailMessages:send", {**send, "subject": "Due at the restart", "sendAt": _in(8)}
+            )
             assert status == 200, body
             due = time.time() + 8
             began = await _until(lambda: _smtp_begun(db, second), 15)
@@ -232,8 +254,9 @@ async def test_processes_killed_mid_send_never_make_a_second_copy(pg_cluster, do
             await _signed_in(e)
             when = _in(2)
             for i in range(12):
-                status, body = await (d if i % 2 else e).call("mailMessages:send", {
-                    **send, "subject": f"Crowd {i}", "sendAt": when})
+                status, body = await (d if i % 2 else e).call(
+                    "mailMessages:send", {**send, "subject": f"Crowd {i}", "sendAt": when}
+                )
                 assert status == 200, body
             assert await _until(lambda: _copies_async_all(smtp_sink, [f"Crowd {i}" for i in range(12)]), 30)
             await asyncio.sleep(3)

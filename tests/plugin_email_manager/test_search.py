@@ -1,6 +1,7 @@
 """Full-text search as a person types it into the mail search box: words of a body, of a subject
 that arrived MIME-encoded, an address or a name; ranked; combined with filters; only ever in the
 searcher's own mail."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -8,8 +9,8 @@ from datetime import timedelta
 import pytest
 
 from host.errors import BadRequest
-from plugin_email_manager.mailparse.headers import decode_unstructured
 from plugin_email_manager.actions.mail_messages import list_messages, list_threads
+from plugin_email_manager.mailparse.headers import decode_unstructured
 from tests.plugin_email_manager.test_conversations import T0, mail, mail_template  # noqa: F401
 from tests.plugin_email_manager.test_threads_api import Box
 
@@ -33,18 +34,57 @@ async def box(mail):
     b.munich_subject = decode_unstructured("=?utf-8?q?Gr=C3=BC=C3=9Fe_aus_M=C3=BCnchen?=")
     b.ids = await s(
         b.acc,
-        dict(frm=BOB, to=[A], subject="Budget review", msgid="<b1@x>", date=at(0),
-             text="Please bring the spreadsheet to the quarterly meetings."),
-        dict(frm=A, to=[BOB], subject="Re: Budget review", msgid="<b2@x>", refs="<b1@x>", irt="<b1@x>", date=at(1),
-             type="sent", read=True, text="I will bring it. The zeppelin numbers look odd."),
-        dict(frm="Eva Braun-Schmidt <eva@de.example>", to=[A], subject=b.munich_subject, msgid="<m1@de>",
-             date=at(2), text="Viele Grüße vom Oktoberfest."),
-        dict(frm="Carl <carl@one.example>", to=[A], subject="Spreadsheet attached", msgid="<c1@one>", date=at(3),
-             text="Here it is."),
-        index=True)
+        dict(
+            frm=BOB,
+            to=[A],
+            subject="Budget review",
+            msgid="<b1@x>",
+            date=at(0),
+            text="Please bring the spreadsheet to the quarterly meetings.",
+        ),
+        dict(
+            frm=A,
+            to=[BOB],
+            subject="Re: Budget review",
+            msgid="<b2@x>",
+            refs="<b1@x>",
+            irt="<b1@x>",
+            date=at(1),
+            type="sent",
+            read=True,
+            text="I will bring it. The zeppelin numbers look odd.",
+        ),
+        dict(
+            frm="Eva Braun-Schmidt <eva@de.example>",
+            to=[A],
+            subject=b.munich_subject,
+            msgid="<m1@de>",
+            date=at(2),
+            text="Viele Grüße vom Oktoberfest.",
+        ),
+        dict(
+            frm="Carl <carl@one.example>",
+            to=[A],
+            subject="Spreadsheet attached",
+            msgid="<c1@one>",
+            date=at(3),
+            text="Here it is.",
+        ),
+        index=True,
+    )
     # Bob's own mail mentions the same words: Alice must never find it
-    await s(b.bob_acc, dict(frm=A, to=[BOB], subject="Zeppelin spreadsheet", msgid="<z@x>", date=at(4),
-                            text="zeppelin zeppelin spreadsheet"), index=True)
+    await s(
+        b.bob_acc,
+        dict(
+            frm=A,
+            to=[BOB],
+            subject="Zeppelin spreadsheet",
+            msgid="<z@x>",
+            date=at(4),
+            text="zeppelin zeppelin spreadsheet",
+        ),
+        index=True,
+    )
     return b
 
 
@@ -81,8 +121,9 @@ async def test_finds_addresses_and_names(box):
 
 async def test_the_account_marker_in_the_index_is_not_findable(box):
     # every vector carries its account as a lexeme no typed query can produce
-    account = await box.mail.pool.fetchval("SELECT count(*) FROM mail_messages WHERE search_vector @@ "
-                                           "$1::tsquery", f"'account {box.acc}'")
+    account = await box.mail.pool.fetchval(
+        "SELECT count(*) FROM mail_messages WHERE search_vector @@ $1::tsquery", f"'account {box.acc}'"
+    )
     assert account == 4
     for typed in (f"account {box.acc}", f'"account {box.acc}"', "account"):
         assert ids(await search(box, typed)) == []
@@ -113,8 +154,10 @@ async def test_combined_with_a_filter_and_web_search_syntax(box):
 
 
 async def test_not_yet_indexed_mail_is_found_by_subject(box):
-    new, = await box.mail.store(box.acc, dict(frm=BOB, to=[A], subject="Fresh avocado delivery",
-                                              msgid="<n@x>", date=at(5), text="not indexed yet"))
+    (new,) = await box.mail.store(
+        box.acc,
+        dict(frm=BOB, to=[A], subject="Fresh avocado delivery", msgid="<n@x>", date=at(5), text="not indexed yet"),
+    )
     assert ids(await search(box, "avocado")) == [new]
     assert ids(await search(box, "indexed")) == []  # its body waits for the parse pass
 

@@ -1,4 +1,5 @@
 """Delivery against a real SMTP server (aiosmtpd): what arrives, and what the user is told."""
+
 from __future__ import annotations
 
 import time
@@ -27,15 +28,28 @@ def clean(sink):
 
 
 def message(**changes):
-    fields = dict(from_addr={"name": "Ann", "address": USER}, to=["Bob <bob@example.test>"],
-                  cc=["carol@example.test"], subject="Grüße ✓", text="Hello Bob")
+    fields = dict(
+        from_addr={"name": "Ann", "address": USER},
+        to=["Bob <bob@example.test>"],
+        cc=["carol@example.test"],
+        subject="Grüße ✓",
+        text="Hello Bob",
+    )
     fields.update(changes)
     return build_message(**fields)
 
 
 def send(sink, msg, bcc=(), **kwargs):
-    options = dict(host=sink.host, port=sink.port, security="none", username=USER, password=PASSWORD,
-                   envelope_from=USER, recipients=envelope_recipients(msg, bcc), timeout=5)
+    options = dict(
+        host=sink.host,
+        port=sink.port,
+        security="none",
+        username=USER,
+        password=PASSWORD,
+        envelope_from=USER,
+        recipients=envelope_recipients(msg, bcc),
+        timeout=5,
+    )
     options.update(kwargs)
     return deliver(msg, **options)
 

@@ -2,19 +2,51 @@
 it never raises, it is idempotent, and a reply or forward prefix in any language (counted,
 full-width colon, list tags) does not change it. Plain regressions for what hypothesis found
 follow the properties."""
+
 from __future__ import annotations
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from plugin_email_manager.conversations.subjects import (
-    _FORWARD, _REPLY, forward_subject, normalize_subject, reply_subject)
+    _FORWARD,
+    _REPLY,
+    forward_subject,
+    normalize_subject,
+    reply_subject,
+)
 
 PROPERTY = settings(max_examples=500, deadline=None)
 
 # text with what subjects are made of: letters of many scripts, every kind of space, brackets,
 # colons (ASCII and full-width), digits, and the prefixes themselves
-pieces = st.sampled_from(["Re:", "RE :", "AW:", "Fwd:", "(fwd)", "[list]", "[", "]", ":", "：", " ", "\t",
-                          "\u3000", "\n", "ß", "İ", "ſ", "ﬀ", "Σ", "Re[2]:", "回复：", "x", "2"])
+pieces = st.sampled_from(
+    [
+        "Re:",
+        "RE :",
+        "AW:",
+        "Fwd:",
+        "(fwd)",
+        "[list]",
+        "[",
+        "]",
+        ":",
+        "：",
+        " ",
+        "\t",
+        "\u3000",
+        "\n",
+        "ß",
+        "İ",
+        "ſ",
+        "ﬀ",
+        "Σ",
+        "Re[2]:",
+        "回复：",
+        "x",
+        "2",
+    ]
+)
 subjects = st.one_of(st.text(), st.lists(pieces | st.text(max_size=3), max_size=12).map("".join))
 
 
@@ -24,8 +56,14 @@ def prefixes(draw) -> str:
     word = draw(st.sampled_from(_REPLY + _FORWARD))
     word = draw(st.sampled_from([word, word.upper(), word.capitalize()]))
     count = draw(st.sampled_from(["", "[2]", "(3)", "^4", "5"]))
-    return (draw(st.sampled_from(["", " "])) + word + draw(st.sampled_from(["", " "])) + count
-            + draw(st.sampled_from([":", "：", " :"])) + draw(st.sampled_from(["", " ", "  "])))
+    return (
+        draw(st.sampled_from(["", " "]))
+        + word
+        + draw(st.sampled_from(["", " "]))
+        + count
+        + draw(st.sampled_from([":", "：", " :"]))
+        + draw(st.sampled_from(["", " ", "  "]))
+    )
 
 
 tags = st.text(st.characters(exclude_characters="[]"), min_size=1, max_size=20).map(lambda t: f"[{t}] ")
@@ -67,4 +105,3 @@ def test_every_fwd_suffix_goes_not_just_the_last():
 def test_a_list_tag_that_fits_once_spaces_are_folded_goes():
     subject = "[" + "a" + " " * 70 + "b] Topic"
     assert normalize_subject(subject) == normalize_subject(normalize_subject(subject)) == "topic"
-

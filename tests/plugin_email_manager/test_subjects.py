@@ -1,23 +1,54 @@
 """Subjects of one conversation normalize alike; replies and forwards never stack prefixes."""
+
 from __future__ import annotations
 
 import pytest
 
 from plugin_email_manager.conversations.subjects import (
-    forward_subject, is_forward_subject, is_reply_subject, normalize_subject, reply_subject,
+    forward_subject,
+    is_forward_subject,
+    is_reply_subject,
+    normalize_subject,
+    reply_subject,
 )
 
 
-@pytest.mark.parametrize("subject", [
-    "Re: Meeting notes", "RE: Meeting notes", "re:Meeting notes", "Fwd: Meeting notes", "FW: Meeting notes",
-    "Fw: Meeting notes", "AW: Meeting notes", "WG: Meeting notes", "SV: Meeting notes", "VS: Meeting notes",
-    "Antw: Meeting notes", "Doorst: Meeting notes", "RIF: Meeting notes", "TR: Meeting notes",
-    "R: Meeting notes", "Réf: Meeting notes", "回复: Meeting notes", "答复：Meeting notes",
-    "转发: Meeting notes", "回覆: Meeting notes", "轉寄: Meeting notes", "Re[2]: Meeting notes",
-    "Re(2): Meeting notes", "Re^2: Meeting notes", "RE : Meeting notes", "Re：Meeting notes",
-    "[team] Re: Meeting notes", "Re: [team] Meeting notes", "Re: Fwd: AW: [team] Meeting   notes ",
-    "  MEETING NOTES  ", "Fwd: Meeting notes (fwd)",
-])
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Re: Meeting notes",
+        "RE: Meeting notes",
+        "re:Meeting notes",
+        "Fwd: Meeting notes",
+        "FW: Meeting notes",
+        "Fw: Meeting notes",
+        "AW: Meeting notes",
+        "WG: Meeting notes",
+        "SV: Meeting notes",
+        "VS: Meeting notes",
+        "Antw: Meeting notes",
+        "Doorst: Meeting notes",
+        "RIF: Meeting notes",
+        "TR: Meeting notes",
+        "R: Meeting notes",
+        "Réf: Meeting notes",
+        "回复: Meeting notes",
+        "答复：Meeting notes",
+        "转发: Meeting notes",
+        "回覆: Meeting notes",
+        "轉寄: Meeting notes",
+        "Re[2]: Meeting notes",
+        "Re(2): Meeting notes",
+        "Re^2: Meeting notes",
+        "RE : Meeting notes",
+        "Re：Meeting notes",
+        "[team] Re: Meeting notes",
+        "Re: [team] Meeting notes",
+        "Re: Fwd: AW: [team] Meeting   notes ",
+        "  MEETING NOTES  ",
+        "Fwd: Meeting notes (fwd)",
+    ],
+)
 def test_prefixes_in_many_languages_normalize_away(subject: str):
     assert normalize_subject(subject) == "meeting notes"
 

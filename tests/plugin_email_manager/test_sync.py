@@ -1,5 +1,6 @@
 """The sync engine against a real Dovecot: first sync, changes made by other clients, UIDVALIDITY,
 cut connections, restarts, IDLE push. Each test is what a person would see in the mail list."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,8 +8,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from plugin_email_manager.mailsync.imap import session  # POLL_SECONDS is read there
 from plugin_email_manager.mailsync.account_sync import sync_account
+from plugin_email_manager.mailsync.imap import session  # POLL_SECONDS is read there
 from tests.plugin_email_manager.helpers import message
 from tests.servers.imap_proxy import ImapProxy
 from tests.servers.tcpproxy import TcpProxy
@@ -31,9 +32,17 @@ async def test_first_sync_of_varied_mail_stores_everything_once(mailbox):
     base = datetime.now(timezone.utc) - timedelta(days=20)
     for i in range(120):
         att = (f"report-{i}.pdf", b"%PDF-1.4 " + bytes(range(256)) * 4, "application/pdf") if i % 10 == 0 else None
-        mailbox.append(message(f"Sender {i} <s{i}@example.test>", mailbox.address, f"Number {i} — é ü 漢",
-                               f"Body {i}\n" * (i % 30 + 1), date=base + timedelta(hours=i), attachment=att),
-                       flags="\\Seen" if i % 3 == 0 else "")
+        mailbox.append(
+            message(
+                f"Sender {i} <s{i}@example.test>",
+                mailbox.address,
+                f"Number {i} — é ü 漢",
+                f"Body {i}\n" * (i % 30 + 1),
+                date=base + timedelta(hours=i),
+                attachment=att,
+            ),
+            flags="\\Seen" if i % 3 == 0 else "",
+        )
     hostile = corpus_messages()
     mailbox.dovecot.write_maildir(mailbox.address, hostile, mailbox="Archive")
     for i in range(4):
@@ -53,8 +62,9 @@ async def test_first_sync_of_varied_mail_stores_everything_once(mailbox):
     assert seven["text"].startswith("Body 7") and seven["date"].endswith("+00:00")
     ten = await mailbox.one("Number 10 — é ü 漢")
     assert [a["filename"] for a in ten["attachments"]] == ["report-10.pdf"]
-    status, got = await mailbox.server.call("GET", "/api/mailAttachments:download", mailbox.token,
-                                            query={"filterByTk": ten["attachments"][0]["id"]})
+    status, got = await mailbox.server.call(
+        "GET", "/api/mailAttachments:download", mailbox.token, query={"filterByTk": ten["attachments"][0]["id"]}
+    )
     assert status == 200 and got == b"%PDF-1.4 " + bytes(range(256)) * 4
     # a second sync changes nothing
     again = await mailbox.sync()
@@ -72,8 +82,13 @@ async def test_without_condstore_changes_still_show_up(mailbox, dovecot):
     plain = ImapProxy(dovecot.port, drop={"CONDSTORE", "QRESYNC"}).start()
     try:
         await _changes_in_another_client_show_up(mailbox, imapPort=plain.port)
-        assert await mailbox.server.host.db.fetchval("SELECT count(*) FROM mail_folders WHERE account_id = $1 "
-                                      "AND highest_modseq IS NOT NULL", mailbox.account_id) == 0
+        assert (
+            await mailbox.server.host.db.fetchval(
+                "SELECT count(*) FROM mail_folders WHERE account_id = $1 AND highest_modseq IS NOT NULL",
+                mailbox.account_id,
+            )
+            == 0
+        )
     finally:
         plain.stop()
 
@@ -152,8 +167,9 @@ async def test_cut_connections_lose_nothing_and_duplicate_nothing(mailbox):
         await mailbox.sync()
     finally:
         proxy.stop()
-    failed = await db.fetchval("SELECT count(*) FROM mail_sync_logs WHERE account_id = $1 AND status = 'error'",
-                               mailbox.account_id)
+    failed = await db.fetchval(
+        "SELECT count(*) FROM mail_sync_logs WHERE account_id = $1 AND status = 'error'", mailbox.account_id
+    )
     assert failed >= 1, "no sync was cut: the test proved nothing"
     rows = await mailbox.messages()
     assert len(rows) == 1500 and len({r["uid"] for r in rows}) == 1500
@@ -161,14 +177,14 @@ async def test_cut_connections_lose_nothing_and_duplicate_nothing(mailbox):
 
 
 async def test_a_restart_mid_sync_resumes(mailbox):
-    bodies = [message(f"s{i}@example.test", mailbox.address, f"Resume {i}", "y" * 3000).as_bytes()
-              for i in range(1500)]
+    bodies = [message(f"s{i}@example.test", mailbox.address, f"Resume {i}", "y" * 3000).as_bytes() for i in range(1500)]
     mailbox.dovecot.write_maildir(mailbox.address, bodies)
     account_id = await mailbox.link()
     host = mailbox.server.host
     # stop this process's worker, then run a sync by hand and cancel it half way: a crash mid-sync
-    from plugin_email_manager import runtime
-    runtime.of(host).supervisor.stop_worker(account_id)
+    from plugin_email_manager import process_state
+
+    process_state.of(host).supervisor.stop_worker(account_id)
     task = asyncio.create_task(sync_account(host, account_id))
     start = time.monotonic()
     while await host.db.fetchval("SELECT count(*) FROM mail_messages WHERE account_id = $1", account_id) < 300:
@@ -247,8 +263,9 @@ async def test_a_flag_set_here_reaches_the_server_and_read_only_fields_stay(mail
     other.logout()
     status, body = await mailbox.api("mailMessages:update", {"subject": "Changed"}, query={"filterByTk": row["id"]})
     assert status == 400
-    status, body = await mailbox.api("mailMessages:update", {"labels": ["Invoices", "Invoices", "Q3"], "todo": True},
-                                     query={"filterByTk": row["id"]})
+    status, body = await mailbox.api(
+        "mailMessages:update", {"labels": ["Invoices", "Invoices", "Q3"], "todo": True}, query={"filterByTk": row["id"]}
+    )
     assert status == 200 and body["data"]["labels"] == ["Invoices", "Q3"] and body["data"]["todo"] is True
     await mailbox.sync()
     (row,) = await mailbox.messages({"subject": "Flag me"})
@@ -320,35 +337,39 @@ async def test_a_row_lost_here_is_fetched_again_when_the_counts_do_not_add_up(ma
     assert len(await mailbox.messages({"subject": "Counted 3"})) == 1
     assert len(await mailbox.messages({"subject": {"$includes": "Counted"}})) == 8
 
+
 def test_a_row_from_hostile_headers_carries_no_nul_for_postgresql():
     from plugin_email_manager.mailsync.folder_sync import message_row
     from plugin_email_manager.mailsync.imap import FetchedMessage
 
-    raw = (b"Message-ID: <a\x00b@example.com>\r\nIn-Reply-To: <p\x00@example.com>\r\n"
-           b"Subject: =?utf-8?q?nul=00here?=\r\nFrom: Ann\x00 <ann@example.com>\r\n\r\nbody\x00")
-    row = message_row(FetchedMessage(uid=7, flags=["\\Seen"], internaldate=None, size=0, modseq=None, raw=raw),
-                      "inbox")
+    raw = (
+        b"Message-ID: <a\x00b@example.com>\r\nIn-Reply-To: <p\x00@example.com>\r\n"
+        b"Subject: =?utf-8?q?nul=00here?=\r\nFrom: Ann\x00 <ann@example.com>\r\n\r\nbody\x00"
+    )
+    row = message_row(FetchedMessage(uid=7, flags=["\\Seen"], internaldate=None, size=0, modseq=None, raw=raw), "inbox")
     assert row["message_id"] == "<ab@example.com>" and row["in_reply_to"] == "<p@example.com>"
     assert all("\x00" not in str(v) for k, v in row.items() if k != "raw")
     assert row["raw"] == raw and row["read"] is True  # the stored bytes stay as sent
 
 
 async def test_opening_a_message_the_parse_pass_has_not_reached_shows_its_body(mailbox, monkeypatch):
-    from plugin_email_manager import runtime
+    from plugin_email_manager import process_state
 
     mailbox.append(message("a@example.test", mailbox.address, "Opened early", "The body, decoded on demand."))
     await mailbox.link()
     await mailbox.sync()
-    parse_pass = runtime.of(mailbox.server.host).parse_pass
+    parse_pass = process_state.of(mailbox.server.host).parse_pass
 
     async def busy(*_args, **_kwargs):  # the pass is elsewhere (say, holding a first sync back)
         return False
 
     monkeypatch.setattr(parse_pass, "run_once", busy)
     db = mailbox.server.host.db
-    await db.execute("UPDATE mail_messages SET parse_state = 'pending', text = NULL, html = NULL, snippet = NULL "
-                     "WHERE account_id = $1", mailbox.account_id)
+    await db.execute(
+        "UPDATE mail_messages SET parse_state = 'pending', text = NULL, html = NULL, snippet = NULL "
+        "WHERE account_id = $1",
+        mailbox.account_id,
+    )
     opened = await mailbox.one("Opened early")
     assert opened["text"].startswith("The body, decoded on demand.")
-    assert await db.fetchval("SELECT parse_state FROM mail_messages WHERE account_id = $1",
-                             mailbox.account_id) == "ok"
+    assert await db.fetchval("SELECT parse_state FROM mail_messages WHERE account_id = $1", mailbox.account_id) == "ok"

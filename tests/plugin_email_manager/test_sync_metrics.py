@@ -1,4 +1,5 @@
 """The email manager's metrics in ``GET /api/metrics``, as a sync against the real Dovecot moves them."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,8 +8,12 @@ import time
 from tests.host.test_metrics import names, sample, scrape
 from tests.plugin_email_manager.helpers import message
 
-PLUGIN_METRICS = {"email_center_sync_runs_total", "email_center_messages_synced_total",
-                  "email_center_idle_connections", "email_center_accounts"}
+PLUGIN_METRICS = {
+    "email_center_sync_runs_total",
+    "email_center_messages_synced_total",
+    "email_center_idle_connections",
+    "email_center_accounts",
+}
 
 
 async def metrics(server) -> str:
@@ -20,19 +25,24 @@ async def metrics(server) -> str:
 async def test_a_sync_counts_its_run_and_the_messages_it_stored(mailbox):
     server = mailbox.server
     before = await metrics(server)
-    assert PLUGIN_METRICS | {"email_center_http_requests_total",
-                             "email_center_http_request_duration_seconds_count"} <= names(before)
+    assert PLUGIN_METRICS | {
+        "email_center_http_requests_total",
+        "email_center_http_request_duration_seconds_count",
+    } <= names(before)
     for i in range(3):
         mailbox.append(message(f"s{i}@example.test", mailbox.address, f"Counted {i}"))
     await mailbox.link()
     await mailbox.sync()
 
     after = await metrics(server)
-    assert sample(after, "email_center_messages_synced_total") == sample(before, "email_center_messages_synced_total") + 3
+    assert (
+        sample(after, "email_center_messages_synced_total") == sample(before, "email_center_messages_synced_total") + 3
+    )
     ok_runs = [sample(text, "email_center_sync_runs_total", status="ok") for text in (before, after)]
     assert ok_runs[1] > ok_runs[0]
-    assert sample(after, "email_center_sync_runs_total", status="error") == \
-        sample(before, "email_center_sync_runs_total", status="error")
+    assert sample(after, "email_center_sync_runs_total", status="error") == sample(
+        before, "email_center_sync_runs_total", status="error"
+    )
     assert sample(after, "email_center_accounts", status="ready") == 1
     assert sample(after, "email_center_accounts", status="error") == 0
 

@@ -1,5 +1,6 @@
 """``mailAccounts.syncProgress``: watched through the API while a real first sync runs, as the
 admin page (or a script) would watch it."""
+
 from __future__ import annotations
 
 import asyncio

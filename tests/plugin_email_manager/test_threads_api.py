@@ -1,6 +1,7 @@
 """listThreads, getThread and the mail badge as the email center's list and reader use them: which
 conversations a filter shows, with which main message and counts, in which order, page by page,
 and never another user's mail."""
+
 from __future__ import annotations
 
 import asyncio
@@ -12,11 +13,10 @@ import pytest
 
 from host.api import ActionContext
 from host.errors import BadRequest, NotFound
-from plugin_email_manager.unread_badge import unread_count
-from plugin_email_manager.conversations import assign_threads
 from plugin_email_manager.actions.mail_messages import get_thread, list_threads
-from tests.plugin_email_manager.test_conversations import (  # noqa: F401 - fixtures
-    REGISTRY, T0, Mail, mail, mail_template)
+from plugin_email_manager.conversations import assign_threads
+from plugin_email_manager.unread_badge import unread_count
+from tests.plugin_email_manager.test_conversations import REGISTRY, T0, Mail, mail, mail_template  # noqa: F401 - fixtures
 
 A = "Alice <alice@example.test>"
 BOB = "Bob <bob@example.test>"
@@ -30,8 +30,14 @@ class Box:
         self.host = SimpleNamespace(db=mail.pool, registry=REGISTRY, secrets=None, base_url="")
 
     async def call(self, handler, user, **params):
-        ctx = ActionContext(host=self.host, collection=REGISTRY["mailMessages"], action=handler.__name__,
-                            params=params, values={}, user=user)
+        ctx = ActionContext(
+            host=self.host,
+            collection=REGISTRY["mailMessages"],
+            action=handler.__name__,
+            params=params,
+            values={},
+            user=user,
+        )
         return await handler(ctx)
 
     async def threads(self, user=None, **params):
@@ -52,25 +58,59 @@ async def box(mail):
     b.acc = await mail.account(b.alice)
     b.bob_acc = await mail.account(b.bob)
     s = mail.store
-    b.lunch = await s(b.acc,
-                      dict(frm=BOB, to=[A], subject="Lunch on Thursday?", msgid="<l1@x>", date=at(0)),
-                      dict(frm=A, to=[BOB], subject="Re: Lunch on Thursday?", msgid="<l2@x>", irt="<l1@x>",
-                           refs="<l1@x>", date=at(1), type="sent", read=True),
-                      dict(frm=BOB, to=[A], subject="Re: Lunch moved to Friday", msgid="<l3@x>", irt="<l2@x>",
-                           refs="<l1@x> <l2@x>", date=at(2), flagged=True))
-    b.hello = await s(b.acc,
-                      dict(frm="Carl <carl@one.example>", to=[A], subject="Hello", msgid="<h1@one>", date=at(0)),
-                      dict(frm="Dora <dora@two.example>", to=[A], subject="Hello", msgid="<h2@two>",
-                           date=at(days=1), attachments=True))
-    b.angebot = await s(b.acc,
-                        dict(frm="Eva <eva@de.example>", to=[A], subject="Angebot", msgid="<a1@de>", date=at(0)),
-                        dict(frm="Eva <eva@de.example>", to=[A], cc=["Finn <finn@de.example>"],
-                             subject="AW: AW: Angebot", msgid="<a3@de>", irt="<a2@de>",
-                             refs="<a1@de> <a2@de>", date=at(5)))
-    b.digest = await s(b.acc, dict(frm="News <news@example.test>", to=[A], subject="Weekly digest",
-                                   msgid="<w1@x>", date=at(days=-1), read=True))
-    b.bobs = await s(b.bob_acc, dict(frm=A, to=[BOB], subject="Lunch on Thursday?", msgid="<bl1@x>",
-                                     date=at(3)))
+    b.lunch = await s(
+        b.acc,
+        dict(frm=BOB, to=[A], subject="Lunch on Thursday?", msgid="<l1@x>", date=at(0)),
+        dict(
+            frm=A,
+            to=[BOB],
+            subject="Re: Lunch on Thursday?",
+            msgid="<l2@x>",
+            irt="<l1@x>",
+            refs="<l1@x>",
+            date=at(1),
+            type="sent",
+            read=True,
+        ),
+        dict(
+            frm=BOB,
+            to=[A],
+            subject="Re: Lunch moved to Friday",
+            msgid="<l3@x>",
+            irt="<l2@x>",
+            refs="<l1@x> <l2@x>",
+            date=at(2),
+            flagged=True,
+        ),
+    )
+    b.hello = await s(
+        b.acc,
+        dict(frm="Carl <carl@one.example>", to=[A], subject="Hello", msgid="<h1@one>", date=at(0)),
+        dict(
+            frm="Dora <dora@two.example>", to=[A], subject="Hello", msgid="<h2@two>", date=at(days=1), attachments=True
+        ),
+    )
+    b.angebot = await s(
+        b.acc,
+        dict(frm="Eva <eva@de.example>", to=[A], subject="Angebot", msgid="<a1@de>", date=at(0)),
+        dict(
+            frm="Eva <eva@de.example>",
+            to=[A],
+            cc=["Finn <finn@de.example>"],
+            subject="AW: AW: Angebot",
+            msgid="<a3@de>",
+            irt="<a2@de>",
+            refs="<a1@de> <a2@de>",
+            date=at(5),
+        ),
+    )
+    b.digest = await s(
+        b.acc,
+        dict(
+            frm="News <news@example.test>", to=[A], subject="Weekly digest", msgid="<w1@x>", date=at(days=-1), read=True
+        ),
+    )
+    b.bobs = await s(b.bob_acc, dict(frm=A, to=[BOB], subject="Lunch on Thursday?", msgid="<bl1@x>", date=at(3)))
     return b
 
 
@@ -87,8 +127,10 @@ async def test_inbox_view_one_row_per_conversation(box):
     assert lunch["count"] == 3 and lunch["unreadCount"] == 2 and lunch["threadId"]
     assert lunch["main"]["id"] == box.lunch[2] and lunch["main"]["type"] == "inbox"
     assert lunch["main"]["date"] == at(2).isoformat() and lunch["main"]["from"]["address"] == "bob@example.test"
-    assert lunch["participants"] == [{"name": "Bob", "address": "bob@example.test"},
-                                     {"name": "Alice", "address": "alice@example.test"}]
+    assert lunch["participants"] == [
+        {"name": "Bob", "address": "bob@example.test"},
+        {"name": "Alice", "address": "alice@example.test"},
+    ]
     assert lunch["latestDate"] == at(2).isoformat() and lunch["hasAttachments"] is False
     assert "text" not in lunch["main"] and "html" not in lunch["main"]  # as list answers it
     assert [r["hasAttachments"] for r in got["data"]] == [True, False, False, False, False]
@@ -119,21 +161,29 @@ async def test_unread_filter(box):
     assert [r["threadId"] for r in both["data"]] == [r["threadId"] for r in got["data"]]
 
 
-@pytest.mark.parametrize("flt, expected", [
-    ({"flagged": True}, ["Re: Lunch moved to Friday"]),
-    ({"from": {"address": {"$eq": "eva@de.example"}}}, ["AW: AW: Angebot"]),
-    ({"from.address": "carl@one.example"}, ["Hello"]),
-    ({"to": {"address": "bob@example.test"}}, ["Re: Lunch on Thursday?"]),
-    ({"cc": {"address": {"$includes": "finn"}}}, ["AW: AW: Angebot"]),
-    ({"subject": {"$includes": "lunch"}}, ["Re: Lunch moved to Friday"]),
-    ({"date": {"$dateBetween": [at(days=-1).date().isoformat(), at(days=-1).date().isoformat()]}}, ["Weekly digest"]),
-    ({"date": {"$gte": at(4).isoformat()}}, ["Hello", "AW: AW: Angebot"]),
-    ({"hasAttachments": True}, ["Hello"]),
-    ({"type": "inbox", "read": False, "from.address": {"$in": ["bob@example.test", "eva@de.example"]}},
-     ["AW: AW: Angebot", "Re: Lunch moved to Friday"]),
-    ({"$or": [{"type": "sent"}, {"read": True}]}, ["Re: Lunch on Thursday?", "Weekly digest"]),
-    ({"type": "trash"}, []),
-])
+@pytest.mark.parametrize(
+    "flt, expected",
+    [
+        ({"flagged": True}, ["Re: Lunch moved to Friday"]),
+        ({"from": {"address": {"$eq": "eva@de.example"}}}, ["AW: AW: Angebot"]),
+        ({"from.address": "carl@one.example"}, ["Hello"]),
+        ({"to": {"address": "bob@example.test"}}, ["Re: Lunch on Thursday?"]),
+        ({"cc": {"address": {"$includes": "finn"}}}, ["AW: AW: Angebot"]),
+        ({"subject": {"$includes": "lunch"}}, ["Re: Lunch moved to Friday"]),
+        (
+            {"date": {"$dateBetween": [at(days=-1).date().isoformat(), at(days=-1).date().isoformat()]}},
+            ["Weekly digest"],
+        ),
+        ({"date": {"$gte": at(4).isoformat()}}, ["Hello", "AW: AW: Angebot"]),
+        ({"hasAttachments": True}, ["Hello"]),
+        (
+            {"type": "inbox", "read": False, "from.address": {"$in": ["bob@example.test", "eva@de.example"]}},
+            ["AW: AW: Angebot", "Re: Lunch moved to Friday"],
+        ),
+        ({"$or": [{"type": "sent"}, {"read": True}]}, ["Re: Lunch on Thursday?", "Weekly digest"]),
+        ({"type": "trash"}, []),
+    ],
+)
 async def test_each_filter_and_their_combinations(box, flt, expected):
     got = await box.threads(filter=flt)
     assert subjects(got) == expected and got["meta"]["count"] == len(expected)
@@ -143,8 +193,11 @@ async def test_account_filter_and_scope(box):
     mine = await box.threads(filter={"type": "inbox", "accountId": box.acc})
     assert mine["meta"]["count"] == 5
     # naming Bob's account, directly or in a list, narrows to nothing (never Bob's mail)
-    for flt in ({"accountId": box.bob_acc}, {"accountId": {"$in": [box.bob_acc]}},
-                {"accountId": box.bob_acc, "subject": {"$includes": "Lunch"}}):
+    for flt in (
+        {"accountId": box.bob_acc},
+        {"accountId": {"$in": [box.bob_acc]}},
+        {"accountId": box.bob_acc, "subject": {"$includes": "Lunch"}},
+    ):
         got = await box.threads(filter=flt)
         assert got["data"] == [] and got["meta"]["count"] == 0
     bobs = await box.threads(user=box.bob, pageSize=50)
@@ -184,17 +237,39 @@ async def test_kept_heads_agree_with_grouping_after_changes(box):
     mail = box.mail
     # a late message joins Carl's and Dora's Hello threads; one message moves to the archive;
     # one is deleted; a new inbox message arrives in the lunch conversation
-    await mail.store(box.acc, dict(frm=A, to=["carl@one.example"], subject="Re: Hello", msgid="<hx@x>",
-                                   refs="<h1@one> <h2@two>", date=at(days=2), type="sent", read=True))
+    await mail.store(
+        box.acc,
+        dict(
+            frm=A,
+            to=["carl@one.example"],
+            subject="Re: Hello",
+            msgid="<hx@x>",
+            refs="<h1@one> <h2@two>",
+            date=at(days=2),
+            type="sent",
+            read=True,
+        ),
+    )
     await mail.pool.execute("UPDATE mail_messages SET type = 'archive' WHERE id = $1", box.angebot[1])
     await mail.pool.execute("DELETE FROM mail_messages WHERE id = $1", box.digest[0])
-    await mail.store(box.acc, dict(frm=BOB, to=[A], subject="Re: Lunch moved to Friday", msgid="<l4@x>",
-                                   irt="<l3@x>", refs="<l3@x>", date=at(days=3)))
+    await mail.store(
+        box.acc,
+        dict(
+            frm=BOB,
+            to=[A],
+            subject="Re: Lunch moved to Friday",
+            msgid="<l4@x>",
+            irt="<l3@x>",
+            refs="<l3@x>",
+            date=at(days=3),
+        ),
+    )
     for kind in ("inbox", "sent", "archive", None):
         fast = await box.threads(filter={"type": kind} if kind else None, pageSize=50)
         slow = await box.threads(filter={**({"type": kind} if kind else {}), "id": {"$gt": 0}}, pageSize=50)
-        assert [(r["threadId"], r["main"]["id"], r["count"]) for r in fast["data"]] == \
-               [(r["threadId"], r["main"]["id"], r["count"]) for r in slow["data"]], kind
+        assert [(r["threadId"], r["main"]["id"], r["count"]) for r in fast["data"]] == [
+            (r["threadId"], r["main"]["id"], r["count"]) for r in slow["data"]
+        ], kind
         assert fast["meta"] == slow["meta"]
     inbox = await box.threads(filter={"type": "inbox"})
     assert [r["subject"] for r in inbox["data"]] == ["Re: Lunch moved to Friday", "Hello", "Angebot"]
@@ -233,15 +308,20 @@ async def same_as_grouping(box, user=None):
     for kind in ("inbox", "sent", None):
         fast = await box.threads(user, filter={"type": kind} if kind else None, pageSize=100)
         slow = await box.threads(user, filter={**({"type": kind} if kind else {}), "id": {"$gt": 0}}, pageSize=100)
-        assert [(r["threadId"], r["main"]["id"]) for r in fast["data"]] == \
-               [(r["threadId"], r["main"]["id"]) for r in slow["data"]], kind
+        assert [(r["threadId"], r["main"]["id"]) for r in fast["data"]] == [
+            (r["threadId"], r["main"]["id"]) for r in slow["data"]
+        ], kind
         assert fast["meta"] == slow["meta"], kind
 
 
 async def test_view_counts_stay_right_through_folding_and_account_removal(box):
     for i in range(70):  # each store appends count rows; a reader folds them past a threshold
-        await box.mail.store(box.acc, dict(frm=f"P{i} <p{i}@x.example>", to=[A], subject=f"Note {i}",
-                                           msgid=f"<n{i}@x>", date=at(days=3, hours=i)))
+        await box.mail.store(
+            box.acc,
+            dict(
+                frm=f"P{i} <p{i}@x.example>", to=[A], subject=f"Note {i}", msgid=f"<n{i}@x>", date=at(days=3, hours=i)
+            ),
+        )
     got = await box.threads(filter={"type": "inbox"})
     assert got["meta"]["count"] == 75
     rows = await box.mail.pool.fetchval("SELECT count(*) FROM mail_thread_counts WHERE user_id = $1", box.alice.id)
@@ -263,8 +343,12 @@ async def test_concurrent_writers_of_one_conversation_keep_its_head_right(box):
         reply = await c1.fetchval(
             "INSERT INTO mail_messages (account_id, folder_id, uid, type, message_id, in_reply_to, refs, subject, "
             "from_addr, to_addrs, date) VALUES ($1, $2, 999, 'inbox', '<l5@x>', '<l3@x>', '[\"<l3@x>\"]', "
-            "'Re: Lunch moved to Friday', '{\"name\": \"Bob\", \"address\": \"bob@example.test\"}', '[]', $3) "
-            "RETURNING id", box.acc, await box.mail.folder(box.acc, "inbox"), at(days=4))
+            '\'Re: Lunch moved to Friday\', \'{"name": "Bob", "address": "bob@example.test"}\', \'[]\', $3) '
+            "RETURNING id",
+            box.acc,
+            await box.mail.folder(box.acc, "inbox"),
+            at(days=4),
+        )
         await assign_threads(c1, box.acc, [reply])
         # the user deletes the lunch conversation's first message meanwhile: it waits for the sync
         delete = asyncio.ensure_future(c2.execute("DELETE FROM mail_messages WHERE id = $1", box.lunch[0]))
@@ -285,15 +369,17 @@ async def test_parity_labels_notes_templates_signatures_are_each_users_own(pg_cl
 
     async with running_server(pg_cluster.create_database()) as server:
         ann, bob = await server.member("ann-p@example.test"), await server.member("bob-p@example.test")
-        status, body = await server.api(ann, "mailTemplates:create", {"name": "Thanks", "subject": "Thank you",
-                                                                       "html": "<p>Thanks!</p>"})
+        status, body = await server.api(
+            ann, "mailTemplates:create", {"name": "Thanks", "subject": "Thank you", "html": "<p>Thanks!</p>"}
+        )
         assert status == 200, body
         template = body["data"]["id"]
         assert (await server.api(bob, "mailTemplates:get", query={"filterByTk": template}, method="GET"))[0] == 404
         status, body = await server.api(bob, "mailTemplates:list", method="GET")
         assert body["data"] == []
-        status, body = await server.api(ann, "mailSignatures:create", {"name": "Work", "html": "<p>Ann</p>",
-                                                                        "isDefault": True})
+        status, body = await server.api(
+            ann, "mailSignatures:create", {"name": "Work", "html": "<p>Ann</p>", "isDefault": True}
+        )
         assert status == 200 and body["data"]["isDefault"] is True
         status, body = await server.api(ann, "mailMessageLabels:create", {"name": "Invoices", "color": "#1677ff"})
         assert status == 200

@@ -1,4 +1,5 @@
 """An account's access token: refreshed before it expires, once, and stored encrypted."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,8 +9,7 @@ import pytest
 
 from plugin_email_manager.errors import OAuthUnavailable, TokenRefreshFailed
 from plugin_email_manager.oauth import TokenProvider
-from tests.plugin_email_manager.test_oauth_flow import (  # noqa: F401 - fixtures
-    host, link, linked_settings, oauth_provider, provider_defaults)
+from tests.plugin_email_manager.test_oauth_flow import host, link, linked_settings, oauth_provider, provider_defaults  # noqa: F401 - fixtures
 from tests.servers.net import free_port
 
 
@@ -18,18 +18,29 @@ async def add_account(host, name: str = "google") -> int:
     result = await link(host, name)
     return await host.db.fetchval(
         "INSERT INTO mail_accounts (user_id, provider, email, status, secret) VALUES ($1, $2, $3, 'ready', $4) "
-        "RETURNING id", result.user_id, result.provider, result.email, host.secrets.encrypt(result.tokens))
+        "RETURNING id",
+        result.user_id,
+        result.provider,
+        result.email,
+        host.secrets.encrypt(result.tokens),
+    )
 
 
 async def stored(host, account_id: int) -> dict:
     row = await host.db.fetchrow("SELECT status, error, secret FROM mail_accounts WHERE id = $1", account_id)
-    return {"status": row["status"], "error": row["error"], "raw": row["secret"],
-            "tokens": host.secrets.decrypt(row["secret"])}
+    return {
+        "status": row["status"],
+        "error": row["error"],
+        "raw": row["secret"],
+        "tokens": host.secrets.decrypt(row["secret"]),
+    }
 
 
 async def active(provider, token: str) -> bool:
-    async with aiohttp.ClientSession() as http, http.post(provider.urls["introspectionUrl"],
-                                                          data={"token": token}) as answer:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(provider.urls["introspectionUrl"], data={"token": token}) as answer,
+    ):
         return (await answer.json())["active"]
 
 
@@ -126,8 +137,9 @@ async def test_microsoft_accounts_name_microsoft(linked_settings, oauth_provider
 
 async def test_an_unreachable_provider_leaves_the_account_alone(linked_settings, oauth_provider):
     account = await add_account(linked_settings)
-    await linked_settings.db.execute("UPDATE mail_settings SET token_url = $1 WHERE provider = 'google'",
-                                     f"http://127.0.0.1:{free_port()}/token")
+    await linked_settings.db.execute(
+        "UPDATE mail_settings SET token_url = $1 WHERE provider = 'google'", f"http://127.0.0.1:{free_port()}/token"
+    )
     before = await stored(linked_settings, account)
     with pytest.raises(OAuthUnavailable):
         await TokenProvider(linked_settings, account)(refresh=True)

@@ -19,16 +19,27 @@ A test plays Gmail's part of the bargain: it APPENDs each message to All Mail wi
 
     proxy = GmailProxy(dovecot.port).start()   ... connect to proxy.port ...   proxy.stop()
 """
+
 from __future__ import annotations
 
 import re
 
 from tests.servers.imap_proxy import ImapProxy
 
-GMAIL_SPECIAL_USE = {"[Gmail]/All Mail": "\\All", "[Gmail]/Spam": "\\Junk", "[Gmail]/Trash": "\\Trash",
-                     "[Gmail]/Sent Mail": "\\Sent", "[Gmail]/Drafts": "\\Drafts"}
-SYSTEM_LABELS = {"GmInbox": "\\Inbox", "GmSent": "\\Sent", "GmDraft": "\\Draft", "GmImportant": "\\Important",
-                 "GmStarred": "\\Starred"}
+GMAIL_SPECIAL_USE = {
+    "[Gmail]/All Mail": "\\All",
+    "[Gmail]/Spam": "\\Junk",
+    "[Gmail]/Trash": "\\Trash",
+    "[Gmail]/Sent Mail": "\\Sent",
+    "[Gmail]/Drafts": "\\Drafts",
+}
+SYSTEM_LABELS = {
+    "GmInbox": "\\Inbox",
+    "GmSent": "\\Sent",
+    "GmDraft": "\\Draft",
+    "GmImportant": "\\Important",
+    "GmStarred": "\\Starred",
+}
 
 _GM_ITEMS = re.compile(rb" ?X-GM-(?:MSGID|THRID|LABELS)\b", re.I)
 _SPECIAL_USE = re.compile(rb" ?\\(?:All|Archive|Drafts|Flagged|Junk|Sent|Trash|Important)\b", re.I)
@@ -64,16 +75,18 @@ def _fetch(parts: list[bytes]) -> list[bytes]:
             flags = m.group(1).decode().split()
             keywords = [f for f in flags if f.startswith("Gm")]
             kept = " ".join(f for f in flags if not f.startswith("Gm")).encode()
-            parts[i] = parts[i][:m.start(1)] + kept + parts[i][m.end(1):]
+            parts[i] = parts[i][: m.start(1)] + kept + parts[i][m.end(1) :]
     if uid is None or keywords is None:
         return parts
-    labels = [SYSTEM_LABELS.get(k) or k[len("GmL-"):] for k in keywords
-              if k in SYSTEM_LABELS or k.startswith("GmL-")]
-    thread = next((int(k[len("GmThr-"):]) for k in keywords if k.startswith("GmThr-")), 10_000_000 + uid)
-    items = (b"X-GM-MSGID %d X-GM-THRID %d X-GM-LABELS (%s) "
-             % (20_000_000 + uid, thread, b" ".join(_quoted(label) for label in labels)))
+    labels = [SYSTEM_LABELS.get(k) or k[len("GmL-") :] for k in keywords if k in SYSTEM_LABELS or k.startswith("GmL-")]
+    thread = next((int(k[len("GmThr-") :]) for k in keywords if k.startswith("GmThr-")), 10_000_000 + uid)
+    items = b"X-GM-MSGID %d X-GM-THRID %d X-GM-LABELS (%s) " % (
+        20_000_000 + uid,
+        thread,
+        b" ".join(_quoted(label) for label in labels),
+    )
     m = _FETCH.match(parts[0])
-    parts[0] = parts[0][:m.end()] + items + parts[0][m.end():]
+    parts[0] = parts[0][: m.end()] + items + parts[0][m.end() :]
     return parts
 
 

@@ -8,6 +8,7 @@ IMAP is), so the sync's paths for lesser servers run against real mail. Subclass
 A response is read whole, as text, literal, text, ... (the texts end with their CRLF); a
 command passes line by line, its literals as they come (a client may wait for "+" first).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -48,8 +49,11 @@ class ImapProxy(TcpProxy):
                 pass
             finally:
                 link.cut()
-        await asyncio.gather(until_either_ends(self._commands(from_client, link.server)),
-                             until_either_ends(self._responses(from_server, link.client)))
+
+        await asyncio.gather(
+            until_either_ends(self._commands(from_client, link.server)),
+            until_either_ends(self._responses(from_server, link.client)),
+        )
 
     async def _commands(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while line := await reader.readline():

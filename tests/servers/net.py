@@ -1,4 +1,5 @@
 """Ports and waiting, shared by the server fixtures."""
+
 from __future__ import annotations
 
 import contextlib

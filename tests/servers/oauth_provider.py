@@ -15,6 +15,7 @@ thread, so that sync tests, async tests and Dovecot (its oauth2 passdb POSTs tok
 
 Everything lives in memory. Every public method may be called from any thread.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -138,9 +139,14 @@ class Validator(RequestValidator):
 
     def save_authorization_code(self, client_id, code, request, *args, **kwargs):
         self.p.codes[code["code"]] = Grant(
-            user=request.user, client_id=client_id, scopes=list(request.scopes),
-            expires_at=time.time() + self.p.code_ttl, redirect_uri=request.redirect_uri,
-            challenge=request.code_challenge, challenge_method=request.code_challenge_method)
+            user=request.user,
+            client_id=client_id,
+            scopes=list(request.scopes),
+            expires_at=time.time() + self.p.code_ttl,
+            redirect_uri=request.redirect_uri,
+            challenge=request.code_challenge,
+            challenge_method=request.code_challenge_method,
+        )
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs):
         grant = self.p.codes.get(code)
@@ -196,8 +202,14 @@ class Validator(RequestValidator):
         grant = self.p.access_tokens.get(token)
         if grant is None or grant.expires_at < time.time():
             return None
-        return {"username": grant.user, "sub": self.p.sub(grant.user), "client_id": grant.client_id,
-                "scope": " ".join(grant.scopes), "exp": int(grant.expires_at), "token_type": "Bearer"}
+        return {
+            "username": grant.user,
+            "sub": self.p.sub(grant.user),
+            "client_id": grant.client_id,
+            "scope": " ".join(grant.scopes),
+            "exp": int(grant.expires_at),
+            "token_type": "Bearer",
+        }
 
     def revoke_token(self, token, token_type_hint, request, *args, **kwargs):
         self.p.access_tokens.pop(token, None)
@@ -211,8 +223,8 @@ class OAuthProvider:
         self.port = port
         self.base_url = ""
         self.consent_user: str | None = "alice@example.test"
-        self.deny = False                   # /authorize answers error=access_denied
-        self.token_ttl = 3600               # access-token lifetime, seconds
+        self.deny = False  # /authorize answers error=access_denied
+        self.token_ttl = 3600  # access-token lifetime, seconds
         self.code_ttl = 600
         self.rotate_refresh_tokens = False  # Google keeps the refresh token; Microsoft rotates it
         self.clients: dict[str, Client] = {}
@@ -220,7 +232,7 @@ class OAuthProvider:
         self.access_tokens: dict[str, Grant] = {}
         self.refresh_tokens: dict[str, Grant] = {}
         self.token_requests: collections.Counter[str] = collections.Counter()  # by grant_type
-        self.issued: list[Grant] = []       # every access token issued, with its user and scopes
+        self.issued: list[Grant] = []  # every access token issued, with its user and scopes
         self.userinfo_requests = 0
         self._lock = threading.RLock()
         self.server = WebApplicationServer(Validator(self), token_expires_in=lambda _r: self.token_ttl)
@@ -242,13 +254,15 @@ class OAuthProvider:
     def sub(user: str) -> str:
         return hashlib.sha256(user.encode()).hexdigest()[:21]
 
-    def issue_token(self, user: str, scopes: str = "openid email", client_id: str = CLIENT_ID,
-                    ttl: float | None = None) -> str:
+    def issue_token(
+        self, user: str, scopes: str = "openid email", client_id: str = CLIENT_ID, ttl: float | None = None
+    ) -> str:
         """A live access token for ``user`` (e.g. for an XOAUTH2 login), without the flow."""
         token = generate_token()
         with self._lock:
-            self.access_tokens[token] = Grant(user, client_id, scopes.split(),
-                                              time.time() + (self.token_ttl if ttl is None else ttl))
+            self.access_tokens[token] = Grant(
+                user, client_id, scopes.split(), time.time() + (self.token_ttl if ttl is None else ttl)
+            )
         return token
 
     def revoke(self, refresh_token: str | None = None, user: str | None = None) -> None:
@@ -280,9 +294,15 @@ class OAuthProvider:
     def _add_id_token(self, token, token_handler, request):
         if "openid" in (request.scopes or []):
             now = int(time.time())
-            claims = {"iss": self.base_url, "sub": self.sub(request.user), "aud": request.client_id,
-                      "iat": now, "exp": now + self.token_ttl, "email": request.user,
-                      "preferred_username": request.user}
+            claims = {
+                "iss": self.base_url,
+                "sub": self.sub(request.user),
+                "aud": request.client_id,
+                "iat": now,
+                "exp": now + self.token_ttl,
+                "email": request.user,
+                "preferred_username": request.user,
+            }
             token["id_token"] = hs256_jwt(claims, self.clients[request.client_id].client_secret)
         return token
 
@@ -305,8 +325,9 @@ class OAuthProvider:
     @staticmethod
     def _answer(headers, body, status) -> web.Response:
         headers = {k: v for k, v in (headers or {}).items() if k.lower() != "content-type"}
-        return web.Response(body=body or b"", status=status, headers=headers,
-                            content_type="application/json" if body else None)
+        return web.Response(
+            body=body or b"", status=status, headers=headers, content_type="application/json" if body else None
+        )
 
     async def _authorize(self, request: web.Request) -> web.Response:
         uri, method, body, headers = await self._oauth_request(request)
@@ -323,7 +344,8 @@ class OAuthProvider:
                     params.append(("state", info["state"]))
                 raise web.HTTPFound(add_params_to_uri(info["redirect_uri"], params))
             headers, body, status = self.server.create_authorization_response(
-                uri, method, body, headers, scopes, {"user": self.consent_user})
+                uri, method, body, headers, scopes, {"user": self.consent_user}
+            )
         if status == 302:
             raise web.HTTPFound(headers["Location"])
         return self._answer(headers, body, status)
@@ -351,8 +373,9 @@ class OAuthProvider:
             self.userinfo_requests += 1
             valid, oauth_request = self.server.verify_request(uri, method, body, headers)
         if not valid:
-            return web.json_response({"error": "invalid_token"}, status=401,
-                                     headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            return web.json_response(
+                {"error": "invalid_token"}, status=401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+            )
         user = oauth_request.user
         return web.json_response({"sub": self.sub(user), "email": user, "email_verified": True})
 
@@ -370,9 +393,13 @@ class OAuthProvider:
     @property
     def urls(self) -> dict[str, str]:
         """The endpoints, under the names a provider's settings use."""
-        return {"authorizationUrl": f"{self.base_url}/authorize", "tokenUrl": f"{self.base_url}/token",
-                "userinfoUrl": f"{self.base_url}/userinfo", "introspectionUrl": f"{self.base_url}/introspect",
-                "revocationUrl": f"{self.base_url}/revoke"}
+        return {
+            "authorizationUrl": f"{self.base_url}/authorize",
+            "tokenUrl": f"{self.base_url}/token",
+            "userinfoUrl": f"{self.base_url}/userinfo",
+            "introspectionUrl": f"{self.base_url}/introspect",
+            "revocationUrl": f"{self.base_url}/revoke",
+        }
 
     def start(self) -> "OAuthProvider":
         sock = socket.socket()

@@ -17,6 +17,7 @@ Failure controls, each for the next matching command only where it says "next":
 as ``"421 4.3.0 Try again later"`` or ``"554 5.6.0 Rejected"`` to the next DATA), ``cut_next``
 (drop the connection at the next DATA, before answering).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -33,8 +34,9 @@ from aiosmtpd.smtp import MISSING, AuthResult, LoginPassword
 
 from tests.servers.net import free_port
 
-XOAUTH2_ERROR = base64.b64encode(json.dumps(
-    {"status": "401", "schemes": "bearer", "scope": "https://mail.google.com/"}).encode()).decode()
+XOAUTH2_ERROR = base64.b64encode(
+    json.dumps({"status": "401", "schemes": "bearer", "scope": "https://mail.google.com/"}).encode()
+).decode()
 
 
 class Delivery(tuple):
@@ -83,8 +85,9 @@ class _Handler:
             return failure
         content = envelope.original_content or envelope.content
         with sink._lock:
-            sink.messages.append(Delivery(envelope.mail_from, list(envelope.rcpt_tos), bytes(content),
-                                          _login_of(session)))
+            sink.messages.append(
+                Delivery(envelope.mail_from, list(envelope.rcpt_tos), bytes(content), _login_of(session))
+            )
             number = len(sink.messages)
         return f"250 2.0.0 Ok: queued as SINK{number}"
 
@@ -107,14 +110,18 @@ class _Handler:
         if ok:
             return AuthResult(success=True, auth_data=user)
         await server.challenge_auth(XOAUTH2_ERROR, encode_to_b64=False)  # reads the empty line
-        return AuthResult(success=False, handled=False,
-                          message="535 5.7.8 Username and Password not accepted")
+        return AuthResult(success=False, handled=False, message="535 5.7.8 Username and Password not accepted")
 
 
 class SmtpSink:
-    def __init__(self, users: dict[str, str] | None = None, tokens: dict[str, str] | None = None,
-                 validate_token: Callable[[str, str], bool] | None = None, *,
-                 hostname: str = "sink.example.test"):
+    def __init__(
+        self,
+        users: dict[str, str] | None = None,
+        tokens: dict[str, str] | None = None,
+        validate_token: Callable[[str, str], bool] | None = None,
+        *,
+        hostname: str = "sink.example.test",
+    ):
         self.host = "127.0.0.1"
         self.port = free_port()
         self.users = dict(users or {})
@@ -127,8 +134,14 @@ class SmtpSink:
         self.cut_next = False
         self._lock = threading.Lock()
         self._controller = Controller(
-            _Handler(self), hostname=self.host, port=self.port, server_hostname=hostname,
-            authenticator=self._authenticate, auth_required=False, auth_require_tls=False)
+            _Handler(self),
+            hostname=self.host,
+            port=self.port,
+            server_hostname=hostname,
+            authenticator=self._authenticate,
+            auth_required=False,
+            auth_require_tls=False,
+        )
 
     def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
         login = auth_data.login.decode("utf-8", "replace")

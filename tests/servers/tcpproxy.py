@@ -10,6 +10,7 @@ whose loop is busy awaiting the client under test still gets its bytes forwarded
     proxy.pause(); proxy.resume()   # a silent network: nothing forwarded, nothing closed
     proxy.stop()
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -51,8 +52,10 @@ class TcpProxy:
 
     def _call(self, fn, *args):
         """Runs ``fn`` on the proxy's loop and answers its result."""
+
         async def run():
             return fn(*args)
+
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(10)
 
     def start(self) -> "TcpProxy":
@@ -62,23 +65,28 @@ class TcpProxy:
             self._flowing = asyncio.Event()
             self._flowing.set()
             self._server = await asyncio.start_server(self._accept, self.host, self.port)
+
         asyncio.run_coroutine_threadsafe(listen(), self._loop).result(10)
         return self
 
     def cut_all(self) -> int:
         """Drops every live connection; answers how many."""
+
         def cut():
             links = list(self.links)
             for link in links:
                 link.cut()
             self.links.clear()
             return len(links)
+
         return self._call(cut)
 
     def cut_after_bytes(self, n: int) -> None:
         """The next accepted connection is dropped after ``n`` bytes from the server reached the client."""
+
         def arm():
             self._next_budget = n
+
         self._call(arm)
 
     def pause(self) -> None:
@@ -101,6 +109,7 @@ class TcpProxy:
             for link in list(self.links):
                 link.cut()
             self.links.clear()
+
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
@@ -126,11 +135,13 @@ class TcpProxy:
 
     async def _forward(self, link: _Link, from_client: asyncio.StreamReader, from_server: asyncio.StreamReader) -> None:
         """Both directions of one link, until either ends (a subclass may rewrite what passes)."""
-        await asyncio.gather(self._pump(from_client, link.server, link, False),
-                             self._pump(from_server, link.client, link, True))
+        await asyncio.gather(
+            self._pump(from_client, link.server, link, False), self._pump(from_server, link.client, link, True)
+        )
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, link: _Link,
-                    to_client: bool) -> None:
+    async def _pump(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, link: _Link, to_client: bool
+    ) -> None:
         try:
             while True:
                 data = await reader.read(_CHUNK)
@@ -138,7 +149,7 @@ class TcpProxy:
                     break
                 await self._flowing.wait()
                 if to_client and link.budget is not None:
-                    data = data[:link.budget]
+                    data = data[: link.budget]
                     link.budget -= len(data)
                     writer.write(data)
                     if link.budget == 0:

@@ -1,4 +1,5 @@
 """The test Dovecot's helpers do what other tests rely on."""
+
 from __future__ import annotations
 
 import imaplib
@@ -47,8 +48,9 @@ def test_bump_uidvalidity_gives_a_new_uidvalidity_and_keeps_the_mail(dovecot, ma
 
 def test_write_maildir_is_picked_up_with_flags_and_dates(dovecot, mail_user):
     address = mail_user[0]
-    dovecot.write_maildir(address, [b"Subject: %d\r\n\r\nbody\r\n" % i for i in range(10)], seen_every=5,
-                          start=1_700_000_000)
+    dovecot.write_maildir(
+        address, [b"Subject: %d\r\n\r\nbody\r\n" % i for i in range(10)], seen_every=5, start=1_700_000_000
+    )
     client = dovecot.imap(address)
     client.select("INBOX")
     _, seen = client.uid("SEARCH", "SEEN")

@@ -4,6 +4,7 @@ fresh context per test, and the real server with the demo plugin and rows to pag
 pytest-playwright's own fixtures are sync and clash with pytest-asyncio, hence ``-p no:playwright``
 (pyproject.toml) and these.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,8 +16,16 @@ from playwright.async_api import async_playwright
 from tests.servers.app import DEMO_PLUGIN, running_server
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+]
 SCREENSHOTS = Path(__file__).parent / "screenshots"  # git-ignored
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
@@ -67,10 +76,17 @@ async def server(pg_cluster):
     """
     async with running_server(pg_cluster.create_database(), plugins=(DEMO_PLUGIN,), entry_points=False) as client:
         for i in range(1, DEMO_ROWS + 1):
-            status, body = await client.api(client.root_token, "demoItems:create", {
-                "title": f"Item {i:02d}", "rank": (i * 7) % 50, "done": i % 3 == 0,
-                "dueAt": f"2024-03-{(i % 28) + 1:02d}T09:30:00Z", "tags": ["demo", f"group-{i % 4}"],
-            })
+            status, body = await client.api(
+                client.root_token,
+                "demoItems:create",
+                {
+                    "title": f"Item {i:02d}",
+                    "rank": (i * 7) % 50,
+                    "done": i % 3 == 0,
+                    "dueAt": f"2024-03-{(i % 28) + 1:02d}T09:30:00Z",
+                    "tags": ["demo", f"group-{i % 4}"],
+                },
+            )
             assert status == 200, body
         yield client
 

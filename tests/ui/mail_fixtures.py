@@ -11,6 +11,7 @@ would hold it; the app then syncs it like any other mail.
 The server's attachment limit is set low (``SERVER_LIMIT_MIB``) so that a test can reach the
 server's own 413 without building a 25 MiB upload; the page checks 25 MiB by itself first.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -48,12 +49,24 @@ class MailStack:
     async def point_google(self) -> None:
         """As root: "Google" signs in at the local provider and reads mail from the test Dovecot."""
         urls = self.oauth.urls
-        status, body = await self.client.api(self.client.root_token, "mailSettings:update", {
-            "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET, "authorizationUrl": urls["authorizationUrl"],
-            "tokenUrl": urls["tokenUrl"], "userinfoUrl": urls["userinfoUrl"],
-            "imapHost": self.dovecot.host, "imapPort": self.dovecot.port, "imapSecurity": "none",
-            "smtpHost": self.sink.host, "smtpPort": self.sink.port, "smtpSecurity": "none",
-        }, query={"filter": {"provider": "google"}})
+        status, body = await self.client.api(
+            self.client.root_token,
+            "mailSettings:update",
+            {
+                "clientId": CLIENT_ID,
+                "clientSecret": CLIENT_SECRET,
+                "authorizationUrl": urls["authorizationUrl"],
+                "tokenUrl": urls["tokenUrl"],
+                "userinfoUrl": urls["userinfoUrl"],
+                "imapHost": self.dovecot.host,
+                "imapPort": self.dovecot.port,
+                "imapSecurity": "none",
+                "smtpHost": self.sink.host,
+                "smtpPort": self.sink.port,
+                "smtpSecurity": "none",
+            },
+            query={"filter": {"provider": "google"}},
+        )
         assert status == 200, body
 
 
@@ -70,11 +83,24 @@ class Mailbox:
 
     # -- the mail server side ---------------------------------------------------------------
 
-    def deliver(self, *, subject: str, frm: str = "Bob Builder <bob@example.test>", to: str | None = None,
-                cc: str | None = None, text: str | None = "Hello there.", html: str | None = None,
-                msgid: str | None = None, in_reply_to: str | None = None, references: str | None = None,
-                date: dt.datetime | None = None, attachments: list[tuple[str, str, bytes]] = (),
-                mailbox: str = "INBOX", seen: bool = False, flagged: bool = False) -> str:
+    def deliver(
+        self,
+        *,
+        subject: str,
+        frm: str = "Bob Builder <bob@example.test>",
+        to: str | None = None,
+        cc: str | None = None,
+        text: str | None = "Hello there.",
+        html: str | None = None,
+        msgid: str | None = None,
+        in_reply_to: str | None = None,
+        references: str | None = None,
+        date: dt.datetime | None = None,
+        attachments: list[tuple[str, str, bytes]] = (),
+        mailbox: str = "INBOX",
+        seen: bool = False,
+        flagged: bool = False,
+    ) -> str:
         """APPENDs one message to this person's Dovecot mailbox; answers its Message-ID."""
         msg = EmailMessage()
         msg["From"] = frm
@@ -133,15 +159,24 @@ class Mailbox:
     def imap_form(self) -> dict:
         """The values a person types in the IMAP/SMTP form for this mailbox."""
         d, s = self.stack.dovecot, self.stack.sink
-        return {"email": self.address, "username": self.address, "password": self.password,
-                "imapHost": d.host, "imapPort": d.port, "imapSecurity": "none",
-                "smtpHost": s.host, "smtpPort": s.port, "smtpSecurity": "none"}
+        return {
+            "email": self.address,
+            "username": self.address,
+            "password": self.password,
+            "imapHost": d.host,
+            "imapPort": d.port,
+            "imapSecurity": "none",
+            "smtpHost": s.host,
+            "smtpPort": s.port,
+            "smtpSecurity": "none",
+        }
 
     async def link(self) -> int:
         """Adds the IMAP account through the API and waits for its first sync (for tests that
         are not about linking)."""
-        status, body = await self.api("mailAccounts:create", {"provider": "imap", **self.imap_form(),
-                                                              "displayName": "Alice Example"})
+        status, body = await self.api(
+            "mailAccounts:create", {"provider": "imap", **self.imap_form(), "displayName": "Alice Example"}
+        )
         assert status == 200, body
         self.account_id = body["data"]["id"]
         await self.wait_ready()

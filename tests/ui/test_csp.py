@@ -10,6 +10,7 @@ pop-up, which closes itself, still reports), and every console line "Refused to 
 The walk ends by checking that the listener is live: a script the test itself puts inline must be
 refused and reported.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -45,8 +46,14 @@ class Violations:
         await context.expose_binding("__cspViolation", lambda source, report: self.reports.append(report))
         await context.add_init_script(LISTENER)
         # the context's console has every page's lines, the OAuth pop-up's and the frames' too
-        context.on("console", lambda m: self.console.append(m.text) if "Content Security Policy" in m.text
-                   or m.text.startswith("Refused to") else None)
+        context.on(
+            "console",
+            lambda m: (
+                self.console.append(m.text)
+                if "Content Security Policy" in m.text or m.text.startswith("Refused to")
+                else None
+            ),
+        )
 
     def all(self) -> list:
         return [*self.reports, *self.console]
@@ -69,8 +76,13 @@ def page_policy(value: str) -> dict[str, str]:
 async def test_pages_and_files_carry_the_security_headers(mailbox):
     base = mailbox.stack.base_url
     async with aiohttp.ClientSession() as http:
-        for path in ("/signin", "/admin", "/admin/mail", "/admin/collections/users",
-                     "/api/mailAccounts:oauthCallback?state=forged&code=x"):
+        for path in (
+            "/signin",
+            "/admin",
+            "/admin/mail",
+            "/admin/collections/users",
+            "/api/mailAccounts:oauthCallback?state=forged&code=x",
+        ):
             async with http.get(base + path, allow_redirects=False) as answer:
                 assert answer.content_type == "text/html", path
                 policy = page_policy(answer.headers["Content-Security-Policy"])
@@ -80,8 +92,13 @@ async def test_pages_and_files_carry_the_security_headers(mailbox):
                 assert "unsafe-inline" not in policy.get("style-src", "") and "unsafe-eval" not in str(policy)
                 assert answer.headers["X-Content-Type-Options"] == "nosniff"
                 assert answer.headers["Referrer-Policy"] in ("same-origin", "no-referrer")
-        for path in ("/static/js/shell.js", "/static/css/app.css", "/static/plugins/email_manager/mail.js",
-                     "/api/health", "/api/mailAccounts:list"):
+        for path in (
+            "/static/js/shell.js",
+            "/static/css/app.css",
+            "/static/plugins/email_manager/mail.js",
+            "/api/health",
+            "/api/mailAccounts:list",
+        ):
             async with http.get(base + path) as answer:
                 assert answer.headers["X-Content-Type-Options"] == "nosniff", path
 
@@ -98,9 +115,11 @@ def newsletter(mailbox, remote_base: str) -> None:
         '<table style="width:100%;background:#f0f5ff"><tr><td style="padding:16px;color:#1d39c4">'
         '<h1 style="font-size:22px">Spring is here</h1><p>Our <b>new logo</b>:</p>'
         '<img src="cid:logo@corp.example" alt="logo" width="2" height="2">'
-        '<blockquote>Quoted words</blockquote><pre>code</pre>'
+        "<blockquote>Quoted words</blockquote><pre>code</pre>"
         f'<p><img src="{remote_base}/spring.png" alt="A spring photo"></p>'
-        '<p><a href="https://corp.example/more">Read more</a></p></td></tr></table>', subtype="html")
+        '<p><a href="https://corp.example/more">Read more</a></p></td></tr></table>',
+        subtype="html",
+    )
     msg.get_payload()[1].add_related(PNG, "image", "png", cid="<logo@corp.example>", filename="logo.png")
     mailbox.deliver_raw(msg.as_bytes())
 
@@ -150,8 +169,9 @@ async def test_a_walk_through_every_page_refuses_nothing(page, mailbox, remote):
     await popup.wait_for_event("close", timeout=30_000)
     await expect(page.locator("ec-toasts")).to_contain_text("Account linked")
     settings = page.get_by_role("dialog", name="Account settings")
-    await expect(settings.locator(".mail-account [data-status]")).to_have_attribute("data-status", "ready",
-                                                                                   timeout=20_000)
+    await expect(settings.locator(".mail-account [data-status]")).to_have_attribute(
+        "data-status", "ready", timeout=20_000
+    )
     await screenshot(page, "csp-account-settings-1280", full_page=False)
     await settings.get_by_role("button", name="Close").click()
     await mailbox.wait_ready()
@@ -198,8 +218,9 @@ async def test_a_walk_through_every_page_refuses_nothing(page, mailbox, remote):
     assert page.errors == []
 
     # the listener is live: a script put inline by the test itself is refused and reported
-    await page.evaluate("document.body.append(Object.assign(document.createElement('script'), "
-                        "{textContent: 'window.__ran = 1'}))")
+    await page.evaluate(
+        "document.body.append(Object.assign(document.createElement('script'), {textContent: 'window.__ran = 1'}))"
+    )
     for _ in range(50):
         if violations.reports:
             break

@@ -8,6 +8,7 @@ Why a real server: Playwright does not report the requests of a sandboxed ``srcd
 remote host is a recording HTTP server on another loopback address (127.0.0.2), which the app
 (on 127.0.0.1) treats like any other host. Requests of the page itself are watched by ``route``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -27,8 +28,9 @@ from playwright.async_api import expect
 from tests.ui.conftest import screenshot
 from tests.ui.mail_fixtures import dovecot, mail_stack, mailbox, oauth_provider, smtp_sink  # noqa: F401 - fixtures
 
-PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAYAAABytg0kAAAAEklEQVR42mP8z8DwnwEIGGEMAD7QA/0n"
-                       "A6f8AAAAAElFTkSuQmCC")  # 2x2
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAYAAABytg0kAAAAEklEQVR42mP8z8DwnwEIGGEMAD7QA/0nA6f8AAAAAElFTkSuQmCC"
+)  # 2x2
 FLAG = "window.__pwned = (window.__pwned || 0) + 1; console.log('PWNED')"
 
 
@@ -101,9 +103,16 @@ def hostile(base: str) -> dict[str, str]:
     }
 
 
-KINDS = {"Script tags": "Script tags below.", "Event handlers": "hover me", "Javascript URLs": "click me",
-         "SVG": "SVG below.", "CSS expressions": "styled", "Forms": "A form below.",
-         "Meta refresh": "Meta refresh above.", "Remote images": "A tracking pixel"}
+KINDS = {
+    "Script tags": "Script tags below.",
+    "Event handlers": "hover me",
+    "Javascript URLs": "click me",
+    "SVG": "SVG below.",
+    "CSS expressions": "styled",
+    "Forms": "A form below.",
+    "Meta refresh": "Meta refresh above.",
+    "Remote images": "A tracking pixel",
+}
 
 
 async def seed_conversation(mailbox, base: str) -> None:
@@ -111,11 +120,19 @@ async def seed_conversation(mailbox, base: str) -> None:
     now = dt.datetime.now(dt.timezone.utc)
     previous = None
     for i, (kind, html) in enumerate(hostile(base).items()):
-        previous = mailbox.deliver(subject="Hostile mail", frm="Mallory <mallory@evil.example>", html=html,
-                                   text=f"{kind} (text part)", in_reply_to=previous,
-                                   date=now - dt.timedelta(minutes=len(KINDS) - i))
-    mailbox.deliver(subject="Plain text tricks", frm="Mallory <mallory@evil.example>",
-                    text=f"<script>{FLAG}</script> and <b>not bold</b>, see {base}/page?a=1&b=2.")
+        previous = mailbox.deliver(
+            subject="Hostile mail",
+            frm="Mallory <mallory@evil.example>",
+            html=html,
+            text=f"{kind} (text part)",
+            in_reply_to=previous,
+            date=now - dt.timedelta(minutes=len(KINDS) - i),
+        )
+    mailbox.deliver(
+        subject="Plain text tricks",
+        frm="Mallory <mallory@evil.example>",
+        text=f"<script>{FLAG}</script> and <b>not bold</b>, see {base}/page?a=1&b=2.",
+    )
     await mailbox.link()
 
 
@@ -179,8 +196,20 @@ async def test_hostile_html_runs_nothing_and_loads_nothing_remote(page, mailbox,
         assert '<base target="_blank">' in srcdoc
         body = messages.nth(i).frame_locator("iframe")
         # (the head holds our own <style> and CSP <meta>; nothing of the mail's)
-        for tag in ("script", "svg", "math", "form", "input", "iframe", "object", "embed", "body style", "link",
-                    "meta[http-equiv='refresh']", "base[href]"):
+        for tag in (
+            "script",
+            "svg",
+            "math",
+            "form",
+            "input",
+            "iframe",
+            "object",
+            "embed",
+            "body style",
+            "link",
+            "meta[http-equiv='refresh']",
+            "base[href]",
+        ):
             await expect(body.locator(tag)).to_have_count(0)
         for anchor in await body.locator("a[href]").all():
             assert (await anchor.get_attribute("href")).startswith(("https://", "http://", "mailto:"))
@@ -195,8 +224,9 @@ async def test_hostile_html_runs_nothing_and_loads_nothing_remote(page, mailbox,
     await messages.nth(2).frame_locator("iframe").get_by_text("mixed case").click()
     await page.wait_for_timeout(1500)
     assert page.url.startswith(mailbox.stack.base_url + "/admin/mail/thread/")
-    assert all(f.url in ("about:srcdoc", "about:blank") or f.url.startswith(mailbox.stack.base_url)
-               for f in page.frames)
+    assert all(
+        f.url in ("about:srcdoc", "about:blank") or f.url.startswith(mailbox.stack.base_url) for f in page.frames
+    )
 
     assert await watch.flags() == [None] * len(page.frames)
     assert await watch.origins() == ["null"] * len(KINDS)
@@ -244,13 +274,16 @@ async def test_the_frame_alone_contains_unsanitized_html(page, mailbox, remote):
     await mailbox.sign_in(page)
     await expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
     raw = "".join(hostile(remote.base).values())
-    await page.evaluate("""async (raw) => {
+    await page.evaluate(
+        """async (raw) => {
         const { htmlFrame } = await import('/static/plugins/email_manager/frame.js');
         const f = htmlFrame(raw, { title: 'raw' });
         f.el.id = 'raw-frame';
         document.querySelector('.mail-main').prepend(f.el);
         f.measure();
-    }""", raw)
+    }""",
+        raw,
+    )
     frame = page.frame_locator("#raw-frame iframe")
     await expect(frame.locator("body")).to_contain_text("Script tags below.")
     await frame.get_by_text("hover me").hover()
@@ -268,8 +301,9 @@ async def test_inline_images_show_through_signed_urls_without_a_cookie(page, mai
     msg["From"], msg["To"], msg["Subject"] = "Dana <dana@corp.example>", mailbox.address, "Our new logo"
     msg["Message-ID"] = make_msgid(domain="corp.example")
     msg.set_content("Our new logo (see the HTML part).")
-    msg.add_alternative('<p>Our new logo:</p><img src="cid:logo@corp.example" alt="logo" width="2" height="2">',
-                        subtype="html")
+    msg.add_alternative(
+        '<p>Our new logo:</p><img src="cid:logo@corp.example" alt="logo" width="2" height="2">', subtype="html"
+    )
     msg.get_payload()[1].add_related(PNG, "image", "png", cid="<logo@corp.example>", filename="logo.png")
     mailbox.deliver_raw(msg.as_bytes())
     await mailbox.link()

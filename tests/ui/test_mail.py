@@ -1,5 +1,6 @@
 """The email center in a real Chromium, against the real server, a real Dovecot and the SMTP sink:
 every step of PRODUCT.md as a person does it (issue 7's acceptance list)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,8 +11,7 @@ from email.utils import make_msgid
 from playwright.async_api import expect
 
 from tests.ui.conftest import screenshot
-from tests.ui.mail_fixtures import (  # noqa: F401 - fixtures
-    SERVER_LIMIT_MIB, dovecot, mail_stack, mailbox, oauth_provider, smtp_sink)
+from tests.ui.mail_fixtures import SERVER_LIMIT_MIB, dovecot, mail_stack, mailbox, oauth_provider, smtp_sink  # noqa: F401 - fixtures
 
 MIB = 1024 * 1024
 
@@ -52,16 +52,34 @@ async def seeded(mailbox, page=None):
     """A small inbox: a conversation of three (one of them sent), a flagged report with a PDF, a
     read newsletter; linked through the API, then the page opened on it."""
     now = dt.datetime.now(dt.timezone.utc)
-    lunch = mailbox.deliver(subject="Lunch on Thursday?", text="Shall we have lunch on Thursday at noon?",
-                            date=now - dt.timedelta(hours=3))
-    mailbox.deliver(subject="Re: Lunch on Thursday?", frm=f"Alice <{mailbox.address}>",
-                    to="Bob Builder <bob@example.test>",
-                    text="Sure, where?", in_reply_to=lunch, mailbox="Sent", seen=True, date=now - dt.timedelta(hours=2))
-    mailbox.deliver(subject="Re: Lunch on Thursday?", text="The Italian place on Main street.", in_reply_to=lunch,
-                    references=lunch, cc="Carol <carol@example.test>", date=now - dt.timedelta(hours=1))
-    mailbox.deliver(subject="Quarterly report", frm="Dana Finance <dana@corp.example>", flagged=True,
-                    html="<h2>Q3</h2><p>Revenue is <b>up 12%</b>.</p>",
-                    attachments=[("report.pdf", "application/pdf", b"%PDF-1.4 " + b"x" * 20_000)])
+    lunch = mailbox.deliver(
+        subject="Lunch on Thursday?", text="Shall we have lunch on Thursday at noon?", date=now - dt.timedelta(hours=3)
+    )
+    mailbox.deliver(
+        subject="Re: Lunch on Thursday?",
+        frm=f"Alice <{mailbox.address}>",
+        to="Bob Builder <bob@example.test>",
+        text="Sure, where?",
+        in_reply_to=lunch,
+        mailbox="Sent",
+        seen=True,
+        date=now - dt.timedelta(hours=2),
+    )
+    mailbox.deliver(
+        subject="Re: Lunch on Thursday?",
+        text="The Italian place on Main street.",
+        in_reply_to=lunch,
+        references=lunch,
+        cc="Carol <carol@example.test>",
+        date=now - dt.timedelta(hours=1),
+    )
+    mailbox.deliver(
+        subject="Quarterly report",
+        frm="Dana Finance <dana@corp.example>",
+        flagged=True,
+        html="<h2>Q3</h2><p>Revenue is <b>up 12%</b>.</p>",
+        attachments=[("report.pdf", "application/pdf", b"%PDF-1.4 " + b"x" * 20_000)],
+    )
     mailbox.deliver(subject="Weekly digest", frm="News <news@example.org>", text="What happened this week.", seen=True)
     await mailbox.link()
     if page is not None:
@@ -150,8 +168,9 @@ async def test_link_google_in_a_popup_then_relink_after_an_error(page, mailbox):
     provider.revoke(user=mailbox.address)
     provider.expire_access_tokens()
     await page.get_by_role("button", name=re.compile("Refresh")).click()
-    await expect(page.locator(".mail-account-item .mail-status-dot")).to_have_class(re.compile("mail-status-error"),
-                                                                                    timeout=20_000)
+    await expect(page.locator(".mail-account-item .mail-status-dot")).to_have_class(
+        re.compile("mail-status-error"), timeout=20_000
+    )
     await page.get_by_role("button", name="Account settings").click()
     settings = page.get_by_role("dialog", name="Account settings")
     await expect(account.locator("[data-status]")).to_have_attribute("data-status", "error")
@@ -223,6 +242,7 @@ async def test_read_state_with_the_toolbar_and_refresh(page, mailbox):
     async def slow_sync(route):
         await asyncio.sleep(0.6)
         await route.continue_()
+
     await page.route("**/api/mailAccounts:sync*", slow_sync)
     mailbox.deliver(subject="Fresh news", frm="Eve <eve@example.test>", text="Just arrived.")
     refresh = page.get_by_role("button", name=re.compile("Refresh"))
@@ -295,9 +315,14 @@ def _header(delivery, name: str) -> str:
 async def test_reply_reply_all_and_forward_reach_the_smtp_server(page, mailbox):
     sink = mailbox.stack.sink
     original = make_msgid(domain="example.test")
-    mailbox.deliver(subject="Budget 2025", frm="Bob Builder <bob@example.test>", cc="Carol <carol@example.test>",
-                    msgid=original, text="Here is the budget. Comments?",
-                    attachments=[("budget.csv", "text/csv", b"item,amount\nrent,1000\n")])
+    mailbox.deliver(
+        subject="Budget 2025",
+        frm="Bob Builder <bob@example.test>",
+        cc="Carol <carol@example.test>",
+        msgid=original,
+        text="Here is the budget. Comments?",
+        attachments=[("budget.csv", "text/csv", b"item,amount\nrent,1000\n")],
+    )
     await mailbox.link()
     await mailbox.sign_in(page)
     await row(page, "Budget 2025").locator("a").click()
@@ -375,7 +400,8 @@ async def test_write_a_new_message_with_an_attachment_and_the_limits(page, mailb
     await compose.get_by_role("button", name="Bold").click()
     await body.press_sequentially(" the slides are attached.")
     await compose.locator("input[type=file]").set_input_files(
-        {"name": "slides.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.7 " + b"s" * 150_000})
+        {"name": "slides.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.7 " + b"s" * 150_000}
+    )
     await expect(compose.locator(".mail-compose-file")).to_contain_text("slides.pdf")
     await expect(compose.locator(".mail-compose-file")).to_contain_text("146 KB")
 
@@ -412,7 +438,8 @@ async def test_write_a_new_message_with_an_attachment_and_the_limits(page, mailb
     await compose.get_by_label("To", exact=True).fill("dave@example.test")
     await compose.get_by_label("Subject").fill("Big one")
     await compose.locator("input[type=file]").set_input_files(
-        {"name": "video.mp4", "mimeType": "video/mp4", "buffer": b"\1" * ((SERVER_LIMIT_MIB + 1) * MIB)})
+        {"name": "video.mp4", "mimeType": "video/mp4", "buffer": b"\1" * ((SERVER_LIMIT_MIB + 1) * MIB)}
+    )
     await compose.get_by_role("button", name="Send", exact=True).click()
     await expect(compose.get_by_role("alert")).to_contain_text(f"the limit is {SERVER_LIMIT_MIB} MiB per message")
     assert len(sink.messages) == 1
@@ -458,8 +485,13 @@ async def test_a_saved_draft_is_edited_and_sent_later(page, mailbox):
 async def test_pages_and_dates(page, mailbox):
     now = dt.datetime.now(dt.timezone.utc)
     for i in range(23):
-        mailbox.deliver(subject=f"Ticket #{i:02d}", frm="Helpdesk <help@example.test>", text=f"Ticket {i}",
-                        date=now - dt.timedelta(days=40 * i), seen=True)
+        mailbox.deliver(
+            subject=f"Ticket #{i:02d}",
+            frm="Helpdesk <help@example.test>",
+            text=f"Ticket {i}",
+            date=now - dt.timedelta(days=40 * i),
+            seen=True,
+        )
     await mailbox.link()
     await mailbox.sign_in(page)
     await expect(page.get_by_test_id("range")).to_have_text("1–20 of 23")
@@ -629,12 +661,19 @@ async def test_a_message_being_written_saves_itself_as_a_draft(page, mailbox):
 
 async def test_compose_puts_in_the_default_signature_and_a_template(page, mailbox):
     await seeded(mailbox, page)
-    status, body = await mailbox.api("mailSignatures:create", {
-        "name": "Work", "isDefault": True,
-        "html": '<p>Alice Example<br>Example Corp</p><img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>'})
+    status, body = await mailbox.api(
+        "mailSignatures:create",
+        {
+            "name": "Work",
+            "isDefault": True,
+            "html": '<p>Alice Example<br>Example Corp</p><img src=x onerror="window.__pwned=1">'
+            "<script>window.__pwned=1</script>",
+        },
+    )
     assert status == 200 and "onerror" not in body["data"]["html"] and "script" not in body["data"]["html"]
-    status, _ = await mailbox.api("mailTemplates:create", {"name": "Thanks", "subject": "Thank you",
-                                                            "html": "<p>Thanks a lot for your help!</p>"})
+    status, _ = await mailbox.api(
+        "mailTemplates:create", {"name": "Thanks", "subject": "Thank you", "html": "<p>Thanks a lot for your help!</p>"}
+    )
     assert status == 200
     compose = await write_email(page)
     body_box = compose.get_by_role("textbox", name="Message body")

@@ -1,5 +1,6 @@
 """Sending later in a real Chromium: "Send later" in compose, the Scheduled view with Cancel and
 Edit, and "Sending… Undo" after Send (plugin_email_manager/ui/later.js), at 1280x800 and 390 px."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,8 +9,7 @@ import re
 from playwright.async_api import expect
 
 from tests.ui.conftest import screenshot
-from tests.ui.mail_fixtures import (  # noqa: F401 - fixtures
-    dovecot, mail_stack, mailbox, oauth_provider, smtp_sink)
+from tests.ui.mail_fixtures import dovecot, mail_stack, mailbox, oauth_provider, smtp_sink  # noqa: F401 - fixtures
 
 
 def row(page, subject: str):
@@ -73,8 +73,9 @@ async def test_send_later_then_cancel_and_edit_in_the_scheduled_view(page, mailb
     await expect(row(page, "Agenda for Monday")).to_have_count(0, timeout=10_000)
     await page.get_by_role("button", name=re.compile("^Drafts")).click()
     await expect(row(page, "Agenda for Monday")).to_have_count(1)
-    status, body = await mailbox.api("mailMessages:list", query={"filter": {"subject": "Agenda for Monday"}},
-                                     method="GET")
+    status, body = await mailbox.api(
+        "mailMessages:list", query={"filter": {"subject": "Agenda for Monday"}}, method="GET"
+    )
     assert [(m["type"], m["outbox"]) for m in body["data"]] == [("drafts", "draft")], body
     assert copies(sink, "Agenda for Monday") == 0
     assert page.errors == []

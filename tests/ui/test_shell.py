@@ -1,4 +1,5 @@
 """The admin shell in a real browser against the real server (demo plugin, 45 demo items)."""
+
 from __future__ import annotations
 
 import re
@@ -119,8 +120,9 @@ async def test_sign_in_page_through_sort_and_filter(page, server):
     await expect(page.get_by_test_id("range")).to_have_text(f"1–20 of {DEMO_ROWS}")
 
     # the badge follows the server live (the SSE stream), without a reload
-    status, body = await server.api(server.root_token, "demoItems:update", {"done": True},
-                                    query={"filter": {"title": "Item 01"}})
+    status, body = await server.api(
+        server.root_token, "demoItems:update", {"done": True}, query={"filter": {"title": "Item 01"}}
+    )
     assert status == 200, body
     root_id = (await server.api(server.root_token, "app:shell", method="GET"))[1]["data"]["user"]["id"]
     await server.host.badges_changed(root_id)

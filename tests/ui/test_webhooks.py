@@ -1,4 +1,5 @@
 """The webhook settings in the browser: add a webhook, send a test, see the delivery (1280x800)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,8 +9,7 @@ from aiohttp import web
 from playwright.async_api import expect
 
 from tests.ui.conftest import screenshot
-from tests.ui.mail_fixtures import (  # noqa: F401 - fixtures
-    dovecot, mail_stack, mailbox, oauth_provider, smtp_sink)
+from tests.ui.mail_fixtures import dovecot, mail_stack, mailbox, oauth_provider, smtp_sink  # noqa: F401 - fixtures
 
 
 async def receiver(got: list):
@@ -29,8 +29,9 @@ async def receiver(got: list):
 async def test_add_a_webhook_send_a_test_and_see_the_delivery(page, mailbox):
     client = mailbox.stack.client
     # the receiver is on this machine: root allows private addresses for this server
-    status, body = await client.api(client.root_token, "mailSettings:create",
-                                    {"provider": "general", "values": {"webhook_allow_private": True}})
+    status, body = await client.api(
+        client.root_token, "mailSettings:create", {"provider": "general", "values": {"webhook_allow_private": True}}
+    )
     assert status == 200, body
     await asyncio.sleep(0.5)
     got: list = []

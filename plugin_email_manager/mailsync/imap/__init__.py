@@ -27,6 +27,7 @@ of the file (``tests/plugin_email_manager/test_imap_layers.py`` holds them to it
 and this package's ``__init__`` last, naming what the rest of the plugin uses. Nothing here
 imports aiohttp: the client knows nothing of HTTP.
 """
+
 from __future__ import annotations
 
 # The errors live in the plugin's one error tree (each with its ``code`` and HTTP status); they
@@ -39,8 +40,17 @@ from plugin_email_manager.mailsync.imap.session import ImapSession, SelectInfo, 
 from plugin_email_manager.mailsync.imap.wire import ProtocolError
 
 __all__ = [
-    "connect", "ImapSession", "SelectInfo",
-    "Folder", "folder_type", "FetchedMessage", "FlagUpdate",
-    "encode_mutf7", "search_date",
-    "ImapUnavailable", "ImapCommandFailed", "MailAuthFailed", "ProtocolError",
+    "connect",
+    "ImapSession",
+    "SelectInfo",
+    "Folder",
+    "folder_type",
+    "FetchedMessage",
+    "FlagUpdate",
+    "encode_mutf7",
+    "search_date",
+    "ImapUnavailable",
+    "ImapCommandFailed",
+    "MailAuthFailed",
+    "ProtocolError",
 ]

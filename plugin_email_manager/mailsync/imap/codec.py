@@ -3,6 +3,7 @@
 Pure functions both ways (a command's arguments out, a response's values in), with no I/O, so
 that the layers above and the sync engine (``search_date``) share one spelling of each format.
 """
+
 from __future__ import annotations
 
 import base64
@@ -38,7 +39,7 @@ def uid_set(uids: Iterable[int] | str) -> str:
 def uid_batches(uids: Iterable[int], size: int) -> list[str]:
     """UIDs in commands of at most ``size`` UIDs each, in the order given (newest first stays so)."""
     ordered = list(dict.fromkeys(int(u) for u in uids))
-    return [uid_set(ordered[i:i + size]) for i in range(0, len(ordered), size)]
+    return [uid_set(ordered[i : i + size]) for i in range(0, len(ordered), size)]
 
 
 def parse_uid_set(text: str | bytes) -> list[int]:
@@ -73,7 +74,7 @@ def decode_mutf7(raw: bytes | str) -> str:
         if end < 0:  # malformed: keep it as it came
             out.append(text[amp:])
             break
-        chunk = text[amp + 1:end]
+        chunk = text[amp + 1 : end]
         if not chunk:
             out.append("&")
         else:
@@ -82,7 +83,7 @@ def decode_mutf7(raw: bytes | str) -> str:
             try:
                 out.append(base64.b64decode(b64).decode("utf-16-be"))
             except (ValueError, UnicodeDecodeError):
-                out.append(text[amp:end + 1])
+                out.append(text[amp : end + 1])
         i = end + 1
     return "".join(out)
 
@@ -169,9 +170,10 @@ def format_internaldate(when: datetime) -> bytes:
     offset = int(utcoffset.total_seconds()) // 60
     sign = "-" if offset < 0 else "+"
     offset = abs(offset)
-    return (f'"{when.day:02d}-{MONTHS[when.month - 1]}-{when.year:04d} '
-            f'{when.hour:02d}:{when.minute:02d}:{when.second:02d} {sign}{offset // 60:02d}{offset % 60:02d}"'
-            ).encode("ascii")
+    return (
+        f'"{when.day:02d}-{MONTHS[when.month - 1]}-{when.year:04d} '
+        f'{when.hour:02d}:{when.minute:02d}:{when.second:02d} {sign}{offset // 60:02d}{offset % 60:02d}"'
+    ).encode("ascii")
 
 
 def search_date(when: date) -> str:

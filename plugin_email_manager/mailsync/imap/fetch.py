@@ -4,6 +4,7 @@ The message bodies come through ``ImapSession.fetch_messages`` (``session.py``),
 ``UID FETCH`` commands in flight and hands each message on as soon as it has been read, so memory
 holds about one message plus the stream's read-ahead, whatever the mailbox's size.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -89,7 +90,13 @@ def fetched_message(attrs: dict) -> FetchedMessage | None:
     if raw is None or uid is None:
         return None
     return FetchedMessage(
-        uid=uid, flags=_flags(attrs.get(b"FLAGS")), internaldate=parse_internaldate(attrs.get(b"INTERNALDATE")),
-        size=_int(attrs.get(b"RFC822.SIZE")) or len(raw), modseq=_int(attrs.get(b"MODSEQ")), raw=raw,
-        gm_msgid=_int(attrs.get(b"X-GM-MSGID")), gm_thrid=_int(attrs.get(b"X-GM-THRID")),
-        gm_labels=_labels(attrs) or [])
+        uid=uid,
+        flags=_flags(attrs.get(b"FLAGS")),
+        internaldate=parse_internaldate(attrs.get(b"INTERNALDATE")),
+        size=_int(attrs.get(b"RFC822.SIZE")) or len(raw),
+        modseq=_int(attrs.get(b"MODSEQ")),
+        raw=raw,
+        gm_msgid=_int(attrs.get(b"X-GM-MSGID")),
+        gm_thrid=_int(attrs.get(b"X-GM-THRID")),
+        gm_labels=_labels(attrs) or [],
+    )

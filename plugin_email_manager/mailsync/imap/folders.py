@@ -4,6 +4,7 @@ A folder's kind comes from its SPECIAL-USE attribute (RFC 6154) when the server 
 from the names that common servers and clients use, in several languages. Read from parsed
 values only, no connection: the sync engine asks ``folder_type`` of folders it has stored.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,24 +12,82 @@ from dataclasses import dataclass, field
 from plugin_email_manager.mailsync.imap.codec import decode_mutf7
 
 SPECIAL_USE_TYPES = {
-    "\\sent": "sent", "\\drafts": "drafts", "\\trash": "trash", "\\junk": "junk",
+    "\\sent": "sent",
+    "\\drafts": "drafts",
+    "\\trash": "trash",
+    "\\junk": "junk",
     # Gmail's "All Mail" holds every message, the inbox's too: callers that sync it next to the
     # inbox must tell copies apart (X-GM-MSGID); it is reported as an archive.
-    "\\archive": "archive", "\\all": "archive",
+    "\\archive": "archive",
+    "\\all": "archive",
 }
 
 _NAMES = {
-    "sent": ["sent", "sent items", "sent mail", "sent messages", "gesendet", "gesendete objekte",
-             "gesendete elemente", "envoyés", "éléments envoyés", "enviados", "elementos enviados",
-             "posta inviata", "inviata", "verzonden", "verzonden items", "skickat", "wysłane"],
-    "drafts": ["drafts", "draft", "entwürfe", "brouillons", "borradores", "bozze", "concepten", "utkast",
-               "kopie robocze"],
-    "trash": ["trash", "deleted items", "deleted messages", "deleted", "bin", "papierkorb",
-              "gelöschte objekte", "gelöschte elemente", "corbeille", "éléments supprimés", "papelera",
-              "elementos eliminados", "cestino", "prullenbak", "verwijderde items", "papperskorgen", "kosz"],
-    "junk": ["junk", "junk e-mail", "junk email", "junk mail", "spam", "bulk mail", "spamverdacht",
-             "junk-e-mail", "courrier indésirable", "indésirables", "correo no deseado", "posta indesiderata",
-             "ongewenste e-mail", "skräppost"],
+    "sent": [
+        "sent",
+        "sent items",
+        "sent mail",
+        "sent messages",
+        "gesendet",
+        "gesendete objekte",
+        "gesendete elemente",
+        "envoyés",
+        "éléments envoyés",
+        "enviados",
+        "elementos enviados",
+        "posta inviata",
+        "inviata",
+        "verzonden",
+        "verzonden items",
+        "skickat",
+        "wysłane",
+    ],
+    "drafts": [
+        "drafts",
+        "draft",
+        "entwürfe",
+        "brouillons",
+        "borradores",
+        "bozze",
+        "concepten",
+        "utkast",
+        "kopie robocze",
+    ],
+    "trash": [
+        "trash",
+        "deleted items",
+        "deleted messages",
+        "deleted",
+        "bin",
+        "papierkorb",
+        "gelöschte objekte",
+        "gelöschte elemente",
+        "corbeille",
+        "éléments supprimés",
+        "papelera",
+        "elementos eliminados",
+        "cestino",
+        "prullenbak",
+        "verwijderde items",
+        "papperskorgen",
+        "kosz",
+    ],
+    "junk": [
+        "junk",
+        "junk e-mail",
+        "junk email",
+        "junk mail",
+        "spam",
+        "bulk mail",
+        "spamverdacht",
+        "junk-e-mail",
+        "courrier indésirable",
+        "indésirables",
+        "correo no deseado",
+        "posta indesiderata",
+        "ongewenste e-mail",
+        "skräppost",
+    ],
     "archive": ["archive", "archives", "archiv", "archief", "archivio", "archivo", "arkiv", "all mail"],
 }
 NAME_TYPES = {name: kind for kind, names in _NAMES.items() for name in names}
@@ -50,7 +109,7 @@ class Folder:
 
 
 def folder_type(folder: Folder) -> str:
-    """"inbox", "sent", "drafts", "trash", "junk", "archive" or "other"."""
+    """ "inbox", "sent", "drafts", "trash", "junk", "archive" or "other"."""
     if folder.name.upper() == "INBOX":
         return "inbox"
     for flag in (folder.special_use, *folder.flags):
@@ -76,6 +135,7 @@ def parse_list(values: list) -> Folder | None:
     if not isinstance(raw_name, bytes):
         return None
     name = decode_mutf7(raw_name)
-    special = next((f for f in flags if f.lower() in SPECIAL_USE_TYPES or f.lower() in ("\\flagged", "\\important")),
-                   None)
+    special = next(
+        (f for f in flags if f.lower() in SPECIAL_USE_TYPES or f.lower() in ("\\flagged", "\\important")), None
+    )
     return Folder(name=name, delimiter=delimiter, flags=flags, special_use=special)

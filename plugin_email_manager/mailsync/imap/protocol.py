@@ -13,6 +13,7 @@ the RFC 5530 codes that mean "not now"). XOAUTH2 is done here rather than with a
 for an empty line, which aioimaplib never sends, so the call hung until its timeout. Here the
 empty line is sent, the NO read, and the refusal raised at once.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -105,8 +106,12 @@ class ImapConnection:
     def _failed(self, r: Response, command: bytes) -> ImapCommandFailed:
         words = command.split(b" ")
         verb = b" ".join(words[:2] if words[0] == b"UID" else words[:1]).decode("ascii", "replace").strip()
-        return ImapCommandFailed(f"The IMAP server {self.where} answered {r.name} to {verb}: {r.text}",
-                                 server="imap", responseCode=r.code, serverText=r.text)
+        return ImapCommandFailed(
+            f"The IMAP server {self.where} answered {r.name} to {verb}: {r.text}",
+            server="imap",
+            responseCode=r.code,
+            serverText=r.text,
+        )
 
     def _broken(self, e: BaseException) -> None:
         """After a failure: keep the connection only when the server's answer was read whole."""
@@ -121,8 +126,9 @@ class ImapConnection:
             if r.kind == "tagged":
                 self._inflight.discard(r.tag)
 
-    async def _run(self, *parts: bytes | Literal, on_continuation: Callable[[str], bytes] | None = None,
-                   own_changes: bool = False) -> tuple[Response, list[Response]]:
+    async def _run(
+        self, *parts: bytes | Literal, on_continuation: Callable[[str], bytes] | None = None, own_changes: bool = False
+    ) -> tuple[Response, list[Response]]:
         """Sends one command; answers its tagged OK and the untagged responses that came with it."""
         async with self._lock:
             self._own_changes = own_changes
@@ -135,8 +141,9 @@ class ImapConnection:
             finally:
                 self._own_changes = False
 
-    async def _exchange(self, parts: tuple[bytes | Literal, ...],
-                        on_continuation: Callable[[str], bytes] | None) -> tuple[Response, list[Response]]:
+    async def _exchange(
+        self, parts: tuple[bytes | Literal, ...], on_continuation: Callable[[str], bytes] | None
+    ) -> tuple[Response, list[Response]]:
         tag = self._next_tag()
         command = parts[0]
         assert isinstance(command, bytes)  # a command starts with its name, never with a literal
@@ -165,8 +172,7 @@ class ImapConnection:
                 self._inflight.discard(r.tag)
             elif r.kind == "continuation":
                 if on_continuation is None:
-                    raise ProtocolError(f"The IMAP server {self.where} asked for data nobody sends.",
-                                        server="imap")
+                    raise ProtocolError(f"The IMAP server {self.where} asked for data nobody sends.", server="imap")
                 await self.wire.send(on_continuation(r.text) + b"\r\n")
             else:
                 untagged.append(r)
@@ -206,8 +212,9 @@ class ImapConnection:
         code = (e.extra.get("responseCode") or "").split(" ")[0].upper()
         text = e.extra.get("serverText") or ""
         if code in TEMPORARY_CODES:
-            return ImapUnavailable(f"The IMAP server {self.where} could not check the login now: {text}",
-                                   server="imap", responseCode=code)
+            return ImapUnavailable(
+                f"The IMAP server {self.where} could not check the login now: {text}", server="imap", responseCode=code
+            )
         message = f"The IMAP server {self.where} refused the {how}: {text or 'authentication failed'}"
         failed = MailAuthFailed(message + (f" ({detail})" if detail else ""), server="imap")
         if code:
@@ -217,8 +224,11 @@ class ImapConnection:
     async def login(self, username: str, password: str) -> None:
         """LOGIN. :raises MailAuthFailed: refused (``server="imap"``); ImapUnavailable: not now."""
         if "LOGINDISABLED" in self.capabilities:
-            raise MailAuthFailed(f"The IMAP server {self.where} refuses a password login on an unencrypted "
-                                 "connection; use TLS or STARTTLS.", server="imap")
+            raise MailAuthFailed(
+                f"The IMAP server {self.where} refuses a password login on an unencrypted "
+                "connection; use TLS or STARTTLS.",
+                server="imap",
+            )
         try:
             tagged, untagged = await self._run(b"LOGIN ", _astring(username), b" ", _astring(password))
         except ImapCommandFailed as e:
@@ -248,8 +258,9 @@ class ImapConnection:
                 pass
             return b""
 
-        command = b"AUTHENTICATE XOAUTH2 " + sasl.encode() if "SASL-IR" in self.capabilities \
-            else b"AUTHENTICATE XOAUTH2"
+        command = (
+            b"AUTHENTICATE XOAUTH2 " + sasl.encode() if "SASL-IR" in self.capabilities else b"AUTHENTICATE XOAUTH2"
+        )
         try:
             tagged, untagged = await self._run(command, on_continuation=on_challenge)
         except ImapCommandFailed as e:

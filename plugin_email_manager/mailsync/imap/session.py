@@ -18,6 +18,7 @@ Waiting for news: an announcement is an untagged EXISTS, EXPUNGE, VANISHED or FE
 EXISTS that came during an earlier command (a FETCH, a SEARCH) was kept by the connection
 (``ImapConnection._observe``) and is answered at once by the next ``idle`` or ``noop``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -29,10 +30,24 @@ from datetime import datetime
 from typing import AsyncGenerator, Iterable
 
 from plugin_email_manager.errors import ImapUnavailable
-from plugin_email_manager.mailsync.imap.codec import (Literal, flag_list, format_internaldate, mailbox_arg,
-                                                      parse_uid_set, uid_batches, uid_set)
-from plugin_email_manager.mailsync.imap.fetch import (BODY_ITEMS, GMAIL_ITEMS, FetchedMessage, FlagUpdate,
-                                                      fetch_attributes, fetched_message, flag_update)
+from plugin_email_manager.mailsync.imap.codec import (
+    Literal,
+    flag_list,
+    format_internaldate,
+    mailbox_arg,
+    parse_uid_set,
+    uid_batches,
+    uid_set,
+)
+from plugin_email_manager.mailsync.imap.fetch import (
+    BODY_ITEMS,
+    GMAIL_ITEMS,
+    FetchedMessage,
+    FlagUpdate,
+    fetch_attributes,
+    fetched_message,
+    flag_update,
+)
 from plugin_email_manager.mailsync.imap.folders import Folder, folder_type, parse_list
 from plugin_email_manager.mailsync.imap.protocol import ImapConnection
 from plugin_email_manager.mailsync.imap.wire import Response, Wire
@@ -66,8 +81,9 @@ class SelectInfo:
     qresync: bool = False  # whether QRESYNC was used (else vanished/changed are empty by necessity)
 
 
-async def connect(host: str, port: int, security: str = "tls", *, timeout: float = 30,
-                  ssl_context: ssl.SSLContext | None = None) -> "ImapSession":
+async def connect(
+    host: str, port: int, security: str = "tls", *, timeout: float = 30, ssl_context: ssl.SSLContext | None = None
+) -> "ImapSession":
     """A connection that has read the greeting (and done STARTTLS), not logged in yet.
 
     :param security: "tls" (implicit, port 993), "starttls" (required, never skipped) or "none".
@@ -135,8 +151,7 @@ class ImapSession(ImapConnection):
         folders = [parse_list(r.values) for r in untagged if r.name == "LIST"]
         return [f for f in folders if f is not None and (include_noselect or f.selectable)]
 
-    async def select(self, name: str, *, readonly: bool = False,
-                     qresync: tuple[int, int] | None = None) -> SelectInfo:
+    async def select(self, name: str, *, readonly: bool = False, qresync: tuple[int, int] | None = None) -> SelectInfo:
         """SELECT (EXAMINE when ``readonly``). With ``qresync=(uidvalidity, modseq)`` and a server
         that has QRESYNC, the answer lists what vanished and changed since that MODSEQ (only when
         the UIDVALIDITY still matches; compare ``info.uidvalidity``)."""
@@ -167,7 +182,7 @@ class ImapSession(ImapConnection):
                 for key, number in _CODE_NUMBER.findall(r.code):
                     setattr(info, key.lower(), int(number))
                 if r.code.upper().startswith("PERMANENTFLAGS"):
-                    info.permanent_flags = re.findall(r"[^\s()]+", r.code[len("PERMANENTFLAGS"):])
+                    info.permanent_flags = re.findall(r"[^\s()]+", r.code[len("PERMANENTFLAGS") :])
         info.readonly = readonly or (tagged.code or "").upper() == "READ-ONLY"
         self.selected, self.exists = name, info.exists
         return info
@@ -200,8 +215,9 @@ class ImapSession(ImapConnection):
             items += GMAIL_ITEMS if body else " X-GM-LABELS"
         return items
 
-    async def fetch_messages(self, uids: Iterable[int] | str, *, changedsince: int | None = None,
-                             batch_size: int = 200, window: int = 3) -> AsyncGenerator[FetchedMessage, None]:
+    async def fetch_messages(
+        self, uids: Iterable[int] | str, *, changedsince: int | None = None, batch_size: int = 200, window: int = 3
+    ) -> AsyncGenerator[FetchedMessage, None]:
         """Whole messages, each yielded as soon as it is read, each UID at most once.
 
         A list of UIDs goes in commands of ``batch_size`` UIDs (in the order given), ``window`` of
@@ -268,20 +284,23 @@ class ImapSession(ImapConnection):
                     found[update.uid] = update
         return found
 
-    async def store_flags(self, uids: Iterable[int] | str, *, add: Iterable[str] = (),
-                          remove: Iterable[str] = ()) -> list[FlagUpdate]:
+    async def store_flags(
+        self, uids: Iterable[int] | str, *, add: Iterable[str] = (), remove: Iterable[str] = ()
+    ) -> list[FlagUpdate]:
         """UID STORE +FLAGS / -FLAGS; answers the messages' flags afterwards (with MODSEQ)."""
         found: dict[int, FlagUpdate] = {}
         for sign, flags in ((b"+", list(add)), (b"-", list(remove))):
             if flags:
                 for uids_ in _uid_sets(uids):
-                    _, untagged = await self._run(b"UID STORE " + uids_.encode() + b" " + sign + b"FLAGS "
-                                                  + flag_list(flags))
+                    _, untagged = await self._run(
+                        b"UID STORE " + uids_.encode() + b" " + sign + b"FLAGS " + flag_list(flags)
+                    )
                     found.update(self._flag_updates(untagged))
         return list(found.values())
 
-    async def append(self, folder: str, raw: bytes, flags: Iterable[str] = (),
-                     date: datetime | None = None) -> int | None:
+    async def append(
+        self, folder: str, raw: bytes, flags: Iterable[str] = (), date: datetime | None = None
+    ) -> int | None:
         """APPEND; answers the new message's UID when the server tells it (UIDPLUS), else None."""
         flags = list(flags)
         parts: list[bytes | Literal] = [b"APPEND ", mailbox_arg(folder)]

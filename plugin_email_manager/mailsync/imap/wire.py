@@ -7,6 +7,7 @@ and its values are tokenized once, so 10,000 messages parse in a fraction of a s
 read has an inactivity timeout; any failure of the stream closes the connection and raises
 ``ImapUnavailable``: a half-read response cannot be resumed.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -25,13 +26,16 @@ _LITERAL_STEP = 1024 * 1024  # literals are read in steps, each one restarting t
 # as an atom, a response code [UIDVALIDITY 3]. Anything else unquoted is taken as an atom too.
 # findall() answers one tuple a token, in this group order: (whole, open, close, quoted, atom,
 # other); one call in C per segment instead of a match() call a token (half the time a FETCH).
-_TOKENS = re.compile(rb"""(?P<whole>[ ]*(?:
+_TOKENS = re.compile(
+    rb"""(?P<whole>[ ]*(?:
     (?P<open>\()
   | (?P<close>\))
   | "(?P<quoted>(?:[^"\\]|\\.)*)"
   | (?P<atom>(?:[^\s()"{\[]+|\[[^\]]*\])+)
   | (?P<other>[^\s()]+)
-  ))""", re.X)
+  ))""",
+    re.X,
+)
 _UNESCAPE = re.compile(rb"\\(.)")
 _STATUS = re.compile(rb"(OK|NO|BAD|BYE|PREAUTH)(?: \[([^\]]*)\])? ?(.*)", re.I | re.S)
 _LITERAL_AT_END = re.compile(rb"\{(\d+)\+?\}\r\n\Z")
@@ -85,8 +89,17 @@ class Response:
 
     __slots__ = ("kind", "tag", "name", "number", "code", "text", "_segments", "_literals", "_values")
 
-    def __init__(self, kind: str, tag: bytes | None, name: str, segments: list[bytes], literals: list[bytes],
-                 number: int | None = None, code: str | None = None, text: str = ""):
+    def __init__(
+        self,
+        kind: str,
+        tag: bytes | None,
+        name: str,
+        segments: list[bytes],
+        literals: list[bytes],
+        number: int | None = None,
+        code: str | None = None,
+        text: str = "",
+    ):
         self.kind, self.tag, self.name, self.number = kind, tag, name, number
         self.code, self.text = code, text
         self._segments, self._literals = segments, literals
@@ -158,10 +171,12 @@ class Wire:
         try:
             async with asyncio.timeout(timeout):
                 reader, writer = await asyncio.open_connection(
-                    host, port, ssl=ssl_context, server_hostname=host if ssl_context else None, limit=LINE_LIMIT)
+                    host, port, ssl=ssl_context, server_hostname=host if ssl_context else None, limit=LINE_LIMIT
+                )
         except (OSError, TimeoutError) as e:
-            raise ImapUnavailable(f"The IMAP server {where} could not be reached ({_describe(e)}).",
-                                  server="imap") from None
+            raise ImapUnavailable(
+                f"The IMAP server {where} could not be reached ({_describe(e)}).", server="imap"
+            ) from None
         _keepalive(writer)
         return cls(reader, writer, where, timeout)
 
@@ -171,8 +186,9 @@ class Wire:
                 await self.writer.start_tls(ssl_context, server_hostname=host)
         except (OSError, TimeoutError) as e:
             self.abort()
-            raise ImapUnavailable(f"TLS with the IMAP server {self.where} failed ({_describe(e)}).",
-                                  server="imap") from None
+            raise ImapUnavailable(
+                f"TLS with the IMAP server {self.where} failed ({_describe(e)}).", server="imap"
+            ) from None
 
     def abort(self) -> None:
         if not self.closed:
@@ -232,7 +248,7 @@ class Wire:
                     if m is None:
                         segments.append(line[:-2])
                         break
-                    segments.append(line[:m.start()])
+                    segments.append(line[: m.start()])
                     size = int(m.group(1))
                     if size <= _LITERAL_STEP:
                         literals.append(await self.reader.readexactly(size))

@@ -1,4 +1,5 @@
 """The demo plugin's hook implementations (used by the host's tests)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -41,11 +42,27 @@ def register_jobs():
 @hookimpl
 def register_migrations():
     from host.api import Migration
-    return [Migration("demo", 1, "ticks", "CREATE TABLE demo_ticks (id bigserial PRIMARY KEY, "
-                                          "process text, at timestamptz DEFAULT clock_timestamp())")]
+
+    return [
+        Migration(
+            "demo",
+            1,
+            "ticks",
+            "CREATE TABLE demo_ticks (id bigserial PRIMARY KEY, "
+            "process text, at timestamptz DEFAULT clock_timestamp())",
+        )
+    ]
 
 
 @hookimpl
 def register_ui():
-    return [UIEntry(plugin="demo", path="/admin/demo", title="Demo", module="/static/plugins/demo/page.js",
-                    icon="bell", static_dir=HERE / "static")]
+    return [
+        UIEntry(
+            plugin="demo",
+            path="/admin/demo",
+            title="Demo",
+            module="/static/plugins/demo/page.js",
+            icon="bell",
+            static_dir=HERE / "static",
+        )
+    ]

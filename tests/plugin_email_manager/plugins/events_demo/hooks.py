@@ -1,4 +1,5 @@
 """Subscribes to ``mail_event`` (declared by the email manager) and records what it hears."""
+
 from __future__ import annotations
 
 from host.hookspecs import hookimpl

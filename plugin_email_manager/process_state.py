@@ -1,8 +1,9 @@
-"""The plugin's per-process state: the sync supervisor and the parse pass of one host.
+"""The plugin's per-process state (``process_state``): the sync supervisor and the parse pass of one host.
 
 Kept in the host's slot for this plugin (``host.state(PLUGIN)``), so it lives and dies with the
 host; ``attach`` is called by ``startup``, ``of`` by whatever needs it afterwards.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
