@@ -3,6 +3,12 @@
 Each process runs one ``Supervisor``. An account is synced by the process holding its lease
 (``mail_accounts.lease_owner``/``lease_until``), renewed every few seconds; a process that dies
 stops renewing, and another takes the account over once the lease lapses (``lease_seconds``).
+
+The accounts are shared out: every process records a heartbeat (``mail_sync_processes``), and
+one holding more than its share (the accounts over the processes alive, rounded up) lets the
+excess go, which the others then claim; a process never claims past its share either. So a
+second process started beside a first takes half the accounts within a few ticks, and when
+one dies its heartbeat and its leases lapse together and the others take its accounts.
 For each account it holds, a process runs a ``Worker``: a full sync at start and every
 ``sync_interval``, a sync on request (Refresh), and an IDLE connection on the inbox that syncs
 the inbox as soon as the server announces new mail.
@@ -62,8 +68,26 @@ class Supervisor:
                 pass
             self._wake.clear()
 
+    async def _share(self) -> int:
+        """How many accounts this process should hold: all of them over the processes alive."""
+        # alive: a heartbeat within a lease, or within three ticks when the lease is shorter
+        owner, secs = self.host.process_id, max(self.lease_seconds, 3 * TICK)
+        alive, total = await self.host.db.fetchrow(
+            "WITH beat AS (INSERT INTO mail_sync_processes (process_id, seen_at) VALUES ($1, now()) "
+            "ON CONFLICT (process_id) DO UPDATE SET seen_at = now()) "
+            "SELECT (SELECT count(*) FROM mail_sync_processes WHERE seen_at > now() - make_interval(secs => $2) "
+            "AND process_id <> $1) + 1, (SELECT count(*) FROM mail_accounts)",
+            owner,
+            secs,
+        )
+        await self.host.db.execute(
+            "DELETE FROM mail_sync_processes WHERE seen_at < now() - make_interval(secs => $1 * 10)", secs
+        )
+        return -(-total // alive)  # rounded up: together the shares cover every account
+
     async def _tick(self) -> None:
         owner, secs = self.host.process_id, self.lease_seconds
+        share = await self._share()
         kept = {
             r["id"]
             for r in await self.host.db.fetch(
@@ -73,16 +97,30 @@ class Supervisor:
                 secs,
             )
         }
+        if len(kept) > share:  # more than our share (another process started): let the excess go
+            excess = sorted(kept)[share:]
+            await self.host.db.execute(
+                "UPDATE mail_accounts SET lease_owner = NULL, lease_until = NULL "
+                "WHERE id = ANY($2::bigint[]) AND lease_owner = $1",
+                owner,
+                excess,
+            )
+            kept -= set(excess)
         for account_id in list(self.workers):
-            if account_id not in kept:  # deleted, or taken over after we failed to renew in time
+            if account_id not in kept:  # deleted, let go, or taken over after we failed to renew in time
                 self.stop_worker(account_id)
-        claimed = await self.host.db.fetch(
-            "UPDATE mail_accounts SET lease_owner = $1, lease_until = now() + make_interval(secs => $2) "
-            "WHERE id IN (SELECT id FROM mail_accounts WHERE lease_until IS NULL OR lease_until < now() "
-            "ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id",
-            owner,
-            secs,
-            CLAIM_BATCH,
+        room = min(CLAIM_BATCH, share - len(kept))
+        claimed = (
+            []
+            if room <= 0
+            else await self.host.db.fetch(
+                "UPDATE mail_accounts SET lease_owner = $1, lease_until = now() + make_interval(secs => $2) "
+                "WHERE id IN (SELECT id FROM mail_accounts WHERE lease_until IS NULL OR lease_until < now() "
+                "ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id",
+                owner,
+                secs,
+                room,
+            )
         )
         for row in claimed:
             self._start_worker(row["id"])
@@ -131,6 +169,7 @@ class Supervisor:
             "UPDATE mail_accounts SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1",
             self.host.process_id,
         )
+        await self.host.db.execute("DELETE FROM mail_sync_processes WHERE process_id = $1", self.host.process_id)
 
     # ------------------------------------------------------------ Refresh, from any process
 

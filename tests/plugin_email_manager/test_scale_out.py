@@ -103,3 +103,105 @@ async def test_one_process_syncs_an_account_and_another_takes_over(pg_cluster, d
         await db.close()
         first.stop()
         second.stop()
+
+
+async def _owners(db, accounts: list[int]) -> dict[int, str]:
+    rows = await db.fetch("SELECT id, lease_owner FROM mail_accounts WHERE id = ANY($1::bigint[])", accounts)
+    return {r["id"]: r["lease_owner"] or "" for r in rows}
+
+
+async def _wait_for(predicate, seconds: float):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if await predicate():
+            return time.monotonic() - (end - seconds)
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"not within {seconds} s")
+
+
+async def test_two_processes_share_the_accounts_and_one_takes_them_all_when_the_other_dies(
+    pg_cluster, dovecot, smtp_sink
+):
+    url = pg_cluster.create_database()
+    env = {"EMAIL_CENTER_LEASE_SECONDS": "3"}
+    first = await ServerProcess(url, env=env).start()
+    db = await asyncpg.connect(url)
+    second = None
+    try:
+        async with aiohttp.ClientSession() as s:
+            _, body = await _call(
+                s, first.base_url, None, "auth:signIn", {"email": ROOT_EMAIL, "password": ROOT_PASSWORD}
+            )
+            root = body["data"]["token"]
+            accounts, addresses = [], []
+            for i in range(6):
+                address, password = f"share{i}-{first.port}@example.test", f"pw-share-{i}"
+                dovecot.add_user(address, password)
+                smtp_sink.users[address] = password
+                dovecot.append(address, message("a@example.test", address, f"Before {i}"))
+                status, body = await _call(
+                    s,
+                    first.base_url,
+                    root,
+                    "mailAccounts:create",
+                    {
+                        "provider": "imap",
+                        "email": address,
+                        "password": password,
+                        "imapHost": "127.0.0.1",
+                        "imapPort": dovecot.port,
+                        "imapSecurity": "none",
+                        "smtpHost": "127.0.0.1",
+                        "smtpPort": smtp_sink.port,
+                        "smtpSecurity": "none",
+                    },
+                )
+                assert status == 200, body
+                accounts.append(body["data"]["id"])
+                addresses.append(address)
+            # one process alone holds them all
+            owners = await _owners(db, accounts)
+            assert all(f":{first.proc.pid}:" in o for o in owners.values()), owners
+
+            second = await ServerProcess(url, env=env).start()
+
+            async def shared() -> bool:
+                owners = await _owners(db, accounts)
+                held = [sum(f":{p.proc.pid}:" in o for o in owners.values()) for p in (first, second)]
+                return held == [3, 3]
+
+            await _wait_for(shared, 30)
+            # each account is synced by its holder: new mail everywhere arrives exactly once
+            for i, address in enumerate(addresses):
+                dovecot.append(address, message("b@example.test", address, f"Shared out {i}"))
+
+            async def all_arrived() -> bool:
+                n = await db.fetchval("SELECT count(*) FROM mail_messages WHERE subject LIKE 'Shared out %'")
+                return n >= len(accounts)
+
+            await _wait_for(all_arrived, 30)
+            assert await db.fetchval("SELECT count(*) FROM mail_messages WHERE subject LIKE 'Shared out %'") == 6
+
+            first.stop(signal.SIGKILL)  # dies without releasing its leases
+
+            async def all_taken() -> bool:
+                owners = await _owners(db, accounts)
+                return all(f":{second.proc.pid}:" in o for o in owners.values())
+
+            taken = await _wait_for(all_taken, 30)
+            assert taken < 20
+            for i, address in enumerate(addresses):
+                dovecot.append(address, message("c@example.test", address, f"After the death {i}"))
+
+            async def after() -> bool:
+                n = await db.fetchval("SELECT count(*) FROM mail_messages WHERE subject LIKE 'After the death %'")
+                return n >= len(accounts)
+
+            await _wait_for(after, 30)
+            for account in accounts:  # nothing lost, nothing doubled
+                assert await db.fetchval("SELECT count(*) FROM mail_messages WHERE account_id = $1", account) == 3
+    finally:
+        await db.close()
+        first.stop()
+        if second is not None:
+            second.stop()
