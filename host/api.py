@@ -10,7 +10,8 @@ The sections:
   ``UIEntry``; and what an action answers besides JSON: ``Raw``.
 - **The action context** (``ActionContext``): the caller, its parameters, and its scope:
   ``in_scope`` (which of these ids may the caller see), ``where`` (the SQL condition of the
-  caller's rows), ``run_generic`` (the generic list/get/create/update/destroy, from a custom one).
+  caller's rows), ``widen`` (a read of every user's rows, for a user whose flag allows it),
+  ``run_generic`` (the generic list/get/create/update/destroy, from a custom one).
   Who owns a row is said once, by the collection's ``[acl.scope]``; an action never writes
   ``user_id = $1`` by hand.
 - **Parameters** as they arrive from either transport: ``read_ids``, ``read_names``,
@@ -33,7 +34,7 @@ from host import keys
 from host.actions import GENERIC
 from host.actions.common import db_errors, scoped_where
 from host.actions.common import selection as _selection
-from host.errors import BadRequest, NotFound
+from host.errors import BadRequest, Forbidden, NotFound
 from host.query.filters import parse_filter
 from host.query.params import read_names, read_page, read_tk
 from host.query.select import answer_row, count_rows, fetch_rows, make_selection, order_sql, read_sort
@@ -113,6 +114,37 @@ class ActionContext:
     files: dict[str, list[tuple[str, str, bytes]]] = field(default_factory=dict)
     token: str | None = None
     client: str | None = None
+    # set by ``widen``: this read sees every user's rows (no collection's [acl.scope] applies)
+    widened: bool = False
+
+    @property
+    def scope_user(self) -> User | None:
+        """The user whose scope this call reads in: the caller, or None once ``widen`` lifted it."""
+        return None if self.widened else self.user
+
+    async def widen(self, flag: str, *, name: str = "scope") -> bool:
+        """Parameter ``name`` (``scope``): absent or ``"own"`` reads the caller's own rows (False);
+        ``"all"`` lifts every collection's ``[acl.scope]`` for the rest of this call (True), only
+        when the caller's record in ``users`` has the boolean field ``flag`` set (else 403); anything
+        else is a 400. For read actions only: an action that changes something never calls it, so
+        its ids stay checked against the caller's scope (404)."""
+        raw = self.params.get(name)
+        if isinstance(raw, list) and len(raw) == 1:
+            raw = raw[0]
+        if raw in (None, "", "own"):
+            return False
+        if raw != "all":
+            raise BadRequest(f'\'{name}\' must be "own" or "all".', code="INVALID_VALUE", field=name)
+        users = self.collection_named("users")
+        column = users.fields[flag].column
+        assert column is not None and users.fields[flag].type == "boolean"
+        allowed = self.user is not None and await self.db.fetchval(
+            f"SELECT t.{ident(column)} FROM {ident(users.table)} t WHERE t.id = $1", self.user.id
+        )
+        if not allowed:
+            raise Forbidden(f'Only a user with {flag} may read with {name} "all".')
+        self.widened = True
+        return True
 
     @property
     def db(self) -> "asyncpg.Pool":
@@ -134,7 +166,7 @@ class ActionContext:
         by default): its ``[acl.scope]`` for the caller, AND ``flt`` (a parsed filter), AND primary
         key in ``ids``. Values go into ``params``."""
         coll = self._collection(collection)
-        return scoped_where(coll, self.user, params, flt, ids)
+        return scoped_where(coll, self.scope_user, params, flt, ids)
 
     async def in_scope(
         self, raw: Any = None, *, name: str = "filterByTk", collection: "Collection | str | None" = None, db: Any = None
@@ -152,7 +184,7 @@ class ActionContext:
         assert coll.primary_key.column is not None
         pk = ident(coll.primary_key.column)
         rows = await (db or self.db).fetch(
-            f"SELECT t.{pk} FROM {ident(coll.table)} t WHERE {scoped_where(coll, self.user, params, None, ids)}",
+            f"SELECT t.{pk} FROM {ident(coll.table)} t WHERE {scoped_where(coll, self.scope_user, params, None, ids)}",
             *params.values,
         )
         if len(rows) != len(ids):

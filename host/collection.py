@@ -39,6 +39,8 @@ INTERFACES = {
     "hasMany": "o2m",
 }
 ON_DELETE = ("cascade", "set null", "restrict")
+# interfaces a collection may declare on a field (``interface = "email"``): what the value means
+DECLARED_INTERFACES = ("email", "domain")
 USER_TEMPLATE = re.compile(r"\{\{\s*\$user\.(\w+)\s*\}\}")
 USER_ATTRS = ("id", "email", "role", "nickname")
 
@@ -70,6 +72,8 @@ class Field:
     on_delete: str | None = None
     title: str = ""
     description: str = ""
+    # what the value is, beyond its type: "email" (an address, or a list of them), "domain"
+    interface: str | None = None
 
     @property
     def is_relation(self) -> bool:
@@ -184,7 +188,7 @@ class Collection:
             d: dict[str, Any] = {
                 "name": f.name,
                 "type": f.type,
-                "interface": "select" if f.enum else INTERFACES[f.type],
+                "interface": f.interface or ("select" if f.enum else INTERFACES[f.type]),
             }
             if f.title:
                 d["title"] = f.title

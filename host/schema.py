@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from host.collection import (
+    DECLARED_INTERFACES,
     INTERFACES,
     ON_DELETE,
     RELATIONS,
@@ -63,6 +64,7 @@ FLAGS = {
     "onDelete": "on_delete",
     "title": "title",
     "description": "description",
+    "interface": "interface",
 }
 BOOL_FLAGS = ("primaryKey", "unique", "index", "required", "hidden", "writeOnly", "readOnly", "list")
 TOP_KEYS = {"name", "title", "table", "internal", "sort", "fields", "acl"}
@@ -156,6 +158,16 @@ def _field(path: Path, raw: Any, index: int) -> Field:
         f.type not in ("string", "text") or not isinstance(f.enum, list) or not all(isinstance(v, str) for v in f.enum)
     ):
         _fail(path, f"{where}: enum must be a list of strings, on a string field")
+    if f.interface is not None and (
+        f.interface not in DECLARED_INTERFACES
+        or f.type not in ("string", "text", "json")
+        or (f.type == "json" and f.shape != "list")
+    ):
+        _fail(
+            path,
+            f"{where}: interface must be one of {', '.join(DECLARED_INTERFACES)}, on a string field "
+            "(or a json field of shape list)",
+        )
     if f.primary_key and f.type not in ("string", "integer", "bigInt"):
         _fail(path, f"{where}: a primary key must be string, integer or bigInt")
     if f.default is not None:

@@ -19,9 +19,11 @@ async def run(ctx) -> dict:
         raise BadRequest("get takes one filterByTk", field="filterByTk")
     sel = selection(ctx, "get")
     params = Params()
-    where = scoped_where(coll, ctx.user, params, flt, tk[0] if tk else None)
+    where = scoped_where(coll, ctx.scope_user, params, flt, tk[0] if tk else None)
     async with db_errors(coll, "get"):
-        rows = await fetch_rows(ctx.db, coll, sel, where, params, sort=read_sort(coll, None), limit=1, user=ctx.user)
+        rows = await fetch_rows(
+            ctx.db, coll, sel, where, params, sort=read_sort(coll, None), limit=1, user=ctx.scope_user
+        )
     if not rows:
         raise not_found(coll)
     return {"data": rows[0]}

@@ -18,13 +18,21 @@ async def run(ctx) -> dict:
     sort = read_sort(coll, read_names(ctx.params.get("sort"), "sort"))
     page, page_size, paginate = read_page(ctx.params)
     params = Params()
-    where = scoped_where(coll, ctx.user, params, flt)
+    where = scoped_where(coll, ctx.scope_user, params, flt)
     async with db_errors(coll, "list"):
         if not paginate:
-            return {"data": await fetch_rows(ctx.db, coll, sel, where, params, sort=sort, user=ctx.user)}
+            return {"data": await fetch_rows(ctx.db, coll, sel, where, params, sort=sort, user=ctx.scope_user)}
         count = await count_rows(ctx.db, coll, where, params)
         rows = await fetch_rows(
-            ctx.db, coll, sel, where, params, sort=sort, limit=page_size, offset=(page - 1) * page_size, user=ctx.user
+            ctx.db,
+            coll,
+            sel,
+            where,
+            params,
+            sort=sort,
+            limit=page_size,
+            offset=(page - 1) * page_size,
+            user=ctx.scope_user,
         )
     return {
         "data": rows,

@@ -187,3 +187,32 @@ def test_a_folder_loads_its_files_and_scope_may_walk_relations(tmp_path):
     assert things.table == "things" and things.fields["owner"].on_delete == "set null"
     assert things.acl.allows("member", "anything") and things.scope_filter(ANN) == {"owner.id": 7}
     assert reg.get("nothing") is None and len(reg) == 2
+
+
+def test_a_field_declares_that_it_holds_email_addresses_or_domains():
+    from host.schema import parse_collection
+
+    def people(**extra):
+        fields = [{"name": "id", "type": "bigInt", "primaryKey": True}, {"name": "x", "type": "string", **extra}]
+        return parse_collection({"name": "people", "fields": fields})
+
+    by = {f["name"]: f for f in people(interface="email").describe()["fields"]}
+    assert by["x"]["interface"] == "email" and by["id"]["interface"] == "integer"
+    assert {f["name"]: f for f in people(interface="domain").describe()["fields"]}["x"]["interface"] == "domain"
+    list_field = {"name": "id", "type": "bigInt", "primaryKey": True}
+    emails = {"name": "emails", "type": "json", "shape": "list", "interface": "email"}
+    assert parse_collection({"name": "people", "fields": [list_field, emails]}).fields["emails"].interface == "email"
+    for bad in ({"interface": "phone"}, {"interface": 3}):
+        with pytest.raises(ConfigError, match="interface"):
+            people(**bad)
+    with pytest.raises(ConfigError, match="interface"):
+        parse_collection(
+            {"name": "people", "fields": [list_field, {"name": "n", "type": "integer", "interface": "email"}]}
+        )
+
+
+def test_users_email_is_an_email_field_and_mail_manager_a_flag_root_sets():
+    users = load_collection(REAL / "users.toml")
+    assert users.fields["email"].interface == "email"
+    assert users.fields["mailManager"].type == "boolean" and users.fields["mailManager"].default is False
+    assert not users.acl.allows("member", "update")
