@@ -10,6 +10,7 @@ from host.hookspecs import hookimpl
 from plugin_email_manager import (
     actions,
     attachments,
+    batches,
     hookspecs,
     metrics,
     process_state,
@@ -73,7 +74,7 @@ def register_ui() -> list[UIEntry]:
 
 @hookimpl
 def register_jobs() -> list[Job]:
-    return [Job(name="mail-oauth-states-cleanup", interval=3600, run=_cleanup), sending.JOB]
+    return [Job(name="mail-oauth-states-cleanup", interval=3600, run=_cleanup), sending.JOB, batches.JOB]
 
 
 async def _cleanup(host: Host) -> None:

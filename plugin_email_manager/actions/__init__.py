@@ -7,6 +7,7 @@ from __future__ import annotations
 from plugin_email_manager.actions import (
     mail_accounts,
     mail_attachments,
+    mail_batches,
     mail_messages,
     mail_settings,
     mail_user_settings,
@@ -22,4 +23,5 @@ ACTIONS = [
     *snippets.ACTIONS,
     *mail_user_settings.ACTIONS,
     *mail_webhooks.ACTIONS,
+    *mail_batches.ACTIONS,
 ]

@@ -1,0 +1,1 @@
+"""The contacts plugin gives only its collection (collections/contacts.toml): no hooks."""
