@@ -43,9 +43,10 @@ from host.api import (
     read_sort,
 )
 from host.errors import BadRequest, HostError, NotFound
-from plugin_email_manager import connections, events, message_store, outbox, sending
+from plugin_email_manager import connections, events, message_store, outbox, participants, sending
 from plugin_email_manager.conversations import listing
 from plugin_email_manager.mailsync import pending_flags
+from plugin_email_manager.participants import Participants, participants_sql, read_participants
 from plugin_email_manager.reader import full_messages
 from plugin_email_manager.search import read_search, search_sql
 from plugin_email_manager.sendmail import compose, replies
@@ -55,6 +56,10 @@ if TYPE_CHECKING:
     from host.api import Selection
 
 # ---------------------------------------------------------------- list and read
+
+
+def participants_narrow(parts: Participants) -> listing.Narrow:
+    return lambda params, accounts: participants_sql(parts, params, accounts)
 
 
 def _thread_sort(raw: Any) -> bool:
@@ -108,8 +113,28 @@ def _meta(count: int, page: int, page_size: int) -> dict:
     return {"count": count, "page": page, "pageSize": page_size, "totalPage": math.ceil(count / page_size)}
 
 
+# the users' field that lets a user read every user's mail with scope "all" (host.api widen)
+MANAGER = "mailManager"
+
+
+async def _with_account_emails(ctx: ActionContext, rows: list[dict]) -> list[dict]:
+    """A manager's read of every user's mail: each message says whose account it is in."""
+    if ctx.widened and rows:
+        emails = await participants.account_emails(ctx.db, list({r["accountId"] for r in rows if "accountId" in r}))
+        for r in rows:
+            if "accountId" in r:
+                r["accountEmail"] = emails.get(r["accountId"])
+    return rows
+
+
 async def list_threads(ctx: ActionContext) -> dict:
-    coll, user = ctx.collection, ctx.user
+    await ctx.widen(MANAGER)
+    return await _threads(ctx, read_participants(ctx.params.get("participants")))
+
+
+async def _threads(ctx: ActionContext, parts: Participants | None) -> dict:
+    """listThreads' answer, narrowed to mail with ``parts`` (None: anyone)."""
+    coll, user = ctx.collection, ctx.scope_user
     flt = parse_filter(ctx.params.get("filter"))
     search = read_search(ctx.params)
     page, page_size, _ = read_page(ctx.params)
@@ -117,8 +142,9 @@ async def list_threads(ctx: ActionContext) -> dict:
     sel = _main_selection(ctx)
     offset = (page - 1) * page_size
     # one connection for the four statements: a pool round trip (and reset) saved per statement
+    narrow = None if parts is None else participants_narrow(parts)
     async with db_errors(coll, "list"), ctx.db.acquire() as db:
-        view = None if search else listing.default_view(coll, flt, user)
+        view = None if search or parts is not None else listing.default_view(coll, flt, user)
         if view is not None:
             assert user is not None  # default_view answers a view only for a user's own scope
             pairs, total = await listing.heads_page(db, user, *view, page_size, offset, descending)
@@ -126,13 +152,13 @@ async def list_threads(ctx: ActionContext) -> dict:
             accounts = await listing.own_accounts(db, coll, user)
             arms = (lambda params: search_sql(search, params, accounts=accounts)) if search else None
             pairs, total = await listing.grouped_page(
-                db, coll, user, flt, arms, accounts, page_size, offset, descending
+                db, coll, user, flt, arms, accounts, page_size, offset, descending, narrow
             )
         mains = {}
         if pairs:
             params = Params()
             where = ctx.where(params, ids=[p[1] for p in pairs])
-            for row in await fetch_rows(db, coll, sel, where, params, user=user):
+            for row in await _with_account_emails(ctx, await fetch_rows(db, coll, sel, where, params, user=user)):
                 mains[row["id"]] = row
         summary = await listing.summaries(db, [p for p in pairs if p[1] in mains])
     data = []
@@ -157,36 +183,48 @@ def _thread_id(raw: Any) -> int:
 
 async def get_thread(ctx: ActionContext) -> dict:
     """Every message of one of the user's conversations, oldest first, as ``get`` answers them."""
+    await ctx.widen(MANAGER)
     thread_id = _thread_id(ctx.params.get("threadId"))
     params = Params()
     ids = await message_store.thread_message_ids(ctx.db, thread_id, ctx.where(params), params)
     if not ids:  # none, or not the caller's: the same answer
         raise NotFound("No such conversation.")
     # as mailMessages:get answers them: the HTML sanitized, cid: images signed
-    return {"data": await full_messages(ctx, ids, order="m.date, m.id")}
+    return {"data": await _with_account_emails(ctx, await full_messages(ctx, ids, order="m.date, m.id"))}
 
 
 async def list_messages(ctx: ActionContext) -> dict:
-    """``mailMessages:list``: the generic list, plus ``search`` (ranked unless ``sort`` is given)."""
+    """``mailMessages:list``: the generic list, plus ``search`` (ranked unless ``sort`` is given) and
+    ``participants``."""
+    await ctx.widen(MANAGER)
     search = read_search(ctx.params)
-    if search is None:
-        return await ctx.run_generic("list")
-    coll = ctx.collection
+    parts = read_participants(ctx.params.get("participants"))
+    if search is None and parts is None:
+        answer = await ctx.run_generic("list")
+        await _with_account_emails(ctx, answer["data"])
+        return answer
+    coll, user = ctx.collection, ctx.scope_user
     flt = parse_filter(ctx.params.get("filter"))
     sel = ctx.selection("list")
     names = read_names(ctx.params.get("sort"), "sort")
     page, page_size, paginate = read_page(ctx.params)
-    order = order_sql(coll, read_sort(coll, names)) if names else None
+    window = (page_size, (page - 1) * page_size) if paginate else None
     async with db_errors(coll, "list"):
-        ids, count = await listing.searched_page(
-            ctx.db, coll, ctx.user, flt, search, order, (page_size, (page - 1) * page_size) if paginate else None
-        )
+        if search is None:
+            assert parts is not None
+            ids, count = await listing.narrowed_page(
+                ctx.db, coll, user, flt, read_sort(coll, names), window, participants_narrow(parts)
+            )
+        else:
+            order = order_sql(coll, read_sort(coll, names)) if names else None
+            narrow = None if parts is None else participants_narrow(parts)
+            ids, count = await listing.searched_page(ctx.db, coll, user, flt, search, order, window, narrow)
         rows = []
         if ids:
             p2 = Params()
-            got = await fetch_rows(ctx.db, coll, sel, f"t.id = ANY ({p2.add(ids, 'bigint[]')})", p2, user=ctx.user)
+            got = await fetch_rows(ctx.db, coll, sel, f"t.id = ANY ({p2.add(ids, 'bigint[]')})", p2, user=user)
             by_id = {r["id"]: r for r in got}
-            rows = [by_id[i] for i in ids if i in by_id]
+            rows = await _with_account_emails(ctx, [by_id[i] for i in ids if i in by_id])
     if count is None:  # paginate=false: no window, no count
         return {"data": rows}
     return {"data": rows, "meta": _meta(count, page, page_size)}
@@ -196,10 +234,42 @@ async def list_messages(ctx: ActionContext) -> dict:
 
 
 async def get(ctx: ActionContext) -> dict:
+    await ctx.widen(MANAGER)
     ids = await ctx.in_scope()
     if len(ids) != 1:
         raise BadRequest("'filterByTk' must name one message.", code="INVALID_VALUE", field="filterByTk")
-    return {"data": (await full_messages(ctx, ids))[0]}
+    return {"data": (await _with_account_emails(ctx, await full_messages(ctx, ids)))[0]}
+
+
+async def list_for_record(ctx: ActionContext) -> dict:
+    """listThreads of the mail with a record's email and domain fields (``field``: one of them),
+    for a caller who may ``get`` that record (else 404, as for a record that does not exist)."""
+    name, field = ctx.params.get("collection"), ctx.params.get("field")
+    if not isinstance(name, str) or not name:
+        raise BadRequest("'collection' is required.", code="MISSING_PARAMETER", field="collection")
+    try:
+        coll = ctx.collection_named(name)
+    except KeyError:
+        raise NotFound(f"There is no collection {name!r}.") from None
+    assert ctx.user is not None  # not a public action
+    if coll.internal or not coll.acl.allows(ctx.user.role, "get"):
+        raise NotFound(f"No such record in {name}.")
+    ids = await ctx.in_scope(collection=coll)  # the caller's own scope: widened only below
+    if len(ids) != 1:
+        raise BadRequest("'filterByTk' must name one record.", code="INVALID_VALUE", field="filterByTk")
+    fields = [f for f in coll.fields.values() if f.interface in ("email", "domain") and not f.hidden]
+    if field is not None:
+        fields = [f for f in fields if f.name == field]
+        if not fields:
+            raise BadRequest(f"{name}.{field} is not an email or domain field.", code="INVALID_VALUE", field="field")
+    values: list[tuple[str, Any]] = []
+    if fields:
+        params = Params()
+        sel = make_selection(coll, fields=[f.name for f in fields], mode="list", user=ctx.user)
+        rows = await fetch_rows(ctx.db, coll, sel, ctx.where(params, ids=ids, collection=coll), params, user=ctx.user)
+        values = [(f.interface or "", row.get(f.name)) for row in rows for f in fields]
+    await ctx.widen(MANAGER)
+    return await _threads(ctx, participants.of_values(values))
 
 
 FLAG_COLUMNS = ("read", "flagged")  # the server flags a person changes (sending sets the others)
@@ -532,6 +602,7 @@ ACTIONS = [
     Action("mailMessages", "list", list_messages, reads=True, summary="Messages, with full-text search"),
     Action("mailMessages", "listThreads", list_threads, reads=True, summary="One row per conversation"),
     Action("mailMessages", "getThread", get_thread, reads=True, summary="Every message of a conversation"),
+    Action("mailMessages", "listForRecord", list_for_record, reads=True, summary="The conversations of a record"),
     Action("mailMessages", "markRead", mark_read, summary="Mark read, here and on the server"),
     Action("mailMessages", "markUnread", mark_unread, summary="Mark unread, here and on the server"),
     Action("mailMessages", "update", update, summary="Change read or flagged, here and on the server"),

@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
-from host.api import Params, count_rows, scope_where
+from host.api import Params, count_rows, order_sql, scope_where
 from plugin_email_manager.search import search_sql
 
 if TYPE_CHECKING:
@@ -118,6 +118,20 @@ def user_wheres(
     return f"{own} AND {rest}", f"{unindexed} AND {rest}"
 
 
+# a further condition on alias t, given the parameters and the caller's account ids (or None)
+Narrow = Callable[[Params, "list[int] | None"], str]
+
+
+def _narrowed(
+    wheres: tuple[str, str], narrow: Narrow | None, params: Params, accounts: list[int] | None
+) -> tuple[str, str]:
+    if narrow is None:
+        return wheres
+    cond = narrow(params, accounts)
+    own, unindexed = (cond if w == "TRUE" else f"{w} AND {cond}" for w in wheres)
+    return own, unindexed
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, dict) and set(value) == {"$eq"}:
         return value["$eq"]
@@ -180,14 +194,16 @@ async def grouped_page(
     limit: int,
     offset: int,
     descending: bool,
+    narrow: Narrow | None = None,
 ) -> tuple[list[tuple[int, int]], int]:
     """The same as ``heads_page`` for any filter and search, grouping the matching messages.
 
     ``search_arms(params) -> search.Search`` adds a search (None for none): each of its
-    conditions is one arm of a UNION ALL, so each arm gets a plan of its own.
+    conditions is one arm of a UNION ALL, so each arm gets a plan of its own. ``narrow(params,
+    accounts)`` adds a condition on ``t`` (``participants.participants_sql``).
     """
     params = Params()
-    own, unindexed = user_wheres(coll, user, params, flt, accounts)
+    own, unindexed = _narrowed(user_wheres(coll, user, params, flt, accounts), narrow, params, accounts)
     extra = ["t.thread_id IS NOT NULL"] + (["NOT t.read"] if _unread_hint(flt) else [])
 
     def base(where: str) -> str:
@@ -260,6 +276,7 @@ async def searched_page(
     search: str,
     order: str | None,
     window: tuple[int, int] | None,
+    narrow: Narrow | None = None,
 ) -> tuple[list[int], int | None]:
     """``mailMessages:list`` with ``search``: the ids of one page (``window``: limit and offset;
     None: all), ranked unless ``order`` (an ORDER BY clause) is given, and the count of every match
@@ -267,7 +284,7 @@ async def searched_page(
     indexed yet by subject) is planned alone."""
     params = Params()
     accounts = await own_accounts(db, coll, user)
-    own, unindexed = user_wheres(coll, user, params, flt, accounts)
+    own, unindexed = _narrowed(user_wheres(coll, user, params, flt, accounts), narrow, params, accounts)
     found = search_sql(search, params, accounts=accounts)
     arms = " UNION ALL ".join(
         f"SELECT t.id FROM mail_messages t WHERE {unindexed if found.is_scoped(i) else own} AND {arm}"
@@ -276,6 +293,30 @@ async def searched_page(
     where = f"t.id IN ({arms})"
     order = order or f" ORDER BY {found.rank} DESC NULLS LAST, t.date DESC NULLS LAST, t.id DESC"
     sql = f"SELECT t.id FROM mail_messages t WHERE {where}{order}"
+    n = len(params.values)
+    if window is not None:
+        sql += f" LIMIT ${n + 1}::bigint OFFSET ${n + 2}::bigint"
+    ids = [r["id"] for r in await db.fetch(sql, *params.values, *(window or ()))]
+    if window is None:
+        return ids, None
+    return ids, await count_rows(db, coll, where, params)
+
+
+async def narrowed_page(
+    db: Pool,
+    coll: Collection,
+    user: User | None,
+    flt: dict | None,
+    sort: list[str],
+    window: tuple[int, int] | None,
+    narrow: Narrow,
+) -> tuple[list[int], int | None]:
+    """``mailMessages:list`` with ``participants`` and no search: the ids of one page in ``sort``
+    order, and the count of every match (None without a window)."""
+    params = Params()
+    accounts = await own_accounts(db, coll, user)
+    where, _ = _narrowed(user_wheres(coll, user, params, flt, accounts), narrow, params, accounts)
+    sql = f"SELECT t.id FROM mail_messages t WHERE {where}{order_sql(coll, sort)}"
     n = len(params.values)
     if window is not None:
         sql += f" LIMIT ${n + 1}::bigint OFFSET ${n + 2}::bigint"

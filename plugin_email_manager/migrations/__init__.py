@@ -57,4 +57,5 @@ def migrations() -> list[Migration]:
         Migration(PLUGIN, 7, "the parse pass takes the newest mail first", _sql("007_parse_queue.sql")),
         Migration(PLUGIN, 8, "scheduled send: the lease of a message being sent", _sql("008_scheduled_send.sql")),
         Migration(PLUGIN, 9, "the webhook queue, bounces' originals", _sql("009_webhook_queue.sql")),
+        Migration(PLUGIN, 10, "participants: each message's From, To and Cc addresses", _sql("010_participants.sql")),
     ]

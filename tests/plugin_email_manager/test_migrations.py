@@ -28,6 +28,17 @@ RELEASED = [
         "the parse pass takes the newest mail first",
         "05fb0ef68f21a16024c5644d7ee42c3b3f29c7ee9a7719b435f43b634cf71484",
     ),
+    (
+        8,
+        "scheduled send: the lease of a message being sent",
+        "e1624fbd4170a6d02a3df9703cd28ceb7aee3e8c96c56afa19312f5a92635d9e",
+    ),
+    (9, "the webhook queue, bounces' originals", "c554e08774ead7220eb7584c21f92e7a6170f59f7c92f6d126edb755c52b66dc"),
+    (
+        10,
+        "participants: each message's From, To and Cc addresses",
+        "ba6a74a275c385b8d7c4414886e5759e70f6f1472f80173a40cf553c0f681d2a",
+    ),
 ]
 # migration 5's first text, which failed where PostgreSQL lacks lz4, still counts as applied
 REPLACED = {5: ("fbf865141a206e9c5774bcb9d0da3ab440073c21426ab6479095c18023d0a039",)}
