@@ -537,8 +537,15 @@ async def takeover(
     second = await ServerProcess(first.env["EMAIL_CENTER_DATABASE_URL"], env=env).start()
     out: dict = {"second": second}
     procs = {"A": first, "B": second}
-    await asyncio.sleep(2 * TICK + 1)  # two supervisor ticks of B: it claims what is free
-    out["split"] = await lease_split(db, procs)
+    # A lets go of what is over its share once it sees B's heartbeat, B claims it (at most
+    # CLAIM_BATCH a tick): wait until the two hold half each, or give up after 3 minutes
+    started, half = time.monotonic(), len(accounts) // 2
+    while True:
+        out["split"] = await lease_split(db, procs)
+        if min(out["split"]["A"], out["split"]["B"]) >= half or time.monotonic() - started > 180:
+            break
+        await asyncio.sleep(0.5)
+    out["split_seconds"] = time.monotonic() - started
     api_b = Api(session, second.base_url)
     out["idle_before"] = {
         "A": await Api(session, first.base_url).idle_connections(root),
@@ -871,8 +878,8 @@ def report(
     table(
         [
             (
-                f"leases after 2 ticks of B: A, B, none (lease {args.lease:.0f} s)",
-                f"{split['A']}, {split['B']}, {split['none'] + split['other']}",
+                f"leases once shared with B: A, B, none (lease {args.lease:.0f} s)",
+                f"{split['A']}, {split['B']}, {split['none'] + split['other']} after {over['split_seconds']:.1f} s",
                 f"IDLE gauge A {over['idle_before']['A']:.0f}, B {over['idle_before']['B']:.0f}",
             ),
             (f"SIGKILL {victim}: orphaned accounts", str(over["orphans"]), ""),
