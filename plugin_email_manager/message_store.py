@@ -1,5 +1,5 @@
 """The SQL of messages as a person changes them: a conversation's messages, labels and the to-do
-mark, moving to Trash and deleting, a draft's state, an original's attachments. The sync's own
+mark, moving between folders (Trash too) and deleting, a draft's state, an original's attachments. The sync's own
 SQL is ``mailsync/store.py``; the list's, ``conversations/listing.py``; sent copies and drafts
 being written, ``outbox.py``."""
 
@@ -57,21 +57,30 @@ async def with_folders(db: Pool, ids: list[int]) -> list[Record]:
     )
 
 
-async def trash_folder(db: Pool, account_id: int) -> Record | None:
+async def folder_of_type(db: Pool, account_id: int, folder_type: str) -> Record | None:
+    """The account's first folder of this type (``trash``, ``archive``, ...), or None."""
     return await db.fetchrow(
-        "SELECT id, name FROM mail_folders WHERE account_id = $1 AND type = 'trash' ORDER BY id LIMIT 1", account_id
+        "SELECT id, name, type, account_id FROM mail_folders WHERE account_id = $1 AND type = $2 ORDER BY id LIMIT 1",
+        account_id,
+        folder_type,
     )
 
 
-async def file_in_trash(db: Pool, message_id: int, trash_id: int, uid: int | None) -> bool:
-    """The message is in Trash now, with the UID the server gave it there (COPYUID), so the next
-    sync of Trash finds it stored. False when Trash holds that UID already (the sync was first)."""
+async def folder_by_id(db: Pool, folder_id: int) -> Record | None:
+    return await db.fetchrow("SELECT id, name, type, account_id FROM mail_folders WHERE id = $1", folder_id)
+
+
+async def file_in(db: Pool, message_id: int, folder: Record, uid: int | None) -> bool:
+    """The message is in ``folder`` now, with the UID the server gave it there (COPYUID) and the
+    folder's type, so the next sync of that folder finds it stored. False when the folder holds
+    that UID already (the sync was first)."""
     kept = await db.fetchval(
-        "UPDATE mail_messages SET folder_id = $2, uid = $3, type = 'trash' WHERE id = $1 AND NOT EXISTS "
+        "UPDATE mail_messages SET folder_id = $2, uid = $3, type = $4 WHERE id = $1 AND NOT EXISTS "
         "(SELECT 1 FROM mail_messages WHERE folder_id = $2 AND uid = $3) RETURNING id",
         message_id,
-        trash_id,
+        folder["id"],
         uid,
+        folder["type"],
     )
     return kept is not None
 

@@ -325,48 +325,102 @@ async def update(ctx: ActionContext) -> dict:
     return {"data": rows[0] if len(rows) == 1 else rows}
 
 
+def _by_folder(rows: list) -> dict[tuple[int, str | None], list]:
+    """Messages grouped by account and folder name (None: a local draft), as the server moves them."""
+    groups: dict[tuple[int, str | None], list] = {}
+    for r in rows:
+        groups.setdefault((r["account_id"], r["folder"]), []).append(r)
+    return groups
+
+
+async def _move_group(ctx: ActionContext, account_id: int, folder: str | None, items: list, target: Any) -> None:
+    """Moves messages of one folder to ``target`` (a mail_folders row; None: delete for good), on
+    the server (UID MOVE) and here: each keeps its row, now in ``target`` with the UID COPYUID told
+    (a local draft just changes folder). One the server gave no new UID for is removed here, and
+    the sync of ``target`` brings it back. Announces messageUpdated "moved" and messageDeleted."""
+    on_server = [r for r in items if r["uid"] is not None and folder]
+    moved: dict[int, int] = {}
+    if on_server:
+        assert folder is not None  # on_server holds only messages of a folder
+        account = await connections.load_account(ctx.db, account_id)
+        session = await connections.open_imap(ctx.host, account)
+        try:
+            await session.select(folder)
+            uids = [r["uid"] for r in on_server]
+            if target is not None:
+                moved = await session.move(uids, target["name"])
+            else:
+                await session.expunge(uids)
+        finally:
+            await session.logout()
+    gone, filed = [], []
+    for r in items:
+        new_uid = moved.get(r["uid"]) if r["uid"] is not None else None
+        if target is not None and (new_uid is not None or r["uid"] is None):
+            if await message_store.file_in(ctx.db, r["id"], target, new_uid):
+                filed.append(r["id"])
+                continue
+        gone.append(r["id"])  # deleted for good, or the sync of the target brings it back
+    before = await events.listed(ctx.host, gone)  # what messageDeleted tells of them
+    await message_store.delete(ctx.db, gone)
+    await events.changed(ctx.host, account_id, [(i, ("moved",)) for i in filed])
+    await events.deleted(ctx.host, account_id, before.values())
+
+
 async def destroy(ctx: ActionContext) -> dict:
     """Move to Trash on the server; from Trash, delete for good."""
     ids = await ctx.in_scope()
     rows = await message_store.with_folders(ctx.db, ids)
-    groups: dict[tuple[int, str | None], list] = {}
-    for r in rows:
-        groups.setdefault((r["account_id"], r["folder"]), []).append(r)
-    for (account_id, folder), items in groups.items():
-        on_server = [r for r in items if r["uid"] is not None and folder]
-        moved: dict[int, int] = {}
-        trash = await message_store.trash_folder(ctx.db, account_id)
+    for (account_id, folder), items in _by_folder(rows).items():
+        trash = await message_store.folder_of_type(ctx.db, account_id, "trash")
         if items[0]["type"] == "trash":
             trash = None  # from Trash (as without one), a delete is for good
-        if on_server:
-            assert folder is not None  # on_server holds only messages of a folder
-            account = await connections.load_account(ctx.db, account_id)
-            session = await connections.open_imap(ctx.host, account)
-            try:
-                await session.select(folder)
-                uids = [r["uid"] for r in on_server]
-                if trash is not None:
-                    moved = await session.move(uids, trash["name"])
-                else:
-                    await session.expunge(uids)
-            finally:
-                await session.logout()
-        gone, trashed = [], []
-        for r in items:
-            new_uid = moved.get(r["uid"]) if r["uid"] is not None else None
-            if trash is not None and (new_uid is not None or r["uid"] is None):
-                # in Trash at once; a local draft just goes to Trash here
-                if await message_store.file_in_trash(ctx.db, r["id"], trash["id"], new_uid):
-                    trashed.append(r["id"])
-                    continue
-            gone.append(r["id"])  # deleted for good, or the sync of Trash brings it back
-        before = await events.listed(ctx.host, gone)  # what messageDeleted tells of them
-        await message_store.delete(ctx.db, gone)
-        await events.changed(ctx.host, account_id, [(i, ("moved",)) for i in trashed])
-        await events.deleted(ctx.host, account_id, before.values())
+        await _move_group(ctx, account_id, folder, items, trash)
     assert ctx.user is not None  # not a public action: the host refuses a call without a user
     await ctx.host.badges_changed(ctx.user.id)
     return {"data": len(ids)}
+
+
+MOVE_TYPES = ("inbox", "sent", "drafts", "trash", "junk", "archive")  # "other" names no one folder
+
+
+async def _move_target(ctx: ActionContext, raw: Any, account_id: int) -> Any:
+    """The folder ``folder`` names for messages of this account: a type (400 when unknown or when
+    the account has none) or a mailFolders id (404 unless it is this account's)."""
+    if isinstance(raw, str) and not raw.strip().isdigit():
+        if raw not in MOVE_TYPES:
+            raise BadRequest(
+                f"'folder' must be one of {', '.join(MOVE_TYPES)} or a folder id.", code="INVALID_VALUE", field="folder"
+            )
+        found = await message_store.folder_of_type(ctx.db, account_id, raw)
+        if found is None:
+            raise BadRequest(f"The account has no {raw} folder.", code="NO_SUCH_FOLDER", field="folder")
+        return found
+    (folder_id,) = await ctx.in_scope(raw, name="folder", collection="mailFolders")  # another's: 404
+    found = await message_store.folder_by_id(ctx.db, folder_id)
+    if found is None or found["account_id"] != account_id:
+        raise NotFound("No such folder in the message's account.", code="NOT_FOUND", field="folder")
+    return found
+
+
+async def move(ctx: ActionContext) -> dict:
+    """Move to another folder of the message's account, on the server too: ``folder`` is a type
+    (``archive``, ``inbox``, ...) or a mailFolders id. Messages of several accounts each move
+    within their own. Answers the ids."""
+    raw = ctx.params.get("folder")
+    if raw is None or raw == "" or isinstance(raw, (bool, list, dict)):
+        raise BadRequest("'folder' is required: a folder type or a folder id.", code="INVALID_VALUE", field="folder")
+    ids = await ctx.in_scope()
+    rows = await message_store.with_folders(ctx.db, ids)
+    targets = {a: await _move_target(ctx, raw, a) for a in sorted({r["account_id"] for r in rows})}
+    for (account_id, folder), items in _by_folder(rows).items():
+        target = targets[account_id]
+        items = [r for r in items if r["folder_id"] != target["id"]]  # already there
+        if items:
+            await _move_group(ctx, account_id, folder, items, target)
+    assert ctx.user is not None  # not a public action: the host refuses a call without a user
+    await ctx.host.badges_changed(ctx.user.id)
+    return {"data": ids}
 
 
 # ---------------------------------------------------------------- write
@@ -607,6 +661,7 @@ ACTIONS = [
     Action("mailMessages", "markUnread", mark_unread, summary="Mark unread, here and on the server"),
     Action("mailMessages", "update", update, summary="Change read or flagged, here and on the server"),
     Action("mailMessages", "destroy", destroy, summary="Move to Trash (from Trash: delete for good)"),
+    Action("mailMessages", "move", move, summary="Move to another folder, on the server too"),
     Action("mailMessages", "prepareReply", prepare_reply, summary="A reply draft for the compose dialog"),
     Action("mailMessages", "prepareForward", prepare_forward, summary="A forward draft"),
     Action("mailMessages", "send", send, summary="Send a message over SMTP"),
