@@ -195,7 +195,9 @@ async def deliver(
         await smtp.deliver(
             msg,
             **connections.smtp_credentials(host, account),
-            envelope_from=compose.envelope_sender(msg),
+            # MAIL FROM stays the account's own address even when the From header is one of its
+            # identities (send as): servers accept only the address the account signs in as
+            envelope_from=account.email,
             recipients=compose.envelope_recipients(msg, bcc),
         )
     except HostError as e:

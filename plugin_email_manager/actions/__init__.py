@@ -8,6 +8,7 @@ from plugin_email_manager.actions import (
     mail_accounts,
     mail_attachments,
     mail_batches,
+    mail_identities,
     mail_messages,
     mail_settings,
     mail_user_settings,
@@ -24,4 +25,5 @@ ACTIONS = [
     *mail_user_settings.ACTIONS,
     *mail_webhooks.ACTIONS,
     *mail_batches.ACTIONS,
+    *mail_identities.ACTIONS,
 ]

@@ -43,7 +43,7 @@ from host.api import (
     read_sort,
 )
 from host.errors import BadRequest, HostError, NotFound
-from plugin_email_manager import connections, events, message_store, outbox, participants, sending
+from plugin_email_manager import connections, events, identities, message_store, outbox, participants, sending
 from plugin_email_manager.conversations import listing
 from plugin_email_manager.mailsync import pending_flags
 from plugin_email_manager.participants import Participants, participants_sql, read_participants
@@ -475,7 +475,10 @@ async def _original(ctx: ActionContext, raw_id: Any, name: str) -> dict:
 
 async def _account_addresses(ctx: ActionContext, account_id: int) -> set[str]:
     params = Params()
-    return await message_store.account_addresses(ctx.db, ctx.where(params, collection="mailAccounts"), params)
+    scope = ctx.where(params, collection="mailAccounts")
+    # an identity's address is the account's own: a reply never writes to it
+    own = await message_store.account_addresses(ctx.db, scope, params)
+    return own | await identities.addresses(ctx.db, scope, params)
 
 
 async def prepare_reply(ctx: ActionContext) -> dict:
@@ -485,6 +488,10 @@ async def prepare_reply(ctx: ActionContext) -> dict:
         original, account_addresses=await _account_addresses(ctx, original["accountId"]), reply_all=reply_all
     )
     draft.pop("references", None)  # ``send`` makes them from ``inReplyTo``, our id
+    # send as the identity the original was written to
+    account = await connections.load_account(ctx.db, original["accountId"])
+    sender = identities.addressed(original, await identities.of_account(ctx.db, account))
+    draft["from"] = sender.email
     return {"data": {**draft, "accountId": original["accountId"], "inReplyTo": original["id"]}}
 
 
@@ -503,6 +510,7 @@ async def compose_and_send(ctx: ActionContext, p: dict, *, send_it: bool = True)
         raise BadRequest("'accountId' is required.", code="MISSING_PARAMETER", field="accountId")
     (account_id,) = await ctx.in_scope(p.get("accountId"), name="accountId", collection="mailAccounts")
     account = await connections.load_account(ctx.db, account_id)
+    sender = identities.choose(await identities.of_account(ctx.db, account), p.get("from"))
     send_at = await sending.hold_until(ctx, p) if send_it else None  # None: at once
     draft_id, state = None, None
     if p.get("draftId") is not None:
@@ -538,7 +546,8 @@ async def compose_and_send(ctx: ActionContext, p: dict, *, send_it: bool = True)
         raise BadRequest("subject, text and html must be strings.", code="INVALID_VALUE")
     existing_id = state["message_id"] if state is not None else None
     msg = compose.build_message(
-        from_addr={"name": account.display_name or "", "address": account.email},
+        from_addr=sender.from_addr,
+        reply_to=sender.reply_to,
         to=to,
         cc=cc,
         bcc=bcc,
@@ -614,6 +623,7 @@ async def _send_prepared(ctx: ActionContext, prepared: dict, link: str) -> dict:
         text, html = replies.with_quote(prepared, text=text, html=html)
     values = {
         "accountId": prepared["accountId"],
+        "from": p.get("from", prepared.get("from")),
         link: prepared[link],
         "bcc": p.get("bcc"),
         "subject": p.get("subject", prepared["subject"]),

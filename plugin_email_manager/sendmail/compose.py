@@ -242,8 +242,10 @@ def build_message(
     message_id: str | None = None,
     date: datetime | None = None,
     extra_headers: dict[str, str] | None = None,
+    reply_to: Any = None,
 ) -> EmailMessage:
-    """The message to send. ``bcc`` is validated here but never written to a header.
+    """The message to send. ``bcc`` is validated here but never written to a header; ``reply_to``
+    (an address, as ``from_addr``) writes Reply-To.
 
     Addresses are ``{"name","address"}`` dicts or typed strings. With HTML only, a text
     alternative is made from it; with neither, an empty text part. Attachments are dicts
@@ -263,6 +265,8 @@ def build_message(
         msg.set_raw("To", _address_header(to_list))
     if cc_list:
         msg.set_raw("Cc", _address_header(cc_list))
+    if reply_to:
+        msg.set_raw("Reply-To", _address_header([_address(reply_to, "Reply-To")]))
     subject = clean_subject(subject)
     # written raw, folded here: the email package reads "=?...?=" as an encoded-word and
     # decodes it, adds a space where it folds non-ASCII or a long word, and folding right after
