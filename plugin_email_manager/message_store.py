@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from asyncpg import Pool, Record
+    from asyncpg import Connection, Pool, Record
 
     from host.api import Params
 
@@ -117,3 +117,54 @@ async def account_addresses(db: Pool, scope: str, params: Params) -> set[str]:
     lower-cased: a reply-all leaves them out."""
     rows = await db.fetch(f"SELECT t.email, t.username FROM mail_accounts t WHERE {scope}", *params.values)
     return {v.lower() for r in rows for v in (r["email"], r["username"]) if v and "@" in v}
+
+
+# ---------------------------------------------------------------- a person's marks across a re-sync
+
+# labels, the to-do mark and notes of an account's messages that have a Message-ID, keyed by folder and
+# Message-ID (a re-sync gives every message a new row; the folders stay)
+_MARKS_SQL = """
+SELECT coalesce(jsonb_agg(jsonb_build_object(
+    'folder', m.folder_id, 'messageId', m.message_id, 'labels', m.labels, 'todo', m.todo,
+    'notes', coalesce((SELECT jsonb_agg(jsonb_build_object('userId', n.user_id, 'content', n.content,
+                                                           'createdAt', n.created_at) ORDER BY n.id)
+                       FROM mail_message_notes n WHERE n.mail_message_id = m.id), '[]'::jsonb))), '[]'::jsonb)
+FROM mail_messages m
+WHERE m.account_id = $1 AND m.message_id IS NOT NULL AND m.outbox IS NULL AND m.folder_id IS NOT NULL
+  AND (jsonb_array_length(coalesce(m.labels, '[]')) > 0 OR m.todo
+       OR EXISTS (SELECT 1 FROM mail_message_notes n WHERE n.mail_message_id = m.id))
+"""
+
+
+async def marks_of(conn: Pool | Connection, account_id: int) -> list[dict]:
+    """The account's marks, for ``restore_marks`` after its messages were fetched again."""
+    return await conn.fetchval(_MARKS_SQL, account_id)
+
+
+async def restore_marks(db: Pool, account_id: int, marks: list[dict]) -> int:
+    """Puts the marks of ``marks_of`` back on the messages now stored with the same folder and
+    Message-ID (labels joined with any set meanwhile); answers how many messages got theirs."""
+    async with db.acquire() as conn, conn.transaction():
+        matched = await conn.fetch(
+            "WITH s AS (SELECT * FROM jsonb_to_recordset($2::jsonb) "
+            'AS s(folder bigint, "messageId" text, labels jsonb, todo boolean, notes jsonb)), '
+            "u AS (UPDATE mail_messages m SET "
+            "labels = (SELECT coalesce(jsonb_agg(DISTINCT v ORDER BY v), '[]') "
+            "FROM jsonb_array_elements_text(coalesce(m.labels, '[]') || coalesce(s.labels, '[]')) v), "
+            "todo = m.todo OR coalesce(s.todo, false) "
+            'FROM s WHERE m.account_id = $1 AND m.folder_id = s.folder AND m.message_id = s."messageId" '
+            "RETURNING m.id, m.folder_id, m.message_id) "
+            "SELECT DISTINCT ON (u.folder_id, u.message_id) u.id, s.notes FROM u "
+            'JOIN s ON s.folder = u.folder_id AND s."messageId" = u.message_id '
+            "ORDER BY u.folder_id, u.message_id, u.id",
+            account_id,
+            marks,
+        )
+        await conn.execute(
+            "INSERT INTO mail_message_notes (user_id, mail_message_id, content, created_at) "
+            'SELECT n."userId", x.id, n.content, n."createdAt" '
+            "FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, notes jsonb) CROSS JOIN LATERAL "
+            'jsonb_to_recordset(x.notes) AS n("userId" bigint, content text, "createdAt" timestamptz)',
+            [{"id": r["id"], "notes": r["notes"]} for r in matched if r["notes"]],
+        )
+    return len(matched)

@@ -15,9 +15,9 @@ from typing import Any, Literal, overload
 
 from host.api import Action, ActionContext, Raw, answer_row
 from host.errors import BadRequest, HostError, NotFound
-from plugin_email_manager import account_store, process_state
+from plugin_email_manager import account_store, message_store, process_state
 from plugin_email_manager.errors import MailAuthFailed
-from plugin_email_manager.mailsync import imap
+from plugin_email_manager.mailsync import imap, store
 from plugin_email_manager.oauth.callback_page import PROGRESS, page
 from plugin_email_manager.oauth.flow import complete_link, start_link
 from plugin_email_manager.oauth.providers import load_provider
@@ -189,6 +189,26 @@ async def sync(ctx: ActionContext) -> dict:
     return {"data": {"account": await _row(ctx, account_id), "counts": counts}}
 
 
+async def resync(ctx: ActionContext) -> dict:
+    """Sync the account again from scratch: its synced messages go, every folder's state is reset,
+    and every message is fetched again; labels, to-do marks and notes go back on their messages
+    (the same folder and Message-ID). Answers as ``sync`` with ``wait``."""
+    (account_id, *_rest) = await ctx.in_scope()
+    async with ctx.db.acquire() as conn, conn.transaction():
+        marks = await message_store.marks_of(conn, account_id)
+        await store.reset_account(conn, account_id)
+    assert ctx.user is not None  # not a public action: the host refuses a call without a user
+    await ctx.host.badges_changed(ctx.user.id)
+    try:
+        result = await process_state.of(ctx.host).supervisor.sync(account_id, wait=True)
+    finally:
+        await message_store.restore_marks(ctx.db, account_id, marks)
+    if isinstance(result, dict) and "error" in result:  # answered by the process that holds the account
+        raise HostError(result["error"], code=result.get("code", "SYNC_FAILED"), status=result.get("status", 502))
+    counts = result.get("counts", result) if isinstance(result, dict) else None
+    return {"data": {"account": await _row(ctx, account_id), "counts": counts}}
+
+
 async def destroy(ctx: ActionContext) -> dict:
     ids = await ctx.in_scope()
     supervisor = process_state.of(ctx.host).supervisor
@@ -331,5 +351,6 @@ ACTIONS = [
     ),
     Action("mailAccounts", "update", update, summary="Rename, or give a new password or server"),
     Action("mailAccounts", "sync", sync, summary="Sync now (Refresh); wait: true answers when done"),
+    Action("mailAccounts", "resync", resync, summary="Sync again from scratch, keeping labels, to-dos and notes"),
     Action("mailAccounts", "destroy", destroy, summary="Remove an account and all of its mail here"),
 ]

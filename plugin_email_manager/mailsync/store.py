@@ -100,6 +100,22 @@ async def reset_folder(conn: Connection, folder_id: int, uid_validity: int | Non
     return deleted
 
 
+async def reset_account(conn: Connection, account_id: int) -> int:
+    """A re-sync from scratch: the account's synced messages go (its drafts and sends in the outbox
+    stay) and every folder's state is reset, so the next sync fetches every message again."""
+    deleted = await conn.fetchval(
+        "WITH d AS (DELETE FROM mail_messages WHERE account_id = $1 AND outbox IS NULL AND folder_id IS NOT NULL "
+        "RETURNING 1) SELECT count(*) FROM d",
+        account_id,
+    )
+    await conn.execute(
+        "UPDATE mail_folders SET uid_validity = NULL, uid_next = NULL, highest_modseq = NULL, "
+        "last_seen_uid = NULL, synced_down_to = NULL WHERE account_id = $1",
+        account_id,
+    )
+    return deleted
+
+
 async def save_folder_state(conn: Pool | Connection, folder_id: int, **values: Any) -> None:
     cols = list(values)
     sets = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(cols))
