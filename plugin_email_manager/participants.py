@@ -98,6 +98,24 @@ def participants_sql(p: Participants, params: Params, accounts: list[int] | None
     return f"t.id IN ({' UNION '.join(arms)})"
 
 
+def thread_matches(p: Participants, params: Params, accounts: list[int] | None) -> str:
+    """For ``listing.matches_page``: ``thread_id, id, d`` of the messages with those participants,
+    read from the participants' index alone (it carries each message's conversation and date);
+    ``accounts`` None reads every account's (a manager's ``scope: "all"``)."""
+    if not p:
+        return "SELECT NULL::bigint AS thread_id, NULL::bigint AS id, NULL::timestamptz AS d WHERE FALSE"
+    scope = f" AND p.account_id = ANY ({params.add(accounts, 'bigint[]')})" if accounts is not None else ""
+    arms = []
+    for column, values in (("address", p.addresses), ("domain", p.domains)):
+        if values:
+            arms.append(
+                "SELECT p.thread_id, p.message_id AS id, COALESCE(p.date, '-infinity'::timestamptz) AS d "
+                f"FROM mail_message_participants p WHERE p.{column} = ANY ({params.add(list(values), 'text[]')})"
+                f"{scope} AND p.thread_id IS NOT NULL"
+            )
+    return " UNION ALL ".join(arms)
+
+
 def of_values(values: list[tuple[str, Any]]) -> Participants:
     """A record's participants from its (interface, value) pairs: an email field's address (or list
     of them; "Ann <ann@acme.test>" read as its address), a domain field's domain."""

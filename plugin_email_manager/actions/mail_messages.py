@@ -145,11 +145,17 @@ async def _threads(ctx: ActionContext, parts: Participants | None) -> dict:
     narrow = None if parts is None else participants_narrow(parts)
     async with db_errors(coll, "list"), ctx.db.acquire() as db:
         view = None if search or parts is not None else listing.default_view(coll, flt, user)
+        accounts = None if view is not None else await listing.own_accounts(db, coll, user)
         if view is not None:
             assert user is not None  # default_view answers a view only for a user's own scope
             pairs, total = await listing.heads_page(db, user, *view, page_size, offset, descending)
+        elif parts is not None and not flt and not search and (accounts is not None or user is None):
+            # mail with someone, nothing else asked: the participants' index alone answers it (the
+            # caller's accounts, or every account for a manager's scope all)
+            pairs, total = await listing.matches_page(
+                db, lambda params: participants.thread_matches(parts, params, accounts), page_size, offset, descending
+            )
         else:
-            accounts = await listing.own_accounts(db, coll, user)
             arms = (lambda params: search_sql(search, params, accounts=accounts)) if search else None
             pairs, total = await listing.grouped_page(
                 db, coll, user, flt, arms, accounts, page_size, offset, descending, narrow

@@ -216,6 +216,26 @@ async def grouped_page(
         # an arm the GIN index scopes to the user's accounts gets the unindexed account condition
         wheres = [f"{base(unindexed if found.is_scoped(i) else own)} AND {arm}" for i, arm in enumerate(found.arms)]
     matches = " UNION ALL ".join(MATCHES.format(no_date=NO_DATE, where=w) for w in wheres)
+    return await _grouped(db, matches, params, limit, offset, descending)
+
+
+async def matches_page(
+    db: Pool | Connection,
+    matches: Callable[[Params], str],
+    limit: int,
+    offset: int,
+    descending: bool,
+) -> tuple[list[tuple[int, int]], int]:
+    """``grouped_page`` over other rows than the messages: ``matches(params)`` is a SELECT of
+    ``thread_id, id, d`` (a message, its conversation and its date, never NULL), e.g. from the
+    participants' index (``participants.thread_matches``)."""
+    params = Params()
+    return await _grouped(db, matches(params), params, limit, offset, descending)
+
+
+async def _grouped(
+    db: Pool | Connection, matches: str, params: Params, limit: int, offset: int, descending: bool
+) -> tuple[list[tuple[int, int]], int]:
     n = len(params.values)
     sql = GROUPED_PAGE.format(
         matches=matches, dir="DESC" if descending else "ASC", limit=f"${n + 1}::bigint", offset=f"${n + 2}::bigint"

@@ -58,4 +58,5 @@ def migrations() -> list[Migration]:
         Migration(PLUGIN, 8, "scheduled send: the lease of a message being sent", _sql("008_scheduled_send.sql")),
         Migration(PLUGIN, 9, "the webhook queue, bounces' originals", _sql("009_webhook_queue.sql")),
         Migration(PLUGIN, 10, "participants: each message's From, To and Cc addresses", _sql("010_participants.sql")),
+        Migration(PLUGIN, 11, "participants carry their conversation and date", _sql("011_participant_threads.sql")),
     ]

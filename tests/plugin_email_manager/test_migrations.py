@@ -39,6 +39,11 @@ RELEASED = [
         "participants: each message's From, To and Cc addresses",
         "ba6a74a275c385b8d7c4414886e5759e70f6f1472f80173a40cf553c0f681d2a",
     ),
+    (
+        11,
+        "participants carry their conversation and date",
+        "decae455db20ffb94911067910baffe64fae2af6434d9ea3d580732732cd92a6",
+    ),
 ]
 # migration 5's first text, which failed where PostgreSQL lacks lz4, still counts as applied
 REPLACED = {5: ("fbf865141a206e9c5774bcb9d0da3ab440073c21426ab6479095c18023d0a039",)}
