@@ -7,6 +7,7 @@ import { ago } from "./format.js";
 import { alertBox, openModal } from "./modal.js";
 import { imapForm } from "./imap-form.js";
 import { undoSetting } from "./later.js";
+import { identitiesSetting } from "./identities.js";
 import { webhooksSetting } from "./webhooks.js";
 
 const PROVIDERS = { google: "Google", microsoft: "Microsoft", imap: "IMAP/SMTP" };
@@ -161,6 +162,7 @@ export function openAccounts(app, { start = "list" } = {}) {
         h("span", {}, `Finish signing in with ${waiting} in the pop-up window. It closes itself when the first sync is done.`)),
       h("div", { class: "mail-form-actions" },
         h("button", { class: "ec-btn ec-btn-primary", type: "button", onclick: () => { mode = "choose"; paint(); } }, icon("plus"), "Link account")),
+      identitiesSetting(app, accounts),
       undoSetting(app),
       webhooksSetting(app),
     ];

@@ -98,11 +98,23 @@ export function openCompose(app, { title = "New message", prepare = null } = {})
     signatures.find((x) => x.isDefault && x.accountId === accountId)
     || signatures.find((x) => x.isDefault && x.accountId == null))?.html || "";
 
-  function build(p = {}, { signatures = [], templates = [] } = {}) {
-    const accounts = app.accounts;
+  /** Send as: every account, each followed by its identities; `from` is what the server checks. */
+  const senders = (accounts, identities) => accounts.flatMap((a) => [
+    { accountId: a.id, from: a.email, label: a.displayName ? `${a.displayName} <${a.email}>` : a.email },
+    ...identities.filter((i) => i.accountId === a.id)
+      .map((i) => ({ accountId: a.id, from: i.email, label: i.name ? `${i.name} <${i.email}>` : i.email })),
+  ]);
+
+  function build(p = {}, { signatures = [], templates = [], identities = [] } = {}) {
+    const choices = senders(app.accounts, identities);
+    const accountId = p.accountId ?? app.filters.account ?? choices[0]?.accountId;
+    // prepareReply answers `from` (an address); a draft's own From is {name, address}
+    const wanted = String(p.from?.address ?? p.from ?? "").toLowerCase();
+    const mine = (c) => c.accountId === accountId;
+    const chosen = Math.max(0, choices.findIndex((c) => mine(c) && c.from.toLowerCase() === wanted), choices.findIndex(mine));
     const from = h("select", { class: "ec-select mail-from", "aria-label": "From" },
-      accounts.map((a) => h("option", { value: a.id, selected: a.id === (p.accountId ?? app.filters.account ?? accounts[0]?.id) },
-        a.displayName ? `${a.displayName} <${a.email}>` : a.email)));
+      choices.map((c, i) => h("option", { value: i, selected: i === chosen }, c.label)));
+    from.choices = choices;
     const to = addressField({ label: "To", values: p.to || [] });
     const cc = addressField({ label: "Cc", values: p.cc || [] });
     const bcc = addressField({ label: "Bcc", values: p.bcc || [] });
@@ -113,7 +125,7 @@ export function openCompose(app, { title = "New message", prepare = null } = {})
     const bccBtn = h("button", { class: "mail-link-btn", type: "button", onclick: () => reveal(bcc, bccBtn) }, "Bcc");
     to.el.append(h("span", { class: "mail-field-extra" }, ccBtn, bccBtn));
     const subject = h("input", { class: "mail-subject", type: "text", value: p.subject || "", "aria-label": "Subject", placeholder: "Subject" });
-    const fromId = Number(from.value);
+    const fromId = choices[Number(from.value)]?.accountId;
     const editor = richEditor({ html: p.html || "", quoted: !p.draftId,
       signature: p.draftId ? "" : signatureFor(signatures, fromId) });
     const files = attachments({ carried: p.attachments || [], limitMiB: app.maxMiB || CLIENT_LIMIT_MIB, onMessage: (m) => error.show(m) });
@@ -131,10 +143,15 @@ export function openCompose(app, { title = "New message", prepare = null } = {})
     if (!(p.to || []).length) to.focus(); else editor.focus();
   }
 
+  const sender = () => {
+    const c = ui.from.choices[Number(ui.from.value)];
+    return { accountId: c.accountId, from: c.from };
+  };
+
   function payload(extra = {}) {
     const { p } = ui;
     return {
-      accountId: Number(ui.from.value), to: ui.to.list(), cc: ui.cc.list(), bcc: ui.bcc.list(), subject: ui.subject.value,
+      ...sender(), to: ui.to.list(), cc: ui.cc.list(), bcc: ui.bcc.list(), subject: ui.subject.value,
       text: ui.editor.text(), html: ui.editor.html(),
       // a forward names its original with forwardOf only: prepareForward's inReplyTo is the
       // original's Message-ID header (a string), not one of our ids
@@ -245,8 +262,8 @@ export function openCompose(app, { title = "New message", prepare = null } = {})
       h("button", { class: "ec-btn ec-btn-primary", type: "button", onclick: () => { modal.close(true); app.openAccounts(); } }, "Link account")));
     return modal;
   }
-  const extras = Promise.all([app.api.signatures(), app.api.templates()])
-    .then(([signatures, templates]) => ({ signatures, templates }));
+  const extras = Promise.all([app.api.signatures(), app.api.templates(), app.api.identities()])
+    .then(([signatures, templates, identities]) => ({ signatures, templates, identities }));
   if (prepare) {
     Promise.all([prepare(), extras]).then(([p, x]) => { if (modal.dialog.isConnected) build(p, x); }).catch((err) => {
       content.replaceChildren();

@@ -43,5 +43,9 @@ export function mailApi(api) {
     /** The person's signatures and templates, for compose (failing quietly: compose works without). */
     signatures: () => api.get("mailSignatures:list", { paginate: false }).then((r) => r.data || []).catch(() => []),
     templates: () => api.get("mailTemplates:list", { paginate: false, sort: "name" }).then((r) => r.data || []).catch(() => []),
+    /** Send as: the identities of the person's accounts (compose lists them under their account). */
+    identities: () => api.get("mailIdentities:list", { paginate: false }).then((r) => r.data || []).catch(() => []),
+    createIdentity: (values) => post("mailIdentities:create", values).then(data),
+    deleteIdentity: (id) => post("mailIdentities:destroy", {}, { params: { filterByTk: id } }),
   };
 }
