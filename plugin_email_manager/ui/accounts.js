@@ -102,6 +102,24 @@ export function openAccounts(app, { start = "list" } = {}) {
     }
   }
 
+  async function resync(a, btn) {
+    const ok = await shell.confirm(`Every message of “${a.email}” will be fetched again from the mail server. `
+      + "Labels, to-dos and notes stay on their messages. A big mailbox takes a while.",
+    { title: "Re-sync this account?", okText: "Re-sync" });
+    if (!ok) return;
+    btn.disabled = true;
+    btn.replaceChildren(h("span", { class: "ec-spinner mail-spinner-inline" }), "Re-syncing…");
+    try {
+      await api.resync(a.id);
+      shell.toast(`${a.email} was synced again`, { type: "success" });
+      app.reloadAll();
+    } catch (err) {
+      error.show(err.message);
+    } finally {
+      refresh();
+    }
+  }
+
   // an IMAP account in error (most often: its password changed) takes a new password here
   function passwordForm(a) {
     const input = h("input", { class: "ec-input", type: "password", autocomplete: "current-password",
@@ -134,6 +152,9 @@ export function openAccounts(app, { start = "list" } = {}) {
       : a.lastSyncAt ? `Last sync ${ago(a.lastSyncAt)}` : "Not synced yet";
     const syncBtn = h("button", { class: "ec-btn ec-btn-sm", type: "button", disabled: a.status === "syncing" }, icon("refresh"), "Sync now");
     syncBtn.addEventListener("click", () => syncNow(a, syncBtn));
+    const resyncBtn = h("button", { class: "ec-btn ec-btn-sm", type: "button", disabled: a.status === "syncing",
+      "aria-label": `Re-sync ${a.email}` }, icon("refresh"), "Re-sync");
+    resyncBtn.addEventListener("click", () => resync(a, resyncBtn));
     return h("li", { class: "mail-account", "data-account-id": a.id },
       h("span", { class: "mail-account-logo" }, icon(a.provider === "imap" ? "server" : a.provider)),
       h("div", { class: "mail-account-main" },
@@ -149,6 +170,7 @@ export function openAccounts(app, { start = "list" } = {}) {
           class: "ec-btn ec-btn-sm ec-btn-primary", type: "button", onclick: () => linkOAuth(a.provider, a.id),
         }, icon("link"), "Re-link"),
         syncBtn,
+        resyncBtn,
         h("button", { class: "ec-btn ec-btn-sm ec-btn-danger", type: "button", onclick: () => remove(a), "aria-label": `Delete ${a.email}` },
           icon("trash"), "Delete")));
   }

@@ -1,4 +1,4 @@
-// The conversation list: a heading, the toolbar (select all, read state, delete, Refresh), one row
+// The conversation list: a heading, the toolbar (select all, read state, move, delete, Refresh), one row
 // per conversation, and pagination. Rows are links (open in a new tab works); the checkbox and
 // the keyboard cursor live beside them.
 import { emptyState, errorState, h } from "/static/js/dom.js";
@@ -146,6 +146,7 @@ export class ListView {
       h("label", { class: "mail-select-all" }, box),
       act("Mark as read", "mail-open", () => this.app.markRows(this.selectedRows(), true)),
       act("Mark as unread", "mail", () => this.app.markRows(this.selectedRows(), false)),
+      act("Move to…", "folder", () => this.app.moveRows(this.selectedRows())),
       act("Delete", "trash", () => this.app.deleteRows(this.selectedRows())),
       refresh,
       h("span", { class: "mail-toolbar-spacer" }),

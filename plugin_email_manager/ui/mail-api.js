@@ -11,6 +11,8 @@ export function mailApi(api) {
     link: (provider, accountId) => post("mailAccounts:link", accountId ? { provider, accountId } : { provider })
       .then((r) => r.data.authorizationUrl),
     sync: (id) => post("mailAccounts:sync", { filterByTk: id, wait: true }).then(data),
+    /** Sync again from scratch (labels, to-dos and notes stay); answers when done. */
+    resync: (id) => post("mailAccounts:resync", { filterByTk: id }).then(data),
     deleteAccount: (id) => post("mailAccounts:destroy", { filterByTk: id }),
     /** New values for an account (an IMAP account's new password is checked by the server first). */
     updateAccount: (id, values) => post("mailAccounts:update", values, { params: { filterByTk: id } }).then(data),
@@ -20,7 +22,7 @@ export function mailApi(api) {
     thread: (threadId, opts) => api.get("mailMessages:getThread", { threadId }, opts).then(data),
     /** Every message id (with read state and type) of these conversations. */
     messagesOf: (threadIds, opts) => api.get("mailMessages:list", {
-      filter: { threadId: { $in: threadIds } }, fields: ["id", "threadId", "read", "type"], paginate: false,
+      filter: { threadId: { $in: threadIds } }, fields: ["id", "threadId", "read", "type", "accountId", "folderId"], paginate: false,
     }, opts).then((r) => r.data || []),
     /** How many messages match `filter` (one row fetched; the count is in meta). */
     count: (filter, opts) => api.get("mailMessages:list", { filter, pageSize: 1, fields: ["id"] }, opts)
@@ -28,6 +30,12 @@ export function mailApi(api) {
     markRead: (ids) => post("mailMessages:markRead", { filterByTk: ids }),
     markUnread: (ids) => post("mailMessages:markUnread", { filterByTk: ids }),
     destroy: (ids) => post("mailMessages:destroy", { filterByTk: ids }),
+    /** To a folder: a mailFolders id, or a type ("archive", "inbox", …) each message's account has. */
+    move: (ids, folder) => post("mailMessages:move", { filterByTk: ids, folder }).then(data),
+    /** The folders of these accounts, by name. */
+    folders: (accountIds) => api.get("mailFolders:list", {
+      filter: { accountId: { $in: accountIds } }, paginate: false, sort: "name",
+    }).then((r) => r.data || []),
     /** flagged / read (reach the server), todo / labels (the person's own marks). */
     updateMessage: (id, values) => post("mailMessages:update", values, { params: { filterByTk: id } }).then(data),
 

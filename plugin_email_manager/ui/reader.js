@@ -104,6 +104,8 @@ export class ReaderView {
       h("button", { class: "ec-btn ec-btn-text", type: "button", disabled: !this.messages.length,
         onclick: () => this.markUnread(this.messages.map((m) => m.id)) }, icon("mail"), h("span", { class: "mail-btn-label" }, "Mark as unread")),
       h("button", { class: "ec-btn ec-btn-text", type: "button", disabled: !this.messages.length,
+        onclick: () => this.app.moveThread(this.messages) }, icon("folder"), h("span", { class: "mail-btn-label" }, "Move to…")),
+      h("button", { class: "ec-btn ec-btn-text", type: "button", disabled: !this.messages.length,
         onclick: () => this.app.deleteThread(this.threadId, this.messages) }, icon("trash"), h("span", { class: "mail-btn-label" }, "Delete")),
       h("span", { class: "mail-toolbar-spacer" }),
       index >= 0 && h("span", { class: "ec-muted mail-reader-pos" }, `${list.meta.pageSize * (list.meta.page - 1) + index + 1} of ${list.meta.count}`),
@@ -159,6 +161,7 @@ export class ReaderView {
       ["Mark as unread", "mail", () => this.markUnread([m.id])],
       [m.flagged ? "Remove the flag" : "Flag", "star", () => this.setMarks(m, { flagged: !m.flagged })],
       [m.todo ? "Remove from to-do" : "Add to to-do", "check", () => this.setMarks(m, { todo: !m.todo })],
+      ["Move to…", "folder", () => this.app.moveMessage(m)],
       ["Delete this message", "trash", () => this.app.deleteMessages([m])],
     ];
     const drop = h("div", { class: "ec-dropdown mail-menu", role: "menu", hidden: true },
