@@ -93,3 +93,26 @@ async def test_what_lies_outside_the_callers_mail_is_not_found_and_nonsense_refu
     assert status == 400, body
     assert held_in(mailbox, "INBOX", "Mine")
     assert [r["type"] for r in await mailbox.messages({"subject": "Mine"})] == ["inbox"]
+
+
+async def test_messages_of_two_accounts_each_move_within_their_own(mailbox):
+    mailbox.append(message("a@example.test", mailbox.address, "From the first"))
+    await mailbox.link()
+    await mailbox.sync()
+    address, password = f"u{uuid.uuid4().hex[:10]}@example.test", "pw-" + uuid.uuid4().hex[:8]
+    mailbox.dovecot.add_user(address, password)
+    mailbox.smtp.users[address] = password
+    second = Mailbox(mailbox.server, mailbox.dovecot, mailbox.smtp, mailbox.token, address, password)  # same person
+    second.append(message("b@example.test", address, "From the second"))
+    await second.link()
+    await second.sync()
+    ids = [(await mailbox.messages({"subject": s}))[0]["id"] for s in ("From the first", "From the second")]
+    status, body = await mailbox.api("mailMessages:move", {"filterByTk": ids, "folder": "archive"})
+    assert status == 200, body
+    assert held_in(mailbox, "Archive", "From the first") and held_in(second, "Archive", "From the second")
+    status, body = await mailbox.api("mailFolders:list", query={"paginate": "false"}, method="GET")
+    archives = {f["id"] for f in body["data"] if f["type"] == "archive"}  # one per account
+    moved = await mailbox.messages({"id": {"$in": ids}})
+    assert (
+        len(archives) == 2 and {m["folderId"] for m in moved} == archives and {m["type"] for m in moved} == {"archive"}
+    )
