@@ -11,6 +11,10 @@ with COPY and indexed as the parse pass would, then measures with a warm cache:
   very statements it sent, replayed as bare SQL (the floor): p50/p95 and the overhead;
 - requests/s of listThreads page 1 through the real HTTP server with concurrent clients.
 
+Mail in the platform: 2% of the mail (20,000 messages at 1,000,000), all of the first user's,
+is with people at one company domain (``acme.example``); ``listForRecord`` of a company record
+whose domain field holds it (a bench-only collection, ``benchCompanies``) is timed like the rest.
+
 Targets (issue 5): p95 < 50 ms for every list query, < 5 ms for the badge, API overhead over
 bare SQL < 3 ms at p50.
 """
@@ -39,7 +43,7 @@ from host.api import ActionContext, User  # noqa: E402
 from host.db.migrate import migrate  # noqa: E402
 from host.jsonio import dumps  # noqa: E402
 from host.passwords import hash_password_sync  # noqa: E402
-from host.schema import load_registry  # noqa: E402
+from host.schema import load_registry, parse_collection  # noqa: E402
 from plugin_email_manager import unread_badge  # noqa: E402
 from plugin_email_manager.actions import mail_messages  # noqa: E402
 from plugin_email_manager.migrations import migrations  # noqa: E402
@@ -75,6 +79,23 @@ COLUMNS = (
     "parse_state",
 )
 TYPES = ("inbox", "sent", "archive", "trash")
+COMPANY = "acme.example"  # the domain of 2% of the mail, all the first user's
+COMPANIES = {
+    "name": "benchCompanies",
+    "fields": [
+        {"name": "id", "type": "bigInt", "primaryKey": True},
+        {"name": "name", "type": "string"},
+        {"name": "domain", "type": "string", "interface": "domain"},
+    ],
+    "acl": {"member": ["list", "get"]},
+}
+
+
+def bench_registry():
+    """The real collections, and a company collection with a domain field for listForRecord."""
+    registry = load_registry([ROOT / "collections"])
+    registry.add(parse_collection(COMPANIES, "bench/list.py"))
+    return registry
 
 
 # ---------------------------------------------------------------- generating the mailboxes
@@ -146,8 +167,36 @@ def account_messages(rng, words, account: int, owner: str, n: int, first_id: int
     return msgs, thread - first_thread
 
 
+async def with_company(pool, account_ids: list[int], n: int) -> int:
+    """Whole conversations of these accounts, in a seeded order, until ``n`` messages: the people
+    in them become people at ``COMPANY``. Answers the number of messages with that domain."""
+    return await pool.fetchval(
+        """
+        WITH threads AS (
+            SELECT thread_id, count(*) AS n FROM mail_messages WHERE account_id = ANY ($1::bigint[])
+            GROUP BY thread_id),
+        picked AS (
+            SELECT thread_id FROM (
+                SELECT thread_id, sum(n) OVER (ORDER BY md5(thread_id::text)) AS upto FROM threads) x
+            WHERE upto <= $2),
+        changed AS (
+            UPDATE mail_messages m SET
+                from_addr = CASE WHEN m.type = 'sent' THEN m.from_addr ELSE jsonb_build_object(
+                    'name', 'Acme person', 'address', 'p' || (m.thread_id % 97) || '@' || $3::text) END,
+                to_addrs = CASE WHEN m.type = 'sent' THEN jsonb_build_array(jsonb_build_object(
+                    'name', 'Acme person', 'address', 'p' || (m.thread_id % 97) || '@' || $3::text))
+                    ELSE m.to_addrs END
+            WHERE m.thread_id IN (SELECT thread_id FROM picked) RETURNING 1)
+        SELECT count(*) FROM changed
+        """,
+        account_ids,
+        n,
+        COMPANY,
+    )
+
+
 async def seed(pool, total: int, rng: random.Random) -> dict:
-    registry = load_registry([ROOT / "collections"])
+    registry = bench_registry()
     await migrate(pool, registry, [])  # collection tables only: indexes come after the load
     # what migrations 1 and 3 do first on a fresh database, before any mail arrives
     await pool.execute("ALTER TABLE mail_messages SET (toast_tuple_target = 512)")
@@ -212,6 +261,10 @@ async def seed(pool, total: int, rng: random.Random) -> dict:
 
     await asyncio.gather(load(0), load(1))
     await pool.execute("DROP TABLE bench_stage")
+    first = await pool.fetch("SELECT id FROM mail_accounts WHERE user_id = $1", users[0])
+    company = await with_company(pool, [r["id"] for r in first], round(total * 0.02))
+    await pool.execute("INSERT INTO bench_companies (id, name, domain) VALUES (1, 'Acme', $1)", COMPANY)
+    print(f"  {company} messages with people at {COMPANY}", flush=True)
     await pool.execute("SELECT setval(pg_get_serial_sequence('mail_messages', 'id'), $1)", next_id)
     print(f"  loaded and indexed for search in {time.monotonic() - t:.0f} s", flush=True)
     t = time.monotonic()
@@ -351,7 +404,7 @@ def list_call(registry, user, **params):
 
 
 async def queries(pool, seeded: dict, samples: int, rng: random.Random) -> list[dict]:
-    registry = load_registry([ROOT / "collections"])
+    registry = bench_registry()
     users = [User(id=u, email=f"user{i}@bench.example", role="member") for i, u in enumerate(seeded["users"])]
     user = users[0]
     inbox = json.dumps({"type": "inbox"})
@@ -388,6 +441,20 @@ async def queries(pool, seeded: dict, samples: int, rng: random.Random) -> list[
 
         return call
 
+    def record_call(**params):
+        async def call(host):
+            ctx = ActionContext(
+                host=host,
+                collection=registry["mailMessages"],
+                action="listForRecord",
+                params={"collection": "benchCompanies", "filterByTk": 1, **params},
+                values={},
+                user=user,
+            )
+            return await mail_messages.list_for_record(ctx)
+
+        return call
+
     async def badge_call(host):
         return await unread_badge.unread_count(host, user)
 
@@ -405,6 +472,12 @@ async def queries(pool, seeded: dict, samples: int, rng: random.Random) -> list[
         (f"listThreads search 0.8% ({RARE})", list_call(registry, user, search=RARE, pageSize=50)),
         (f"listThreads search 20% ({COMMON})", list_call(registry, user, search=COMMON, pageSize=50)),
         ("getThread", thread_call()),
+        (f"listForRecord ({COMPANY})", record_call(pageSize=50)),
+        (f"listForRecord ({COMPANY}) page 5", record_call(pageSize=50, page=5)),
+        (
+            f"listThreads participants ({COMPANY})",
+            list_call(registry, user, participants=json.dumps({"domains": [COMPANY]}), pageSize=50),
+        ),
         ("badge count", badge_call),
     ]
     out = []
