@@ -10,6 +10,21 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 
+def imap_account(address: str, password: str, dovecot, smtp) -> dict:
+    """``mailAccounts:create``'s values for a login of the test Dovecot and SMTP sink."""
+    return {
+        "provider": "imap",
+        "email": address,
+        "password": password,
+        "imapHost": "127.0.0.1",
+        "imapPort": dovecot.port,
+        "imapSecurity": "none",
+        "smtpHost": "127.0.0.1",
+        "smtpPort": smtp.port,
+        "smtpSecurity": "none",
+    }
+
+
 def message(
     frm: str,
     to: str,
@@ -62,16 +77,8 @@ class Mailbox:
 
     def account_values(self, **overrides) -> dict:
         return {
-            "provider": "imap",
-            "email": self.address,
+            **imap_account(self.address, self.password, self.dovecot, self.smtp),
             "username": self.address,
-            "password": self.password,
-            "imapHost": "127.0.0.1",
-            "imapPort": self.dovecot.port,
-            "imapSecurity": "none",
-            "smtpHost": "127.0.0.1",
-            "smtpPort": self.smtp.port,
-            "smtpSecurity": "none",
             **overrides,
         }
 

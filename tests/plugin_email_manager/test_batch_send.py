@@ -17,6 +17,7 @@ import asyncpg
 import pytest
 
 from plugin_email_manager.batches import UNKNOWN
+from tests.plugin_email_manager.helpers import imap_account
 from tests.servers.app import ROOT_EMAIL, ROOT_PASSWORD, ServerProcess
 
 CONTACTS = Path(__file__).parent / "plugins" / "contacts" / "plugin.toml"
@@ -240,17 +241,7 @@ async def test_processes_killed_mid_batch_never_send_a_recipient_two_copies(pg_c
                 "users:create", {"email": "bea@example.test", "password": "bea-pass-1234"}, token=body["data"]["token"]
             )
             await a.sign_in()
-            values = {
-                "provider": "imap",
-                "email": address,
-                "password": password,
-                "imapHost": "127.0.0.1",
-                "imapPort": dovecot.port,
-                "imapSecurity": "none",
-                "smtpHost": "127.0.0.1",
-                "smtpPort": smtp_sink.port,
-                "smtpSecurity": "none",
-            }
+            values = imap_account(address, password, dovecot, smtp_sink)
             status, body = await a.call("mailAccounts:create", values)
             assert status == 200, body
             account = body["data"]["id"]

@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from plugin_email_manager import metrics
-from tests.plugin_email_manager.helpers import message
+from tests.plugin_email_manager.helpers import imap_account, message
 from tests.plugin_email_manager.test_linking import follow_consent
 from tests.servers.app import ROOT_EMAIL, ROOT_PASSWORD, ServerProcess, running_server
 from tests.servers.dovecot import Dovecot
@@ -96,17 +96,7 @@ async def link_imap(api: Api, dovecot: Dovecot, address: str, password: str, smt
     smtp_sink.users[address] = password
     status, body = await api.call(
         "mailAccounts:create",
-        {
-            "provider": "imap",
-            "email": address,
-            "password": password,
-            "imapHost": "127.0.0.1",
-            "imapPort": dovecot.port,
-            "imapSecurity": "none",
-            "smtpHost": "127.0.0.1",
-            "smtpPort": smtp_sink.port,
-            "smtpSecurity": "none",
-        },
+        imap_account(address, password, dovecot, smtp_sink),
     )
     assert status == 200, body
     return body["data"]["id"]

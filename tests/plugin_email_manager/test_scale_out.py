@@ -10,7 +10,7 @@ import time
 import aiohttp
 import asyncpg
 
-from tests.plugin_email_manager.helpers import message
+from tests.plugin_email_manager.helpers import imap_account, message
 from tests.servers.app import ROOT_EMAIL, ROOT_PASSWORD, ServerProcess
 
 
@@ -48,17 +48,7 @@ async def test_one_process_syncs_an_account_and_another_takes_over(pg_cluster, d
                 first.base_url,
                 pat,
                 "mailAccounts:create",
-                {
-                    "provider": "imap",
-                    "email": address,
-                    "password": password,
-                    "imapHost": "127.0.0.1",
-                    "imapPort": dovecot.port,
-                    "imapSecurity": "none",
-                    "smtpHost": "127.0.0.1",
-                    "smtpPort": smtp_sink.port,
-                    "smtpSecurity": "none",
-                },
+                imap_account(address, password, dovecot, smtp_sink),
             )
             assert status == 200, body
             account = body["data"]["id"]
@@ -144,17 +134,7 @@ async def test_two_processes_share_the_accounts_and_one_takes_them_all_when_the_
                     first.base_url,
                     root,
                     "mailAccounts:create",
-                    {
-                        "provider": "imap",
-                        "email": address,
-                        "password": password,
-                        "imapHost": "127.0.0.1",
-                        "imapPort": dovecot.port,
-                        "imapSecurity": "none",
-                        "smtpHost": "127.0.0.1",
-                        "smtpPort": smtp_sink.port,
-                        "smtpSecurity": "none",
-                    },
+                    imap_account(address, password, dovecot, smtp_sink),
                 )
                 assert status == 200, body
                 accounts.append(body["data"]["id"])

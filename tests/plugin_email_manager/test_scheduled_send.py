@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import asyncpg
 
+from tests.plugin_email_manager.helpers import imap_account
 from tests.servers.app import ROOT_EMAIL, ROOT_PASSWORD, ServerProcess
 
 
@@ -154,17 +155,7 @@ async def _member_with_account(proc: _Proc, dovecot, smtp_sink, mail_user) -> in
     proc.token = body["data"]["token"]
     status, body = await proc.call(
         "mailAccounts:create",
-        {
-            "provider": "imap",
-            "email": address,
-            "password": password,
-            "imapHost": "127.0.0.1",
-            "imapPort": dovecot.port,
-            "imapSecurity": "none",
-            "smtpHost": "127.0.0.1",
-            "smtpPort": smtp_sink.port,
-            "smtpSecurity": "none",
-        },
+        imap_account(address, password, dovecot, smtp_sink),
     )
     assert status == 200, body
     return body["data"]["id"]
