@@ -58,7 +58,7 @@ async def test_add_a_webhook_send_a_test_and_see_the_delivery(page, mailbox):
         await expect(delivery).to_contain_text("Delivered", timeout=10_000)
         await expect(delivery).to_contain_text("200 got it")
         assert [p["event"] for p in got] == ["ping"]
-        await settings.locator(".mail-webhooks").scroll_into_view_if_needed()
+        await hooks.scroll_into_view_if_needed()
         await screenshot(page, "mail-webhooks-1280", full_page=False)
         status, body = await mailbox.api("mailWebhooks:list", method="GET")
         assert status == 200 and "whsec-ui" not in json.dumps(body)
