@@ -25,6 +25,22 @@ def imap_account(address: str, password: str, dovecot, smtp) -> dict:
     }
 
 
+def provider_settings(provider, client_id: str, client_secret: str, dovecot, smtp) -> dict:
+    """``mailSettings:update``'s values pointing an OAuth provider at the local one, and its mail
+    at the test Dovecot and SMTP sink."""
+    return {
+        "clientId": client_id,
+        "clientSecret": client_secret,
+        **{k: provider.urls[k] for k in ("authorizationUrl", "tokenUrl", "userinfoUrl")},
+        "imapHost": "127.0.0.1",
+        "imapPort": dovecot.port,
+        "imapSecurity": "none",
+        "smtpHost": "127.0.0.1",
+        "smtpPort": smtp.port,
+        "smtpSecurity": "none",
+    }
+
+
 def message(
     frm: str,
     to: str,

@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from plugin_email_manager import metrics
-from tests.plugin_email_manager.helpers import imap_account, message
+from tests.plugin_email_manager.helpers import imap_account, message, provider_settings
 from tests.plugin_email_manager.test_linking import follow_consent
 from tests.servers.app import ROOT_EMAIL, ROOT_PASSWORD, ServerProcess, running_server
 from tests.servers.dovecot import Dovecot
@@ -290,19 +290,7 @@ async def test_an_unreachable_token_endpoint_shows_on_the_account_and_heals_by_i
         status, body = await server.api(
             server.root_token,
             "mailSettings:update",
-            {
-                "clientId": CLIENT_ID,
-                "clientSecret": CLIENT_SECRET,
-                "authorizationUrl": provider.urls["authorizationUrl"],
-                "tokenUrl": provider.urls["tokenUrl"],
-                "userinfoUrl": provider.urls["userinfoUrl"],
-                "imapHost": "127.0.0.1",
-                "imapPort": dovecot.port,
-                "imapSecurity": "none",
-                "smtpHost": "127.0.0.1",
-                "smtpPort": smtp_sink.port,
-                "smtpSecurity": "none",
-            },
+            provider_settings(provider, CLIENT_ID, CLIENT_SECRET, dovecot, smtp_sink),
             query={"filter": {"provider": "google"}},
         )
         assert status == 200, body

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 
-from tests.plugin_email_manager.helpers import gmail_layout, gmail_receive, message
+from tests.plugin_email_manager.helpers import gmail_layout, gmail_receive, message, provider_settings
 from tests.servers.oauth_provider import CLIENT_ID, CLIENT_SECRET, OAuthProvider
 
 USER = "gina@example.test"
@@ -35,19 +35,7 @@ async def google(provider, mail_server, dovecot, smtp_sink):
     status, body = await mail_server.api(
         mail_server.root_token,
         "mailSettings:update",
-        {
-            "clientId": CLIENT_ID,
-            "clientSecret": CLIENT_SECRET,
-            "authorizationUrl": provider.urls["authorizationUrl"],
-            "tokenUrl": provider.urls["tokenUrl"],
-            "userinfoUrl": provider.urls["userinfoUrl"],
-            "imapHost": "127.0.0.1",
-            "imapPort": dovecot.port,
-            "imapSecurity": "none",
-            "smtpHost": "127.0.0.1",
-            "smtpPort": smtp_sink.port,
-            "smtpSecurity": "none",
-        },
+        provider_settings(provider, CLIENT_ID, CLIENT_SECRET, dovecot, smtp_sink),
         query={"filter": {"provider": "google"}},
     )
     assert status == 200, body
