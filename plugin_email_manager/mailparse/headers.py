@@ -26,7 +26,8 @@ from .address_headers import parse_address, parse_address_list
 from .charsets import decode_words, fix_8bit, raw_header_charset
 from .header_lines import continues_block, continues_field, field_name
 
-_WANTED = frozenset(
+# the fields read here: all a headers-first sync fetches of a message (BODY.PEEK[HEADER.FIELDS ...])
+LISTED_FIELDS = _WANTED = frozenset(
     {
         b"message-id",
         b"in-reply-to",

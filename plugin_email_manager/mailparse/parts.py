@@ -102,6 +102,12 @@ def filename(part: Message) -> str | None:
         name = decode_text(text.encode("latin-1", "surrogateescape"), charset or "utf-8")
     else:
         name = fix_8bit(unquote(raw))
+    return clean_filename(name)
+
+
+def clean_filename(name: str) -> str | None:
+    """A file name as a reader may see it: RFC 2047 words decoded, path parts and control
+    characters removed, at most 255 characters; None when nothing is left."""
     if "=?" in name:
         name = decode_words(name)
     name = _CONTROL.sub("", name.replace("\\", "/").rsplit("/", 1)[-1]).strip()

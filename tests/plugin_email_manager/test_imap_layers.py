@@ -19,7 +19,7 @@ from plugin_email_manager.mailsync import imap
 
 PACKAGE = "plugin_email_manager.mailsync.imap"
 # Bottom up: a module may import only the modules before it. The package's __init__ comes last.
-LAYERS = ["wire", "codec", "folders", "fetch", "protocol", "session", "__init__"]
+LAYERS = ["wire", "codec", "bodystructure", "folders", "fetch", "protocol", "session", "__init__"]
 # aiohttp's server side: the IMAP client knows nothing of HTTP.
 SERVER_SIDE = re.compile(r"aiohttp\.(web|web_\w+|worker|test_utils|pytest_plugin)(\.|$)")
 SOURCE = Path(imap.__file__).parent

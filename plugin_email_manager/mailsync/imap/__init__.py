@@ -19,10 +19,11 @@ of the file (``tests/plugin_email_manager/test_imap_layers.py`` holds them to it
 
 1. ``wire``      the byte stream: reading whole responses (lines, literals), parsing their values
 2. ``codec``     encodings: UID sets, modified UTF-7, dates, quoted strings, flags
-3. ``folders``   what a LIST answer says: ``Folder``, and which kind of folder each one is
-4. ``fetch``     what a FETCH answer says: ``FetchedMessage``, ``FlagUpdate``
-5. ``protocol``  the connection: command tags, literals, untagged bookkeeping, LOGIN, XOAUTH2, LOGOUT
-6. ``session``   ``connect`` and ``ImapSession``: SELECT, SEARCH, FETCH, STORE, APPEND, MOVE, IDLE
+3. ``bodystructure`` what a BODYSTRUCTURE says: attachments, and the sections holding the text
+4. ``folders``   what a LIST answer says: ``Folder``, and which kind of folder each one is
+5. ``fetch``     what a FETCH answer says: ``FetchedMessage``, ``FlagUpdate``
+6. ``protocol``  the connection: command tags, literals, untagged bookkeeping, LOGIN, XOAUTH2, LOGOUT
+7. ``session``   ``connect`` and ``ImapSession``: SELECT, SEARCH, FETCH, STORE, APPEND, MOVE, IDLE
 
 and this package's ``__init__`` last, naming what the rest of the plugin uses. Nothing here
 imports aiohttp: the client knows nothing of HTTP.

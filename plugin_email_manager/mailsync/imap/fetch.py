@@ -11,9 +11,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from plugin_email_manager.mailparse.headers import LISTED_FIELDS
+from plugin_email_manager.mailsync.imap.bodystructure import BodyPart, parse_bodystructure
 from plugin_email_manager.mailsync.imap.codec import decode_mutf7, parse_internaldate
 
 BODY_ITEMS = "UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[]"
+# the headers-first sync's first pass: what the list, conversations and filters read, and the
+# MIME tree (attachments, and where the text is) instead of the bytes
+HEADER_ITEMS = (
+    "UID FLAGS INTERNALDATE RFC822.SIZE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS ("
+    + " ".join(sorted(f.decode().upper() for f in LISTED_FIELDS))
+    + ")]"
+)
 GMAIL_ITEMS = " X-GM-MSGID X-GM-THRID X-GM-LABELS"
 
 
@@ -34,10 +43,11 @@ class FetchedMessage:
     internaldate: datetime | None
     size: int
     modseq: int | None
-    raw: bytes
+    raw: bytes  # the whole message, or with ``structure`` the header fields alone
     gm_msgid: int | None = None
     gm_thrid: int | None = None
     gm_labels: list[str] = field(default_factory=list)
+    structure: BodyPart | None = None  # fetched headers-first: the MIME tree, no body in ``raw``
 
 
 def fetch_attributes(values: list) -> dict[bytes, object]:
@@ -77,10 +87,21 @@ def _labels(attrs: dict) -> list[str] | None:
 
 
 def body_of(attrs: dict) -> bytes | None:
+    """The whole message, else the header fields fetched without it."""
     for key, value in attrs.items():
-        if key.startswith(b"BODY[]") or key == b"RFC822":
+        if key.startswith(b"BODY[]") or key == b"RFC822" or key.startswith(b"BODY[HEADER"):
             return value if isinstance(value, bytes) else b""
     return None
+
+
+def sections_of(attrs: dict) -> dict[str, bytes]:
+    """``BODY[1.2]`` items of a FETCH response by section (``"1.2"``); NIL as no bytes."""
+    out = {}
+    for key, value in attrs.items():
+        if key.startswith(b"BODY[") and key[5:6].isdigit():
+            section = key[5:].split(b"]", 1)[0].decode("ascii", "replace")
+            out[section] = value if isinstance(value, bytes) else b""
+    return out
 
 
 def fetched_message(attrs: dict) -> FetchedMessage | None:
@@ -99,4 +120,5 @@ def fetched_message(attrs: dict) -> FetchedMessage | None:
         gm_msgid=_int(attrs.get(b"X-GM-MSGID")),
         gm_thrid=_int(attrs.get(b"X-GM-THRID")),
         gm_labels=_labels(attrs) or [],
+        structure=parse_bodystructure(attrs[b"BODYSTRUCTURE"]) if b"BODYSTRUCTURE" in attrs else None,
     )

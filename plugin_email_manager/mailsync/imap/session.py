@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import AsyncGenerator, Iterable
 
 from plugin_email_manager.errors import ImapUnavailable
+from plugin_email_manager.mailsync.imap.bodystructure import valid_section
 from plugin_email_manager.mailsync.imap.codec import (
     Literal,
     flag_list,
@@ -42,11 +43,13 @@ from plugin_email_manager.mailsync.imap.codec import (
 from plugin_email_manager.mailsync.imap.fetch import (
     BODY_ITEMS,
     GMAIL_ITEMS,
+    HEADER_ITEMS,
     FetchedMessage,
     FlagUpdate,
     fetch_attributes,
     fetched_message,
     flag_update,
+    sections_of,
 )
 from plugin_email_manager.mailsync.imap.folders import Folder, folder_type, parse_list
 from plugin_email_manager.mailsync.imap.protocol import ImapConnection
@@ -207,8 +210,8 @@ class ImapSession(ImapConnection):
                         uids.extend(parse_uid_set(values[i + 1]))
         return sorted(set(uids))
 
-    def _fetch_items(self, body: bool) -> str:
-        items = BODY_ITEMS if body else "UID FLAGS"
+    def _fetch_items(self, body: bool, headers_only: bool = False) -> str:
+        items = (HEADER_ITEMS if headers_only else BODY_ITEMS) if body else "UID FLAGS"
         if "CONDSTORE" in self.capabilities:
             items += " MODSEQ"
         if "X-GM-EXT-1" in self.capabilities:
@@ -216,9 +219,17 @@ class ImapSession(ImapConnection):
         return items
 
     async def fetch_messages(
-        self, uids: Iterable[int] | str, *, changedsince: int | None = None, batch_size: int = 200, window: int = 3
+        self,
+        uids: Iterable[int] | str,
+        *,
+        changedsince: int | None = None,
+        batch_size: int = 200,
+        window: int = 3,
+        headers_only: bool = False,
     ) -> AsyncGenerator[FetchedMessage, None]:
-        """Whole messages, each yielded as soon as it is read, each UID at most once.
+        """Whole messages, each yielded as soon as it is read, each UID at most once. With
+        ``headers_only``, the listed header fields and BODYSTRUCTURE instead of the bytes
+        (``FetchedMessage.structure``).
 
         A list of UIDs goes in commands of ``batch_size`` UIDs (in the order given), ``window`` of
         them in flight; a UID-set string (``"1:*"``) in one command. Another call on the session
@@ -227,7 +238,9 @@ class ImapSession(ImapConnection):
         batches = deque([uid_set(uids)] if isinstance(uids, str) else uid_batches(uids, batch_size))
         if not batches:
             return
-        command = f" ({self._fetch_items(True)})" + (f" (CHANGEDSINCE {int(changedsince)})" if changedsince else "")
+        command = f" ({self._fetch_items(True, headers_only)})" + (
+            f" (CHANGEDSINCE {int(changedsince)})" if changedsince else ""
+        )
         owner = object()
         mine: set[bytes] = set()
         seen: set[int] = set()
@@ -264,6 +277,25 @@ class ImapSession(ImapConnection):
             if message is not None and message.uid not in seen:
                 seen.add(message.uid)
                 yield message
+
+    async def fetch_sections(self, uids: Iterable[int], sections: Iterable[str]) -> dict[int, dict[str, bytes]]:
+        """The bytes of these body sections (``"1"``, ``"2.1"``) of these messages, as sent (still in
+        their transfer encoding), without setting \\Seen: ``{uid: {section: bytes}}``. A message
+        gone from the folder is absent; a section it lacks comes back empty."""
+        wanted = list(dict.fromkeys(sections))
+        if not wanted or not all(valid_section(s) for s in wanted):
+            raise ValueError(f"not body sections: {wanted!r}")
+        items = " ".join(f"BODY.PEEK[{s}]" for s in wanted)
+        found: dict[int, dict[str, bytes]] = {}
+        for uids_ in _uid_sets(uids):
+            _, untagged = await self._run(f"UID FETCH {uids_} (UID {items})".encode())
+            for r in untagged:
+                if r.name == "FETCH":
+                    attrs = fetch_attributes(r.values)
+                    uid = attrs.get(b"UID")
+                    if isinstance(uid, bytes) and uid.isdigit():
+                        found.setdefault(int(uid), {}).update(sections_of(attrs))
+        return found
 
     async def fetch_flags(self, uids: Iterable[int] | str, *, changedsince: int | None = None) -> list[FlagUpdate]:
         """Flags (and MODSEQ) without bodies; with ``changedsince`` only messages changed after it."""
