@@ -104,13 +104,21 @@ async def linked_account(db: Pool, user_id: int, provider: str, account_id: int 
 
 
 async def insert_linked(
-    db: Pool, user_id: int, provider: str, *, email: str, display_name: str | None, servers: dict[str, Any], secret: str
+    db: Pool,
+    user_id: int,
+    provider: str,
+    *,
+    email: str,
+    display_name: str | None,
+    servers: dict[str, Any],
+    secret: str,
+    sync_since: datetime | None = None,
 ) -> int:
     """A Google or Microsoft account whose tokens came back; its first sync comes next."""
     return await db.fetchval(
         "INSERT INTO mail_accounts (user_id, provider, email, display_name, username, imap_host, imap_port, "
-        "imap_security, smtp_host, smtp_port, smtp_security, secret, status, append_sent, progress) "
-        "VALUES ($1, $2, $3, $4, $3, $5, $6, $7, $8, $9, $10, $11, 'syncing', false, '{}'::jsonb) RETURNING id",
+        "imap_security, smtp_host, smtp_port, smtp_security, secret, status, sync_since, append_sent, progress) "
+        "VALUES ($1, $2, $3, $4, $3, $5, $6, $7, $8, $9, $10, $11, 'syncing', $12, false, '{}'::jsonb) RETURNING id",
         user_id,
         provider,
         email,
@@ -122,6 +130,7 @@ async def insert_linked(
         servers["smtp_port"],
         servers["smtp_security"],
         secret,
+        sync_since,
     )
 
 

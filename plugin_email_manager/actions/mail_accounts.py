@@ -295,6 +295,7 @@ async def link(ctx: ActionContext) -> dict:
         provider,
         ctx.host.base_url + CALLBACK,
         account_id=_int(relink) if relink is not None else None,
+        sync_since=_since(ctx.params),  # for the account the callback creates (a re-link keeps its own)
     )
     return {"data": {"authorizationUrl": url}}
 
@@ -336,6 +337,7 @@ async def callback(ctx: ActionContext) -> Raw:
             display_name=result.display_name,
             servers=servers,
             secret=secret,
+            sync_since=result.sync_since,
         )
     else:  # a re-link: new tokens for the same mailbox
         await account_store.relink(ctx.db, account_id, secret)

@@ -17,6 +17,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from oauthlib.oauth2 import WebApplicationClient
@@ -46,6 +47,7 @@ class LinkResult:
     tokens: dict[str, Any]
     display_name: str | None = None
     account_id: int | None = None  # set when start_link was asked to re-link that account
+    sync_since: datetime | None = None  # the sync start date chosen when linking began
 
 
 def _hash(state: str) -> str:
@@ -62,10 +64,17 @@ def _authorization_uri(client: WebApplicationClient, url: str, **params: Any) ->
 
 
 async def start_link(
-    host: Host, user_id: int, provider_name: str, redirect_uri: str, *, account_id: int | None = None
+    host: Host,
+    user_id: int,
+    provider_name: str,
+    redirect_uri: str,
+    *,
+    account_id: int | None = None,
+    sync_since: datetime | None = None,
 ) -> str:
     """Answer the provider's authorization URL for ``user_id``; the state expires after the
-    ``oauth_state_ttl`` setting (seconds).
+    ``oauth_state_ttl`` setting (seconds). ``sync_since`` travels with the state (encrypted, as
+    the verifier) to the account the callback creates.
 
     :raises BadRequest: ``OAUTH_NOT_CONFIGURED`` / ``OAUTH_UNKNOWN_PROVIDER`` (see load_provider).
     """
@@ -75,7 +84,9 @@ async def start_link(
     challenge = client.create_code_challenge(verifier, "S256")
     state = secrets.token_urlsafe(32)
     ttl = float(host.settings.get("oauth_state_ttl", 600))
-    pending = host.secrets.encrypt({"verifier": verifier, "redirectUri": redirect_uri})
+    pending = host.secrets.encrypt(
+        {"verifier": verifier, "redirectUri": redirect_uri, "syncSince": sync_since.isoformat() if sync_since else None}
+    )
     async with host.db.acquire() as conn, conn.transaction():
         # states a day past their expiry are of no use, even to explain a refusal
         await conn.execute(f"DELETE FROM {STATES_TABLE} WHERE expires_at < now() - interval '1 day'")
@@ -191,6 +202,7 @@ async def complete_link(host: Host, state: str | None, code: str | None, error: 
             provider=config.name,
         )
     email, display_name = await _identity(config, token)
+    since = secret.get("syncSince")  # absent in a state issued before it was kept
     tokens = {
         "accessToken": token["access_token"],
         "refreshToken": token["refresh_token"],
@@ -204,4 +216,5 @@ async def complete_link(host: Host, state: str | None, code: str | None, error: 
         tokens=tokens,
         display_name=display_name,
         account_id=pending["account_id"],
+        sync_since=datetime.fromisoformat(since) if since else None,
     )
