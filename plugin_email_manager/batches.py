@@ -101,15 +101,17 @@ async def create(
     html: str | None,
     recipients: list[tuple[str, Any, dict[str, Any]]],
     refused: list[tuple[str, Any, str]] | None = None,
+    collection: str | None = None,
 ) -> int:
     """Store a batch and its recipients ``(address, record id, the record's values)``; those in
-    ``refused`` ``(address, record id, why)`` are failed at once. Answers the batch's id."""
+    ``refused`` ``(address, record id, why)`` are failed at once; ``collection``: the records'.
+    Answers the batch's id."""
     refused = refused or []
     total = len(recipients) + len(refused)
     async with db.acquire() as conn, conn.transaction():
         batch_id = await conn.fetchval(
-            "INSERT INTO mail_batches (account_id, status, total, sent, failed, subject, text, html, created_at) "
-            "VALUES ($1, $2, $3, 0, $4, $5, $6, $7, now()) RETURNING id",
+            "INSERT INTO mail_batches (account_id, status, total, sent, failed, subject, text, html, collection, "
+            "created_at) VALUES ($1, $2, $3, 0, $4, $5, $6, $7, $8, now()) RETURNING id",
             account_id,
             "running" if recipients else "done",
             total,
@@ -117,6 +119,7 @@ async def create(
             subject,
             text,
             html,
+            collection,
         )
         await conn.executemany(
             "INSERT INTO mail_batch_recipients (batch_id, address, record_id, status, error, record_values) "

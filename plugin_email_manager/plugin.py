@@ -68,7 +68,16 @@ def register_ui() -> list[UIEntry]:
             icon="mail",
             module="/static/plugins/email_manager/mail.js",
             static_dir=HERE / "ui",
-        )
+        ),
+        # batch sends and their recipients (ui/batches.js), reached from the email center
+        UIEntry(
+            plugin="email_manager",
+            path="/admin/mail/batches",
+            title="Batches",
+            icon="mail",
+            module="/static/plugins/email_manager/batches.js",
+            menu=False,
+        ),
     ]
 
 

@@ -112,8 +112,16 @@ async def send_batch(ctx: ActionContext) -> dict:
         raise BadRequest("Add at least one recipient.", code="NO_RECIPIENTS", field="recipients")
     if len(good) + len(refused) > MAX_RECIPIENTS:
         raise BadRequest(f"A batch has at most {MAX_RECIPIENTS} recipients.", code="INVALID_VALUE", field="recipients")
+    records = p.get("records")
     batch_id = await batches.create(
-        ctx.db, account_id, subject=subject, text=text, html=html, recipients=good, refused=refused
+        ctx.db,
+        account_id,
+        subject=subject,
+        text=text,
+        html=html,
+        recipients=good,
+        refused=refused,
+        collection=records["collection"] if records is not None else None,
     )
     return {"data": {"batchId": batch_id}}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import re
 import signal
 import time
 from pathlib import Path
@@ -113,6 +114,7 @@ async def test_a_batch_to_200_records_reaches_each_once_alone_and_retries_only_t
         elapsed = time.monotonic() - started
         print(f"200 recipients: answered in {answered:.2f}s, done in {elapsed:.1f}s")
         assert (batch["total"], batch["sent"], batch["failed"]) == (200, 198, 2)
+        assert (batch["subject"], batch["collection"]) == ("News for {{nickname}}", "contacts")
 
         got = _of(sink, "News for ")
         assert len(got) == 198
@@ -121,6 +123,8 @@ async def test_a_batch_to_200_records_reaches_each_once_alone_and_retries_only_t
             assert len(rcpts) == 1
             to = [a.addr_spec for a in msg["To"].addresses]
             assert to == rcpts and msg["Cc"] is None
+            # nobody else's address anywhere in it (headers or body)
+            assert set(re.findall(r"[\w.+-]+@batch\.test", msg.as_string())) == set(rcpts)
             by_address.setdefault(rcpts[0], []).append(msg)
         expected = {f"person{i:03d}@batch.test" for i in range(200) if i not in (37, 150)}
         assert set(by_address) == expected and all(len(v) == 1 for v in by_address.values())
@@ -187,7 +191,7 @@ async def test_what_a_batch_refuses_and_whose_it_is(mailbox):
     assert status == 200, body
     batch_id = body["data"]["batchId"]
     batch = await _done(mailbox, batch_id)
-    assert (batch["total"], batch["sent"]) == (1, 1)
+    assert (batch["total"], batch["sent"], batch["collection"]) == (1, 1, None)
     other = await mailbox.server.member("nosy-batch@example.test")
     for action in ("mailBatches:get", "mailBatches:retry"):
         status, body = await mailbox.server.api(other, action, {"filterByTk": batch_id})
