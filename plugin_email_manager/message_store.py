@@ -12,8 +12,9 @@ if TYPE_CHECKING:
 
     from host.api import Params
 
-# the user's own marks: columns a person sets here only (never pushed to the server)
-LOCAL_COLUMNS = ("labels", "todo")
+# the user's own marks, field name -> column: set here only (labels also reach Gmail, through
+# pending_flags.record_labels)
+LOCAL_COLUMNS = {"labels": "labels", "todo": "todo", "todoDue": "todo_due"}
 
 
 async def thread_message_ids(db: Pool, thread_id: int, scope: str, params: Params) -> list[int]:
@@ -26,14 +27,14 @@ async def thread_message_ids(db: Pool, thread_id: int, scope: str, params: Param
     return [r["id"] for r in rows]
 
 
-async def set_local(db: Pool, ids: list[int], column: str, value: Any) -> None:
+async def set_local(db: Pool, ids: list[int], field: str, value: Any) -> None:
     """Set one of ``LOCAL_COLUMNS`` (labels are kept sorted and unique)."""
-    if column not in LOCAL_COLUMNS:
-        raise ValueError(f"{column!r} is not a local mark")
+    if field not in LOCAL_COLUMNS:
+        raise ValueError(f"{field!r} is not a local mark")
     await db.execute(
-        f"UPDATE mail_messages SET {column} = $2 WHERE id = ANY($1::bigint[])",
+        f"UPDATE mail_messages SET {LOCAL_COLUMNS[field]} = $2 WHERE id = ANY($1::bigint[])",
         ids,
-        sorted(set(value)) if column == "labels" else value,
+        sorted(set(value)) if field == "labels" else value,
     )
 
 
@@ -121,17 +122,17 @@ async def account_addresses(db: Pool, scope: str, params: Params) -> set[str]:
 
 # ---------------------------------------------------------------- a person's marks across a re-sync
 
-# labels, the to-do mark and notes of an account's messages that have a Message-ID, keyed by folder and
-# Message-ID (a re-sync gives every message a new row; the folders stay)
+# labels, the to-do mark (and its due day) and notes of an account's messages that have a
+# Message-ID, keyed by folder and Message-ID (a re-sync gives every message a new row; the folders stay)
 _MARKS_SQL = """
 SELECT coalesce(jsonb_agg(jsonb_build_object(
-    'folder', m.folder_id, 'messageId', m.message_id, 'labels', m.labels, 'todo', m.todo,
+    'folder', m.folder_id, 'messageId', m.message_id, 'labels', m.labels, 'todo', m.todo, 'todoDue', m.todo_due,
     'notes', coalesce((SELECT jsonb_agg(jsonb_build_object('userId', n.user_id, 'content', n.content,
                                                            'createdAt', n.created_at) ORDER BY n.id)
                        FROM mail_message_notes n WHERE n.mail_message_id = m.id), '[]'::jsonb))), '[]'::jsonb)
 FROM mail_messages m
 WHERE m.account_id = $1 AND m.message_id IS NOT NULL AND m.outbox IS NULL AND m.folder_id IS NOT NULL
-  AND (jsonb_array_length(coalesce(m.labels, '[]')) > 0 OR m.todo
+  AND (jsonb_array_length(coalesce(m.labels, '[]')) > 0 OR m.todo OR m.todo_due IS NOT NULL
        OR EXISTS (SELECT 1 FROM mail_message_notes n WHERE n.mail_message_id = m.id))
 """
 
@@ -147,11 +148,11 @@ async def restore_marks(db: Pool, account_id: int, marks: list[dict]) -> int:
     async with db.acquire() as conn, conn.transaction():
         matched = await conn.fetch(
             "WITH s AS (SELECT * FROM jsonb_to_recordset($2::jsonb) "
-            'AS s(folder bigint, "messageId" text, labels jsonb, todo boolean, notes jsonb)), '
+            'AS s(folder bigint, "messageId" text, labels jsonb, todo boolean, "todoDue" text, notes jsonb)), '
             "u AS (UPDATE mail_messages m SET "
             "labels = (SELECT coalesce(jsonb_agg(DISTINCT v ORDER BY v), '[]') "
             "FROM jsonb_array_elements_text(coalesce(m.labels, '[]') || coalesce(s.labels, '[]')) v), "
-            "todo = m.todo OR coalesce(s.todo, false) "
+            'todo = m.todo OR coalesce(s.todo, false), todo_due = coalesce(m.todo_due, s."todoDue") '
             'FROM s WHERE m.account_id = $1 AND m.folder_id = s.folder AND m.message_id = s."messageId" '
             "RETURNING m.id, m.folder_id, m.message_id) "
             "SELECT DISTINCT ON (u.folder_id, u.message_id) u.id, s.notes FROM u "

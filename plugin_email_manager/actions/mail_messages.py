@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from host.api import (
@@ -306,29 +307,44 @@ async def mark_unread(ctx: ActionContext) -> dict:
 
 async def update(ctx: ActionContext) -> dict:
     """What a person changes on a message: ``read`` and ``flagged`` (here and on the server),
-    ``labels`` and the ``todo`` mark (here)."""
+    ``labels`` (here, and on Gmail there too), the ``todo`` mark and its ``todoDue`` day (here)."""
     unknown = set(ctx.values) - set(FLAG_COLUMNS) - set(message_store.LOCAL_COLUMNS)
     if unknown or not ctx.values:
         name = sorted(unknown)[0] if unknown else "read"
         raise BadRequest(
-            f"Only read, flagged, labels and todo can be changed ({name!r} cannot).", code="READ_ONLY", field=name
+            f"Only read, flagged, labels, todo and todoDue can be changed ({name!r} cannot).",
+            code="READ_ONLY",
+            field=name,
         )
     for column, value in ctx.values.items():
         if column == "labels":
-            if not isinstance(value, list) or not all(isinstance(v, str) and 0 < len(v) <= 100 for v in value):
+            if not isinstance(value, list) or not all(isinstance(v, str) and 0 < len(v.strip()) <= 100 for v in value):
                 raise BadRequest("'labels' must be a list of names.", code="INVALID_VALUE", field=column)
+        elif column == "todoDue":
+            if value is not None and not _is_day(value):
+                raise BadRequest("'todoDue' must be a day (YYYY-MM-DD) or null.", code="INVALID_VALUE", field=column)
         elif not isinstance(value, bool):
             raise BadRequest(f"'{column}' must be true or false.", code="INVALID_VALUE", field=column)
     ids = await ctx.in_scope()
     for column, value in ctx.values.items():
         if column in FLAG_COLUMNS:
             await set_flag(ctx, ids, column, value)
+        elif column == "labels":
+            changed = await pending_flags.record_labels(ctx.db, ids, [v.strip() for v in value])
+            if changed:
+                await pending_flags.push_now(ctx.host, changed)
+            await events.changed(ctx.host, None, [(i, ("labels",)) for i in ids])
         else:
             await message_store.set_local(ctx.db, ids, column, value)
-            if column == "labels":
-                await events.changed(ctx.host, None, [(i, ("labels",)) for i in ids])
     rows = await full_messages(ctx, ids)
     return {"data": rows[0] if len(rows) == 1 else rows}
+
+
+def _is_day(value: Any) -> bool:
+    try:
+        return isinstance(value, str) and len(value) == 10 and date.fromisoformat(value).isoformat() == value
+    except ValueError:
+        return False
 
 
 def _by_folder(rows: list) -> dict[tuple[int, str | None], list]:

@@ -83,6 +83,7 @@ def message_row(fetched: FetchedMessage, folder_type: str) -> dict:
     thrid = fetched.gm_thrid
     row = {
         "type": gmail.type_from_labels(fetched.gm_labels, folder_type) if fetched.gm_labels else folder_type,
+        "labels": gmail.user_labels(fetched.gm_labels),  # the person's own Gmail labels (store.insert_messages)
         "uid": fetched.uid,
         "message_id": h["messageId"],
         "in_reply_to": h["inReplyTo"],

@@ -3,6 +3,12 @@
 Syncing each label's folder would store a message once per label. With X-GM-EXT-1 the sync
 takes only All Mail (plus Junk and Trash, which All Mail leaves out), reads the labels of each
 message (X-GM-LABELS) for its type, and its conversation from X-GM-THRID.
+
+A person's own Gmail labels (not the system ones: ``\\Inbox``, ``\\Sent``, ``\\Important``, ...)
+are the message's ``labels`` here, both ways: the sync reads them (``user_labels``; a label
+applied here waiting to be pushed is never overwritten, see ``pending_flags``), and one applied or
+removed here is noted under ``LABEL_KEY`` and pushed with ``UID STORE +X-GM-LABELS/-X-GM-LABELS``
+(``pending_flags.record_labels`` and ``push``). Elsewhere labels stay here only.
 """
 
 from __future__ import annotations
@@ -17,6 +23,20 @@ LABEL_TYPES = (
     ("\\trash", "trash"),
     ("\\spam", "junk"),
 )
+
+
+# the key prefix of a label change in a message's pending_flags: "X-GM-LABELS Receipts": true
+# (a space is in no IMAP flag, so it never names one)
+LABEL_KEY = "X-GM-LABELS "
+# the messages whose labels are Gmail's (alias m): Gmail gives every message a thread id
+# (X-GM-THRID), and only a server with X-GM-EXT-1 does, so a message that has one came from Gmail
+ON_GMAIL = "m.uid IS NOT NULL AND m.provider_thread_id IS NOT NULL"
+
+
+def user_labels(labels: list[str]) -> list[str]:
+    """Of a message's X-GM-LABELS, the person's own labels, sorted and unique: the system labels
+    (``\\Inbox``, ``\\Sent``, ``\\Important``, ``\\Starred``, ...) start with a backslash."""
+    return sorted({label for label in labels if label and not label.startswith("\\")})
 
 
 def is_gmail(capabilities: set[str]) -> bool:

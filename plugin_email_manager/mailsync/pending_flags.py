@@ -10,6 +10,11 @@ pushed to the server with ``UID STORE``. Until the server has it:
   condition ``store.apply_flags`` keeps to), so a change made while the server was unreachable
   is neither lost nor undone by the server's older state;
 - once pushed, the note is cleared, unless the row was changed again meanwhile.
+
+On Gmail, labels travel the same way: ``record_labels`` sets a message's labels here and notes
+each one added or removed as ``{"X-GM-LABELS <name>": true|false}`` (``gmail.LABEL_KEY``), which
+``push`` sends with ``UID STORE +X-GM-LABELS/-X-GM-LABELS``; until then the server's labels leave
+the message's alone (``UNPUSHED`` again). Elsewhere labels are the person's own, kept here only.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from plugin_email_manager import connections
+from plugin_email_manager.mailsync import gmail
 
 if TYPE_CHECKING:
     from asyncpg import Connection, Pool
@@ -49,6 +55,33 @@ async def record(db: Pool | Connection, ids: list[int], column: str, value: bool
     return [r["id"] for r in changed]
 
 
+async def record_labels(db: Pool, ids: list[int], labels: list[str]) -> list[int]:
+    """Set the labels of these messages here (sorted, unique) and, for those on Gmail, note what
+    was added and removed for the server. Answers the ids with a change to push."""
+    wanted = sorted(set(labels))
+    noted: list[int] = []
+    async with db.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            f"SELECT m.id, coalesce(m.labels, '[]'::jsonb) AS labels, {gmail.ON_GMAIL} AS gmail "
+            "FROM mail_messages m WHERE m.id = ANY($1::bigint[]) ORDER BY m.id FOR UPDATE",
+            ids,
+        )
+        await conn.execute("UPDATE mail_messages SET labels = $2 WHERE id = ANY($1::bigint[])", ids, wanted)
+        for row in rows:
+            had = set(row["labels"]) if isinstance(row["labels"], list) else set()
+            changes = {gmail.LABEL_KEY + name: True for name in set(wanted) - had}
+            changes |= {gmail.LABEL_KEY + name: False for name in had - set(wanted)}
+            if row["gmail"] and changes:
+                await conn.execute(
+                    "UPDATE mail_messages SET pending_flags = coalesce(pending_flags, '{}'::jsonb) || $2::jsonb "
+                    "WHERE id = $1",
+                    row["id"],
+                    changes,
+                )
+                noted.append(row["id"])
+    return noted
+
+
 async def push(db: Pool | Connection, session: ImapSession, folder_id: int) -> int:
     """Push what is noted for the messages of the selected folder ``folder_id``; answers how many
     messages had a change. A failure raises and leaves everything noted."""
@@ -64,7 +97,11 @@ async def push(db: Pool | Connection, session: ImapSession, folder_id: int) -> i
         for flag, on in row["pending_flags"].items():
             by_change.setdefault((flag, bool(on)), []).append(row["uid"])
     for (flag, on), uids in by_change.items():
-        await session.store_flags(uids, add=[flag] if on else [], remove=[] if on else [flag])
+        if flag.startswith(gmail.LABEL_KEY):
+            label = flag[len(gmail.LABEL_KEY) :]
+            await session.store_labels(uids, add=[label] if on else [], remove=[] if on else [label])
+        else:
+            await session.store_flags(uids, add=[flag] if on else [], remove=[] if on else [flag])
     await _clear(db, {row["id"]: row["pending_flags"] for row in rows})
     return len(rows)
 
@@ -91,7 +128,7 @@ async def push_now(host: Host, ids: list[int]) -> None:
             finally:
                 await session.logout()
         except Exception as e:  # kept noted: the next sync pushes it
-            log.warning("account %s: read state not pushed yet (%s: %s)", account_id, type(e).__name__, e)
+            log.warning("account %s: flags or labels not pushed yet (%s: %s)", account_id, type(e).__name__, e)
 
 
 async def _clear(db: Pool | Connection, sent: dict[int, dict]) -> None:

@@ -229,6 +229,17 @@ async def insert_messages(
         return []
     arrays = [[_json(r.get(c)) if c in JSON_COLUMNS else r.get(c) for r in rows] for c in COLUMNS]
     records = await conn.fetch(INSERT, account_id, folder_id, folder_type, *arrays)
+    labelled = [r for r in rows if r.get("labels")]  # Gmail's user labels (gmail.user_labels)
+    if labelled and records:
+        await conn.execute(
+            "UPDATE mail_messages m SET labels = x.labels::jsonb "
+            "FROM unnest($2::bigint[], $3::text[]) AS x(uid, labels) "
+            "WHERE m.folder_id = $1 AND m.uid = x.uid AND m.id = ANY($4::bigint[])",
+            folder_id,
+            [r["uid"] for r in labelled],
+            [_json(r["labels"]) for r in labelled],
+            [r["id"] for r in records],
+        )
     return [r["id"] for r in records]
 
 
@@ -312,8 +323,9 @@ async def apply_flags(
     """Server flags into read/flagged/answered; a message with a change still to push keeps its
     own (``pending_flags.UNPUSHED``). On Gmail, a change may carry labels: with ``folder_type``
     (the folder's own type) they give the message's type, so archiving or moving it there moves
-    it here. ``changed`` collects (message id, what changed of "read", "flagged", "moved") for
-    events."""
+    it here, and the person's own labels among them are the message's ``labels``
+    (``gmail.user_labels``). ``changed`` collects (message id, what changed of "read", "flagged",
+    "moved", "labels") for events."""
     if not changes:
         return 0
     uids = [c.uid for c in changes]
@@ -322,29 +334,33 @@ async def apply_flags(
     types = [
         gmail.type_from_labels(c.labels, folder_type) if folder_type and c.labels is not None else None for c in changes
     ]
+    labels = [_json(gmail.user_labels(c.labels)) if c.labels is not None else None for c in changes]
     rows = await conn.fetch(
         f"""
-        WITH x AS (SELECT uid, flags::jsonb AS flags, modseq, type
-                   FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[]) AS x(uid, flags, modseq, type)),
+        WITH x AS (SELECT uid, flags::jsonb AS flags, modseq, type, labels::jsonb AS labels
+                   FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[])
+                   AS x(uid, flags, modseq, type, labels)),
         u AS (
           UPDATE mail_messages m SET flags = x.flags, modseq = coalesce(x.modseq, m.modseq),
             read = x.flags ? '\\Seen', flagged = x.flags ? '\\Flagged', answered = x.flags ? '\\Answered',
-            forwarded = x.flags ? '$Forwarded', type = coalesce(x.type, m.type)
+            forwarded = x.flags ? '$Forwarded', type = coalesce(x.type, m.type), labels = coalesce(x.labels, m.labels)
           FROM x, mail_messages o WHERE o.id = m.id AND m.folder_id = $1 AND m.uid = x.uid
             AND {pending_flags.UNPUSHED}
-            AND (m.flags IS DISTINCT FROM x.flags OR m.type IS DISTINCT FROM coalesce(x.type, m.type))
+            AND (m.flags IS DISTINCT FROM x.flags OR m.type IS DISTINCT FROM coalesce(x.type, m.type)
+                 OR m.labels IS DISTINCT FROM coalesce(x.labels, m.labels))
           RETURNING m.id, o.read IS DISTINCT FROM m.read AS read, o.flagged IS DISTINCT FROM m.flagged AS flagged,
-            o.type IS DISTINCT FROM m.type AS moved)
+            o.type IS DISTINCT FROM m.type AS moved, o.labels IS DISTINCT FROM m.labels AS labels)
         SELECT * FROM u""",
         folder_id,
         uids,
         flags,
         modseqs,
         types,
+        labels,
     )
     if changed is not None:
         for r in rows:
-            what = tuple(c for c in ("read", "flagged", "moved") if r[c])
+            what = tuple(c for c in ("read", "flagged", "moved", "labels") if r[c])
             if what:
                 changed.append((r["id"], what))
     return len(rows)

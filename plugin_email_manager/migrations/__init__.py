@@ -59,4 +59,5 @@ def migrations() -> list[Migration]:
         Migration(PLUGIN, 9, "the webhook queue, bounces' originals", _sql("009_webhook_queue.sql")),
         Migration(PLUGIN, 10, "participants: each message's From, To and Cc addresses", _sql("010_participants.sql")),
         Migration(PLUGIN, 11, "participants carry their conversation and date", _sql("011_participant_threads.sql")),
+        Migration(PLUGIN, 12, "labels: one name per user, which message carries which", _sql("012_labels.sql")),
     ]

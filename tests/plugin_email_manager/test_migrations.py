@@ -44,6 +44,11 @@ RELEASED = [
         "participants carry their conversation and date",
         "decae455db20ffb94911067910baffe64fae2af6434d9ea3d580732732cd92a6",
     ),
+    (
+        12,
+        "labels: one name per user, which message carries which",
+        "d56cb8a073f797dbce1ca3e3ff7b7c9e6c5601e76575b72ca7b857bcc873f781",
+    ),
 ]
 # migration 5's first text, which failed where PostgreSQL lacks lz4, still counts as applied
 REPLACED = {5: ("fbf865141a206e9c5774bcb9d0da3ab440073c21426ab6479095c18023d0a039",)}

@@ -381,7 +381,7 @@ async def test_parity_labels_notes_templates_signatures_are_each_users_own(pg_cl
             ann, "mailSignatures:create", {"name": "Work", "html": "<p>Ann</p>", "isDefault": True}
         )
         assert status == 200 and body["data"]["isDefault"] is True
-        status, body = await server.api(ann, "mailMessageLabels:create", {"name": "Invoices", "color": "#1677ff"})
+        status, body = await server.api(ann, "mailLabels:create", {"name": "Invoices", "color": "#1677ff"})
         assert status == 200
         # a note must be on a message of one's own: there is none, so any id is out of scope
         status, body = await server.api(ann, "mailMessageNotes:create", {"mailMessageId": 999999, "content": "x"})

@@ -12,7 +12,10 @@ rewrites what Gmail says differently:
   ``\\Inbox``, ``GmSent`` ``\\Sent``, ``GmL-Receipts`` the label ``Receipts``, ``GmThr-42`` the
   thread 42). Asked for ``X-GM-LABELS``/``X-GM-THRID``/``X-GM-MSGID``, the proxy asks Dovecot for
   the rest and answers those items from the keywords, which it hides from FLAGS. A label change
-  is a keyword change, so it moves the message's MODSEQ, as on Gmail.
+  is a keyword change, so it moves the message's MODSEQ, as on Gmail. A label's characters that
+  no keyword may hold are written ``=XX`` (``GmL-Project=20X`` is the label ``Project X``);
+- STORE: ``UID STORE <uids> +X-GM-LABELS ("Project X" \\Starred)`` (or ``-``) becomes the STORE of
+  those keywords, so a label applied by a client is on the server, as Gmail keeps it.
 
 A test plays Gmail's part of the bargain: it APPENDs each message to All Mail with its keywords
 (and to INBOX as well when it carries ``\\Inbox``), and changes labels with STORE on Dovecot.
@@ -42,10 +45,28 @@ SYSTEM_LABELS = {
 }
 
 _GM_ITEMS = re.compile(rb" ?X-GM-(?:MSGID|THRID|LABELS)\b", re.I)
+_GM_RAW = re.compile(rb"\bX-GM-RAW\b", re.I)
 _SPECIAL_USE = re.compile(rb" ?\\(?:All|Archive|Drafts|Flagged|Junk|Sent|Trash|Important)\b", re.I)
 _FETCH = re.compile(rb"^\* \d+ FETCH \(", re.I)
 _UID = re.compile(rb"\bUID (\d+)", re.I)
 _FLAGS = re.compile(rb"\bFLAGS \(([^)]*)\)", re.I)
+_STORE_LABELS = re.compile(rb"^(\S+ UID STORE \S+ )([+-])X-GM-LABELS(\.SILENT)? \((.*)\)\r\n$", re.I)
+_LABEL_ARG = re.compile(rb'"((?:[^"\\]|\\.)*)"|([^\s()"]+)')
+_KEYWORD_UNSAFE = re.compile(r"[^A-Za-z0-9&,+.-]")
+
+
+def keyword(label: str) -> str:
+    """The Dovecot keyword that stores a Gmail label (a system label's own, else ``GmL-<name>``)."""
+    system = {v.lower(): k for k, v in SYSTEM_LABELS.items()}
+    if label.lower() in system:
+        return system[label.lower()]
+    return "GmL-" + _KEYWORD_UNSAFE.sub(lambda m: "".join(f"={b:02X}" for b in m.group().encode()), label)
+
+
+def _label(keyword: str) -> str:
+    if keyword in SYSTEM_LABELS:
+        return SYSTEM_LABELS[keyword]
+    return re.sub(r"(?:=[0-9A-F]{2})+", lambda m: bytes.fromhex(m.group().replace("=", "")).decode(), keyword[4:])
 
 
 def _quoted(label: str) -> bytes:
@@ -78,7 +99,7 @@ def _fetch(parts: list[bytes]) -> list[bytes]:
             parts[i] = parts[i][: m.start(1)] + kept + parts[i][m.end(1) :]
     if uid is None or keywords is None:
         return parts
-    labels = [SYSTEM_LABELS.get(k) or k[len("GmL-") :] for k in keywords if k in SYSTEM_LABELS or k.startswith("GmL-")]
+    labels = [_label(k) for k in keywords if k in SYSTEM_LABELS or k.startswith("GmL-")]
     thread = next((int(k[len("GmThr-") :]) for k in keywords if k.startswith("GmThr-")), 10_000_000 + uid)
     items = b"X-GM-MSGID %d X-GM-THRID %d X-GM-LABELS (%s) " % (
         20_000_000 + uid,
@@ -95,7 +116,15 @@ class GmailProxy(ImapProxy):
         super().__init__(target_port, drop={"QRESYNC"}, add=("X-GM-EXT-1",))
 
     def rewrite_command(self, line: bytes) -> bytes:
-        """A FETCH's X-GM items are the proxy's to answer, not Dovecot's."""
+        """A FETCH's X-GM items are the proxy's to answer, not Dovecot's; a label STORE is a
+        keyword STORE; a SEARCH's ``X-GM-RAW`` (Gmail's search syntax) is Dovecot's ``TEXT``, the
+        same for one word."""
+        if re.search(rb"\bSEARCH\b", line, re.I):
+            return _GM_RAW.sub(b"TEXT", line)
+        if m := _STORE_LABELS.match(line):
+            names = [q.replace(b'\\"', b'"').replace(b"\\\\", b"\\") if q else a for q, a in _LABEL_ARG.findall(m[4])]
+            keywords = " ".join(keyword(n.decode()) for n in names).encode()
+            return m[1] + m[2] + b"FLAGS" + (m[3] or b"") + b" (" + keywords + b")\r\n"
         return _GM_ITEMS.sub(b"", line) if re.search(rb"\bFETCH\b", line, re.I) else line
 
     def rewrite_response(self, parts: list[bytes]) -> list[bytes]:

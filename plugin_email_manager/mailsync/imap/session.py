@@ -330,6 +330,17 @@ class ImapSession(ImapConnection):
                     found.update(self._flag_updates(untagged))
         return list(found.values())
 
+    async def store_labels(
+        self, uids: Iterable[int] | str, *, add: Iterable[str] = (), remove: Iterable[str] = ()
+    ) -> None:
+        """Gmail (X-GM-EXT-1): UID STORE +X-GM-LABELS / -X-GM-LABELS, each label a quoted string in
+        modified UTF-7 (as Gmail names them; a label is not an IMAP flag, it may hold spaces)."""
+        for sign, labels in ((b"+", list(add)), (b"-", list(remove))):
+            if labels:
+                items = b"(" + b" ".join(mailbox_arg(label) for label in labels) + b")"
+                for uids_ in _uid_sets(uids):
+                    await self._run(b"UID STORE " + uids_.encode() + b" " + sign + b"X-GM-LABELS " + items)
+
     async def append(
         self, folder: str, raw: bytes, flags: Iterable[str] = (), date: datetime | None = None
     ) -> int | None:
