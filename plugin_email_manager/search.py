@@ -130,16 +130,21 @@ class Search:
         return self.arms[0] if len(self.arms) == 1 else "(" + " OR ".join(self.arms) + ")"
 
 
-def search_sql(search: str, params: Params, alias: str = "t", accounts: list[int] | None = None) -> Search:
+def search_sql(
+    search: str, params: Params, alias: str = "t", accounts: list[int] | None = None, found: list[int] | None = None
+) -> Search:
     """``search`` on messages aliased ``alias``.
 
     ``accounts``: the searcher's account ids, when known: the index is then read for those
     accounts only (see ``account_lexeme``). The caller still scopes the rows itself.
+    ``found``: ids of messages not decoded yet that the mail server found (``server_search``):
+    matches too, by an arm of their own.
     """
     positive, excluded = split_query(search)
     v = f"{alias}.search_vector"
     if accounts is not None and not accounts:
         return Search(["FALSE"], "NULL::real")
+    found_arm = f"{alias}.id = ANY ({params.add(found, 'bigint[]')})" if found else None
     absent = ""
     if excluded:
         absent = f" AND NOT COALESCE({v} @@ {tsquery_sql(params.add(' or '.join(excluded), 'text'))}, false)"
@@ -161,6 +166,9 @@ def search_sql(search: str, params: Params, alias: str = "t", accounts: list[int
         likes = " AND ".join(f"{alias}.subject ILIKE {params.add(like_pattern(w), 'text')}" for w in words)
         arms.append(f"{v} IS NULL AND {likes}")
         scoped.append(False)  # by the partial index of unindexed mail, per account
+    if found_arm:
+        arms.append(found_arm)
+        scoped.append(False)
     return Search(arms, f"ts_rank({v}, {tsq})", scoped)
 
 

@@ -44,7 +44,16 @@ from host.api import (
     read_sort,
 )
 from host.errors import BadRequest, HostError, NotFound
-from plugin_email_manager import connections, events, identities, message_store, outbox, participants, sending
+from plugin_email_manager import (
+    connections,
+    events,
+    identities,
+    message_store,
+    outbox,
+    participants,
+    sending,
+    server_search,
+)
 from plugin_email_manager.conversations import listing
 from plugin_email_manager.mailsync import pending_flags
 from plugin_email_manager.participants import Participants, participants_sql, read_participants
@@ -157,7 +166,9 @@ async def _threads(ctx: ActionContext, parts: Participants | None) -> dict:
                 db, lambda params: participants.thread_matches(parts, params, accounts), page_size, offset, descending
             )
         else:
-            arms = (lambda params: search_sql(search, params, accounts=accounts)) if search else None
+            # mail not decoded yet (a first sync): the mail server's own search finds its words
+            found = await server_search.pending_matches(ctx.host, db, accounts, search) if search else None
+            arms = (lambda params: search_sql(search, params, accounts=accounts, found=found)) if search else None
             pairs, total = await listing.grouped_page(
                 db, coll, user, flt, arms, accounts, page_size, offset, descending, narrow
             )
@@ -225,7 +236,17 @@ async def list_messages(ctx: ActionContext) -> dict:
         else:
             order = order_sql(coll, read_sort(coll, names)) if names else None
             narrow = None if parts is None else participants_narrow(parts)
-            ids, count = await listing.searched_page(ctx.db, coll, user, flt, search, order, window, narrow)
+            ids, count = await listing.searched_page(
+                ctx.db,
+                coll,
+                user,
+                flt,
+                search,
+                order,
+                window,
+                narrow,
+                server=lambda accounts: server_search.pending_matches(ctx.host, ctx.db, accounts, search),
+            )
         rows = []
         if ids:
             p2 = Params()

@@ -18,7 +18,7 @@ another user's account narrows to nothing.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from host.api import Params, count_rows, order_sql, scope_where
 from plugin_email_manager.search import search_sql
@@ -297,15 +297,17 @@ async def searched_page(
     order: str | None,
     window: tuple[int, int] | None,
     narrow: Narrow | None = None,
+    server: Callable[[list[int] | None], Awaitable[list[int]]] | None = None,
 ) -> tuple[list[int], int | None]:
     """``mailMessages:list`` with ``search``: the ids of one page (``window``: limit and offset;
     None: all), ranked unless ``order`` (an ORDER BY clause) is given, and the count of every match
     (None without a window). Each arm of the search (indexed mail by the GIN index, mail not
-    indexed yet by subject) is planned alone."""
+    indexed yet by subject) is planned alone. ``server(accounts)``: ids of mail not decoded yet
+    that the mail server finds (``server_search.pending_matches``), matches too."""
     params = Params()
     accounts = await own_accounts(db, coll, user)
     own, unindexed = _narrowed(user_wheres(coll, user, params, flt, accounts), narrow, params, accounts)
-    found = search_sql(search, params, accounts=accounts)
+    found = search_sql(search, params, accounts=accounts, found=await server(accounts) if server else None)
     arms = " UNION ALL ".join(
         f"SELECT t.id FROM mail_messages t WHERE {unindexed if found.is_scoped(i) else own} AND {arm}"
         for i, arm in enumerate(found.arms)
