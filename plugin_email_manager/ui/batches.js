@@ -99,10 +99,11 @@ class BatchesPage {
     if (!this.body || this.view !== "list") this.frame({ href: "/admin/mail", text: "Email" }, "Batches");
     this.view = "list";
     const seq = this.seq;
-    let batches, names;
+    let batches, count, names;
     try {
-      [batches, names] = await Promise.all([
-        this.shell.api.get("mailBatches:list", { sort: "-id", pageSize: 50 }, this.signal).then((r) => r.data || []),
+      [{ batches, count }, names] = await Promise.all([
+        this.shell.api.get("mailBatches:list", { sort: "-id", pageSize: this.shown }, this.signal)
+          .then((r) => ({ batches: r.data || [], count: r.meta?.count ?? (r.data || []).length })),
         this.accountNames(),
       ]);
     } catch (err) { this.fail(err, () => this.showList()); return; }
@@ -120,7 +121,11 @@ class BatchesPage {
         h("div", { class: "mail-batch-meta ec-muted" },
           h("span", {}, names.get(b.accountId) || `Account ${b.accountId}`), h("span", {}, fullDate(b.createdAt)),
           b.collection ? h("span", {}, `from ${b.collection}`) : null),
-        progress(b)))));
+        progress(b)))),
+    batches.length < count
+      ? h("button", { class: "ec-btn mail-batch-more", type: "button",
+        onclick: () => { this.shown += PAGE_SIZE; this.seq += 1; this.showList(); } }, `Show more (${count - batches.length} left)`)
+      : "");
     this.poll(batches.some((b) => b.status === "running"), () => this.showList());
   }
 
@@ -169,7 +174,7 @@ class BatchesPage {
     };
     const tabs = h("div", { class: "mail-batch-tabs", role: "group", "aria-label": "Show recipients" },
       STATUSES.map(([value, text]) => h("button", {
-        class: "ec-btn ec-btn-sm", type: "button", "aria-pressed": String(this.status === value),
+        class: "ec-btn ec-btn-sm", type: "button", "aria-pressed": String(this.status === value), dataset: { focusKey: `tab-${value}` },
         onclick: () => { this.status = value; this.shown = PAGE_SIZE; clearTimeout(this.timer); this.seq += 1; this.showBatch(id); },
       }, text)));
     const table = h("table", { class: "ec-table mail-batch-recipients", "aria-label": "Recipients" },
@@ -180,9 +185,11 @@ class BatchesPage {
         h("td", { "data-label": "Status" }, statusTag(r.status)),
         h("td", { class: "mail-recipient-error", "data-label": "Error" }, r.error || "")))));
     const more = rows.length < count
-      ? h("button", { class: "ec-btn mail-batch-more", type: "button",
+      ? h("button", { class: "ec-btn mail-batch-more", type: "button", dataset: { focusKey: "more" },
         onclick: () => { this.shown += PAGE_SIZE; this.seq += 1; this.showBatch(id); } }, `Show more (${count - rows.length} left)`)
       : null;
+    // a refresh while running must not take the keyboard's place away
+    const focused = this.body.contains(document.activeElement) ? document.activeElement.dataset?.focusKey : null;
     this.body.replaceChildren(
       h("div", { class: "mail-batch-summary" },
         h("div", { class: "mail-batch-line" }, statusTag(batch.status, batch.failed),
@@ -193,6 +200,7 @@ class BatchesPage {
       rows.length ? h("div", { class: "mail-batch-table-wrap" }, table)
         : this.shell.emptyState(this.status ? "No recipient with this status" : "No recipients"),
       more || "");
+    if (focused) this.body.querySelector(`[data-focus-key="${focused}"]`)?.focus();
     this.poll(batch.status === "running", () => this.showBatch(id));
   }
 
