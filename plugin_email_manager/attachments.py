@@ -1,6 +1,7 @@
 """Attachments as the browser gets them: a safe Content-Type and Content-Disposition (for
 ``mailAttachments:download``), and inline ``cid:`` images through short-lived signed URLs, which
-the reader's sandboxed frame can load without a cookie.
+the reader's sandboxed frame can load without a cookie. An attachment a headers-first sync listed
+from the message's structure is fetched from the server the first time it is wanted.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from aiohttp import web
 
 from host.api import public_route, request_host
 from host.errors import NotFound
+from plugin_email_manager.mailsync import bodies
 
 if TYPE_CHECKING:
     from asyncpg import Pool, Record
@@ -40,10 +42,19 @@ def safe_type(content_type: str | None) -> str:
 
 
 async def file_of(db: Pool, scope: str, params: Params) -> Record | None:
-    """The file name, type and bytes of the attachment within ``scope`` (a condition on alias ``t``)."""
+    """The id, file name, type and bytes of the attachment within ``scope`` (a condition on alias
+    ``t``); bytes None when not fetched yet (``content_of``)."""
     return await db.fetchrow(
-        f"SELECT t.filename, t.content_type, t.content FROM mail_attachments t WHERE {scope}", *params.values
+        f"SELECT t.id, t.filename, t.content_type, t.content FROM mail_attachments t WHERE {scope}", *params.values
     )
+
+
+async def content_of(host: Host, row: Record) -> bytes:
+    """The attachment's bytes; listed from a structure and not fetched yet, fetched now and kept
+    (``mailsync/bodies.attachment_bytes``; 502 IMAP_UNAVAILABLE when the server is out of reach)."""
+    if row["content"] is not None:
+        return bytes(row["content"])
+    return await bodies.attachment_bytes(host, row["id"])
 
 
 def inline_url(host: Host, attachment_id: int) -> str:
@@ -63,14 +74,15 @@ async def inline(request: web.Request) -> web.Response:
         f"inline:{attachment_id}:{expires}", request.query.get("sig", "")
     ):
         raise NotFound("No such image (the link expired).")
-    row = await host.db.fetchrow("SELECT content_type, content FROM mail_attachments WHERE id = $1", attachment_id)
+    row = await host.db.fetchrow("SELECT id, content_type, content FROM mail_attachments WHERE id = $1", attachment_id)
     if row is None:
         raise NotFound("No such image.")
+    content = await content_of(host, row)
     ctype = safe_type(row["content_type"])
     if not ctype.startswith("image/"):
         ctype = "application/octet-stream"
     return web.Response(
-        body=bytes(row["content"] or b""),
+        body=content,
         content_type=ctype,
         headers={
             "Cache-Control": "private, max-age=3600",

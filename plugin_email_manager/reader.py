@@ -1,6 +1,8 @@
 """Messages as a reader sees them: every field, the HTML sanitized with remote content held
 back and ``cid:`` images signed, the attachments. A message the parse pass has not decoded yet
-is decoded on the spot (someone is waiting for it)."""
+is decoded on the spot (someone is waiting for it), its text fetched first when a headers-first
+sync listed it without (``mailsync/bodies.py``; 502 IMAP_UNAVAILABLE when the server is out of
+reach)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import TYPE_CHECKING
 from host.api import ActionContext, answer_row
 from plugin_email_manager import process_state
 from plugin_email_manager.attachments import inline_url
+from plugin_email_manager.mailsync import bodies
 from plugin_email_manager.sanitize import sanitize_html, text_to_html
 
 if TYPE_CHECKING:
@@ -36,6 +39,8 @@ async def full_messages(ctx: ActionContext, ids: list[int], order: str = "m.date
     records = await ctx.db.fetch(query, ids)
     pending = [r["id"] for r in records if r["parse_state"] == "pending"]
     if pending:  # not decoded yet: do it now rather than show an empty body
+        if any(r["raw"] is None and r["texts"] is None for r in records if r["parse_state"] == "pending"):
+            await bodies.texts_now(ctx.host, pending)  # listed headers first: the text from the server
         await process_state.of(ctx.host).parse_pass.decode_now(pending)
         records = await ctx.db.fetch(query, ids)
     atts = await ctx.db.fetch(

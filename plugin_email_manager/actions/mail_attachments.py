@@ -18,7 +18,7 @@ async def download(ctx: ActionContext) -> Raw:
     if row is None:  # none, or not the caller's: the same answer
         raise NotFound("No such attachment.")
     return Raw(
-        bytes(row["content"] or b""),
+        await attachments.content_of(ctx.host, row),
         safe_type(row["content_type"]),
         headers={
             "Content-Disposition": disposition("attachment", row["filename"] or "attachment"),

@@ -55,7 +55,7 @@ from plugin_email_manager import (
     server_search,
 )
 from plugin_email_manager.conversations import listing
-from plugin_email_manager.mailsync import pending_flags
+from plugin_email_manager.mailsync import bodies, pending_flags
 from plugin_email_manager.participants import Participants, participants_sql, read_participants
 from plugin_email_manager.reader import full_messages
 from plugin_email_manager.search import read_search, search_sql
@@ -575,6 +575,7 @@ async def compose_and_send(ctx: ActionContext, p: dict, *, send_it: bool = True)
         in_reply_to, original_id, forwarded = original["messageId"], original["id"], key == "forwardOf"
         references = replies.trim_references([*(original.get("references") or []), original["messageId"] or ""])
         if forwarded:
+            await bodies.attachments_now(ctx.host, original["id"])  # listed headers first: fetched now
             attachments = await message_store.attachments_of(ctx.db, original["id"]) + attachments
     compose.check_size(attachments, float(ctx.host.settings.get("max_message_mib", 25)))
     to, cc, bcc = _list(p.get("to"), "to"), _list(p.get("cc"), "cc"), _list(p.get("bcc"), "bcc")

@@ -140,10 +140,6 @@ def payload_bytes(part: Message, errors: list[str]) -> bytes:
     except UnicodeEncodeError:  # a payload set from real text (not parsed from bytes)
         data = payload.encode("utf-8", "surrogateescape")
     cte = fix_8bit(str(part.get("content-transfer-encoding", ""))).strip().lower()
-    if "base64" in cte:
-        return _base64(data, errors)
-    if "quoted-printable" in cte or cte in ("qp", "quoted_printable"):
-        return binascii.a2b_qp(data)
     if "uue" in cte or "uuencode" in cte:
         try:
             decoded = part.get_payload(decode=True)
@@ -151,6 +147,16 @@ def payload_bytes(part: Message, errors: list[str]) -> bytes:
         except Exception:  # noqa: BLE001
             errors.append("uuencode: unreadable, kept as sent")
             return data
+    return decode_transfer(data, cte, errors)
+
+
+def decode_transfer(data: bytes, cte: str, errors: list[str]) -> bytes:
+    """Bytes with their transfer encoding (``cte``, lower-case) undone, as leniently as it allows;
+    also for a part's bytes fetched alone (``BODY[<section>]``, its encoding from BODYSTRUCTURE)."""
+    if "base64" in cte:
+        return _base64(data, errors)
+    if "quoted-printable" in cte or cte in ("qp", "quoted_printable"):
+        return binascii.a2b_qp(data)
     if cte and cte not in ("7bit", "8bit", "binary", "7-bit", "8-bit"):
         errors.append(f"unknown transfer encoding {cte[:40]!r}, kept as sent")
     return data

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 
 from host.errors import HostError
 from plugin_email_manager import connections, events, metrics
-from plugin_email_manager.mailsync import gmail, imap, store, sync_progress
+from plugin_email_manager.mailsync import bodies, gmail, imap, store, sync_progress
 from plugin_email_manager.mailsync.folder_sync import Counts, sync_folder
 
 if TYPE_CHECKING:
@@ -76,11 +76,12 @@ async def sync_account(
             async def on_batch(step: Counts) -> None:
                 # parsePending counts up here and is recounted exactly by the parse pass
                 await db.execute(
-                    "UPDATE mail_accounts a SET parse_pending = a.parse_pending + $2, progress = "
+                    "UPDATE mail_accounts a SET parse_pending = a.parse_pending + $2 - $3, progress = "
                     "jsonb_build_object('fetched', coalesce((a.progress->>'fetched')::int, 0) + $2), "
                     f"sync_progress = {sync_progress.AFTER_BATCH} WHERE a.id = $1",
                     account_id,
                     step.new,
+                    step.unfetched,
                 )
                 metrics.MESSAGES_SYNCED.inc(step.new)
                 if notify:
@@ -91,6 +92,14 @@ async def sync_account(
                 done = await sync_folder(db, session, account, folder, on_batch=on_batch)
                 counts.add(done)
                 await events.synced(host, account_id, done)
+
+            async def on_texts(n: int) -> None:  # the parse pass decodes them
+                if notify:
+                    await notify(Counts(updated=n))
+
+            # every folder listed: now their text, newest first (a first sync lists headers first)
+            for folder in folders:
+                await bodies.fetch_texts(db, session, account_id, folder, on_texts)
         finally:
             await session.logout()
     except BaseException as e:

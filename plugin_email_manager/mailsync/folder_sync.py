@@ -16,6 +16,12 @@ Fetching goes newest first, in batches; each batch is one transaction (rows + th
 cut connection loses at most one batch. Deleted here means expunged or moved away in another
 client.
 
+Headers first: a folder's first sync (and its re-sync) fetches the header fields and
+BODYSTRUCTURE only, so a big mailbox is listable, threaded and filterable after a fraction of its
+bytes; its attachments are listed from the structure, and the text follows once every folder
+is listed (``bodies.fetch_texts``, called by ``account_sync``). New mail in a folder synced
+before is fetched whole, as few messages as arrive.
+
 UIDVALIDITY rule (RFC 3501 2.3.1.1): UIDs are meaningful only with the UIDVALIDITY they came
 with; when it changes, every stored UID of the folder is void, so the rows go and the folder is
 fetched again. Duplicates are impossible by construction: a row is keyed by (folder, UID) and
@@ -38,6 +44,7 @@ from plugin_email_manager.conversations.rules import kept_references
 from plugin_email_manager.mailparse.headers import parse_headers
 from plugin_email_manager.mailsync import gmail, pending_flags, store
 from plugin_email_manager.mailsync.imap import search_date
+from plugin_email_manager.mailsync.imap.bodystructure import EMPTY_TEXT, attachments, text_tree
 
 if TYPE_CHECKING:
     from asyncpg import Pool
@@ -59,6 +66,7 @@ class Counts:
     new: int = 0
     updated: int = 0
     deleted: int = 0
+    unfetched: int = 0  # of the new, those listed without their text (headers first)
     # what events.py announces; left empty by a folder's first sync and its re-sync (old mail)
     new_ids: list[int] = field(default_factory=list)
     changed: list[tuple[int, tuple[str, ...]]] = field(default_factory=list)  # (id, "read"/"flagged"/"moved")
@@ -68,6 +76,7 @@ class Counts:
         self.new += other.new
         self.updated += other.updated
         self.deleted += other.deleted
+        self.unfetched += other.unfetched
         self.new_ids += other.new_ids
         self.changed += other.changed
         self.gone += other.gone
@@ -106,10 +115,18 @@ def message_row(fetched: FetchedMessage, folder_type: str) -> dict:
         "modseq": fetched.modseq,
         "snippet": None,
     }
+    if fetched.structure is not None:  # headers first: the text and attachments come later
+        listed = attachments(fetched.structure)
+        row["has_attachments"] = any(not a["inline"] for a in listed)
+        row["attachments"] = listed
+        row["text_structure"] = text_tree(fetched.structure)
     # repr() shows a NUL as \x00: one pass in C finds the rare row that needs the walk
     if "\\x00" in repr(row):
         row = store.without_nul(row)
-    row["raw"] = fetched.raw
+    if fetched.structure is None:
+        row["raw"] = fetched.raw
+    elif row["text_structure"] is None:
+        row["texts"] = EMPTY_TEXT  # nothing to fetch: decoded at once as an empty body
     return row
 
 
@@ -218,7 +235,9 @@ async def _sync_by_comparing(
         wanted = set(await session.uid_search(f"SINCE {search_date(account.sync_since)}"))
     missing = sorted(wanted - stored, reverse=True)  # newest first: the inbox is usable at once
     if missing:
-        await _fetch_and_store(db, session, account.id, folder, missing, counts, on_batch)
+        await _fetch_and_store(
+            db, session, account.id, folder, missing, counts, on_batch, headers_first=folder.last_seen_uid is None
+        )
     counts.updated += await _sync_flags(db, session, folder, info, stored & on_server, counts)
     return max(on_server, default=0)
 
@@ -231,17 +250,21 @@ async def _fetch_and_store(
     uids: list[int],
     counts: Counts,
     on_batch: Callable[[Counts], Awaitable[None]] | None,
+    *,
+    headers_first: bool = False,
 ) -> None:
     """Fetch (and read the headers of) batch k+1 while batch k is stored: the server, this
     process and PostgreSQL work at once instead of in turn. At most ``AHEAD`` batches wait
-    between the two, so memory stays bounded whatever the mailbox's size."""
+    between the two, so memory stays bounded whatever the mailbox's size. ``headers_first``:
+    the header fields and structure only; ``bodies.fetch_texts`` brings the text after."""
     queue: asyncio.Queue = asyncio.Queue(maxsize=AHEAD)
 
     async def fetch() -> None:
         try:
             rows: list[dict] = []
             size = 0
-            async with contextlib.aclosing(session.fetch_messages(uids)) as messages:
+            fetched = session.fetch_messages(uids, headers_only=headers_first)
+            async with contextlib.aclosing(fetched) as messages:
                 async for m in messages:
                     rows.append(message_row(m, folder.type))
                     size += len(m.raw)
@@ -265,12 +288,12 @@ async def _fetch_and_store(
         while (rows := await queue.get()) is not None:
             if isinstance(rows, Exception):
                 raise rows
-            ids = await _store_batch(db, account_id, folder, rows)
+            ids, unfetched = await _store_batch(db, account_id, folder, rows)
             if counts.new + len(ids) >= analyze_at:  # the tables grew tenfold since planned
                 await store.refresh_statistics(db)
                 analyze_at *= 10
             # new mail is announced only in a folder synced before (events.py)
-            step = Counts(new=len(ids), new_ids=ids if folder.last_seen_uid is not None else [])
+            step = Counts(new=len(ids), unfetched=unfetched, new_ids=ids if folder.last_seen_uid is not None else [])
             counts.add(step)
             if on_batch:
                 await on_batch(step)
@@ -280,9 +303,10 @@ async def _fetch_and_store(
         await asyncio.gather(fetcher, return_exceptions=True)
 
 
-async def _store_batch(db: Pool, account_id: int, folder: store.FolderState, rows: list[dict]) -> list[int]:
-    """Rows and their conversations in one transaction. Writers of one conversation lock its
-    thread rows; a deadlock between two of them is retried, as PostgreSQL advises."""
+async def _store_batch(db: Pool, account_id: int, folder: store.FolderState, rows: list[dict]) -> tuple[list[int], int]:
+    """Rows and their conversations (and attachments listed from a structure) in one transaction;
+    answers the new ids and how many of them wait for their text. Writers of one conversation
+    lock its thread rows; a deadlock between two of them is retried, as PostgreSQL advises."""
     for attempt in range(3):
         try:
             async with db.acquire() as conn, conn.transaction():
@@ -291,12 +315,14 @@ async def _store_batch(db: Pool, account_id: int, folder: store.FolderState, row
                 threads = await conversations.thread_ids_for(conn, account_id, todo)
                 # each row is written once, with its conversation (no UPDATE of every new row)
                 todo = [{**row, "thread_id": t} for row, t in zip(todo, threads)]
-                return await store.insert_messages(conn, account_id, folder.id, folder.type, todo, adopt=False)
+                ids = await store.insert_messages(conn, account_id, folder.id, folder.type, todo, adopt=False)
+                await store.insert_listed_attachments(conn, folder.id, ids, todo)
+                return ids, sum(1 for r in todo if r.get("raw") is None and r.get("texts") is None)
         except asyncpg.DeadlockDetectedError:
             if attempt == 2:
                 raise
             await asyncio.sleep(0.05 * (attempt + 1))
-    return []
+    return [], 0
 
 
 async def _sync_flags(

@@ -52,16 +52,21 @@ MAX_BATCHES = 200  # per run_once: then rows stored meanwhile (newer mail) get t
 FIRST_SCREEN = 500  # of an account being synced, decoded at once; the rest after its sync
 IDLE_SECONDS = 2.0
 
+# a message the parse pass can decode: fetched whole (raw), or its text parts (texts, a
+# headers-first sync: see mailsync/bodies.py); the others wait for their text
+FETCHED = "(m.raw IS NOT NULL OR m.texts IS NOT NULL)"
+
 # Newest mail first (by its date): new mail before older backlog, and after a first sync the
 # inbox from the top down; each batch reads on below the last one (keyset on date, id). One
 # ordered index scan per account, merged: ``account_id = ANY(...)`` cannot walk an index in
 # order, so it sorted every pending message for each batch (a million, for a big first sync).
-PENDING = """
+PENDING = f"""
 SELECT p.id, p.account_id, p.size, p.at FROM unnest($1::bigint[]) AS a(id)
 CROSS JOIN LATERAL (
-    SELECT m.id, m.account_id, coalesce(octet_length(m.raw), 0) AS size, coalesce(m.date, '-infinity') AS at
+    SELECT m.id, m.account_id, coalesce(octet_length(m.raw), octet_length(m.texts), 0) AS size,
+      coalesce(m.date, '-infinity') AS at
     FROM mail_messages m
-    WHERE m.account_id = a.id AND m.parse_state = 'pending'
+    WHERE m.account_id = a.id AND m.parse_state = 'pending' AND {FETCHED}
       AND ($2::timestamptz IS NULL OR (coalesce(m.date, '-infinity'), m.id) < ($2, $3::bigint))
     ORDER BY coalesce(m.date, '-infinity') DESC, m.id DESC LIMIT $4) p
 ORDER BY p.at DESC, p.id DESC LIMIT $4
@@ -79,18 +84,20 @@ WHERE a.id = x.account_id
 RECOUNT = f"""
 UPDATE mail_accounts a SET parse_pending = c.n, sync_progress = {sync_progress.mirror("c.n")}
 FROM (SELECT x.id, (SELECT count(*) FROM mail_messages m
-                    WHERE m.account_id = x.id AND m.parse_state = 'pending') AS n
+                    WHERE m.account_id = x.id AND m.parse_state = 'pending' AND {FETCHED}) AS n
       FROM unnest($1::bigint[]) AS x(id)) c
 WHERE a.id = c.id AND a.parse_pending IS DISTINCT FROM c.n
 """
+# a message decoded from its text parts keeps the attachments its structure listed
 STORE = f"""
 UPDATE mail_messages m SET text = x.text, html = x.html, snippet = x.snippet,
-    has_attachments = x.has_attachments, parse_state = x.parse_state, parse_error = x.parse_error,
+    has_attachments = CASE WHEN m.raw IS NULL THEN m.has_attachments ELSE x.has_attachments END,
+    parse_state = x.parse_state, parse_error = x.parse_error,
     search_vector = {search.vector_sql("m", body="x")}
 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::text[])
      AS x(id, text, html, snippet, has_attachments, parse_state, parse_error)
 WHERE m.id = x.id AND m.parse_state = 'pending'
-RETURNING m.id
+RETURNING m.id, m.raw IS NOT NULL AS whole
 """
 ATTACHMENTS = """
 INSERT INTO mail_attachments (mail_message_id, filename, content_type, size, content_id, inline, content)
@@ -203,7 +210,8 @@ class ParsePass:
         """Decode these messages now if they are still pending: someone opens (or answers) a
         message before the pass got to it, e.g. one a long first sync holds back."""
         rows = await self.host.db.fetch(
-            "SELECT id, account_id FROM mail_messages WHERE id = ANY($1::bigint[]) AND parse_state = 'pending'",
+            f"SELECT id, account_id FROM mail_messages m WHERE id = ANY($1::bigint[]) AND parse_state = 'pending' "
+            f"AND {FETCHED}",
             message_ids,
         )
         if rows:
@@ -214,7 +222,8 @@ class ParsePass:
         got = {
             r["id"]: r["raw"]
             for r in await self.host.db.fetch(
-                "SELECT id, raw FROM mail_messages WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
+                "SELECT id, coalesce(raw, texts) AS raw FROM mail_messages WHERE id = ANY($1::bigint[])",
+                [r["id"] for r in rows],
             )
         }
         return await self.pool.parse_many([bytes(got.get(r["id"]) or b"") for r in rows])
@@ -244,23 +253,23 @@ async def store_parsed_many(conn: Connection, message_ids: list[int], parsed: li
     if not message_ids:
         return []
     states = ["error" if p.errors and not (p.text or p.html) else "ok" for p in parsed]
-    written = [
-        r["id"]
-        for r in await conn.fetch(
-            STORE,
-            message_ids,
-            [without_nul(p.text) for p in parsed],
-            [without_nul(p.html) for p in parsed],
-            [without_nul(p.snippet) for p in parsed],
-            [bool(p.has_attachments) for p in parsed],
-            states,
-            [without_nul("; ".join(p.errors)[:2000]) if p.errors else None for p in parsed],
-        )
-    ]
-    if not written:
+    records = await conn.fetch(
+        STORE,
+        message_ids,
+        [without_nul(p.text) for p in parsed],
+        [without_nul(p.html) for p in parsed],
+        [without_nul(p.snippet) for p in parsed],
+        [bool(p.has_attachments) for p in parsed],
+        states,
+        [without_nul("; ".join(p.errors)[:2000]) if p.errors else None for p in parsed],
+    )
+    written = [r["id"] for r in records]
+    # the attachments of a message decoded from its text parts are those its structure listed
+    whole = [r["id"] for r in records if r["whole"]]
+    if not whole:
         return written
-    await conn.execute("DELETE FROM mail_attachments WHERE mail_message_id = ANY($1::bigint[])", written)
-    mine = set(written)
+    await conn.execute("DELETE FROM mail_attachments WHERE mail_message_id = ANY($1::bigint[])", whole)
+    mine = set(whole)
     files = [(i, a) for i, p in zip(message_ids, parsed) if i in mine for a in p.attachments]
     if files:
         await conn.execute(

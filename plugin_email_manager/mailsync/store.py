@@ -173,23 +173,24 @@ async def count_stored(conn: Pool | Connection, folder_id: int) -> int:
 INSERT = """
 INSERT INTO mail_messages (account_id, folder_id, uid, type, message_id, in_reply_to, refs, provider_thread_id,
   subject, from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to_addrs, date, read, flagged, answered, forwarded,
-  has_attachments, size, flags, modseq, parse_state, raw, snippet, thread_id)
+  has_attachments, size, flags, modseq, parse_state, raw, snippet, thread_id, texts, text_structure)
 SELECT $1, $2, x.uid, coalesce(x.type, $3), x.message_id, x.in_reply_to, x.refs::jsonb, x.provider_thread_id, x.subject,
   x.from_addr::jsonb, x.to_addrs::jsonb, x.cc_addrs::jsonb, x.bcc_addrs::jsonb, x.reply_to_addrs::jsonb, x.date, x.read,
   x.flagged, x.answered, x.forwarded, x.has_attachments, x.size, x.flags::jsonb, x.modseq, 'pending', x.raw, x.snippet,
-  x.thread_id
+  x.thread_id, x.texts, x.text_structure::jsonb
 FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
   $12::text[], $13::text[], $14::text[], $15::timestamptz[], $16::bool[], $17::bool[], $18::bool[], $19::bool[],
-  $20::bool[], $21::int[], $22::text[], $23::bigint[], $24::bytea[], $25::text[], $26::text[], $27::bigint[])
+  $20::bool[], $21::int[], $22::text[], $23::bigint[], $24::bytea[], $25::text[], $26::text[], $27::bigint[],
+  $28::bytea[], $29::text[])
   AS x(uid, message_id, in_reply_to, refs, provider_thread_id, subject, from_addr, to_addrs, cc_addrs, bcc_addrs,
   reply_to_addrs, date, read, flagged, answered, forwarded, has_attachments, size, flags, modseq, raw, snippet, type,
-  thread_id)
+  thread_id, texts, text_structure)
 ON CONFLICT (folder_id, uid) DO NOTHING
 RETURNING id
 """
 
 # json columns travel as text: asyncpg would read a list inside an array parameter as a dimension
-JSON_COLUMNS = {"refs", "from_addr", "to_addrs", "cc_addrs", "bcc_addrs", "reply_to_addrs", "flags"}
+JSON_COLUMNS = {"refs", "from_addr", "to_addrs", "cc_addrs", "bcc_addrs", "reply_to_addrs", "flags", "text_structure"}
 COLUMNS = (
     "uid",
     "message_id",
@@ -215,6 +216,8 @@ COLUMNS = (
     "snippet",
     "type",
     "thread_id",
+    "texts",
+    "text_structure",
 )
 
 
@@ -241,6 +244,33 @@ async def insert_messages(
             [r["id"] for r in records],
         )
     return [r["id"] for r in records]
+
+
+LISTED_ATTACHMENTS = """
+INSERT INTO mail_attachments (mail_message_id, filename, content_type, size, content_id, inline, section, encoding)
+SELECT m.id, x.filename, x.content_type, x.size, x.content_id, x.inline, x.section, x.encoding
+FROM unnest($2::bigint[], $3::text[], $4::text[], $5::int[], $6::text[], $7::bool[], $8::text[], $9::text[])
+  AS x(uid, filename, content_type, size, content_id, inline, section, encoding)
+JOIN mail_messages m ON m.folder_id = $1 AND m.uid = x.uid AND m.id = ANY($10::bigint[])
+"""
+
+
+async def insert_listed_attachments(conn: Connection, folder_id: int, ids: list[int], rows: list[dict]) -> None:
+    """The attachments a headers-first sync read from the structure of the rows just inserted
+    (``ids``): names, types, sizes and sections, their bytes fetched when first wanted
+    (``bodies.attachment_bytes``)."""
+    files = [(r["uid"], a) for r in rows for a in r.get("attachments") or ()]
+    if not files or not ids:
+        return
+    await conn.execute(
+        LISTED_ATTACHMENTS,
+        folder_id,
+        [uid for uid, _ in files],
+        *([a[k] for _, a in files] for k in ("filename", "contentType", "size", "contentId", "inline")),
+        [a["section"] for _, a in files],
+        [a["encoding"] for _, a in files],
+        ids,
+    )
 
 
 async def unstored(conn: Connection, account_id: int, folder_id: int, rows: list[dict]) -> list[dict]:

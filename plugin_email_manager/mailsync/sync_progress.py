@@ -1,15 +1,18 @@
 """``mailAccounts.syncProgress``: how far an account's first sync has come.
 
     null ──first sync starts──► {"listed", "total", "bodiesPending", "indexPending"}
-                                   │ each stored batch: listed += n (total grows with it if mail arrives)
+                                   │ each stored batch: listed += n (total grows with it if mail arrives),
+                                   │   bodiesPending += those listed without their text
+                                   │ each batch of text fetched: bodiesPending -= n, indexPending += n
                                    │ each decoded batch (parse pass): indexPending = parsePending
                                    ▼
-             the first sync ended well and nothing is left to decode ──► null (for good)
+   the first sync ended well and nothing is left to fetch or decode ──► null (for good)
 
 ``listed`` counts the account's stored messages (listable at once), ``total`` the messages on the
 server within ``syncSince`` (counted once, folder by folder, when the first sync starts),
-``bodiesPending`` the listed messages whose text is not fetched yet (0: the sync fetches whole
-messages), ``indexPending`` the fetched messages not yet searchable (``parsePending``).
+``bodiesPending`` the listed messages whose text is not fetched yet (a first sync lists from
+headers and structure, then ``bodies.fetch_texts`` fetches the text: ``texts_fetched``),
+``indexPending`` the fetched messages not yet searchable (``parsePending``).
 
 This module owns the column (``mail_accounts.sync_progress``) and every change to it: the sync
 calls ``start`` and puts ``AFTER_BATCH`` and ``AT_END`` in its own statements, the parse pass
@@ -31,24 +34,48 @@ if TYPE_CHECKING:
     from plugin_email_manager.mailsync.imap import ImapSession
     from plugin_email_manager.mailsync.store import FolderState
 
-# after a stored batch of $2 messages, in the sync's UPDATE of the account ``a`` (which adds
-# them to parse_pending in the same statement: a.parse_pending is the value before it)
+# after a stored batch of $2 messages, $3 of them listed without their text, in the sync's
+# UPDATE of the account ``a`` (which adds the others to parse_pending in the same statement:
+# a.parse_pending is the value before it)
 AFTER_BATCH = """CASE WHEN a.sync_progress IS NULL THEN NULL ELSE a.sync_progress || jsonb_build_object(
     'listed', (a.sync_progress->>'listed')::int + $2,
     'total', greatest((a.sync_progress->>'total')::int, (a.sync_progress->>'listed')::int + $2),
-    'indexPending', coalesce(a.parse_pending, 0) + $2) END"""
+    'bodiesPending', coalesce((a.sync_progress->>'bodiesPending')::int, 0) + $3,
+    'indexPending', coalesce(a.parse_pending, 0) + $2 - $3) END"""
+
+# the listed messages of the account ``a`` whose text is not fetched yet, counted exactly
+BODIES_PENDING = (
+    "(SELECT count(*)::int FROM mail_messages m WHERE m.account_id = a.id AND m.raw IS NULL AND m.texts IS NULL "
+    "AND m.parse_state = 'pending' AND m.uid IS NOT NULL)"
+)
 
 # when a sync ends well, in the UPDATE that sets last_sync_at: done at once if nothing is left to
-# decode, else the parse pass ends it (``mirror``)
-AT_END = "CASE WHEN coalesce(a.parse_pending, 0) = 0 THEN NULL ELSE a.sync_progress END"
+# fetch or decode, else the parse pass ends it (``mirror``); a text the server refused to hand out
+# is fetched by the next sync (or when opened)
+AT_END = f"""CASE WHEN a.sync_progress IS NULL OR (coalesce(a.parse_pending, 0) = 0 AND {BODIES_PENDING} = 0) THEN NULL
+    ELSE a.sync_progress || jsonb_build_object('bodiesPending', {BODIES_PENDING}) END"""
 
 
 def mirror(pending: str) -> str:
     """``sync_progress`` once ``parse_pending`` becomes the SQL expression ``pending`` (over the
-    row ``a``): null when the first sync is over (it set last_sync_at) and nothing is left."""
+    row ``a``): null when the first sync is over (it set last_sync_at) and nothing is left to
+    fetch or decode."""
     return (
-        f"CASE WHEN a.sync_progress IS NULL OR (a.last_sync_at IS NOT NULL AND {pending} = 0) THEN NULL "
+        f"CASE WHEN a.sync_progress IS NULL OR (a.last_sync_at IS NOT NULL AND {pending} = 0 "
+        "AND coalesce((a.sync_progress->>'bodiesPending')::int, 0) = 0) THEN NULL "
         f"ELSE a.sync_progress || jsonb_build_object('indexPending', {pending}) END"
+    )
+
+
+async def texts_fetched(db: Pool, account_id: int, n: int) -> None:
+    """The text of ``n`` listed messages was fetched: they wait for the parse pass now."""
+    await db.execute(
+        "UPDATE mail_accounts a SET parse_pending = coalesce(a.parse_pending, 0) + $2, sync_progress = "
+        "CASE WHEN a.sync_progress IS NULL THEN NULL ELSE a.sync_progress || jsonb_build_object("
+        "'bodiesPending', greatest(coalesce((a.sync_progress->>'bodiesPending')::int, 0) - $2, 0), "
+        "'indexPending', coalesce(a.parse_pending, 0) + $2) END WHERE a.id = $1",
+        account_id,
+        n,
     )
 
 
@@ -74,8 +101,10 @@ async def start(db: Pool, account_id: int, total: int) -> None:
     """The first sync begins (or begins again after a failed one: what that stored counts)."""
     await db.execute(
         "UPDATE mail_accounts a SET sync_progress = jsonb_build_object('listed', s.n, "
-        "'total', greatest($2::int, s.n), 'bodiesPending', 0, 'indexPending', coalesce(a.parse_pending, 0)) "
-        "FROM (SELECT count(*)::int AS n FROM mail_messages WHERE account_id = $1) s WHERE a.id = $1",
+        "'total', greatest($2::int, s.n), 'bodiesPending', s.unfetched, 'indexPending', coalesce(a.parse_pending, 0)) "
+        "FROM (SELECT count(*)::int AS n, (count(*) FILTER (WHERE m.raw IS NULL AND m.texts IS NULL "
+        "AND m.parse_state = 'pending' AND m.uid IS NOT NULL))::int AS unfetched "
+        "FROM mail_messages m WHERE m.account_id = $1) s WHERE a.id = $1",
         account_id,
         total,
     )

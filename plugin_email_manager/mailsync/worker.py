@@ -59,8 +59,9 @@ class Worker:
         return self._requested
 
     async def _notify(self, step: Counts) -> None:
-        if step.new:
+        if step.new or step.updated:  # stored, or their text fetched: the parse pass has work
             await self.host.notify("mail_stored", {"accountId": self.account_id})
+        if step.new:
             user_id = await self.host.db.fetchval("SELECT user_id FROM mail_accounts WHERE id = $1", self.account_id)
             if user_id is not None:
                 await self.host.badges_changed(user_id)

@@ -60,4 +60,8 @@ def migrations() -> list[Migration]:
         Migration(PLUGIN, 10, "participants: each message's From, To and Cc addresses", _sql("010_participants.sql")),
         Migration(PLUGIN, 11, "participants carry their conversation and date", _sql("011_participant_threads.sql")),
         Migration(PLUGIN, 12, "labels: one name per user, which message carries which", _sql("012_labels.sql")),
+        Migration(
+            PLUGIN, 13, "headers first: text parts and attachments fetched after listing", _sql("013_headers_first.sql")
+        ),
+        Migration(PLUGIN, 15, "a search of a common word walks each account newest first", _sql("015_search_walk.sql")),
     ]

@@ -8,7 +8,7 @@ from email.message import EmailMessage
 
 from plugin_email_manager.mailparse import parse_message
 from plugin_email_manager.mailsync.imap import session as imap
-from plugin_email_manager.mailsync.imap.bodystructure import attachments, text_message, text_parts
+from plugin_email_manager.mailsync.imap.bodystructure import attachments, text_message, text_parts, text_tree
 from tests.plugin_email_manager.helpers import message
 
 PDF = b"%PDF-1.4 " + bytes(range(256)) * 40
@@ -77,7 +77,7 @@ async def test_nested_multiparts_and_an_attached_message_are_listed_from_the_str
     assert [p.section for p in text_parts(m.structure)] == ["1.1", "1.2.1"]
     # the text parts alone decode to the whole message's text and HTML (as the server keeps it: CRLF)
     whole = parse_message(nested().replace(b"\n", b"\r\n"))
-    alone = parse_message(text_message(m.structure, texts))
+    alone = parse_message(text_message(text_tree(m.structure), texts))
     assert (alone.text, alone.html) == (whole.text, whole.html)
     assert "ünïcode" in alone.text and "cid:logo@x" in alone.html and not alone.attachments
 
@@ -90,7 +90,7 @@ async def test_rfc_2231_names_and_encoded_words_in_names_are_decoded(dovecot, ma
     assert all(abs(a["size"] - 3000) < 80 for a in listed)
     (part,) = text_parts(m.structure)
     assert (part.section, part.charset, part.encoding) == ("1", "iso-8859-1", "quoted-printable")
-    assert parse_message(text_message(m.structure, texts)).text.strip() == "Café crème"
+    assert parse_message(text_message(text_tree(m.structure), texts)).text.strip() == "Café crème"
 
 
 async def test_a_single_part_message_is_its_section_1_and_has_no_attachment(dovecot, mail_user):
@@ -100,13 +100,14 @@ async def test_a_single_part_message_is_its_section_1_and_has_no_attachment(dove
     only_file.set_content(PDF, maintype="application", subtype="pdf", disposition="attachment", filename="a.pdf")
     (m1, t1), (m2, t2) = (await structures(dovecot, mail_user, [plain.as_bytes(), only_file.as_bytes()])).values()
     assert [p.section for p in text_parts(m1.structure)] == ["1"] and not attachments(m1.structure)
-    assert parse_message(text_message(m1.structure, t1)).text.strip() == "Only text."
+    assert parse_message(text_message(text_tree(m1.structure), t1)).text.strip() == "Only text."
     assert text_parts(m2.structure) == []
     assert [(a["filename"], a["section"]) for a in attachments(m2.structure)] == [("a.pdf", "1")]
 
 
 async def test_a_deep_tree_and_many_parts_parse_quickly(dovecot, mail_user):
-    """A hostile structure: 60 nested multiparts, then one of 2,000 parts; both read in one FETCH."""
+    """A hostile structure: 60 nested multiparts, then one of 2,000 parts; both read in one FETCH,
+    the first 1,000 parts listed (as mailparse lists them)."""
     deep = b"Subject: deep\r\nContent-Type: multipart/mixed; boundary=b0\r\n\r\n"
     for i in range(1, 60):
         deep += b"--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n" % (i - 1, i)
@@ -118,4 +119,4 @@ async def test_a_deep_tree_and_many_parts_parse_quickly(dovecot, mail_user):
     (md, _), (mw, _) = found.values()
     assert md.structure.type == "multipart/mixed"
     names = [a["filename"] for a in attachments(mw.structure)]
-    assert len(names) == 2000 and names[0] == "f0.bin" and names[-1] == "f1999.bin"
+    assert len(names) == 1000 and names[0] == "f0.bin" and names[-1] == "f999.bin"

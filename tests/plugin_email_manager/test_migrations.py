@@ -49,6 +49,11 @@ RELEASED = [
         "labels: one name per user, which message carries which",
         "d56cb8a073f797dbce1ca3e3ff7b7c9e6c5601e76575b72ca7b857bcc873f781",
     ),
+    (
+        13,
+        "headers first: text parts and attachments fetched after listing",
+        "ee87672c89861bc98ee08a02cd80dddeacc609a5b812443791299bccbf98d741",
+    ),
 ]
 # migration 5's first text, which failed where PostgreSQL lacks lz4, still counts as applied
 REPLACED = {5: ("fbf865141a206e9c5774bcb9d0da3ab440073c21426ab6479095c18023d0a039",)}

@@ -22,6 +22,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
+from plugin_email_manager.mailparse.body import MAX_ATTACHMENTS
 from plugin_email_manager.mailparse.charsets import decode_text, decode_words, fix_8bit
 from plugin_email_manager.mailparse.parts import clean_filename, generated_name
 
@@ -165,7 +166,8 @@ def text_parts(root: BodyPart) -> list[BodyPart]:
 
 def attachments(root: BodyPart) -> list[dict]:
     """The attachments as ``mailparse.body`` lists them (``filename``, ``contentType``, ``size``
-    decoded, ``contentId``, ``inline``), each with its ``section`` and transfer ``encoding``."""
+    decoded, ``contentId``, ``inline``; the first ``MAX_ATTACHMENTS``), each with its ``section``
+    and transfer ``encoding``."""
     found: list[dict] = []
 
     def walk(part: BodyPart, related: bool) -> None:
@@ -173,7 +175,7 @@ def attachments(root: BodyPart) -> list[dict]:
             for child in part.parts:
                 walk(child, part.type == "multipart/related")
             return
-        if is_text_body(part):
+        if is_text_body(part) or len(found) >= MAX_ATTACHMENTS:
             return
         index = len(found) + 1
         name = part.filename
@@ -197,33 +199,55 @@ def attachments(root: BodyPart) -> list[dict]:
     return found
 
 
-def text_message(root: BodyPart, bodies: dict[str, bytes]) -> bytes:
-    """A MIME message of the text parts alone, each with its bytes (``bodies`` by section) as
-    sent and its type, charset and transfer encoding from the structure, inside the multiparts
-    that held them: decoded by ``mailparse.parse_message`` it gives the text and HTML the whole
-    message would (alternatives chosen, mixed parts joined), without its attachments."""
+def text_tree(root: BodyPart) -> dict | None:
+    """The multiparts and text parts of the message, as JSON (what is stored to fetch the text
+    later): ``{"type", "section", "charset", "encoding", "parts"}``; None when it has no text."""
+    if root.is_multipart:
+        parts = [t for t in (text_tree(c) for c in root.parts) if t is not None]
+        return {"type": root.type, "section": root.section, "parts": parts} if parts else None
+    if not is_text_body(root):
+        return None
+    return {"type": root.type, "section": root.section, "charset": root.charset, "encoding": root.encoding}
 
-    def build(part: BodyPart) -> bytes | None:
-        if part.is_multipart:
-            children = [b for b in (build(c) for c in part.parts) if b is not None]
-            if not children:
-                return None
-            boundary = f"=_text_{part.section or 'top'}_{len(children)}_".encode() + b"b" * 8
+
+def tree_sections(tree: dict | None) -> list[str]:
+    """The sections of a ``text_tree``'s text parts, in order."""
+    if not tree:
+        return []
+    if "parts" in tree:
+        return [s for child in tree["parts"] for s in tree_sections(child)]
+    return [tree["section"]]
+
+
+def text_message(tree: dict | None, bodies: dict[str, bytes]) -> bytes:
+    """A MIME message of the text parts alone (a ``text_tree``), each with its bytes (``bodies``
+    by section) as sent and its type, charset and transfer encoding from the structure, inside
+    the multiparts that held them: decoded by ``mailparse.parse_message`` it gives the text and
+    HTML the whole message would (alternatives chosen, mixed parts joined), without its
+    attachments."""
+
+    def build(part: dict) -> bytes:
+        ctype = part["type"] if re.fullmatch(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+", part["type"]) else "text/plain"
+        if "parts" in part:
+            children = [build(c) for c in part["parts"]]
+            boundary = b"=_text_" + str(part["section"] or "0").encode() + b"_" + b"b" * 8
             while any(boundary in c for c in children):
                 boundary += b"x"
             body = b"".join(b"--" + boundary + b"\r\n" + c + b"\r\n" for c in children) + b"--" + boundary + b"--\r\n"
-            return b"Content-Type: " + part.type.encode() + b'; boundary="' + boundary + b'"\r\n\r\n' + body
-        if not is_text_body(part):
-            return None
-        head = b"Content-Type: " + part.type.encode()
-        if part.charset and re.fullmatch(r"[A-Za-z0-9_.:-]+", part.charset):
-            head += b"; charset=" + part.charset.encode()
-        encoding = part.encoding if re.fullmatch(r"[a-z0-9_.-]+", part.encoding) else "7bit"
-        return (
-            head + b"\r\nContent-Transfer-Encoding: " + encoding.encode() + b"\r\n\r\n" + bodies.get(part.section, b"")
-        )
+            return b"Content-Type: " + ctype.encode() + b'; boundary="' + boundary + b'"\r\n\r\n' + body
+        head = b"Content-Type: " + ctype.encode()
+        charset = part.get("charset")
+        if charset and re.fullmatch(r"[A-Za-z0-9_.:-]+", charset):
+            head += b"; charset=" + charset.encode()
+        encoding = part.get("encoding") or "7bit"
+        encoding = encoding if re.fullmatch(r"[a-z0-9_.-]+", encoding) else "7bit"
+        head += b"\r\nContent-Transfer-Encoding: " + encoding.encode()
+        return head + b"\r\n\r\n" + bodies.get(part["section"], b"")
 
-    return build(root) or b"Content-Type: text/plain\r\n\r\n"
+    return build(tree) if tree else EMPTY_TEXT
+
+
+EMPTY_TEXT = b"Content-Type: text/plain\r\n\r\n"  # a message without text
 
 
 def valid_section(section: str) -> bool:

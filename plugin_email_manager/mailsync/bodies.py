@@ -1,0 +1,172 @@
+"""What a headers-first sync fetches after listing: the text of messages, and attachments' bytes.
+
+    first sync of a folder: header fields + BODYSTRUCTURE (folder_sync) ──► listed, raw NULL,
+        │                    attachments listed with their sections, content NULL
+        ▼ then, once every folder is listed (account_sync):
+    fetch_texts: per folder, newest UID first, the text parts (BODY.PEEK[<section>]) of many
+        messages per UID FETCH ──► mail_messages.texts ──► the parse pass decodes and indexes them
+        (parse_state 'ok': searchable)
+    texts_now: someone opens a message whose text is not here yet: fetched at once (get, getThread)
+    attachment_bytes: an attachment downloaded, shown inline or forwarded: its section fetched
+        once, its transfer encoding undone, kept in mail_attachments.content from then on
+
+New mail in a folder synced before is fetched whole, as ever (``raw``): a few messages, read at
+once by events and bounces. A message without text parts gets ``texts`` at once (nothing to
+fetch). ``syncProgress.bodiesPending`` counts the listed messages without ``raw`` or ``texts``
+(``sync_progress``). What the server no longer has (the message gone) stays pending here until
+the sync removes its row.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from typing import TYPE_CHECKING, Awaitable, Callable
+
+from plugin_email_manager import connections
+from plugin_email_manager.errors import ImapCommandFailed
+from plugin_email_manager.mailparse.parts import decode_transfer
+from plugin_email_manager.mailsync import sync_progress
+from plugin_email_manager.mailsync.imap.bodystructure import text_message, tree_sections
+
+if TYPE_CHECKING:
+    from asyncpg import Pool, Record
+
+    from host.api import Host
+    from plugin_email_manager.mailsync.imap import ImapSession
+    from plugin_email_manager.mailsync.store import FolderState
+
+log = logging.getLogger(__name__)
+
+PAGE = 1000  # pending rows read at a time
+BATCH = 100  # messages per UID FETCH of text parts
+UNFETCHED = "m.raw IS NULL AND m.texts IS NULL AND m.parse_state = 'pending' AND m.uid IS NOT NULL"
+
+_PENDING = f"""
+SELECT m.id, m.uid, m.text_structure FROM mail_messages m
+WHERE m.folder_id = $1 AND {UNFETCHED} AND ($2::bigint IS NULL OR m.uid < $2)
+ORDER BY m.uid DESC LIMIT $3
+"""
+_STORE = f"""
+UPDATE mail_messages m SET texts = x.texts
+FROM unnest($1::bigint[], $2::bytea[]) AS x(id, texts)
+WHERE m.id = x.id AND {UNFETCHED}
+RETURNING m.id
+"""
+
+
+async def fetch_texts(
+    db: Pool, session: ImapSession, account_id: int, folder: FolderState, on_batch: Callable[[int], Awaitable[None]]
+) -> int:
+    """The second pass over one folder: the text of every listed message still without it, newest
+    first; ``on_batch(n)`` after each stored batch. Answers how many were stored."""
+    if not await db.fetchval(
+        f"SELECT EXISTS (SELECT 1 FROM mail_messages m WHERE m.folder_id = $1 AND {UNFETCHED})", folder.id
+    ):
+        return 0
+    info = await session.select(folder.name, readonly=True)
+    if info.uidvalidity != folder.uid_validity:
+        return 0  # the next sync fetches the folder again
+    stored, below = 0, None
+    while rows := await db.fetch(_PENDING, folder.id, below, PAGE):
+        below = rows[-1]["uid"]
+        for batch in _batches(rows):
+            n = await _fetch_and_store(db, session, batch)
+            if n:
+                stored += n
+                await sync_progress.texts_fetched(db, account_id, n)
+                await on_batch(n)
+    return stored
+
+
+def _batches(rows: list[Record]) -> list[list[Record]]:
+    """Rows grouped by the sections they need (most messages share a shape), ``BATCH`` at most."""
+    groups: dict[tuple[str, ...], list[Record]] = defaultdict(list)
+    for r in rows:
+        groups[tuple(tree_sections(r["text_structure"]))].append(r)
+    return [g[i : i + BATCH] for g in groups.values() for i in range(0, len(g), BATCH)]
+
+
+async def _fetch_and_store(db: Pool, session: ImapSession, rows: list[Record]) -> int:
+    sections = tree_sections(rows[0]["text_structure"])
+    if sections:
+        try:
+            got = await session.fetch_sections([r["uid"] for r in rows], sections)
+        except ImapCommandFailed as e:  # refused here; the message opens on demand, or the next sync
+            log.warning("text of UIDs %s..%s refused: %s", rows[-1]["uid"], rows[0]["uid"], e)
+            return 0
+    else:
+        got = {r["uid"]: {} for r in rows}
+    done = [(r["id"], text_message(r["text_structure"], got[r["uid"]])) for r in rows if r["uid"] in got]
+    if not done:
+        return 0
+    return len(await db.fetch(_STORE, [i for i, _ in done], [t for _, t in done]))
+
+
+async def texts_now(host: Host, message_ids: list[int]) -> None:
+    """Fetch now the text of these messages if it is not here yet (someone opens them). Raises
+    ImapUnavailable (502) when their server cannot be reached."""
+    db = host.db
+    rows = await db.fetch(
+        f"SELECT m.id, m.uid, m.account_id, m.folder_id, m.text_structure, f.name AS folder FROM mail_messages m "
+        f"JOIN mail_folders f ON f.id = m.folder_id WHERE m.id = ANY($1::bigint[]) AND {UNFETCHED}",
+        message_ids,
+    )
+    by_account: dict[int, list[Record]] = defaultdict(list)
+    for r in rows:
+        by_account[r["account_id"]].append(r)
+    for account_id, mine in by_account.items():
+        session = await connections.open_imap(host, await connections.load_account(db, account_id))
+        try:
+            by_folder: dict[str, list[Record]] = defaultdict(list)
+            for r in mine:
+                by_folder[r["folder"]].append(r)
+            for folder, todo in by_folder.items():
+                await session.select(folder, readonly=True)
+                n = sum([await _fetch_and_store(db, session, batch) for batch in _batches(todo)])
+                if n:
+                    await sync_progress.texts_fetched(db, account_id, n)
+        finally:
+            await session.logout()
+
+
+async def attachment_bytes(host: Host, attachment_id: int) -> bytes:
+    """An attachment's bytes: kept ones at once, else its section fetched from the server now and
+    kept (with its exact size). Raises ImapUnavailable (502) when the server cannot be reached."""
+    db = host.db
+    row = await db.fetchrow(
+        "SELECT a.content, a.section, a.encoding, m.uid, m.account_id, f.name AS folder FROM mail_attachments a "
+        "JOIN mail_messages m ON m.id = a.mail_message_id LEFT JOIN mail_folders f ON f.id = m.folder_id "
+        "WHERE a.id = $1",
+        attachment_id,
+    )
+    if row is None:
+        return b""
+    if row["content"] is not None or not row["section"] or row["uid"] is None or row["folder"] is None:
+        return bytes(row["content"] or b"")
+    session = await connections.open_imap(host, await connections.load_account(db, row["account_id"]))
+    try:
+        await session.select(row["folder"], readonly=True)
+        got = await session.fetch_sections([row["uid"]], [row["section"]])
+    finally:
+        await session.logout()
+    data = got.get(row["uid"], {}).get(row["section"])
+    if data is None:  # the message is gone from the server: nothing to keep
+        return b""
+    content = decode_transfer(data, (row["encoding"] or "").lower(), [])
+    await db.execute(
+        "UPDATE mail_attachments SET content = $2, size = $3 WHERE id = $1 AND content IS NULL",
+        attachment_id,
+        content,
+        len(content),
+    )
+    return content
+
+
+async def attachments_now(host: Host, message_id: int) -> None:
+    """Every attachment of this message fetched and kept (a forward carries them)."""
+    for r in await host.db.fetch(
+        "SELECT id FROM mail_attachments WHERE mail_message_id = $1 AND content IS NULL AND section IS NOT NULL",
+        message_id,
+    ):
+        await attachment_bytes(host, r["id"])
