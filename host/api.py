@@ -7,7 +7,7 @@ internal and may change (a test holds the plugin to it). What is here is documen
 The sections:
 
 - **Declarations** a plugin returns from its hooks: ``Action``, ``Badge``, ``Job``, ``Migration``,
-  ``UIEntry``; and what an action answers besides JSON: ``Raw``.
+  ``UIEntry``, ``UIExtension``; and what an action answers besides JSON: ``Raw``.
 - **The action context** (``ActionContext``): the caller, its parameters, and its scope:
   ``in_scope`` (which of these ids may the caller see), ``where`` (the SQL condition of the
   caller's rows), ``widen`` (a read of every user's rows, for a user whose flag allows it),
@@ -57,6 +57,7 @@ __all__ = [
     "Migration",
     "Raw",
     "UIEntry",
+    "UIExtension",
     "User",
     "read_ids",
     "read_names",
@@ -299,6 +300,22 @@ class UIEntry:
     icon: str = ""
     static_dir: Path | None = None
     menu: bool = True
+
+
+@dataclass(frozen=True)
+class UIExtension:
+    """An ES module that adds to the host's own pages, returned from ``register_ui`` beside pages.
+
+    ``module`` is a URL the browser imports; it exports ``extendCollectionPage(registry)``, which
+    may add cell renderers for fields of an ``interface``, tabs on a record's page and actions on
+    the selected rows of the generic collection page (the registry is documented at the top of
+    ``host/static/js/extensions.js``). ``static_dir`` is served under ``/static/plugins/<plugin>/``,
+    as a ``UIEntry``'s (one of the two is enough for a plugin with both).
+    """
+
+    plugin: str
+    module: str
+    static_dir: Path | None = None
 
 
 # ---------------------------------------------------------------- parameters, rows, routes

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from host import jobs as jobs_mod
 from host import keys, logs, metrics, rest
+from host.api import UIEntry, UIExtension
 from host.auth import Authenticator, ensure_root
 from host.badges import Badges
 from host.config import Config
@@ -65,9 +66,13 @@ def create_app(config: Config) -> web.Application:
     # pages' /admin/{tail}, which would shadow any route added after them.
     app.add_routes(rest.routes())
     app.add_routes(ui_routes())
-    ui_entries = plugins.call_sync("register_ui")
-    for entry in ui_entries:
-        if entry.static_dir is not None:
+    ui = plugins.call_sync("register_ui")
+    ui_entries = [e for e in ui if isinstance(e, UIEntry)]
+    ui_extensions = [e for e in ui if isinstance(e, UIExtension)]
+    served: set[str] = set()  # one static route per plugin, whether its pages or extensions name it
+    for entry in ui:
+        if entry.static_dir is not None and entry.plugin not in served:
+            served.add(entry.plugin)
             app.router.add_static(f"/static/plugins/{entry.plugin}/", entry.static_dir)
 
     # the Host's slots that need no database, bound now; the lifecycle adds the rest
@@ -80,6 +85,7 @@ def create_app(config: Config) -> web.Application:
         badges=Badges(plugins.call_sync("register_badges")),
         metrics=app_metrics,
         ui_entries=ui_entries,
+        ui_extensions=ui_extensions,
         base_url=config.base_url,
     )
     app.cleanup_ctx.append(_lifecycle(config, plugins, registry, make_host))

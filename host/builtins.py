@@ -40,12 +40,14 @@ def _page(entry: UIEntry) -> dict:
 
 
 async def shell(ctx: ActionContext) -> dict:
-    """What the admin shell needs at start: the user, the plugin pages, the collections."""
+    """What the admin shell needs at start: the user, the plugin pages, the collections, and the
+    modules that extend the host's pages (``UIExtension``)."""
     registry = ctx.host.registry
     return {
         "data": {
             "user": {"id": ctx.user.id, "email": ctx.user.email, "nickname": ctx.user.nickname, "role": ctx.user.role},
             "pages": [_page(e) for e in ctx.host.ui_entries],
+            "extensions": [e.module for e in ctx.host.ui_extensions],
             "collections": [
                 {"name": c.name, "title": c.title or c.name}
                 for c in registry.values()
@@ -91,7 +93,7 @@ ACTIONS = [
         "shell",
         shell,
         reads=True,
-        summary="The signed-in user, plugin pages and collections for the admin shell",
+        summary="The signed-in user, plugin pages, collections and page extensions for the admin shell",
     ),
 ]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pluggy
 
-from host.api import Action, Badge, Job, Migration, UIEntry
+from host.api import Action, Badge, Job, Migration, UIEntry, UIExtension
 
 PROJECT = "email_center"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -89,10 +89,11 @@ def register_jobs() -> list[Job]:
 
 
 @hookspec
-def register_ui() -> list[UIEntry]:
+def register_ui() -> list[UIEntry | UIExtension]:
     """Called once while the app is built.
 
-    :return: pages of the admin shell (side-menu entries, ES modules that render them).
+    :return: pages of the admin shell (``UIEntry``: side-menu entries, ES modules that render
+        them) and modules that extend the host's own pages (``UIExtension``).
     """
 
 

@@ -26,7 +26,7 @@ from host.secrets import SecretBox
 from host.settings import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
-    from host.api import UIEntry
+    from host.api import UIEntry, UIExtension
     from host.auth import Authenticator
     from host.badges import Badges
     from host.metrics import Metrics
@@ -52,6 +52,7 @@ class Host:
         badges: Badges,
         metrics: Metrics,
         ui_entries: Sequence[UIEntry] = (),
+        ui_extensions: Sequence[UIExtension] = (),
         base_url: str = "",
     ):
         self.db = db
@@ -66,6 +67,7 @@ class Host:
         self.badges = badges
         self.metrics = metrics
         self.ui_entries: tuple[UIEntry, ...] = tuple(ui_entries)
+        self.ui_extensions: tuple[UIExtension, ...] = tuple(ui_extensions)  # modules the host's pages import
         # a process id that is unique across hosts and restarts (for leases)
         self.process_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._tasks: set[asyncio.Task] = set()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from host.api import Badge, Job, UIEntry
+from host.api import Badge, Job, UIEntry, UIExtension
 from host.hookspecs import hookimpl
 from plugin_email_manager import (
     actions,
@@ -59,8 +59,10 @@ def register_badges() -> list[Badge]:
 
 
 @hookimpl
-def register_ui() -> list[UIEntry]:
+def register_ui() -> list[UIEntry | UIExtension]:
     return [
+        # the generic collection pages: email fields open compose, a record's Emails tab, Send email
+        UIExtension(plugin="email_manager", module="/static/plugins/email_manager/platform.js"),
         UIEntry(
             plugin="email_manager",
             path="/admin/mail",

@@ -15,7 +15,7 @@ import { actions } from "./actions.js";
 const CSS = new URL("./mail.css", import.meta.url).href;
 const COUNTED = ["inbox", "archive", "junk", "drafts"];
 
-function loadCss() {
+export function loadCss() {
   if (document.querySelector(`link[href="${CSS}"]`)) return Promise.resolve();
   const link = h("link", { rel: "stylesheet", href: CSS });
   const done = new Promise((resolve) => { link.onload = resolve; link.onerror = resolve; });

@@ -11,6 +11,9 @@
 //   user             {id, email, nickname, role}
 //   pages            every UI entry [{plugin, path, title, module, icon, menu}]
 //   collections      [{name, title}]
+//   extensions       URLs of the modules that extend the host's pages (host.api.UIExtension): each
+//                    exports extendCollectionPage(registry), to render fields of an interface, add
+//                    tabs to a record's page and actions over selected rows (js/extensions.js)
 //   collectionsMeta()  a promise of collections:list (every collection with its fields), cached
 //   badges           the latest badge list; onBadges(fn) calls fn(list) on each change and
 //                    returns an unsubscribe function
@@ -23,6 +26,10 @@
 //   path, params     the location the page was mounted for (pathname, URLSearchParams)
 //   signal           an AbortSignal aborted when the person leaves the page (pass it to api calls)
 //   onLeave(fn)      run fn when the person leaves the page
+//
+// Built-in pages: /admin (dashboard), /admin/collections/<name> (the generic table: a row opens
+// its record; with plugins' row actions, rows can be selected) and /admin/collections/<name>/<id>
+// (a record: "Details" and the plugins' tabs, ?tab=<id>).
 //
 // `mount` may return a function (called when the page is left) or an object
 // {unmount?(), update?(shell)}: with `update`, moving between paths of the same entry
@@ -54,6 +61,10 @@ const BUILTIN = [
     match: (p) => /^\/admin\/collections\/[^/]+\/?$/.test(p),
     title: "Collection", key: (p) => p, load: () => import("./pages/collection.js"),
   },
+  {
+    match: (p) => /^\/admin\/collections\/[^/]+\/[^/]+\/?$/.test(p),
+    title: "Record", key: (p) => p, load: () => import("./pages/record.js"),
+  },
 ];
 
 function resolve(pathname) {
@@ -73,6 +84,7 @@ async function notFound(el) {
 function pageShell(controller) {
   return {
     api, ApiError, user: state.boot.user, pages: state.boot.pages, collections: state.boot.collections,
+    extensions: state.boot.extensions,
     collectionsMeta, get badges() { return state.badges; }, onBadges,
     toast, openDialog, confirm: confirmDialog, navigate, setTitle,
     h, icon, loadingState, emptyState, errorState,
@@ -228,7 +240,7 @@ async function boot() {
   const content = $("#ec-content");
   try {
     const res = await api.get("app:shell");
-    state.boot = { user: {}, pages: [], collections: [], ...res.data };
+    state.boot = { user: {}, pages: [], collections: [], extensions: [], ...res.data };
   } catch (err) {
     if (err.status === 401) return; // api.js is already on its way to /signin
     fill(content, h("div", { class: "ec-card" }, errorState(err, () => boot())));

@@ -1,0 +1,1 @@
+"""The companies plugin gives only its collection (collections/companies.toml): no hooks."""
