@@ -105,7 +105,7 @@ async function emailsTab(panel, { collection, record, shell, signal, params, set
 
   const count = h("span", { class: "ec-muted mail-record-count", role: "status" });
   const write = addresses.length > 0 && h("button", { class: "ec-btn ec-btn-primary mail-record-write", type: "button",
-    onclick: () => composeTo(shell, addresses, { afterSend: () => setTimeout(load, 500) }) },
+    onclick: () => composeTo(shell, addresses, { afterSend: () => load({ quiet: true }) }) },
   icon("pencil"), h("span", {}, "Write email"));
   const list = h("div", { class: "mail-record-list" });
   const pager = document.createElement("ec-pagination");
@@ -122,10 +122,12 @@ async function emailsTab(panel, { collection, record, shell, signal, params, set
     list, pager));
 
   let seq = 0;
-  async function load() {
+  async function load({ quiet = false } = {}) {
     const mine = ++seq;
-    list.replaceChildren(h("ul", { class: "mail-rows", "aria-busy": "true", "aria-label": "Loading conversations" },
-      Array.from({ length: 3 }, () => h("li", { class: "mail-row mail-row-skeleton" }, h("span", { class: "ec-skeleton mail-record-skeleton" })))));
+    if (!quiet) {
+      list.replaceChildren(h("ul", { class: "mail-rows", "aria-busy": "true", "aria-label": "Loading conversations" },
+        Array.from({ length: 3 }, () => h("li", { class: "mail-row mail-row-skeleton" }, h("span", { class: "ec-skeleton mail-record-skeleton" })))));
+    }
     try {
       const [res, mineAccounts] = await Promise.all([
         shell.api.get("mailMessages:listForRecord", {
@@ -152,9 +154,20 @@ async function emailsTab(panel, { collection, record, shell, signal, params, set
       pager.hidden = total <= PAGE_SIZES[0];
     } catch (err) {
       if (err.name === "AbortError" || mine !== seq) return;
-      list.replaceChildren(errorState(err, load));
+      list.replaceChildren(errorState(err, () => load()));
     }
   }
+  // the unread count moves when mail arrives or is read (here, in the reader, elsewhere): follow it
+  const unreadOf = (badges) => badges.find((b) => b.name === "mail")?.count;
+  let unread = unreadOf(shell.badges || []);
+  const stop = shell.onBadges((badges) => {
+    const now = unreadOf(badges);
+    if (now === undefined || now === unread) return;
+    const first = unread === undefined;
+    unread = now;
+    if (!first) load({ quiet: true });
+  });
+  signal.addEventListener("abort", stop, { once: true });
   await load();
 }
 

@@ -62,6 +62,7 @@ async def test_a_contacts_emails_compose_to_it_and_send_email_from_selected_rows
     for i in range(1, 12):
         await create(mailbox, "contacts", {"email": f"person{i}@people.test", "nickname": f"Person {i}"})
     acme_id = await create(mailbox, "companies", {"name": "Acme", "domain": "acme.test"})
+    nameless_id = await create(mailbox, "companies", {"name": "Nameless"})
 
     await mailbox.sign_in(page, quote("/admin/collections/contacts?pageSize=10&sort=id", safe="/"))
     table = page.locator("ec-data-table")
@@ -127,6 +128,7 @@ async def test_a_contacts_emails_compose_to_it_and_send_email_from_selected_rows
     await page.go_back()
     await expect(page).to_have_url(re.compile(rf"/contacts/{carol_id}\?tab=emails$"))
     await expect(thread_rows(page)).to_have_count(1)
+    await expect(thread_rows(page).first).not_to_have_class(re.compile(r"\bis-unread\b"))  # read in the reader
 
     # Write email: compose addressed to the record, sent through the SMTP server to Carol only
     await page.get_by_role("button", name="Write email").click()
@@ -140,6 +142,7 @@ async def test_a_contacts_emails_compose_to_it_and_send_email_from_selected_rows
     (sent,) = await mailbox.stack.sink.wait_for(1)
     assert sent[1] == [carol]
     assert sent.parsed()["Subject"] == "Following up on the quote"
+    await expect(thread_rows(page).filter(has_text="Following up on the quote")).to_have_count(1)
 
     # a domain field leads to its company's Emails tab: the mail of acme.test, paged
     await page.goto(f"{mailbox.stack.base_url}/admin/collections/companies")
@@ -156,6 +159,11 @@ async def test_a_contacts_emails_compose_to_it_and_send_email_from_selected_rows
     await expect(thread_rows(page)).to_have_count(2)
     assert "page=2" in page.url and "size=10" in page.url
     await screenshot(page, "record-company-emails-1280")
+
+    # a record with no address nor domain: nothing to list, nobody to write to
+    await page.goto(f"{mailbox.stack.base_url}/admin/collections/companies/{nameless_id}?tab=emails")
+    await expect(page.get_by_text("No email address or domain on this record")).to_be_visible()
+    await expect(page.get_by_role("button", name="Write email")).to_have_count(0)
     assert page.errors == []
 
 
@@ -168,7 +176,14 @@ async def test_a_users_own_record_on_a_phone(phone_page, mailbox):
     table = page.locator("ec-data-table")
     await expect(table.locator("tbody tr[data-id]")).to_have_count(1)  # a member sees only itself
     await expect(table.get_by_role("link", name=mailbox.member_email)).to_be_visible()
+    await table.get_by_label("Select this page").check()
+    await expect(page.get_by_role("toolbar", name="Selected rows")).to_contain_text("1 selected")
+    await expect(
+        page.get_by_role("toolbar", name="Selected rows").get_by_role("button", name="Send email")
+    ).to_be_visible()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
     await screenshot(page, "record-users-390")
+    await page.get_by_role("button", name="Clear selection").click()
 
     await table.locator('td[data-column="id"]').get_by_role("link").click()
     await expect(page.get_by_role("heading", name=mailbox.member_email.split("@")[0])).to_be_visible()
