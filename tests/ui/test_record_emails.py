@@ -23,6 +23,7 @@ from tests.ui.mail_fixtures import (  # noqa: F401 - fixtures
     oauth_provider,
     smtp_sink,
 )
+from tests.ui.test_csp import Violations
 
 CONTACTS = Path(__file__).parents[1] / "plugin_email_manager" / "plugins" / "contacts" / "plugin.toml"
 COMPANIES = Path(__file__).parent / "plugins" / "companies" / "plugin.toml"
@@ -64,6 +65,8 @@ async def test_a_contacts_emails_compose_to_it_and_send_email_from_selected_rows
     acme_id = await create(mailbox, "companies", {"name": "Acme", "domain": "acme.test"})
     nameless_id = await create(mailbox, "companies", {"name": "Nameless"})
 
+    violations = Violations()  # Content-Security-Policy refusals, none expected
+    await violations.watch(page.context)
     await mailbox.sign_in(page, quote("/admin/collections/contacts?pageSize=10&sort=id", safe="/"))
     table = page.locator("ec-data-table")
     await expect(table.locator("tbody tr[data-id]")).to_have_count(10)
@@ -165,6 +168,7 @@ async def test_a_contacts_emails_compose_to_it_and_send_email_from_selected_rows
     await expect(page.get_by_text("No email address or domain on this record")).to_be_visible()
     await expect(page.get_by_role("button", name="Write email")).to_have_count(0)
     assert page.errors == []
+    assert violations.all() == []
 
 
 async def test_a_users_own_record_on_a_phone(phone_page, mailbox):
