@@ -96,6 +96,23 @@ async def test_a_contacts_emails_compose_to_it_and_send_email_from_selected_rows
     await expect(batch).to_be_hidden()
     await bar.get_by_role("button", name="Clear selection").click()
     await expect(bar).to_be_hidden()
+    # every row matching a filter: the action gets the filter, not the rows shown
+    await page.get_by_role("button", name="Filter").click()
+    condition = page.get_by_role("group", name="Condition 1")
+    await condition.get_by_label("Field").select_option("nickname")
+    await condition.get_by_label("Operator").select_option(label="contains")
+    await condition.get_by_label("Value").fill("Person")
+    await page.get_by_role("button", name="Apply").click()
+    await expect(page.get_by_test_id("range")).to_have_text("1–10 of 11")
+    await table.get_by_label("Select this page").check()
+    await bar.get_by_role("button", name="Select all 11 matching the filter").click()
+    await expect(bar.get_by_role("status")).to_have_text("All 11 matching records selected")
+    await bar.get_by_role("button", name="Send email").click()
+    await expect(batch.get_by_role("status").filter(has_text="11 records")).to_be_visible()
+    await batch.get_by_role("button", name="Cancel").click()
+    await page.get_by_role("button", name="Reset").click()
+    await expect(page.get_by_test_id("range")).to_have_text("1–10 of 12")
+    await expect(bar).to_be_hidden()  # a new filter starts a new selection
     await expect(table.get_by_label("Select row", exact=False).first).not_to_be_checked()
 
     # a row opens its record: Details, formatted as the table formats them
