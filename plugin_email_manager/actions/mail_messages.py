@@ -104,6 +104,8 @@ MAIN_FIELDS = [
     "outbox",
     "sendAt",
     "sendError",
+    "labels",  # the list's label chips
+    "todo",
 ]
 
 

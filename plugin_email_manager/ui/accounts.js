@@ -1,6 +1,7 @@
 // The "Account settings" dialog: linked accounts with status, last sync and error; "Link account"
 // (Google or Microsoft in a pop-up, or the IMAP/SMTP form); re-link an account in error; sync
-// now; delete with a confirmation. Polls while an account is syncing.
+// now; delete with a confirmation. Polls while an account is syncing; a first sync shows its
+// progress bar in the account's row. Linking Google or Microsoft takes a sync start date too.
 import { emptyState, h } from "/static/js/dom.js";
 import { icon } from "./icons.js";
 import { ago } from "./format.js";
@@ -9,6 +10,7 @@ import { imapForm } from "./imap-form.js";
 import { undoSetting } from "./later.js";
 import { identitiesSetting } from "./identities.js";
 import { webhooksSetting } from "./webhooks.js";
+import { syncBar } from "./sync-bar.js";
 
 const PROVIDERS = { google: "Google", microsoft: "Microsoft", imap: "IMAP/SMTP" };
 const STATUS = { ready: ["Ready", "mail-tag-green"], syncing: ["Syncing", "mail-tag-blue"], error: ["Error", "mail-tag-red"] };
@@ -24,6 +26,7 @@ export function openAccounts(app, { start = "list" } = {}) {
   let timer = null;
   let popup = null;
   let waiting = null; // provider name while its pop-up is open
+  let since = ""; // the sync start date chosen for an OAuth link ("" = all mail)
 
   const refresh = async () => {
     try {
@@ -34,7 +37,7 @@ export function openAccounts(app, { start = "list" } = {}) {
       error.show(err.message);
     }
     clearTimeout(timer);
-    if (modal.dialog.isConnected && (accounts.some((a) => a.status === "syncing" || a.parsePending) || waiting)) {
+    if (modal.dialog.isConnected && (accounts.some((a) => a.status === "syncing" || a.parsePending || a.syncProgress) || waiting)) {
       timer = setTimeout(refresh, 1500);
     }
   };
@@ -57,7 +60,7 @@ export function openAccounts(app, { start = "list" } = {}) {
     waiting = PROVIDERS[provider];
     paint();
     try {
-      const url = await api.link(provider, accountId);
+      const url = await api.link(provider, accountId, accountId ? null : since);
       if (popup && !popup.closed) popup.location.href = url;
       else {
         error.show("Your browser blocked the sign-in window.",
@@ -148,7 +151,7 @@ export function openAccounts(app, { start = "list" } = {}) {
     const [label, tagClass] = STATUS[a.status] || [a.status, ""];
     const fetched = a.progress?.fetched;
     const info = a.status === "syncing"
-      ? `Syncing${fetched ? `… ${fetched} messages so far` : "…"}`
+      ? `Syncing${fetched && !a.syncProgress ? `… ${fetched} messages so far` : "…"}` // a first sync has its bar
       : a.lastSyncAt ? `Last sync ${ago(a.lastSyncAt)}` : "Not synced yet";
     const syncBtn = h("button", { class: "ec-btn ec-btn-sm", type: "button", disabled: a.status === "syncing" }, icon("refresh"), "Sync now");
     syncBtn.addEventListener("click", () => syncNow(a, syncBtn));
@@ -163,6 +166,8 @@ export function openAccounts(app, { start = "list" } = {}) {
         h("div", { class: "ec-muted mail-account-info" },
           [a.displayName, PROVIDERS[a.provider] || a.provider, info].filter(Boolean).join(" · "),
           a.parsePending ? ` · indexing ${a.parsePending}` : ""),
+        a.syncProgress && syncBar({ ...a.syncProgress, pending: (a.syncProgress.bodiesPending || 0) + (a.syncProgress.indexPending || 0) },
+          { label: `Sync progress of ${a.email}`, title: "First sync" }),
         a.status === "error" && a.error && h("div", { class: "mail-account-error", role: "alert" }, icon("alert"), h("span", {}, a.error)),
         a.status === "error" && a.provider === "imap" && passwordForm(a)),
       h("div", { class: "mail-account-actions" },
@@ -196,7 +201,12 @@ export function openAccounts(app, { start = "list" } = {}) {
       onclick: () => (provider === "imap" ? (mode = "imap", paint()) : linkOAuth(provider)),
     }, h("span", { class: "mail-provider-logo" }, icon(provider === "imap" ? "server" : provider)),
     h("span", { class: "mail-provider-text" }, h("strong", {}, title), h("small", { class: "ec-muted" }, hint)));
+    const sinceInput = h("input", { class: "ec-input", type: "date", id: "mail-oauth-since", value: since,
+      max: new Date().toISOString().slice(0, 10), oninput: (e) => { since = e.target.value; } });
     return [
+      h("div", { class: "mail-form-item mail-oauth-since" },
+        h("label", { for: "mail-oauth-since" }, "Sync mail since"), sinceInput,
+        h("small", { class: "ec-muted" }, "For Google and Microsoft. Leave empty to sync all of it; the IMAP/SMTP form has its own.")),
       h("p", { class: "ec-muted mail-choose-hint" }, "Which kind of account?"),
       h("div", { class: "mail-providers" },
         card("google", "Google", "Gmail and Google Workspace"),

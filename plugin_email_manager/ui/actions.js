@@ -1,5 +1,7 @@
 // What a person does to mail from the list, the reader and the keyboard: read state, move, delete,
-// reply, forward, write. Mixed into the page (mail.js), whose state (`this`) they use.
+// reply, forward, write. Mixed into the page (mail.js), whose state (`this`) they use. In a
+// manager's All mail (`this.readOnly`) every one of them does nothing: the server would answer 404
+// for another's mail anyway, and no control that reaches them is shown.
 import { h } from "/static/js/dom.js";
 import { openCompose } from "./compose.js";
 import { escapeHtml } from "./editor.js";
@@ -207,3 +209,8 @@ export const actions = {
     });
   },
 };
+
+// every action above writes (or opens compose, which sends): none runs in All mail
+for (const [name, fn] of Object.entries(actions)) {
+  actions[name] = function writeAction(...args) { return this.readOnly ? undefined : fn.apply(this, args); };
+}

@@ -1,16 +1,20 @@
 // The filter area on the left: search, folders with their unread counts, read state, flagged,
-// attachments, a date range and the accounts with their status. On a phone it is a drawer.
+// attachments, a date range, the person's labels, the accounts with their status, and a link to the
+// batches sent. A mail manager also gets "My mail / All mail" at the top. On a phone it is a drawer.
 import { h } from "/static/js/dom.js";
 import { icon } from "./icons.js";
 import { FOLDERS } from "./format.js";
+import { labelChip } from "./label-chips.js";
 
 const STATUS_TEXT = { ready: "Up to date", syncing: "Syncing…", error: "Needs attention" };
 
 /**
- * renderFilters(el, {filters, accounts, counts, onChange(patch, {push}), onAccounts()})
- * `counts` maps a folder type (and "all") to its unread count; drafts to its total.
+ * renderFilters(el, {filters, accounts, counts, onChange(patch, {push}), onAccounts(), manager, labels, labelDefs})
+ * `counts` maps a folder type (and "all") to its unread count; drafts to its total. `manager`: the
+ * person may read everyone's mail (users.mailManager); `labels`: their label definitions
+ * [{name, color}], `labelDefs` the same as a Map name → colour.
  */
-export function renderFilters(el, { filters: f, accounts, counts, onChange, onAccounts }) {
+export function renderFilters(el, { filters: f, accounts, counts, onChange, onAccounts, manager = false, labels = [], labelDefs = null }) {
   const searchInput = h("input", {
     class: "ec-input mail-search-input", type: "search", name: "q", value: f.q, placeholder: "Search mail",
     "aria-label": "Search mail", autocomplete: "off", enterkeyhint: "search",
@@ -59,7 +63,22 @@ export function renderFilters(el, { filters: f, accounts, counts, onChange, onAc
   }, h("span", { class: `mail-status-dot mail-status-${a.status}`, "aria-label": STATUS_TEXT[a.status] || a.status }),
   h("span", { class: "mail-nav-title" }, a.displayName || a.email));
 
-  el.replaceChildren(
+  const scopeItem = (value, title) => h("button", {
+    class: "mail-seg-item", type: "button", "aria-pressed": String(f.scope === value),
+    onclick: () => onChange({ scope: value, page: 1 }, { push: true }),
+  }, title);
+
+  const labelNames = [...new Set(labels.map((l) => l.name).filter(Boolean))].sort((a, b) => a.localeCompare(b));
+  if (f.label && !labelNames.includes(f.label)) labelNames.unshift(f.label); // a label of someone else's mail, or one gone
+  const labelItem = (name) => labelChip(name, labelDefs, {
+    tag: "button",
+    attrs: { type: "button", "aria-pressed": String(f.label === name), title: f.label === name ? "Show every label" : `Only “${name}”`,
+      onclick: () => onChange({ label: f.label === name ? "" : name, page: 1 }, { push: true }) },
+  });
+
+  el.replaceChildren(...[
+    manager && h("div", { class: "mail-scope" },
+      h("div", { class: "mail-seg", role: "group", "aria-label": "Whose mail" }, scopeItem("mine", "My mail"), scopeItem("all", "All mail"))),
     search,
     h("nav", { class: "mail-side-section mail-folders", "aria-label": "Folders" },
       FOLDERS.map((x) => folder(x.type, x.title, x.icon)),
@@ -71,6 +90,13 @@ export function renderFilters(el, { filters: f, accounts, counts, onChange, onAc
       toggle("flagged", "Flagged", "star"),
       toggle("todo", "To-do", "check"),
       toggle("attachments", "Has attachments", "paperclip")),
+    h("section", { class: "mail-side-section", "aria-label": "Labels" },
+      h("h3", { class: "mail-side-title" }, "Labels",
+        f.label && h("button", { class: "mail-link-btn", type: "button", onclick: () => onChange({ label: "", page: 1 }, { push: true }) },
+          "Clear")),
+      labelNames.length
+        ? h("div", { class: "mail-labels-filter" }, labelNames.map(labelItem))
+        : h("p", { class: "mail-side-empty" }, "No labels yet.")),
     h("section", { class: "mail-side-section", "aria-label": "Date" },
       h("h3", { class: "mail-side-title" }, "Date",
         (f.since || f.until) && h("button", {
@@ -86,5 +112,8 @@ export function renderFilters(el, { filters: f, accounts, counts, onChange, onAc
       }, icon("mails"), h("span", { class: "mail-nav-title" }, "All accounts")),
       accounts.map(accountItem),
       !accounts.length && h("button", { class: "mail-link-btn", type: "button", onclick: onAccounts }, "Link an account")),
-  );
+    h("nav", { class: "mail-side-section", "aria-label": "More" },
+      // the shell follows the link without a reload
+      h("a", { class: "mail-nav-item mail-side-link", href: "/admin/mail/batches" }, icon("send"), h("span", { class: "mail-nav-title" }, "Batches"))),
+  ].filter(Boolean));
 }

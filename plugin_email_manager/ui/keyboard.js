@@ -1,7 +1,11 @@
 // Keyboard shortcuts as Gmail users expect them. Off while typing, while a dialog is open, and
-// with Ctrl/Cmd/Alt held (the browser's own shortcuts).
+// with Ctrl/Cmd/Alt held (the browser's own shortcuts). In a manager's All mail (app.readOnly) only
+// the shortcuts that move and read are on.
 import { h } from "/static/js/dom.js";
 import { openModal } from "./modal.js";
+
+// the keys that change mail or write it
+const WRITES = new Set(["x", "r", "a", "f", "#", "I", "U", "c"]);
 
 export const SHORTCUTS = [
   ["j / k", "Next / previous conversation"],
@@ -18,10 +22,13 @@ export const SHORTCUTS = [
   ["?", "These shortcuts"],
 ];
 
-function showHelp() {
+const READ_ONLY = ["j / k", "Enter or o", "u", "/", "?"];
+
+function showHelp(readOnly) {
+  const shown = readOnly ? SHORTCUTS.filter(([k]) => READ_ONLY.includes(k)) : SHORTCUTS;
   openModal({
     title: "Keyboard shortcuts", width: 420,
-    body: h("dl", { class: "mail-shortcuts" }, SHORTCUTS.map(([k, what]) => [h("dt", {}, h("kbd", {}, k)), h("dd", {}, what)])),
+    body: h("dl", { class: "mail-shortcuts" }, shown.map(([k, what]) => [h("dt", {}, h("kbd", {}, k)), h("dd", {}, what)])),
   });
 }
 
@@ -53,9 +60,9 @@ export function keyboard(app) {
       U: () => (reading ? app.reader.markUnread(app.reader.messages.map((m) => m.id)) : app.markRows(list.targetRows(), false)),
       c: () => app.compose(),
       "/": () => app.focusSearch(),
-      "?": () => showHelp(),
+      "?": () => showHelp(app.readOnly),
     }[e.key];
-    if (!act) return;
+    if (!act || (app.readOnly && WRITES.has(e.key))) return;
     if (act() === false) return;
     e.preventDefault();
     app.list.el.classList.add("is-keyboard"); // the cursor bar shows once the keyboard is in use

@@ -1,12 +1,15 @@
 // The conversation list: a heading, the toolbar (select all, read state, move, delete, Refresh), one row
 // per conversation, and pagination. Rows are links (open in a new tab works); the checkbox and
-// the keyboard cursor live beside them.
+// the keyboard cursor live beside them. In a manager's All mail (app.readOnly) every row says whose
+// mail it is and nothing that writes is offered; while a first sync runs, its progress bar shows.
 import { emptyState, errorState, h } from "/static/js/dom.js";
 import "/static/js/components/pagination.js";
 import { icon } from "./icons.js";
 import { FOLDERS, TYPE_TITLES, listDate, participantsText } from "./format.js";
 import { isNarrowed, threadPath } from "./state.js";
 import { scheduledBits } from "./later.js";
+import { labelChips } from "./label-chips.js";
+import { progressOf, syncBar } from "./sync-bar.js";
 
 const FOLDER_TITLES = Object.fromEntries(FOLDERS.map((x) => [x.type, x.title]));
 
@@ -121,12 +124,28 @@ export class ListView {
       }, icon("sliders"), isNarrowed(f) && h("span", { class: "mail-dot-badge", "aria-hidden": "true" })),
       h("button", { class: "ec-btn mail-settings-btn", type: "button", "aria-label": "Account settings", title: "Account settings",
         onclick: () => this.app.openAccounts() }, icon("settings"), h("span", { class: "mail-btn-label" }, "Account settings")),
-      h("button", { class: "ec-btn ec-btn-primary mail-compose-btn", type: "button", "aria-label": "Write email",
+      !this.app.readOnly && h("button", { class: "ec-btn ec-btn-primary mail-compose-btn", type: "button", "aria-label": "Write email",
         onclick: () => this.app.compose() },
         icon("pencil"), h("span", {}, "Write email")));
   }
 
+  /** Every account's first sync, summed, while one runs; else null. */
+  syncProgress() {
+    const p = progressOf(this.app.accounts || []);
+    return p && syncBar(p, { title: p.accounts > 1 ? `Syncing ${p.accounts} accounts` : "Syncing your mail" });
+  }
+
+  /** The progress bar follows the accounts (mail.js polls them) without redrawing the rows. */
+  paintProgress() {
+    const old = this.el.querySelector(":scope > .mail-sync-progress");
+    const bar = this.syncProgress();
+    if (old && bar) old.replaceWith(bar);
+    else if (old) old.remove();
+    else if (bar) this.el.querySelector(":scope > .mail-list-head")?.after(bar);
+  }
+
   toolbar() {
+    if (this.app.readOnly) return this.readOnlyBar();
     const n = this.selected.size;
     const all = this.rows.length > 0 && n === this.rows.length;
     const box = h("input", {
@@ -153,6 +172,15 @@ export class ListView {
       n > 0 && h("span", { class: "ec-muted mail-selected-count", role: "status" }, `${n} selected`));
   }
 
+  /** All mail: a note instead of the actions, and a Refresh that only reads the list again. */
+  readOnlyBar() {
+    const refresh = h("button", { class: "ec-btn mail-refresh", type: "button", onclick: () => this.load({ quiet: true }) },
+      icon("refresh"), h("span", { class: "mail-btn-label" }, "Refresh"));
+    return h("div", { class: "mail-toolbar", role: "toolbar", "aria-label": "Conversation actions" },
+      h("span", { class: "mail-readonly-text" }, icon("eye"), " Everyone’s mail, read-only"),
+      h("span", { class: "mail-toolbar-spacer" }), refresh);
+  }
+
   row(r, index) {
     const f = this.app.filters;
     const m = r.main || {};
@@ -165,7 +193,7 @@ export class ListView {
       class: `mail-row${unread ? " is-unread" : ""}${selected ? " is-selected" : ""}${index === this.cursor ? " is-cursor" : ""}`,
       "data-thread-id": r.threadId,
     },
-    h("label", { class: "mail-row-check" }, h("input", {
+    !this.app.readOnly && h("label", { class: "mail-row-check" }, h("input", {
       type: "checkbox", class: "mail-checkbox", checked: selected, "aria-label": `Select “${subject}”`,
       onchange: (e) => {
         if (e.target.checked) this.selected.add(r.threadId); else this.selected.delete(r.threadId);
@@ -181,15 +209,17 @@ export class ListView {
     },
     h("span", { class: "mail-row-from" }, participantsText(r.participants, this.app.ownAddresses())),
     h("span", { class: "mail-row-main" },
+      this.app.readOnly && m.accountEmail && h("span", { class: "mail-row-owner", title: `The mail of ${m.accountEmail}` }, m.accountEmail),
       h("span", { class: "mail-row-subject" }, subject),
       r.count > 1 && h("span", { class: "mail-row-count", title: `${r.count} messages in this conversation` }, `(${r.count})`),
       showType && h("span", { class: `mail-type-tag mail-type-${m.type}` }, TYPE_TITLES[m.type] || m.type),
+      labelChips(m.labels, this.app.labelDefs),
       m.snippet && h("span", { class: "mail-row-snippet" }, m.snippet)),
     h("span", { class: "mail-row-meta" },
       (r.hasAttachments || m.hasAttachments) && h("span", { class: "mail-row-clip", title: "Has attachments", "aria-label": "Has attachments" }, icon("paperclip")),
       h("time", { class: "mail-row-date", datetime: m.date || r.latestDate || "", title: m.date || "" },
         listDate(m.date || r.latestDate)))),
-    m.type === "scheduled" && scheduledBits(this.app, m));
+    m.type === "scheduled" && !this.app.readOnly && scheduledBits(this.app, m));
   }
 
   empty() {
@@ -227,7 +257,7 @@ export class ListView {
     pager.state = { page: f.page, pageSize: f.pageSize, count: this.meta.count || 0, disabled: this.state !== "ready" };
     pager.addEventListener("page-change", (e) => this.app.setFilters({ page: e.detail.page, pageSize: e.detail.pageSize },
       { push: true }));
-    this.el.replaceChildren(...[this.heading(), this.toolbar(), body,
+    this.el.replaceChildren(...[this.heading(), this.syncProgress(), this.toolbar(), body,
       this.state === "ready" && this.meta.count > 0 && pager].filter(Boolean));
   }
 }

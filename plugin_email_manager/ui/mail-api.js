@@ -7,9 +7,11 @@ export function mailApi(api) {
   return {
     accounts: (opts) => api.get("mailAccounts:list", { paginate: false }, opts).then((r) => r.data || []),
     createAccount: (values) => post("mailAccounts:create", values).then(data),
-    /** The provider's sign-in URL; with `accountId`, a re-link of that account. */
-    link: (provider, accountId) => post("mailAccounts:link", accountId ? { provider, accountId } : { provider })
-      .then((r) => r.data.authorizationUrl),
+    /** The provider's sign-in URL; with `accountId`, a re-link of that account; `syncSince` (a date)
+     * for the account it creates. */
+    link: (provider, accountId, syncSince) => post("mailAccounts:link", {
+      provider, ...(accountId ? { accountId } : {}), ...(syncSince ? { syncSince } : {}),
+    }).then((r) => r.data.authorizationUrl),
     sync: (id) => post("mailAccounts:sync", { filterByTk: id, wait: true }).then(data),
     /** Sync again from scratch (labels, to-dos and notes stay); answers when done. */
     resync: (id) => post("mailAccounts:resync", { filterByTk: id }).then(data),

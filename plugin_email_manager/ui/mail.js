@@ -1,6 +1,9 @@
 // The email center (/admin/mail): filters on the left, the conversation list or the reader on the
 // right, and the compose and account dialogs. The shell mounts it (see host/static/js/shell.js);
 // moving between /admin/mail and /admin/mail/thread/<id> calls `update`, not a new mount.
+// A mail manager (users.mailManager) may switch to All mail (`scope=all` in the URL): every read
+// of messages then carries scope "all", and `readOnly` is true, which hides every control that
+// writes (the list, the reader, the keyboard, and actions.js refuses them too).
 import { errorState, h, loadingState } from "/static/js/dom.js";
 import { icon } from "./icons.js";
 import { mailApi } from "./mail-api.js";
@@ -14,6 +17,9 @@ import { actions } from "./actions.js";
 
 const CSS = new URL("./mail.css", import.meta.url).href;
 const COUNTED = ["inbox", "archive", "junk", "drafts"];
+// the reads that take scope "all" (PROTOCOL "Mail in the platform"); writes never do
+const WIDENED = new Set(["mailMessages:list", "mailMessages:get", "mailMessages:listThreads", "mailMessages:getThread",
+  "mailMessages:listForRecord"]);
 
 export function loadCss() {
   if (document.querySelector(`link[href="${CSS}"]`)) return Promise.resolve();
@@ -28,8 +34,14 @@ class MailApp {
     this.el = el;
     this.shell = shell;
     this.signal = shell.signal;
-    this.api = mailApi(shell.api);
+    // every read of messages in All mail asks for everyone's: the list, counts, the reader
+    this.api = mailApi({ ...shell.api, get: (action, params, opts) =>
+      shell.api.get(action, this.readOnly && WIDENED.has(action) ? { ...params, scope: "all" } : params, opts) });
     this.buildFilter = buildFilter;
+    this.manager = false;
+    this.readOnly = false;
+    this.labels = []; // the person's label definitions [{name, color}]
+    this.labelDefs = new Map();
     this.accounts = [];
     this.counts = {};
     this.maxMiB = null;
@@ -50,7 +62,7 @@ class MailApp {
   async start() {
     this.main.replaceChildren(h("div", { class: "ec-card" }, loadingState("Loading your mail…")));
     try {
-      this.accounts = await this.api.accounts({ signal: this.signal });
+      [this.accounts, this.manager] = await Promise.all([this.api.accounts({ signal: this.signal }), this.isManager()]);
     } catch (err) {
       if (err.name === "AbortError") return;
       this.main.replaceChildren(h("div", { class: "ec-card" }, errorState(err, () => this.start())));
@@ -58,6 +70,7 @@ class MailApp {
     }
     this.route();
     this.loadCounts();
+    this.loadLabels();
     this.watchAccounts();
     this.stopKeys = keyboard(this);
     let last;
@@ -87,10 +100,18 @@ class MailApp {
   // ------------------------------------------------------------------ views
 
   route() {
+    const wasReading = this.view === "thread";
+    const counted = this.filters && `${this.filters.scope} ${this.filters.account}`;
     Object.assign(this, fromLocation());
+    if (wasReading && this.view === "list") this.loadLabels(); // the reader may have made new ones
+    if (!this.manager) this.filters.scope = "mine"; // anyone else's ?scope=all shows their own mail
+    this.readOnly = this.filters.scope === "all";
+    if (counted && counted !== `${this.filters.scope} ${this.filters.account}`) this.loadCounts(); // whose counts changed
+    this.el.classList.toggle("is-readonly", this.readOnly);
     this.closeDrawer();
-    this.el.classList.toggle("is-onboarding", !this.accounts.length);
-    if (!this.accounts.length) { this.onboarding(); return; }
+    const onboarding = !this.accounts.length && !this.readOnly; // a manager reads All mail without a mailbox
+    this.el.classList.toggle("is-onboarding", onboarding);
+    if (onboarding) { this.onboarding(); return; }
     this.renderSide();
     const key = JSON.stringify(this.filters);
     const sameList = key === this.listKey && this.list.state === "ready";
@@ -116,12 +137,15 @@ class MailApp {
       h("h1", {}, "Welcome to your email center"),
       h("p", { class: "ec-muted" }, "Link a mailbox to read, search and send its mail here: Google, Microsoft or any IMAP/SMTP server."),
       h("button", { class: "ec-btn ec-btn-primary ec-btn-lg", type: "button", onclick: () => this.openAccounts({ start: "choose" }) },
-        icon("plus"), "Link account")));
+        icon("plus"), "Link account"),
+      this.manager && h("p", {}, h("button", { class: "mail-link-btn", type: "button",
+        onclick: () => this.setFilters({ scope: "all", page: 1 }, { push: true }) }, "Read everyone’s mail (All mail)"))));
   }
 
   renderSide() {
     renderFilters(this.side, {
       filters: this.filters, accounts: this.accounts, counts: this.counts,
+      manager: this.manager, labels: this.labels, labelDefs: this.labelDefs,
       onChange: (patch, opts) => this.setFilters(patch, opts), onAccounts: () => this.openAccounts(),
     });
   }
@@ -151,7 +175,8 @@ class MailApp {
 
   clearFilters() {
     const d = defaults();
-    this.setFilters({ read: d.read, flagged: false, attachments: false, since: "", until: "", q: "", page: 1 }, { push: true });
+    this.setFilters({ read: d.read, flagged: false, todo: false, attachments: false, since: "", until: "", q: "", label: "", page: 1 },
+      { push: true });
   }
 
   openThread(threadId) {
@@ -173,10 +198,33 @@ class MailApp {
   }
 
   ownAddresses() {
+    if (this.readOnly) return new Set(); // in All mail, "me" would name the wrong person
     return new Set(this.accounts.flatMap((a) => [a.email, a.username]).filter(Boolean).map((s) => s.toLowerCase()));
   }
 
   // ------------------------------------------------------------------ data
+
+  /** Whether the person may read everyone's mail (users.mailManager; false when unsure). */
+  async isManager() {
+    try {
+      const res = await this.shell.api.get("users:get", { filterByTk: this.shell.user.id, fields: ["mailManager"] }, { signal: this.signal });
+      return res.data?.mailManager === true;
+    } catch (err) {
+      if (err.name === "AbortError") throw err;
+      return false;
+    }
+  }
+
+  /** The person's label definitions: the filter panel lists them, the list's chips take their colours. */
+  async loadLabels() {
+    try {
+      const res = await this.shell.api.get("mailLabels:list", { paginate: false, sort: "name" }, { signal: this.signal });
+      this.labels = (res.data || []).filter((l) => l && typeof l.name === "string");
+    } catch { return; } // no labels: the list shows its chips in their fallback colours
+    this.labelDefs = new Map(this.labels.map((l) => [l.name, l.color]));
+    if (this.accounts.length || this.readOnly) this.renderSide();
+    if (this.view === "list" && this.list.state === "ready") this.list.render();
+  }
 
   async loadCounts() {
     const account = this.filters.account ? { accountId: this.filters.account } : {};
@@ -207,14 +255,16 @@ class MailApp {
 
   accountsChanged(accounts) {
     const had = this.accounts.length;
-    const state = (list) => JSON.stringify(list.map((a) => [a.id, a.status, a.progress?.fetched, a.parsePending, a.lastSyncAt]));
+    const state = (list) => JSON.stringify(list.map((a) => [a.id, a.status, a.progress?.fetched, a.parsePending, a.lastSyncAt,
+      a.syncProgress?.listed]));
     const moved = state(accounts) !== state(this.accounts);
     this.accounts = accounts;
+    if (this.view === "list") this.list.paintProgress();
     if (this.filters.account && !accounts.some((a) => a.id === this.filters.account)) {
       this.setFilters({ account: null, page: 1 });
       return;
     }
-    if (!had !== !accounts.length) { this.listKey = null; this.route(); } else if (accounts.length) this.renderSide();
+    if (!had !== !accounts.length && !this.readOnly) { this.listKey = null; this.route(); } else if (accounts.length || this.readOnly) this.renderSide();
     if (moved && had && accounts.length) this.readStateChanged(); // a sync ran: its mail is listable
     this.watchAccounts();
   }
@@ -225,10 +275,11 @@ class MailApp {
     this.loadCounts();
   }
 
-  /** While an account syncs, follow it: the status dots, and the mail as it arrives. */
+  /** While an account syncs, follow it: the status dots, the progress bar of a first sync, and the
+   * mail as it arrives; no polling once every account is idle. */
   watchAccounts() {
     clearTimeout(this.accountTimer);
-    if (!this.accounts.some((a) => a.status === "syncing" || a.parsePending)) return;
+    if (!this.accounts.some((a) => a.status === "syncing" || a.parsePending || a.syncProgress)) return;
     this.accountTimer = setTimeout(async () => {
       if (this.signal.aborted) return;
       try {

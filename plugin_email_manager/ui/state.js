@@ -1,13 +1,14 @@
 // The email center's view state, mirrored in the URL so that Back, reload and shared links land
 // on the same view: /admin/mail?folder=sent&read=unread&q=lunch&page=2, and
-// /admin/mail/thread/<threadId> for an open conversation (the list's query kept).
+// /admin/mail/thread/<threadId> for an open conversation (the list's query kept). A manager's
+// "All mail" switch is `scope=all` (every user's mail, read-only); a label filter `label=Work`.
 
 export const BASE = "/admin/mail";
 const PAGE_SIZES = [10, 20, 50, 100];
 
 export function defaults() {
   return { folder: "inbox", account: null, read: "all", flagged: false, todo: false, attachments: false, since: "", until: "",
-    q: "", page: 1, pageSize: 20 };
+    q: "", label: "", scope: "mine", page: 1, pageSize: 20 };
 }
 
 /** The view named by a location: {view: "list"|"thread", threadId, filters}. */
@@ -26,6 +27,8 @@ export function fromLocation(loc = location) {
   if (day.test(p.get("since") || "")) f.since = p.get("since");
   if (day.test(p.get("until") || "")) f.until = p.get("until");
   f.q = (p.get("q") || "").slice(0, 200);
+  f.label = (p.get("label") || "").slice(0, 200);
+  if (p.get("scope") === "all") f.scope = "all";
   const page = Number(p.get("page"));
   if (Number.isInteger(page) && page > 1) f.page = page;
   const size = Number(p.get("size"));
@@ -47,6 +50,8 @@ export function toQuery(f) {
   if (f.since) p.set("since", f.since);
   if (f.until) p.set("until", f.until);
   if (f.q) p.set("q", f.q);
+  if (f.label) p.set("label", f.label);
+  if (f.scope === "all") p.set("scope", "all");
   if (f.page > 1) p.set("page", String(f.page));
   if (f.pageSize !== d.pageSize) p.set("size", String(f.pageSize));
   const s = p.toString();
@@ -66,11 +71,12 @@ export function buildFilter(f, { folder = f.folder } = {}) {
   if (f.flagged) out.flagged = true;
   if (f.todo) out.todo = true;
   if (f.attachments) out.hasAttachments = true;
+  if (f.label) out.labels = { $includes: [f.label] }; // JSON containment: the exact name
   if (f.since || f.until) out.date = { $dateBetween: [f.since || "1970-01-01", f.until || "2999-12-31"] };
   return out;
 }
 
 /** Whether any filter beyond the folder and account narrows the list (the empty state says so). */
 export function isNarrowed(f) {
-  return f.read !== "all" || f.flagged || f.todo || f.attachments || !!f.since || !!f.until || !!f.q;
+  return f.read !== "all" || f.flagged || f.todo || f.attachments || !!f.since || !!f.until || !!f.q || !!f.label;
 }
