@@ -43,7 +43,6 @@ class BatchesPage {
     this.shell = shell;
     this.timer = null;
     this.accounts = null;
-    this.pks = {};
     el.classList.add("mail-batches-page");
     shell.onLeave(() => clearTimeout(this.timer));
   }
@@ -131,15 +130,6 @@ class BatchesPage {
 
   // ------------------------------------------------------------ one batch
 
-  async recordPk(collection) {
-    if (!(collection in this.pks)) {
-      const meta = await this.shell.collectionsMeta().catch(() => []);
-      const c = meta.find((x) => x.name === collection);
-      this.pks[collection] = c ? (c.fields || []).find((f) => f.primaryKey)?.name || "id" : null;
-    }
-    return this.pks[collection];
-  }
-
   async showBatch(id) {
     const seq = this.seq;
     if (!this.body || this.view !== id) {
@@ -159,19 +149,15 @@ class BatchesPage {
       ]);
     } catch (err) { this.fail(err, () => this.showBatch(id)); return; }
     if (seq !== this.seq) return;
-    const pk = batch.collection ? await this.recordPk(batch.collection) : null;
     this.shell.setTitle(batch.subject || "Batch send");
     this.el.querySelector(".mail-batches-head h1").textContent = batch.subject || "(no subject)";
     this.retryBtn.hidden = !(batch.failed > 0);
     this.retryBtn.querySelector("span").textContent = `Retry failed (${batch.failed})`;
 
-    const recordCell = (r) => {
-      if (r.recordId == null) return h("span", { class: "ec-muted" }, "—");
-      const text = `${batch.collection || "record"} #${r.recordId}`;
-      if (!pk) return text;
-      const q = new URLSearchParams({ filter: JSON.stringify({ [pk]: r.recordId }) });
-      return h("a", { href: `/admin/collections/${encodeURIComponent(batch.collection)}?${q}` }, text);
-    };
+    // the record's own page (the generic collection page's /<name>/<id>)
+    const recordCell = (r) => (r.recordId == null || !batch.collection ? h("span", { class: "ec-muted" }, "—")
+      : h("a", { href: `/admin/collections/${encodeURIComponent(batch.collection)}/${encodeURIComponent(r.recordId)}` },
+        `${batch.collection} #${r.recordId}`));
     const tabs = h("div", { class: "mail-batch-tabs", role: "group", "aria-label": "Show recipients" },
       STATUSES.map(([value, text]) => h("button", {
         class: "ec-btn ec-btn-sm", type: "button", "aria-pressed": String(this.status === value), dataset: { focusKey: `tab-${value}` },

@@ -6,14 +6,16 @@ CSP refusal; at 1280x800 and at 390 px."""
 from __future__ import annotations
 
 import itertools
+import json
 import re
+from urllib.parse import quote
 
 from playwright.async_api import expect
 
 from tests.servers.app import ROOT_EMAIL, ROOT_PASSWORD
 from tests.ui.conftest import screenshot, sign_in
-from tests.ui.test_csp import Violations
 from tests.ui.mail_fixtures import dovecot, mail_stack, mailbox, oauth_provider, smtp_sink  # noqa: F401 - fixtures
+from tests.ui.test_csp import Violations
 
 _serial = itertools.count(1)
 
@@ -44,21 +46,11 @@ async def _users(mailbox, count: int) -> list[tuple[int, str, str]]:
     return out
 
 
-async def _open_send_dialog(page, ids: list[int]):
-    """The dialog on these users, as the collection page's "Send email" opens it."""
-    await page.evaluate(
-        """async (ids) => {
-          const { api } = await import("/static/js/api.js");
-          const { toast } = await import("/static/js/components/toast.js");
-          const { confirmDialog } = await import("/static/js/components/dialog.js");
-          const { openBatchSend } = await import("/static/plugins/email_manager/batch-send.js");
-          const meta = (await api.get("collections:list", { paginate: false })).data;
-          const users = meta.find((c) => c.name === "users");
-          openBatchSend({ api, toast, confirm: confirmDialog },
-            { collection: users, fields: users.fields, selection: { filterByTk: ids } });
-        }""",
-        ids,
-    )
+async def _send_email_to(page, ids: list[int]):
+    """On the collection page: tick these rows, then "Send email" over the selection."""
+    for record_id in ids:
+        await page.get_by_label(f"Select row {record_id}", exact=True).check()
+    await page.get_by_role("toolbar", name="Selected rows").get_by_role("button", name="Send email").click()
     dialog = page.get_by_role("dialog", name="Send email to records")
     await expect(dialog.get_by_label("Subject")).to_be_visible()
     return dialog
@@ -75,7 +67,7 @@ async def test_send_to_selected_users_follow_the_batch_and_retry_the_refused(pag
     await sign_in(page, mailbox.stack.base_url, ROOT_EMAIL, ROOT_PASSWORD, next_path="/admin/collections/users")
     await expect(page.get_by_role("heading", name="Users")).to_be_visible()
 
-    dialog = await _open_send_dialog(page, [u[0] for u in users])
+    dialog = await _send_email_to(page, [u[0] for u in users])
     await expect(dialog.get_by_label("From")).to_contain_text(mailbox.address)
     await expect(dialog.get_by_label("Send to")).to_have_value("email")
     await expect(dialog.get_by_role("status").filter(has_text="5 records selected")).to_be_visible()
@@ -182,9 +174,14 @@ async def test_on_a_phone_the_batches_and_the_dialog_fit_and_show_the_server_s_e
     await screenshot(page, "batches-detail-phone")
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, width
+    # its record, one tap away
+    await failed.get_by_role("link", name=f"users #{users[1][0]}").click()
+    await expect(page).to_have_url(re.compile(rf"/admin/collections/users/{users[1][0]}$"))
+    await expect(page.get_by_text(users[1][2]).first).to_be_visible()
 
     # the dialog at 390 px; an error from the server (the record deleted meanwhile) stays in it
-    dialog = await _open_send_dialog(page, [users[0][0]])
+    await page.goto(f"{mailbox.stack.base_url}/admin/collections/users")
+    dialog = await _send_email_to(page, [users[0][0]])
     await dialog.get_by_label("Subject").fill("Gone")
     await dialog.get_by_role("textbox", name="Message body").fill("Hello.")
     await screenshot(page, "batches-dialog-phone", full_page=False)
@@ -202,10 +199,49 @@ async def test_a_person_without_a_mail_account_is_told_to_link_one(page, mailbox
     await expect(page.get_by_role("heading", name="Users")).to_be_visible()
     status, body = await mailbox.api("users:list", method="GET")
     assert status == 200, body
-    dialog = await _open_send_dialog(page, [body["data"][0]["id"]])
+    dialog = await _send_email_to(page, [body["data"][0]["id"]])
     await expect(dialog.get_by_role("alert")).to_contain_text("no mail account")
     await expect(dialog.get_by_role("button", name="Send", exact=True)).to_be_disabled()
     await dialog.get_by_role("link", name="Link one in the email center").click()
     await expect(page).to_have_url(re.compile(r"/admin/mail$"))
     await expect(dialog).to_be_hidden()
+    assert page.errors == []
+
+
+async def test_every_user_matching_the_filter_gets_one_message(page, mailbox):
+    sink = mailbox.stack.sink
+    await _root_account(mailbox)
+    users = await _users(mailbox, 11)
+    prefix = users[0][1].rsplit("-", 1)[0] + "-"  # reader<n>-: these users only
+    flt = json.dumps({"email": {"$startsWith": prefix}})
+    await sign_in(page, mailbox.stack.base_url, ROOT_EMAIL, ROOT_PASSWORD)
+    await expect(page).to_have_url(re.compile(r"/admin$"))
+    await page.goto(f"{mailbox.stack.base_url}/admin/collections/users?pageSize=10&filter={quote(flt)}")
+    await page.get_by_label("Select this page").check()
+    await page.get_by_role("button", name="Select all 11 matching the filter").click()
+    await page.get_by_role("toolbar", name="Selected rows").get_by_role("button", name="Send email").click()
+    dialog = page.get_by_role("dialog", name="Send email to records")
+    await expect(dialog.get_by_role("status").filter(has_text="11 records matching the filter")).to_be_visible()
+    await dialog.get_by_label("Subject").fill("All of you")
+    await dialog.get_by_role("textbox", name="Message body").fill("Hello, everyone matching.")
+    await dialog.get_by_role("button", name="Send", exact=True).click()
+    await expect(dialog).to_be_hidden()
+    await page.get_by_role("link", name="See its progress").click()
+    await expect(page.locator(".mail-batch-summary").get_by_text("Sending")).to_be_visible()
+    batch_url = page.url
+    # left while it runs: the page stops asking
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/mailBatch" in r.url else None)
+    await page.locator(".mail-batches-head").get_by_role("link", name="All batches").click()
+    await expect(page.get_by_role("list", name="Batches")).to_be_visible()
+    await page.locator(".mail-batches-head").get_by_role("link", name="Email").click()
+    await expect(page).to_have_url(re.compile(r"/admin/mail$"))
+    await page.wait_for_timeout(500)
+    asked.clear()
+    await page.wait_for_timeout(4500)
+    assert asked == []
+    await page.goto(batch_url)
+    await expect(page.locator(".mail-batch-summary")).to_contain_text("11 / 11 sent", timeout=40_000)
+    got = sorted(d[1][0] for d in sink.messages if str(d.parsed()["Subject"]) == "All of you")
+    assert got == sorted(email for _, email, _ in users)
     assert page.errors == []
