@@ -19,6 +19,8 @@ the sync removes its row.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from typing import TYPE_CHECKING, Awaitable, Callable
@@ -68,14 +70,29 @@ async def fetch_texts(
     if info.uidvalidity != folder.uid_validity:
         return 0  # the next sync fetches the folder again
     stored, below = 0, None
-    while rows := await db.fetch(_PENDING, folder.id, below, PAGE):
-        below = rows[-1]["uid"]
-        for batch in _batches(rows):
-            n = await _fetch_and_store(db, session, batch)
-            if n:
-                stored += n
-                await sync_progress.texts_fetched(db, account_id, n)
-                await on_batch(n)
+    writing: asyncio.Future[int] | None = None  # batch k is written while batch k+1 is fetched
+
+    async def written() -> None:
+        nonlocal stored, writing
+        n = await writing if writing else 0
+        writing = None
+        if n:
+            stored += n
+            await sync_progress.texts_fetched(db, account_id, n)
+            await on_batch(n)
+
+    try:
+        while rows := await db.fetch(_PENDING, folder.id, below, PAGE):
+            below = rows[-1]["uid"]
+            for batch in _batches(rows):
+                got = await _fetch(session, batch)
+                await written()
+                writing = asyncio.ensure_future(_store(db, batch, got))
+        await written()
+    finally:
+        if writing:  # a failed fetch: the batch fetched before it still counts
+            with contextlib.suppress(Exception):
+                await written()
     return stored
 
 
@@ -87,20 +104,27 @@ def _batches(rows: list[Record]) -> list[list[Record]]:
     return [g[i : i + BATCH] for g in groups.values() for i in range(0, len(g), BATCH)]
 
 
-async def _fetch_and_store(db: Pool, session: ImapSession, rows: list[Record]) -> int:
+async def _fetch(session: ImapSession, rows: list[Record]) -> dict[int, dict[str, bytes]]:
+    """The text parts of these messages (one shape) by UID; a message gone is absent."""
     sections = tree_sections(rows[0]["text_structure"])
-    if sections:
-        try:
-            got = await session.fetch_sections([r["uid"] for r in rows], sections)
-        except ImapCommandFailed as e:  # refused here; the message opens on demand, or the next sync
-            log.warning("text of UIDs %s..%s refused: %s", rows[-1]["uid"], rows[0]["uid"], e)
-            return 0
-    else:
-        got = {r["uid"]: {} for r in rows}
+    if not sections:
+        return {r["uid"]: {} for r in rows}
+    try:
+        return await session.fetch_sections([r["uid"] for r in rows], sections)
+    except ImapCommandFailed as e:  # refused here; the message opens on demand, or the next sync
+        log.warning("text of UIDs %s..%s refused: %s", rows[-1]["uid"], rows[0]["uid"], e)
+        return {}
+
+
+async def _store(db: Pool, rows: list[Record], got: dict[int, dict[str, bytes]]) -> int:
     done = [(r["id"], text_message(r["text_structure"], got[r["uid"]])) for r in rows if r["uid"] in got]
     if not done:
         return 0
     return len(await db.fetch(_STORE, [i for i, _ in done], [t for _, t in done]))
+
+
+async def _fetch_and_store(db: Pool, session: ImapSession, rows: list[Record]) -> int:
+    return await _store(db, rows, await _fetch(session, rows))
 
 
 async def texts_now(host: Host, message_ids: list[int]) -> None:
@@ -108,7 +132,8 @@ async def texts_now(host: Host, message_ids: list[int]) -> None:
     ImapUnavailable (502) when their server cannot be reached."""
     db = host.db
     rows = await db.fetch(
-        f"SELECT m.id, m.uid, m.account_id, m.folder_id, m.text_structure, f.name AS folder FROM mail_messages m "
+        f"SELECT m.id, m.uid, m.account_id, m.folder_id, m.text_structure, f.name AS folder, f.uid_validity "
+        f"FROM mail_messages m "
         f"JOIN mail_folders f ON f.id = m.folder_id WHERE m.id = ANY($1::bigint[]) AND {UNFETCHED}",
         message_ids,
     )
@@ -118,11 +143,12 @@ async def texts_now(host: Host, message_ids: list[int]) -> None:
     for account_id, mine in by_account.items():
         session = await connections.open_imap(host, await connections.load_account(db, account_id))
         try:
-            by_folder: dict[str, list[Record]] = defaultdict(list)
+            by_folder: dict[tuple[str, int], list[Record]] = defaultdict(list)
             for r in mine:
-                by_folder[r["folder"]].append(r)
-            for folder, todo in by_folder.items():
-                await session.select(folder, readonly=True)
+                by_folder[(r["folder"], r["uid_validity"])].append(r)
+            for (folder, uid_validity), todo in by_folder.items():
+                if (await session.select(folder, readonly=True)).uidvalidity != uid_validity:
+                    continue  # its UIDs name other messages now: the next sync fetches the folder again
                 n = sum([await _fetch_and_store(db, session, batch) for batch in _batches(todo)])
                 if n:
                     await sync_progress.texts_fetched(db, account_id, n)
@@ -135,7 +161,8 @@ async def attachment_bytes(host: Host, attachment_id: int) -> bytes:
     kept (with its exact size). Raises ImapUnavailable (502) when the server cannot be reached."""
     db = host.db
     row = await db.fetchrow(
-        "SELECT a.content, a.section, a.encoding, m.uid, m.account_id, f.name AS folder FROM mail_attachments a "
+        "SELECT a.content, a.section, a.encoding, m.uid, m.account_id, f.name AS folder, f.uid_validity "
+        "FROM mail_attachments a "
         "JOIN mail_messages m ON m.id = a.mail_message_id LEFT JOIN mail_folders f ON f.id = m.folder_id "
         "WHERE a.id = $1",
         attachment_id,
@@ -146,7 +173,9 @@ async def attachment_bytes(host: Host, attachment_id: int) -> bytes:
         return bytes(row["content"] or b"")
     session = await connections.open_imap(host, await connections.load_account(db, row["account_id"]))
     try:
-        await session.select(row["folder"], readonly=True)
+        info = await session.select(row["folder"], readonly=True)
+        if info.uidvalidity != row["uid_validity"]:  # its UID names another message now
+            return b""
         got = await session.fetch_sections([row["uid"]], [row["section"]])
     finally:
         await session.logout()
