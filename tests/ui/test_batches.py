@@ -138,6 +138,10 @@ async def test_send_to_selected_users_follow_the_batch_and_retry_the_refused(pag
     await screenshot(page, "batches-list-desktop")
     await page.locator(".mail-batches-head").get_by_role("link", name="Email").click()
     await expect(page).to_have_url(re.compile(r"/admin/mail$"))
+    # and from the email center's side panel, back to the batches
+    await page.get_by_role("complementary", name="Mail filters").get_by_role("link", name="Batches").click()
+    await expect(page).to_have_url(re.compile(r"/admin/mail/batches$"))
+    await expect(page.get_by_role("list", name="Batches")).to_contain_text("News for {{nickname}}")
     assert page.errors == [] and csp.all() == []
 
 
