@@ -188,6 +188,7 @@ async def test_on_a_phone_the_batches_and_the_dialog_fit_and_show_the_server_s_e
     dialog = await _send_email_to(page, [users[0][0]])
     await dialog.get_by_label("Subject").fill("Gone")
     await dialog.get_by_role("textbox", name="Message body").fill("Hello.")
+    await expect(dialog.get_by_role("region", name="Preview")).to_contain_text("Hello.")
     await screenshot(page, "batches-dialog-phone", full_page=False)
     status, body = await client.api(client.root_token, "users:destroy", {"filterByTk": users[0][0]})
     assert status == 200, body
