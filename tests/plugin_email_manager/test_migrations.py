@@ -54,6 +54,11 @@ RELEASED = [
         "headers first: text parts and attachments fetched after listing",
         "ee87672c89861bc98ee08a02cd80dddeacc609a5b812443791299bccbf98d741",
     ),
+    (
+        15,
+        "a search of a common word walks each account newest first",
+        "c1a023ed4d2343c1413d4f3c75c94f6d45eb277372b0216d54e6acddac18a88c",
+    ),
 ]
 # migration 5's first text, which failed where PostgreSQL lacks lz4, still counts as applied
 REPLACED = {5: ("fbf865141a206e9c5774bcb9d0da3ab440073c21426ab6479095c18023d0a039",)}
