@@ -5,6 +5,8 @@ it), and the panel links to the Batches page."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.async_api import expect
 
 from tests.ui.conftest import screenshot
@@ -72,6 +74,9 @@ async def test_rows_show_label_chips_and_the_panel_filters_by_one(page, mailbox)
     # the Batches page, from the panel
     batches = page.get_by_role("navigation", name="More").get_by_role("link", name="Batches")
     await expect(batches).to_have_attribute("href", "/admin/mail/batches")
+    await batches.click()
+    await expect(page).to_have_title(re.compile("^Batches"))
+    assert page.url.endswith("/admin/mail/batches")
     assert page.errors == []
 
 
