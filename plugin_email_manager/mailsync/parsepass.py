@@ -99,6 +99,14 @@ FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::te
 WHERE m.id = x.id AND m.parse_state = 'pending'
 RETURNING m.id, m.raw IS NOT NULL AS whole
 """
+UNSHOWN = """
+WITH u AS (
+  UPDATE mail_attachments a SET inline = false FROM mail_messages m
+  WHERE m.id = a.mail_message_id AND m.id = ANY($1::bigint[]) AND a.inline
+    AND strpos(lower(coalesce(m.html, '')), lower('cid:' || a.content_id)) = 0
+  RETURNING a.mail_message_id)
+UPDATE mail_messages m SET has_attachments = true WHERE m.id IN (SELECT mail_message_id FROM u)
+"""
 ATTACHMENTS = """
 INSERT INTO mail_attachments (mail_message_id, filename, content_type, size, content_id, inline, content)
 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::bool[], $7::bytea[])
@@ -264,8 +272,11 @@ async def store_parsed_many(conn: Connection, message_ids: list[int], parsed: li
         [without_nul("; ".join(p.errors)[:2000]) if p.errors else None for p in parsed],
     )
     written = [r["id"] for r in records]
-    # the attachments of a message decoded from its text parts are those its structure listed
+    # the attachments of a message decoded from its text parts are those its structure listed:
+    # an image the HTML does not show is listed as any attachment (as mailparse.body does)
     whole = [r["id"] for r in records if r["whole"]]
+    if len(whole) < len(written):
+        await conn.execute(UNSHOWN, [i for i in written if i not in set(whole)])
     if not whole:
         return written
     await conn.execute("DELETE FROM mail_attachments WHERE mail_message_id = ANY($1::bigint[])", whole)

@@ -93,6 +93,19 @@ async def test_rfc_2231_names_and_encoded_words_in_names_are_decoded(dovecot, ma
     assert parse_message(text_message(text_tree(m.structure), texts)).text.strip() == "Café crème"
 
 
+async def test_raw_8bit_and_quoted_names_come_as_literals_and_are_read(dovecot, mail_user):
+    raw = (
+        "Subject: raw names\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n"
+        "--B\r\nContent-Type: text/plain\r\n\r\nbody\r\n"
+        "--B\r\nContent-Type: application/pdf\r\n"
+        'Content-Disposition: attachment; filename="Résumé – été.pdf"\r\n\r\nx\r\n'
+        '--B\r\nContent-Type: text/csv; name="say \\"hi\\".csv"\r\nContent-Disposition: attachment\r\n\r\na,b\r\n'
+        "--B--\r\n"
+    ).encode("utf-8")
+    ((m, _),) = (await structures(dovecot, mail_user, [raw])).values()
+    assert [a["filename"] for a in attachments(m.structure)] == ["Résumé – été.pdf", 'say "hi".csv']
+
+
 async def test_a_single_part_message_is_its_section_1_and_has_no_attachment(dovecot, mail_user):
     plain = message("a@example.test", "b@example.test", "one part", "Only text.")
     only_file = EmailMessage()

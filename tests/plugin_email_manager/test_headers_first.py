@@ -168,3 +168,22 @@ async def test_a_gmail_account_is_listed_headers_first_then_searchable_and_its_f
     status, data = await mailbox.api("mailAttachments:download", query={"filterByTk": pdf["id"]}, method="GET")
     assert status == 200 and data == PDF
     assert await progress(mailbox) is None
+
+
+async def test_an_image_the_html_shows_is_inline_and_one_it_does_not_is_an_attachment(mailbox):
+    m = message("bob@example.test", mailbox.address, "Newsletter", "Plain.")
+    m.add_alternative('<p>Logo: <img src="cid:logo@news"></p>', subtype="html")
+    html = m.get_payload()[1]
+    html.add_related(b"\x89PNG shown", maintype="image", subtype="png", cid="<logo@news>")
+    html.add_related(b"\x89PNG unseen", maintype="image", subtype="png", cid="<spare@news>")
+    mailbox.append(m)
+    await mailbox.link()
+    await mailbox.sync()
+    got = await mailbox.one("Newsletter")
+    assert {a["contentId"]: a["inline"] for a in got["attachments"]} == {"logo@news": True, "spare@news": False}
+    assert got["hasAttachments"] is True
+    (shown,) = [a for a in got["attachments"] if a["inline"]]
+    assert f"id={shown['id']}" in got["html"]  # the signed inline URL, whose bytes come on demand
+    url = re.search(r'src="(/api/mailAttachments:inline[^"]+)"', got["html"]).group(1).replace("&amp;", "&")
+    status, data = await mailbox.server.call("GET", url)
+    assert status == 200 and data == b"\x89PNG shown"
