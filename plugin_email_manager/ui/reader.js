@@ -1,8 +1,14 @@
 // The reader: one conversation as a list of its messages (oldest first, the newest open), each
 // expanding and collapsing, with its header, body, attachments and a "…" menu; Reply, Reply all
-// and Forward at the bottom. Opening it marks the whole conversation read.
+// and Forward at the bottom. Opening it marks the whole conversation read. Beside it (below it
+// on a narrow screen), the panel of labels.js: labels, to-do and notes.
+// In All mail (app.readOnly: a manager reading another person's mail) it changes nothing: no
+// reply, forward, delete, move, mark nor label controls, opening marks nothing read, and it says
+// whose mail it is (accountEmail).
 import { emptyState, errorState, h, loadingState } from "/static/js/dom.js";
 import { icon } from "./icons.js";
+import { LabelsPanel } from "./labels.js";
+import { labelChips } from "./label-chips.js";
 import { TYPE_TITLES, addressText, displayName, fullDate, listDate, size } from "./format.js";
 import { htmlFrame, textBody } from "./frame.js";
 
@@ -15,6 +21,8 @@ function avatar(addr) {
   const letter = (addr?.name || addr?.address || "?").trim().charAt(0).toUpperCase();
   return h("span", { class: "mail-avatar", style: { background: AVATAR_COLOURS[n % AVATAR_COLOURS.length] }, "aria-hidden": "true" }, letter);
 }
+
+function todoTag() { return h("span", { class: "mail-type-tag mail-todo-tag" }, "To-do"); }
 
 function attachmentIcon(type = "") {
   if (type.startsWith("image/")) return "image";
@@ -32,6 +40,7 @@ export class ReaderView {
     this.details = new Set(); // messages whose full header is shown
     this.threadId = null;
     this.seq = 0;
+    this.panel = new LabelsPanel(app);
   }
 
   destroy() { this.frames.forEach((f) => f.destroy()); this.frames.clear(); }
@@ -75,9 +84,11 @@ export class ReaderView {
     }
     if (newest) this.open.add(newest.id);
     // opening reads the whole conversation: shown read at once, told to the server meanwhile
-    const unread = this.messages.filter((m) => !m.read);
+    // (not someone else's, read in All mail: that would be a write)
+    const unread = this.app.readOnly ? [] : this.messages.filter((m) => !m.read);
     unread.forEach((m) => { m.read = true; });
     this.render();
+    this.panel.show(this.messages);
     if (unread.length) {
       try {
         await this.app.api.markRead(unread.map((m) => m.id));
@@ -100,13 +111,13 @@ export class ReaderView {
     return h("div", { class: "mail-reader-bar", role: "toolbar", "aria-label": "Conversation actions" },
       h("button", { class: "ec-btn ec-btn-text mail-back", type: "button", onclick: () => this.app.backToList() },
         icon("arrow-left"), h("span", {}, "Back")),
-      h("span", { class: "mail-toolbar-sep" }),
-      h("button", { class: "ec-btn ec-btn-text", type: "button", disabled: !this.messages.length,
-        onclick: () => this.markUnread(this.messages.map((m) => m.id)) }, icon("mail"), h("span", { class: "mail-btn-label" }, "Mark as unread")),
-      h("button", { class: "ec-btn ec-btn-text", type: "button", disabled: !this.messages.length,
-        onclick: () => this.app.moveThread(this.messages) }, icon("folder"), h("span", { class: "mail-btn-label" }, "Move to…")),
-      h("button", { class: "ec-btn ec-btn-text", type: "button", disabled: !this.messages.length,
-        onclick: () => this.app.deleteThread(this.threadId, this.messages) }, icon("trash"), h("span", { class: "mail-btn-label" }, "Delete")),
+      !this.app.readOnly && [h("span", { class: "mail-toolbar-sep" }),
+        h("button", { class: "ec-btn ec-btn-text", type: "button", disabled: !this.messages.length,
+          onclick: () => this.markUnread(this.messages.map((m) => m.id)) }, icon("mail"), h("span", { class: "mail-btn-label" }, "Mark as unread")),
+        h("button", { class: "ec-btn ec-btn-text", type: "button", disabled: !this.messages.length,
+          onclick: () => this.app.moveThread(this.messages) }, icon("folder"), h("span", { class: "mail-btn-label" }, "Move to…")),
+        h("button", { class: "ec-btn ec-btn-text", type: "button", disabled: !this.messages.length,
+          onclick: () => this.app.deleteThread(this.threadId, this.messages) }, icon("trash"), h("span", { class: "mail-btn-label" }, "Delete"))],
       h("span", { class: "mail-toolbar-spacer" }),
       index >= 0 && h("span", { class: "ec-muted mail-reader-pos" }, `${list.meta.pageSize * (list.meta.page - 1) + index + 1} of ${list.meta.count}`),
       nav(-1, "Newer conversation", "chevron-left"), nav(1, "Older conversation", "chevron-right"));
@@ -117,6 +128,7 @@ export class ReaderView {
     try {
       Object.assign(m, await this.app.api.updateMessage(m.id, values));
       this.repaint(m.id);
+      this.panel.render();
       this.app.readStateChanged();
     } catch (err) {
       this.app.shell.toast(err.message, { type: "error" });
@@ -209,7 +221,7 @@ export class ReaderView {
         !m.read && h("span", { class: "mail-unread-dot", title: "Unread", "aria-label": "Unread" }),
         m.type && m.type !== "inbox" && h("span", { class: `mail-type-tag mail-type-${m.type}` }, TYPE_TITLES[m.type] || m.type),
         m.flagged && h("span", { class: "mail-flag-mark", title: "Flagged", "aria-label": "Flagged" }, icon("star")),
-        m.todo && h("span", { class: "mail-type-tag mail-todo-tag" }, "To-do")),
+        m.todo && todoTag()),
       open
         ? h("div", { class: "mail-message-to ec-muted" }, h("span", {}, "to ", recipients.length ? recipients.map((a) => displayName(a, own)).join(", ") : "undisclosed recipients"),
           h("button", {
@@ -221,7 +233,7 @@ export class ReaderView {
     h("div", { class: "mail-message-side" },
       m.hasAttachments && h("span", { class: "ec-muted", "aria-label": "Has attachments", title: "Has attachments" }, icon("paperclip")),
       h("time", { class: "ec-muted mail-message-date", datetime: m.date || "", title: fullDate(m.date) }, open ? fullDate(m.date) : listDate(m.date)),
-      open && this.menu(m)));
+      open && !this.app.readOnly && this.menu(m)));
     const li = h("li", { class: `mail-message${open ? " is-open" : ""}`, "data-message-id": m.id }, head);
     if (open) li.append(this.body(m));
     return li;
@@ -238,7 +250,7 @@ export class ReaderView {
 
   body(m) {
     const box = h("div", { class: "mail-message-body" }, this.details.has(m.id) && this.detailsBlock(m),
-      m.type === "drafts" && h("div", { class: "mail-remote-bar mail-draft-bar", role: "status" }, icon("pencil"),
+      m.type === "drafts" && !this.app.readOnly && h("div", { class: "mail-remote-bar mail-draft-bar", role: "status" }, icon("pencil"),
         h("span", {}, "This message is a draft."),
         h("button", { class: "ec-btn ec-btn-sm", type: "button", onclick: () => this.app.editDraft(m) }, "Continue editing")),
       m.deliveryFailure && h("div", { class: "mail-remote-bar mail-delivery-failure", role: "alert" }, icon("ban"),
@@ -285,22 +297,47 @@ export class ReaderView {
     return box;
   }
 
-  render() {
-    this.destroy();
+  /** The subject with the conversation's labels and, in All mail, whose mail it is. */
+  title() {
     const first = this.messages[0];
     const newest = this.newest();
-    const target = this.replyTarget();
     const subject = newest?.subject || first?.subject || "(no subject)";
+    const labels = [...new Set(this.messages.flatMap((m) => (Array.isArray(m.labels) ? m.labels : [])))].sort();
+    const owners = [...new Set(this.messages.map((m) => m.accountEmail).filter(Boolean))];
+    return h("div", { class: "mail-reader-title" },
+      h("h1", { class: "mail-reader-subject" }, subject),
+      this.messages.length > 1 && h("span", { class: "mail-row-count" }, `${this.messages.length} messages`),
+      labelChips(labels, this.panel.colours().size ? this.panel.colours() : this.app.labelDefs),
+      this.app.readOnly && h("p", { class: "mail-readonly-note", role: "note" }, icon("lock"),
+        h("span", {}, owners.length ? `Read only: the mail of ${owners.join(", ")}` : "Read only")));
+  }
+
+  /** The panel changed labels or the to-do mark: its chips, the title's and the heads' marks. */
+  labelsChanged() {
+    this.panel.render();
+    this.el.querySelector(".mail-reader-title")?.replaceWith(this.title());
+    this.messages.forEach((m) => { // each head's To-do tag, leaving the bodies (their frames) be
+      const from = this.el.querySelector(`.mail-message[data-message-id="${m.id}"] .mail-message-from`);
+      const tag = from?.querySelector(".mail-todo-tag");
+      if (from && m.todo && !tag) from.append(todoTag());
+      if (tag && !m.todo) tag.remove();
+    });
+  }
+
+  render() {
+    this.destroy();
+    const target = this.replyTarget();
     this.el.replaceChildren(
       this.topBar(),
-      h("div", { class: "mail-reader-title" },
-        h("h1", { class: "mail-reader-subject" }, subject),
-        this.messages.length > 1 && h("span", { class: "mail-row-count" }, `${this.messages.length} messages`)),
-      h("ol", { class: "mail-messages" }, this.messages.map((m) => this.message(m))),
-      target && h("div", { class: "mail-reader-actions" },
-        h("button", { class: "ec-btn", type: "button", onclick: () => this.app.reply(target.id, false) }, icon("reply"), "Reply"),
-        h("button", { class: "ec-btn", type: "button", onclick: () => this.app.reply(target.id, true) }, icon("reply-all"), "Reply all"),
-        h("button", { class: "ec-btn", type: "button", onclick: () => this.app.forward(target.id) }, icon("forward"), "Forward")));
+      h("div", { class: "mail-reader-grid" },
+        h("div", { class: "mail-reader-content" },
+          this.title(),
+          h("ol", { class: "mail-messages" }, this.messages.map((m) => this.message(m))),
+          target && !this.app.readOnly && h("div", { class: "mail-reader-actions" },
+            h("button", { class: "ec-btn", type: "button", onclick: () => this.app.reply(target.id, false) }, icon("reply"), "Reply"),
+            h("button", { class: "ec-btn", type: "button", onclick: () => this.app.reply(target.id, true) }, icon("reply-all"), "Reply all"),
+            h("button", { class: "ec-btn", type: "button", onclick: () => this.app.forward(target.id) }, icon("forward"), "Forward"))),
+        this.panel.el));
     // frames measure once they are laid out
     requestAnimationFrame(() => this.frames.forEach((f) => f.measure()));
   }
