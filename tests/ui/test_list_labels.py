@@ -41,7 +41,7 @@ async def chip_color(chip) -> str:
 async def test_rows_show_label_chips_and_the_panel_filters_by_one(page, mailbox):
     await labelled_mail(mailbox)
     await mailbox.sign_in(page)
-    await expect(row(page, "Lunch on Friday")).to_be_visible()
+    await expect(row(page, "Lunch on Friday")).to_be_visible(timeout=15_000)
 
     work = row(page, "Quarterly plan").locator(".mail-label-chip")
     await expect(work).to_have_text(["Work"])
@@ -84,7 +84,9 @@ async def test_on_a_phone_the_labels_are_in_the_filters_drawer(phone_page, mailb
     page = phone_page
     await labelled_mail(mailbox)
     await mailbox.sign_in(page)
-    await expect(row(page, "Science fair").locator(".mail-label-chip")).to_have_text(["Homework", "Kids"])
+    await expect(row(page, "Science fair").locator(".mail-label-chip")).to_have_text(
+        ["Homework", "Kids"], timeout=15_000
+    )
     await screenshot(page, "list-labels-phone", full_page=False)
 
     await page.get_by_role("button", name="Filters").click()
