@@ -373,11 +373,12 @@ async def apply_flags(
         u AS (
           UPDATE mail_messages m SET flags = x.flags, modseq = coalesce(x.modseq, m.modseq),
             read = x.flags ? '\\Seen', flagged = x.flags ? '\\Flagged', answered = x.flags ? '\\Answered',
-            forwarded = x.flags ? '$Forwarded', type = coalesce(x.type, m.type), labels = coalesce(x.labels, m.labels)
+            forwarded = x.flags ? '$Forwarded', type = coalesce(x.type, m.type),
+            labels = CASE WHEN x.labels = coalesce(m.labels, '[]') THEN m.labels ELSE coalesce(x.labels, m.labels) END
           FROM x, mail_messages o WHERE o.id = m.id AND m.folder_id = $1 AND m.uid = x.uid
             AND {pending_flags.UNPUSHED}
             AND (m.flags IS DISTINCT FROM x.flags OR m.type IS DISTINCT FROM coalesce(x.type, m.type)
-                 OR m.labels IS DISTINCT FROM coalesce(x.labels, m.labels))
+                 OR x.labels <> coalesce(m.labels, '[]'))
           RETURNING m.id, o.read IS DISTINCT FROM m.read AS read, o.flagged IS DISTINCT FROM m.flagged AS flagged,
             o.type IS DISTINCT FROM m.type AS moved, o.labels IS DISTINCT FROM m.labels AS labels)
         SELECT * FROM u""",
