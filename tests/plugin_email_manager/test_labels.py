@@ -11,8 +11,20 @@ import re
 import pytest
 
 from tests.plugin_email_manager.helpers import gmail_layout, gmail_receive, message
+from tests.plugin_email_manager.plugins.events_demo import hooks as demo
+from tests.plugin_email_manager.test_events import DEMO, heard
 from tests.servers.gmail_proxy import keyword
 from tests.servers.net import free_port
+
+
+@pytest.fixture(scope="module")
+async def mail_server(pg_cluster):
+    """The server with the email plugin and the events demo plugin (what a hook hears of labels)."""
+    from tests.servers.app import running_server
+
+    env = {"EMAIL_CENTER_SYNC_INTERVAL": "300"}
+    async with running_server(pg_cluster.create_database(), plugins=(DEMO,), env=env) as client:
+        yield client
 
 
 async def update(mailbox, message_id: int, **values) -> dict:
@@ -197,3 +209,30 @@ async def test_a_label_applied_while_gmail_is_unreachable_reaches_it_with_the_ne
     await gmail_box.sync()  # Gmail's older labels do not undo it, and the sync pushes it
     assert gmail_labels(gmail_box, gmail, uid) == {"\\Inbox", "Later"}
     assert (await gmail_box.messages())[0]["labels"] == ["Later"]
+
+
+async def test_hooks_hear_gmail_label_changes_as_labels_and_a_read_as_read_only(gmail_box, gmail):
+    me = gmail_box.address
+    uid = gmail_receive(gmail_box.dovecot, me, message("bob@example.test", me, "Heard labels"), "GmInbox")
+    await gmail_box.link(imapPort=gmail.port)
+    await gmail_box.sync()
+    (row,) = await gmail_box.messages()
+
+    def about(changes: list[str]):
+        return lambda p: p.get("message", {}).get("id") == row["id"] and p.get("changes") == changes
+
+    demo.RECEIVED.clear()
+    client = gmail_box.dovecot.imap(me)
+    try:  # read in Gmail's web client: a flag, and Gmail's labels as they were (none of the person's)
+        client.select('"[Gmail]/All Mail"')
+        assert client.uid("STORE", str(uid), "+FLAGS", "(\\Seen)")[0] == "OK"
+    finally:
+        client.logout()
+    await gmail_box.sync()
+    await heard("messageUpdated", about(["read"]))
+    assert not [p for e, p in demo.RECEIVED if e == "messageUpdated" and "labels" in p.get("changes", [])]
+
+    gmail_set(gmail_box, uid, "Receipts")
+    await gmail_box.sync()
+    await heard("messageUpdated", about(["labels"]))
+    assert (await gmail_box.messages())[0]["labels"] == ["Receipts"]
