@@ -8,7 +8,7 @@ import time
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 from host.errors import HostError
-from plugin_email_manager import connections, events, metrics
+from plugin_email_manager import connections, events, metrics, process_state
 from plugin_email_manager.mailsync import bodies, gmail, imap, store, sync_progress
 from plugin_email_manager.mailsync.folder_sync import Counts, sync_folder
 
@@ -97,9 +97,14 @@ async def sync_account(
                 if notify:
                     await notify(Counts(updated=n))
 
-            # every folder listed: now their text, newest first (a first sync lists headers first)
+            # every folder listed: now their text, newest first (a first sync lists headers first),
+            # decoded and indexed as it comes by the parse pass's workers
+            try:
+                decode: bodies.Decode | None = process_state.of(host).parse_pass.pool.parse_many
+            except HostError:  # the plugin did not start here (a script syncing alone): the parse pass decodes later
+                decode = None
             for folder in folders:
-                await bodies.fetch_texts(db, session, account_id, folder, on_texts)
+                await bodies.fetch_texts(db, session, account_id, folder, on_texts, decode)
         finally:
             await session.logout()
     except BaseException as e:

@@ -4,9 +4,11 @@
         │                    attachments listed with their sections, content NULL
         ▼ then, once every folder is listed (account_sync):
     fetch_texts: per folder, newest UID first, the text parts (BODY.PEEK[<section>]) of many
-        messages per UID FETCH ──► mail_messages.texts ──► the parse pass decodes and indexes them
-        (parse_state 'ok': searchable)
-    texts_now: someone opens a message whose text is not here yet: fetched at once (get, getThread)
+        messages per UID FETCH ──► decoded by the parse pass's workers (mailparse, as a whole
+        message would be) ──► one write: mail_messages.texts, text, HTML, snippet, search vector
+        (parse_state 'ok': searchable); batch k is written while batch k+1 is fetched
+    texts_now: someone opens a message whose text is not here yet: fetched at once (get, getThread),
+        then decoded by the parse pass (``decode_now``), which decodes any ``texts`` stored alone
     attachment_bytes: an attachment downloaded, shown inline or forwarded: its section fetched
         once, its transfer encoding undone, kept in mail_attachments.content from then on
 
@@ -28,13 +30,14 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 from plugin_email_manager import connections
 from plugin_email_manager.errors import ImapCommandFailed
 from plugin_email_manager.mailparse.parts import decode_transfer
-from plugin_email_manager.mailsync import sync_progress
+from plugin_email_manager.mailsync import parsepass, sync_progress
 from plugin_email_manager.mailsync.imap.bodystructure import text_message, tree_sections
 
 if TYPE_CHECKING:
     from asyncpg import Pool, Record
 
     from host.api import Host
+    from plugin_email_manager.mailparse import ParsedMessage
     from plugin_email_manager.mailsync.imap import ImapSession
     from plugin_email_manager.mailsync.store import FolderState
 
@@ -57,11 +60,21 @@ RETURNING m.id
 """
 
 
+Decode = Callable[[list[bytes]], Awaitable[list["ParsedMessage"]]]  # ParsePool.parse_many
+
+
 async def fetch_texts(
-    db: Pool, session: ImapSession, account_id: int, folder: FolderState, on_batch: Callable[[int], Awaitable[None]]
+    db: Pool,
+    session: ImapSession,
+    account_id: int,
+    folder: FolderState,
+    on_batch: Callable[[int], Awaitable[None]],
+    decode: Decode | None = None,
 ) -> int:
     """The second pass over one folder: the text of every listed message still without it, newest
-    first; ``on_batch(n)`` after each stored batch. Answers how many were stored."""
+    first; ``on_batch(n)`` after each stored batch. With ``decode`` (the parse pass's workers) a
+    batch is decoded and indexed as it is stored, in the same write: searchable at once, each row
+    written once more rather than twice. Answers how many were stored."""
     if not await db.fetchval(
         f"SELECT EXISTS (SELECT 1 FROM mail_messages m WHERE m.folder_id = $1 AND {UNFETCHED})", folder.id
     ):
@@ -78,7 +91,7 @@ async def fetch_texts(
         writing = None
         if n:
             stored += n
-            await sync_progress.texts_fetched(db, account_id, n)
+            await sync_progress.texts_fetched(db, account_id, n, decoded=decode is not None)
             await on_batch(n)
 
     try:
@@ -87,7 +100,7 @@ async def fetch_texts(
             for batch in _batches(rows):
                 got = await _fetch(session, batch)
                 await written()
-                writing = asyncio.ensure_future(_store(db, batch, got))
+                writing = asyncio.ensure_future(_store(db, batch, got, decode))
         await written()
     finally:
         if writing:  # a failed fetch: the batch fetched before it still counts
@@ -116,11 +129,16 @@ async def _fetch(session: ImapSession, rows: list[Record]) -> dict[int, dict[str
         return {}
 
 
-async def _store(db: Pool, rows: list[Record], got: dict[int, dict[str, bytes]]) -> int:
+async def _store(db: Pool, rows: list[Record], got: dict[int, dict[str, bytes]], decode: Decode | None = None) -> int:
     done = [(r["id"], text_message(r["text_structure"], got[r["uid"]])) for r in rows if r["uid"] in got]
     if not done:
         return 0
-    return len(await db.fetch(_STORE, [i for i, _ in done], [t for _, t in done]))
+    ids, texts = [i for i, _ in done], [t for _, t in done]
+    if decode is None:
+        return len(await db.fetch(_STORE, ids, texts))
+    parsed = await decode(texts)
+    async with db.acquire() as conn, conn.transaction():
+        return len(await parsepass.store_parsed_many(conn, ids, parsed, texts))
 
 
 async def _fetch_and_store(db: Pool, session: ImapSession, rows: list[Record]) -> int:

@@ -67,15 +67,17 @@ def mirror(pending: str) -> str:
     )
 
 
-async def texts_fetched(db: Pool, account_id: int, n: int) -> None:
-    """The text of ``n`` listed messages was fetched: they wait for the parse pass now."""
+async def texts_fetched(db: Pool, account_id: int, n: int, *, decoded: bool = False) -> None:
+    """The text of ``n`` listed messages was fetched: they wait for the parse pass now, or with
+    ``decoded`` they are searchable already (the second pass decoded them as it fetched them)."""
     await db.execute(
-        "UPDATE mail_accounts a SET parse_pending = coalesce(a.parse_pending, 0) + $2, sync_progress = "
+        "UPDATE mail_accounts a SET parse_pending = coalesce(a.parse_pending, 0) + $3, sync_progress = "
         "CASE WHEN a.sync_progress IS NULL THEN NULL ELSE a.sync_progress || jsonb_build_object("
         "'bodiesPending', greatest(coalesce((a.sync_progress->>'bodiesPending')::int, 0) - $2, 0), "
-        "'indexPending', coalesce(a.parse_pending, 0) + $2) END WHERE a.id = $1",
+        "'indexPending', coalesce(a.parse_pending, 0) + $3) END WHERE a.id = $1",
         account_id,
         n,
+        0 if decoded else n,
     )
 
 

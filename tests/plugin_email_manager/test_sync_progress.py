@@ -43,8 +43,8 @@ async def test_a_first_sync_shows_listed_growing_to_total_then_null(mailbox):
     assert any(p["bodiesPending"] > 0 for p in progress), progress[:3]
     after = [p["bodiesPending"] for p in progress if p["listed"] == p["total"]]
     assert after == sorted(after, reverse=True) and after[-1] == 0, after
-    # once every message is listed, what is left is decoding: the count the parse pass keeps
-    assert any(p["listed"] == p["total"] and p["indexPending"] > 0 for p in progress), progress[-3:]
+    # once every message is listed, what is left is their text: fetched, decoded and indexed as it comes
+    assert any(p["listed"] == p["total"] and p["bodiesPending"] > 0 for p in progress), progress[-3:]
 
     status, body = await mailbox.api("mailAccounts:list", method="GET")
     assert status == 200 and [a["syncProgress"] for a in body["data"]] == [None], body
