@@ -22,7 +22,12 @@ function avatar(addr) {
   return h("span", { class: "mail-avatar", style: { background: AVATAR_COLOURS[n % AVATAR_COLOURS.length] }, "aria-hidden": "true" }, letter);
 }
 
-function todoTag() { return h("span", { class: "mail-type-tag mail-todo-tag" }, "To-do"); }
+/** "To-do", with its due day when it has one ("To-do · due Dec 24"). */
+function todoTag(m) {
+  const due = /^\d{4}-\d{2}-\d{2}$/.test(m.todoDue || "")
+    ? new Date(`${m.todoDue}T00:00:00`).toLocaleDateString(undefined, { month: "short", day: "numeric", year: "numeric" }) : "";
+  return h("span", { class: "mail-type-tag mail-todo-tag", title: due ? `To do by ${due}` : "To do" }, due ? `To-do · due ${due}` : "To-do");
+}
 
 function attachmentIcon(type = "") {
   if (type.startsWith("image/")) return "image";
@@ -221,7 +226,7 @@ export class ReaderView {
         !m.read && h("span", { class: "mail-unread-dot", title: "Unread", "aria-label": "Unread" }),
         m.type && m.type !== "inbox" && h("span", { class: `mail-type-tag mail-type-${m.type}` }, TYPE_TITLES[m.type] || m.type),
         m.flagged && h("span", { class: "mail-flag-mark", title: "Flagged", "aria-label": "Flagged" }, icon("star")),
-        m.todo && todoTag()),
+        m.todo && todoTag(m)),
       open
         ? h("div", { class: "mail-message-to ec-muted" }, h("span", {}, "to ", recipients.length ? recipients.map((a) => displayName(a, own)).join(", ") : "undisclosed recipients"),
           h("button", {
@@ -318,9 +323,8 @@ export class ReaderView {
     this.el.querySelector(".mail-reader-title")?.replaceWith(this.title());
     this.messages.forEach((m) => { // each head's To-do tag, leaving the bodies (their frames) be
       const from = this.el.querySelector(`.mail-message[data-message-id="${m.id}"] .mail-message-from`);
-      const tag = from?.querySelector(".mail-todo-tag");
-      if (from && m.todo && !tag) from.append(todoTag());
-      if (tag && !m.todo) tag.remove();
+      from?.querySelector(".mail-todo-tag")?.remove();
+      if (from && m.todo) from.append(todoTag(m));
     });
   }
 

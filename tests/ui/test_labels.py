@@ -93,7 +93,7 @@ async def test_labels_notes_and_todo_in_the_reader_on_a_desktop(page, mailbox):
     await panel.get_by_label("Mark as to-do").check()
     await expect(panel.get_by_label("Due date")).to_be_enabled()
     await panel.get_by_label("Due date").fill("2026-12-24")
-    await expect(page.locator(".mail-message .mail-todo-tag")).to_be_visible()
+    await expect(page.locator(".mail-message .mail-todo-tag")).to_have_text("To-do · due Dec 24, 2026")
     assert await _due(mailbox, "Quarterly plan", "2026-12-24") == "2026-12-24"
     await screenshot(page, "labels-desktop")
 
