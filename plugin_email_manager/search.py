@@ -116,11 +116,15 @@ class Search:
     ``scoped[i]``: arm i already reads only the searcher's accounts from the GIN index (their
     account lexemes), so the caller should state its own account condition so that the planner
     cannot AND a btree scan of every message of those accounts into the bitmap (a scan whose
-    cost grows with the mailbox; bench/list.py measures it, bench/README.md has the figures)."""
+    cost grows with the mailbox; bench/list.py measures it, bench/README.md has the figures).
+    ``estimable``: the indexed arm's words as a condition whose query the planner can read (no
+    scalar subquery), for ``EXPLAIN`` to estimate how many messages match (its statistics of the
+    commonest words), where counting them would read every one; None without words."""
 
     arms: list[str]
     rank: str
     scoped: list[bool] | None = None
+    estimable: str | None = None
 
     def is_scoped(self, i: int) -> bool:
         return self.scoped is not None and bool(self.scoped) and self.scoped[i]
@@ -169,7 +173,8 @@ def search_sql(
     if found_arm:
         arms.append(found_arm)
         scoped.append(False)
-    return Search(arms, f"ts_rank({v}, {tsq})", scoped)
+    plain = f"(websearch_to_tsquery('english', {placeholder}) || websearch_to_tsquery('simple', {placeholder}))"
+    return Search(arms, f"ts_rank({v}, {tsq})", scoped, f"{v} @@ {plain}")
 
 
 def search_condition(

@@ -44,10 +44,11 @@ CACHE_SECONDS = 30.0
 CACHE_SIZE = 256
 MAX_TERMS = 8
 
-# accounts with mail not decoded yet: one probe of the parse queue's partial index each
+# accounts with mail not decoded yet: one probe of the parse queue's partial index each (LATERAL
+# ... LIMIT 1: as EXISTS, the planner read the whole queue into a hash, 2,000 rows in 3.5 ms)
 PENDING_ACCOUNTS = """
 SELECT a FROM unnest($1::bigint[]) AS a
-WHERE EXISTS (SELECT 1 FROM mail_messages m WHERE m.account_id = a AND m.parse_state = 'pending')
+CROSS JOIN LATERAL (SELECT 1 FROM mail_messages m WHERE m.account_id = a AND m.parse_state = 'pending' LIMIT 1) p
 """
 # their folders that hold some of it (names as on the server)
 PENDING_FOLDERS = """
@@ -147,25 +148,29 @@ async def _ask_account(
         await session.close()
 
 
-async def _uids(
-    host: Host, db: Pool | Connection, by_account: dict[int, list[tuple[int, str]]], search: str
-) -> dict[int, list[int]]:
+async def _uids(host: Host, db: Pool | Connection, pending: list[int], search: str) -> dict[int, list[int]]:
+    """{folder id: UIDs the servers find} for these accounts, from the cache or a round."""
     global rounds
     now, found, ask = time.monotonic(), {}, []
-    for account_id in by_account:
+    for account_id in pending:
         hit = _cache.get((id(host), account_id, search))
         if hit and now - hit[0] < CACHE_SECONDS:
             found.update(hit[1])
         else:
             ask.append(account_id)
+    by_account: dict[int, list[tuple[int, str]]] = {}
+    if ask:
+        for r in await db.fetch(PENDING_FOLDERS, ask):
+            by_account.setdefault(r["account_id"], []).append((r["id"], r["name"]))
+        ask = [a for a in ask if a in by_account]
     if not ask:
         return found
     rounds += 1
     # read before the round: ``db`` may be one connection, which the tasks could not share
     accounts = [await connections.load_account(db, a) for a in ask]
     tasks = [asyncio.ensure_future(_ask_account(host, acc, by_account[acc.id], search)) for acc in accounts]
-    done, pending = await asyncio.wait(tasks, timeout=TIMEOUT)
-    for task in pending:
+    done, late = await asyncio.wait(tasks, timeout=TIMEOUT)
+    for task in late:
         task.cancel()
     for account_id, task in zip(ask, tasks):
         answer: dict[int, list[int]] = {}
@@ -180,8 +185,8 @@ async def _uids(
             _cache.pop(next(iter(_cache)))
         _cache[(id(host), account_id, search)] = (now, answer)
         found.update(answer)
-    if pending:
-        await asyncio.gather(*pending, return_exceptions=True)
+    if late:
+        await asyncio.gather(*late, return_exceptions=True)
     return found
 
 
@@ -194,12 +199,7 @@ async def pending_matches(host: Host, db: Pool | Connection, accounts: list[int]
     pending = [r["a"] for r in await db.fetch(PENDING_ACCOUNTS, accounts)]
     if not pending:
         return []
-    by_account: dict[int, list[tuple[int, str]]] = {}
-    for r in await db.fetch(PENDING_FOLDERS, pending):
-        by_account.setdefault(r["account_id"], []).append((r["id"], r["name"]))
-    if not by_account:
-        return []
-    found = await _uids(host, db, by_account, search)
+    found = await _uids(host, db, pending, search)
     folders = [f for f, uids in found.items() for _ in uids]
     uids = [u for us in found.values() for u in us]
     if not uids:

@@ -122,7 +122,10 @@ def _main_selection(ctx: ActionContext) -> Selection:
 
 
 def _meta(count: int, page: int, page_size: int) -> dict:
-    return {"count": count, "page": page, "pageSize": page_size, "totalPage": math.ceil(count / page_size)}
+    meta = {"count": int(count), "page": page, "pageSize": page_size, "totalPage": math.ceil(count / page_size)}
+    if isinstance(count, listing.Estimate):  # a search of a common word: "about N"
+        meta["countIsEstimate"] = True
+    return meta
 
 
 # the users' field that lets a user read every user's mail with scope "all" (host.api widen)

@@ -17,6 +17,7 @@ another user's account narrows to nothing.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
@@ -50,6 +51,19 @@ WITH hits AS (
 SELECT thread_id, id, count(*) OVER () AS total FROM hits ORDER BY d {dir}, id {dir} LIMIT {limit} OFFSET {offset}
 """
 GROUPED_COUNT = "SELECT count(DISTINCT s.thread_id) FROM ({matches}) s"
+# A search matching many messages (a common word) pages by walking the matches newest first:
+# one stream per account, in the order of its (account_id, date, id) index, merged (Merge
+# Append), read only as far as the page needs; each conversation's first message met is its
+# newest match, its ``main``, so the page is the grouped one. Its count is then an estimate.
+WALK_STREAM = (
+    "(SELECT t.thread_id, t.id, COALESCE(t.date, {no_date}) AS d FROM mail_messages t "
+    "WHERE t.account_id = {account} AND {where} ORDER BY COALESCE(t.date, {no_date}) DESC, t.id DESC)"
+)
+WALK = "SELECT s.thread_id, s.id FROM ({streams}) s ORDER BY s.d DESC, s.id DESC LIMIT {limit}"
+ESTIMATE = "EXPLAIN (FORMAT JSON) SELECT DISTINCT t.thread_id FROM mail_messages t WHERE {where}"
+ESTIMATE_FROM = 2000  # matching messages (as the planner estimates them) from which to walk
+WALK_READS = 0.5  # at most this share of the matches, in messages read, for a walk to be cheaper
+_ABOVE_SCAN = {"Sort", "Incremental Sort", "Unique", "Aggregate", "Gather", "Gather Merge", "Materialize"}
 MATCHES = "SELECT t.thread_id, t.id, COALESCE(t.date, {no_date}) AS d FROM mail_messages t WHERE {where}"
 # what a row tells of its whole conversation, for the conversations of one page: one pass over
 # each conversation's messages (by mail_messages_thread_idx); senders newest first
@@ -215,8 +229,79 @@ async def grouped_page(
     else:
         # an arm the GIN index scopes to the user's accounts gets the unindexed account condition
         wheres = [f"{base(unindexed if found.is_scoped(i) else own)} AND {arm}" for i, arm in enumerate(found.arms)]
+        if descending and accounts and found.estimable:
+            walked = await _walk(db, params, base(own), found, accounts, limit, offset)
+            if walked is not None:
+                return walked
     matches = " UNION ALL ".join(MATCHES.format(no_date=NO_DATE, where=w) for w in wheres)
     return await _grouped(db, matches, params, limit, offset, descending)
+
+
+async def _estimate(db: Pool | Connection, where: str, params: Params) -> tuple[float, float]:
+    """The planner's estimate of (messages matching ``where``, their distinct conversations)."""
+    plan = await db.fetchval(ESTIMATE.format(where=where), *params.values)
+    top = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
+    scan = top  # the node that reads the messages, below the grouping
+    while scan.get("Plans") and (scan is top or scan["Node Type"] in _ABOVE_SCAN):
+        scan = scan["Plans"][0]
+    return scan["Plan Rows"], top["Plan Rows"]
+
+
+class Estimate(int):
+    """A number of conversations that is the planner's estimate (``meta.countIsEstimate``)."""
+
+
+async def _walk(
+    db: Pool | Connection,
+    params: Params,
+    where: str,
+    found: Search,
+    accounts: list[int],
+    limit: int,
+    offset: int,
+) -> tuple[list[tuple[int, int]], int] | None:
+    """A search's page by walking its matches newest first (``WALK``), when the planner expects
+    many matching messages (``ESTIMATE_FROM``) and the walk to read fewer messages than grouping
+    them all would: the walk reads about ``size`` matches divided by their share of the messages
+    in scope (a common word: a few hundred; a rare one: tens of thousands). None otherwise
+    (grouping them all is then the cheaper, and its count exact).
+
+    Measured at 1,000,000 messages (bench/list.py, a word in 20% of a user's 200,000): grouping
+    read and sorted all 40,000 matches for one page of 50, and counted them (bare SQL 243 ms on
+    a loaded machine, 20,000 buffers); the walk read 4,400 messages for its 200 matches (9 ms,
+    4,100 buffers). A word in 0.8% of them, walked, read 26,000 messages (160 ms), hence the
+    share. The count is then the planner's estimate of the conversations matching (from its
+    statistics of the commonest words), never fewer than those seen; exact when the walk reached
+    the last match."""
+    assert found.estimable is not None
+    # "(... OR TRUE)": the search's other parameters stated (each needs its type), then folded away
+    rest = f"({found.condition} OR TRUE)"
+    matches, top = await _estimate(db, f"{where} AND {found.estimable} AND {rest}", params)
+    if matches < ESTIMATE_FROM:
+        return None
+    want, size = offset + limit, max(2 * (offset + limit), 200)
+    in_scope, _ = await _estimate(db, f"{where} AND {rest}", params)
+    if size * in_scope / matches > matches * WALK_READS:
+        return None
+    # "IS TRUE": a condition no index answers, so that each stream reads its account's index in
+    # order (a LIMIT above): the planner, blind to the words behind the scalar subquery, would
+    # otherwise take every match from the GIN index and sort them, which is the cost avoided here
+    streams = " UNION ALL ".join(
+        WALK_STREAM.format(no_date=NO_DATE, account=int(a), where=f"{where} AND ({found.condition}) IS TRUE")
+        for a in accounts
+    )
+    while True:
+        rows = await db.fetch(WALK.format(streams=streams, limit=int(size)), *params.values)
+        pairs: dict[int, int] = {}
+        for r in rows:
+            pairs.setdefault(r["thread_id"], r["id"])  # met newest first: its main
+        if len(pairs) >= want or len(rows) < size:
+            break
+        size *= 4
+    page = list(pairs.items())[offset:want]
+    if len(rows) < size:  # the walk met every match: the count is exact
+        return page, len(pairs)
+    return page, Estimate(max(int(top), len(pairs)))
 
 
 async def matches_page(

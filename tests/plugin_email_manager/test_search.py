@@ -10,6 +10,7 @@ import pytest
 
 from host.errors import BadRequest
 from plugin_email_manager.actions.mail_messages import list_messages, list_threads
+from plugin_email_manager.conversations import listing
 from plugin_email_manager.mailparse.headers import decode_unstructured
 from tests.plugin_email_manager.test_conversations import T0, mail, mail_template  # noqa: F401
 from tests.plugin_email_manager.test_threads_api import Box
@@ -180,3 +181,58 @@ async def test_list_threads_with_search(box):
     both = await box.call(list_threads, box.alice, search="spreadsheet")
     assert [r["main"]["id"] for r in both["data"]] == [box.ids[3], box.ids[0]]
     assert both["meta"]["count"] == 2
+
+
+async def test_a_word_in_very_many_messages_pages_as_grouping_them_all_and_counts_about(box, monkeypatch):
+    # 300 invoices in 75 conversations of four, some received, some sent, one conversation per day
+    invoices = []
+    for i in range(300):
+        first = f"<inv{i - i % 4}@x>"
+        invoices.append(
+            dict(
+                frm=BOB if i % 2 else A,
+                to=[A] if i % 2 else [BOB],
+                subject=f"Invoice {i // 4}" if i % 4 == 0 else f"Re: Invoice {i // 4}",
+                msgid=f"<inv{i}@x>",
+                refs=None if i % 4 == 0 else first,
+                irt=None if i % 4 == 0 else first,
+                date=at(24 * (1 + i // 4) + 10 + i % 4),
+                type="inbox" if i % 2 else "sent",
+                text=f"The invoice number {i} is attached.",
+            )
+        )
+    await box.mail.store(box.acc, *invoices, index=True)
+    await box.mail.pool.execute("ANALYZE mail_messages")  # the planner's statistics of the words
+
+    async def both(**params):
+        monkeypatch.setattr(listing, "ESTIMATE_FROM", 10**9)  # every match grouped: exact
+        monkeypatch.setattr(listing, "WALK_READS", 0.5)
+        grouped = await box.threads(search="invoice", **params)
+        monkeypatch.setattr(listing, "ESTIMATE_FROM", 50)  # walked newest first (a small mailbox:
+        monkeypatch.setattr(listing, "WALK_READS", 10)  # reading it all would be cheaper still)
+        walked = await box.threads(search="invoice", **params)
+        return grouped, walked
+
+    for params in ({"pageSize": 20}, {"pageSize": 20, "page": 3}, {"pageSize": 7, "filter": {"type": "inbox"}}):
+        grouped, walked = await both(**params)
+        # the same conversations, in the same order, each with the same main message
+        assert [(r["threadId"], r["main"]["id"]) for r in walked["data"]] == [
+            (r["threadId"], r["main"]["id"]) for r in grouped["data"]
+        ], params
+        assert len(walked["data"]) == params["pageSize"]
+        assert grouped["meta"]["count"] == 75 and "countIsEstimate" not in grouped["meta"]
+    # page 1 read a few pages' worth of the 300 matches: the count is an estimate, and says so
+    grouped_page_1, walked = await both(pageSize=20)
+    assert walked["meta"]["countIsEstimate"] is True, walked["meta"]
+    assert 20 <= walked["meta"]["count"] <= 300 and walked["meta"]["totalPage"] >= 1, walked["meta"]
+    # a walk that met every match (page 3 read them all) counts exactly
+    grouped, walked = await both(pageSize=20, page=3)
+    assert walked["meta"] == grouped["meta"] == {"count": 75, "page": 3, "pageSize": 20, "totalPage": 4}
+    # ascending pages group (each conversation's newest match is its main), never walk
+    grouped, walked = await both(sort="date", pageSize=10)
+    assert walked == grouped and grouped["data"][0]["subject"] == "Re: Invoice 0"  # the oldest conversation
+    grouped, walked = await both(pageSize=100)
+    assert len(walked["data"]) == 75 and walked["meta"] == grouped["meta"]
+    # as it stands, a walk that would read more than half as many messages as grouping: grouped
+    monkeypatch.setattr(listing, "WALK_READS", 0.5)
+    assert await box.threads(search="invoice", pageSize=20) == grouped_page_1
