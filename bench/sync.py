@@ -327,9 +327,10 @@ async def open_unfetched(client, token, watch_db, account: int, count: int) -> d
     (pass 2 goes newest first, so these are the last it would reach). Seconds of each; whether
     the answer had a body; and whether their bytes were here already (a sync that fetches whole
     messages: then this times decoding on open, not fetching)."""
+    # neither the whole message (raw) nor its text parts (texts, the second pass's) here yet
     rows = await watch_db.fetch(
         "SELECT id FROM mail_messages WHERE account_id = $1 AND parse_state = 'pending' "
-        "ORDER BY date ASC NULLS FIRST, id LIMIT $2",
+        "AND raw IS NULL AND texts IS NULL ORDER BY date ASC NULLS FIRST, id LIMIT $2",
         account,
         count,
     )
