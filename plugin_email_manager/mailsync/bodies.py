@@ -5,8 +5,8 @@
         ▼ then, once every folder is listed (account_sync):
     fetch_texts: per folder, newest UID first, the text parts (BODY.PEEK[<section>]) of many
         messages per UID FETCH ──► decoded by the parse pass's workers (mailparse, as a whole
-        message would be) ──► one write: mail_messages.texts, text, HTML, snippet, search vector
-        (parse_state 'ok': searchable); batch k is written while batch k+1 is fetched
+        message would be) ──► one write: text, HTML, snippet, search vector (parse_state 'ok':
+        searchable; the fetched parts are not kept); batch k is written while batch k+1 is fetched
     texts_now: someone opens a message whose text is not here yet: fetched at once (get, getThread),
         then decoded by the parse pass (``decode_now``), which decodes any ``texts`` stored alone
     attachment_bytes: an attachment downloaded, shown inline or forwarded: its section fetched
@@ -73,8 +73,10 @@ async def fetch_texts(
 ) -> int:
     """The second pass over one folder: the text of every listed message still without it, newest
     first; ``on_batch(n)`` after each stored batch. With ``decode`` (the parse pass's workers) a
-    batch is decoded and indexed as it is stored, in the same write: searchable at once, each row
-    written once more rather than twice. Answers how many were stored."""
+    batch is decoded and indexed instead of stored: searchable at once, each row written once more
+    rather than twice, and its text parts not kept beside their decoded text (opening it again
+    never needs them; a message set back to pending is fetched again). Answers how many were
+    stored."""
     if not await db.fetchval(
         f"SELECT EXISTS (SELECT 1 FROM mail_messages m WHERE m.folder_id = $1 AND {UNFETCHED})", folder.id
     ):
@@ -138,7 +140,7 @@ async def _store(db: Pool, rows: list[Record], got: dict[int, dict[str, bytes]],
         return len(await db.fetch(_STORE, ids, texts))
     parsed = await decode(texts)
     async with db.acquire() as conn, conn.transaction():
-        return len(await parsepass.store_parsed_many(conn, ids, parsed, texts))
+        return len(await parsepass.store_parsed_many(conn, ids, parsed))
 
 
 async def _fetch_and_store(db: Pool, session: ImapSession, rows: list[Record]) -> int:

@@ -92,10 +92,10 @@ WHERE a.id = c.id AND a.parse_pending IS DISTINCT FROM c.n
 STORE = f"""
 UPDATE mail_messages m SET text = x.text, html = x.html, snippet = x.snippet,
     has_attachments = CASE WHEN m.raw IS NULL THEN m.has_attachments ELSE x.has_attachments END,
-    parse_state = x.parse_state, parse_error = x.parse_error, texts = coalesce(x.texts, m.texts),
+    parse_state = x.parse_state, parse_error = x.parse_error,
     search_vector = {search.vector_sql("m", body="x")}
-FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::text[], $8::bytea[])
-     AS x(id, text, html, snippet, has_attachments, parse_state, parse_error, texts)
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::text[])
+     AS x(id, text, html, snippet, has_attachments, parse_state, parse_error)
 WHERE m.id = x.id AND m.parse_state = 'pending'
 RETURNING m.id, m.raw IS NOT NULL AS whole
 """
@@ -255,16 +255,12 @@ def _within_bytes(rows: list[Record]) -> list[Record]:
     return rows
 
 
-async def store_parsed_many(
-    conn: Connection, message_ids: list[int], parsed: list[ParsedMessage], texts: list[bytes] | None = None
-) -> list[int]:
+async def store_parsed_many(conn: Connection, message_ids: list[int], parsed: list[ParsedMessage]) -> list[int]:
     """Write what ``parse_message`` found for these messages and index them for search; a message
-    no longer pending (parsed meanwhile) is left alone. ``texts``: the text parts just fetched,
-    which were decoded (``bodies.fetch_texts``), kept in the same write. Answers the ids written."""
+    no longer pending (parsed meanwhile) is left alone. Answers the ids written."""
     if not message_ids:
         return []
     states = ["error" if p.errors and not (p.text or p.html) else "ok" for p in parsed]
-    kept: list[bytes | None] = list(texts) if texts is not None else [None] * len(message_ids)
     records = await conn.fetch(
         STORE,
         message_ids,
@@ -274,7 +270,6 @@ async def store_parsed_many(
         [bool(p.has_attachments) for p in parsed],
         states,
         [without_nul("; ".join(p.errors)[:2000]) if p.errors else None for p in parsed],
-        kept,
     )
     written = [r["id"] for r in records]
     # the attachments of a message decoded from its text parts are those its structure listed:
