@@ -6,6 +6,10 @@
 // - a record of a collection with an email or domain field has an "Emails" tab: its conversations
 //   (mailMessages:listForRecord) as the email center lists them, each opening in the email
 //   center's reader (from where one replies), paged, and "Write email" to the record's addresses;
+//   a mail manager (users.mailManager) also gets "My mail / All mail" there (`scope=all` in the
+//   record page's URL): every user's conversations with the record, each saying whose it is, and
+//   opening read-only in the email center's All mail. A conversation's link carries `from`, this
+//   tab's URL, so the reader's Back returns here;
 // - "Send email" over the selected rows of a collection with an email field opens the batch send
 //   dialog (batch-send.js).
 //
@@ -16,6 +20,7 @@ import "/static/js/components/pagination.js";
 import { icon } from "./icons.js";
 import { mailApi } from "./mail-api.js";
 import { TYPE_TITLES, listDate, participantsText } from "./format.js";
+import { defaults, openingFrom, threadPath } from "./state.js";
 
 const PAGE_SIZES = [10, 20, 50, 100]; // as <ec-pagination> offers
 
@@ -76,14 +81,30 @@ function domainCell(value, { row, collection }) {
 
 // ---------------------------------------------------------------- the Emails tab
 
-function row(r, own) {
+/** Whether the person may read everyone's mail (users.mailManager, as the email center asks; false
+ * when unsure). */
+async function isManager(shell, signal) {
+  try {
+    const res = await shell.api.get("users:get", { filterByTk: shell.user.id, fields: ["mailManager"] }, { signal });
+    return res.data?.mailManager === true;
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+    return false;
+  }
+}
+
+/** One conversation; in All mail (`scope` "all") whose it is, and it opens read-only. */
+function row(r, own, scope) {
   const m = r.main || {};
   const unread = (r.unreadCount || 0) > 0;
   const subject = m.subject || r.subject || "(no subject)";
+  const from = location.pathname + location.search; // this tab as it is now: the reader's Back
   return h("li", { class: `mail-row${unread ? " is-unread" : ""}`, "data-thread-id": r.threadId },
-    h("a", { class: "mail-row-link", href: `/admin/mail/thread/${r.threadId}`, "data-testid": "record-thread" },
+    h("a", { class: "mail-row-link", href: threadPath(r.threadId, { ...defaults(), scope }, { from }), "data-testid": "record-thread",
+      onclick: (e) => { if (e.button === 0 && !e.metaKey && !e.ctrlKey && !e.shiftKey && !e.altKey) openingFrom(from); } },
       h("span", { class: "mail-row-from" }, participantsText(r.participants, own)),
       h("span", { class: "mail-row-main" },
+        scope === "all" && m.accountEmail && h("span", { class: "mail-row-owner", title: `The mail of ${m.accountEmail}` }, m.accountEmail),
         h("span", { class: "mail-row-subject" }, subject),
         r.count > 1 && h("span", { class: "mail-row-count", title: `${r.count} messages in this conversation` }, `(${r.count})`),
         m.type && m.type !== "inbox" && h("span", { class: `mail-type-tag mail-type-${m.type}` }, TYPE_TITLES[m.type] || m.type),
@@ -102,11 +123,25 @@ async function emailsTab(panel, { collection, record, shell, signal, params, set
   let page = Math.max(1, Number(params.get("page")) || 1);
   let pageSize = PAGE_SIZES.includes(Number(params.get("size"))) ? Number(params.get("size")) : 20;
   let accounts = [];
+  // All mail only once the person is known to be a manager (anyone else's scope=all: their own)
+  const manager = isManager(shell, signal);
+  let scope = params.get("scope") === "all" ? "all" : "mine";
 
   const count = h("span", { class: "ec-muted mail-record-count", role: "status" });
   const write = addresses.length > 0 && h("button", { class: "ec-btn ec-btn-primary mail-record-write", type: "button",
     onclick: () => composeTo(shell, addresses, { afterSend: () => load({ quiet: true }) }) },
   icon("pencil"), h("span", {}, "Write email"));
+  const whose = h("div", { class: "mail-seg mail-record-scope", role: "group", "aria-label": "Whose mail", hidden: true },
+    ["mine", "all"].map((value) => h("button", {
+      class: "mail-seg-item", type: "button", "data-scope": value, "aria-pressed": String(scope === value),
+      onclick: () => {
+        if (scope === value) return;
+        scope = value;
+        page = 1;
+        setParams({ scope: scope === "all" ? "all" : null, page: null });
+        load();
+      },
+    }, value === "all" ? "All mail" : "My mail")));
   const list = h("div", { class: "mail-record-list" });
   const pager = document.createElement("ec-pagination");
   pager.hidden = true;
@@ -118,7 +153,7 @@ async function emailsTab(panel, { collection, record, shell, signal, params, set
   panel.replaceChildren(h("div", { class: "mail-record-emails" },
     h("div", { class: "mail-record-head" },
       h("div", { class: "mail-record-title" }, h("h2", {}, "Conversations"), who && h("span", { class: "ec-muted" }, `with ${who}`)),
-      count, h("span", { class: "mail-toolbar-spacer" }), write),
+      count, h("span", { class: "mail-toolbar-spacer" }), whose, write),
     list, pager));
 
   let seq = 0;
@@ -129,26 +164,35 @@ async function emailsTab(panel, { collection, record, shell, signal, params, set
         Array.from({ length: 3 }, () => h("li", { class: "mail-row mail-row-skeleton" }, h("span", { class: "ec-skeleton mail-record-skeleton" })))));
     }
     try {
+      if (scope === "all" && !(await manager)) scope = "mine";
+      const asked = scope;
       const [res, mineAccounts] = await Promise.all([
         shell.api.get("mailMessages:listForRecord", {
           collection: collection.name, filterByTk: record[primaryKey(collection)], page, pageSize,
+          ...(asked === "all" ? { scope: "all" } : {}),
         }, { signal }),
         accounts.length ? accounts : api.accounts({ signal }),
       ]);
       if (mine !== seq) return;
       accounts = mineAccounts;
+      whose.querySelectorAll("button").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.scope === asked)));
+      // Write email goes from the person's own account, in All mail too: none, nothing to write from
+      if (write) write.hidden = asked === "all" && !accounts.length;
       const rows = res.data || [];
       const total = res.meta?.count ?? rows.length;
       if (!rows.length && page > 1 && total > 0) { page = Math.ceil(total / pageSize); setParams({ page }); load(); return; }
       count.textContent = `${total} conversation${total === 1 ? "" : "s"}`;
-      const own = new Set(accounts.flatMap((a) => [a.email, a.username]).filter(Boolean).map((s) => s.toLowerCase()));
-      if (!rows.length) {
+      // in All mail, "me" would name the wrong person
+      const own = new Set(asked === "all" ? [] : accounts.flatMap((a) => [a.email, a.username]).filter(Boolean).map((s) => s.toLowerCase()));
+      if (!rows.length && asked === "all") {
+        list.replaceChildren(emptyState(who ? `No conversations with ${who} in anyone’s mail` : "No email address or domain on this record"));
+      } else if (!rows.length) {
         list.replaceChildren(emptyState(who ? `No conversations with ${who} yet` : "No email address or domain on this record",
           !accounts.length ? "Link a mailbox in the email center: its mail with this record shows here."
             : who ? "Mail from, to or copied to them shows here once it arrives." : null,
           !accounts.length ? h("a", { class: "ec-btn", href: "/admin/mail" }, "Open the email center") : null));
       } else {
-        list.replaceChildren(h("ul", { class: "mail-rows mail-record-rows", "aria-label": "Conversations" }, rows.map((r) => row(r, own))));
+        list.replaceChildren(h("ul", { class: "mail-rows mail-record-rows", "aria-label": "Conversations" }, rows.map((r) => row(r, own, asked))));
       }
       pager.state = { page, pageSize, count: total, disabled: false };
       pager.hidden = total <= PAGE_SIZES[0];
@@ -168,6 +212,7 @@ async function emailsTab(panel, { collection, record, shell, signal, params, set
     if (!first) load({ quiet: true });
   });
   signal.addEventListener("abort", stop, { once: true });
+  manager.then((yes) => { whose.hidden = !yes; }, () => {});
   await load();
 }
 

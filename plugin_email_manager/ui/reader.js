@@ -11,6 +11,7 @@ import { LabelsPanel } from "./labels.js";
 import { labelChips } from "./label-chips.js";
 import { TYPE_TITLES, addressText, displayName, fullDate, listDate, size } from "./format.js";
 import { htmlFrame, textBody } from "./frame.js";
+import { openedFromHere } from "./state.js";
 
 const AVATAR_COLOURS = ["#1677ff", "#13c2c2", "#52c41a", "#fa8c16", "#eb2f96", "#722ed1", "#2f54eb", "#faad14"];
 
@@ -52,6 +53,17 @@ export class ReaderView {
 
   newest() { return this.messages[this.messages.length - 1]; }
 
+  /** Back (the button, Escape, "u"): to the page the conversation was opened from when its URL
+   * names one (`from`, a record's Emails tab: state.js keeps it to this site's admin), else to
+   * the list. A step back in history when that page is the entry before (load tags the entry),
+   * so nothing is added. */
+  back() {
+    const from = this.app.from;
+    if (!from) this.app.backToList();
+    else if (history.state?.backTo === from) history.back();
+    else this.app.shell.navigate(from);
+  }
+
   /** What Reply / Reply all / Forward at the bottom answer: the newest message someone else sent. */
   replyTarget() {
     const received = this.messages.filter((m) => m.type !== "sent" && m.type !== "drafts");
@@ -63,6 +75,7 @@ export class ReaderView {
     const seq = ++this.seq;
     const again = quiet && threadId === this.threadId && this.messages.length;
     this.threadId = threadId;
+    if (!again && openedFromHere(this.app.from)) history.replaceState({ ...history.state, backTo: this.app.from }, "");
     if (!again) {
       this.destroy();
       this.messages = []; // nothing to answer or delete until this conversation is here
@@ -75,7 +88,7 @@ export class ReaderView {
       if (err.name === "AbortError" || seq !== this.seq) return;
       this.el.replaceChildren(this.topBar(), err.status === 404
         ? emptyState("This conversation is gone", "It was deleted, or its account was removed.",
-          h("button", { class: "ec-btn", type: "button", onclick: () => this.app.backToList() }, icon("arrow-left"), "Back to the list"))
+          h("button", { class: "ec-btn", type: "button", onclick: () => this.back() }, icon("arrow-left"), this.app.from ? "Back" : "Back to the list"))
         : errorState(err, () => this.load(threadId)));
       return;
     }
@@ -114,7 +127,7 @@ export class ReaderView {
       disabled: index < 0 || !list.rows[index + delta], onclick: () => this.app.step(delta),
     }, icon(iconName));
     return h("div", { class: "mail-reader-bar", role: "toolbar", "aria-label": "Conversation actions" },
-      h("button", { class: "ec-btn ec-btn-text mail-back", type: "button", onclick: () => this.app.backToList() },
+      h("button", { class: "ec-btn ec-btn-text mail-back", type: "button", onclick: () => this.back() },
         icon("arrow-left"), h("span", {}, "Back")),
       !this.app.readOnly && [h("span", { class: "mail-toolbar-sep" }),
         h("button", { class: "ec-btn ec-btn-text", type: "button", disabled: !this.messages.length,

@@ -2,6 +2,8 @@
 // on the same view: /admin/mail?folder=sent&read=unread&q=lunch&page=2, and
 // /admin/mail/thread/<threadId> for an open conversation (the list's query kept). A manager's
 // "All mail" switch is `scope=all` (every user's mail, read-only); a label filter `label=Work`.
+// A conversation opened from elsewhere in the admin (a record's Emails tab) carries
+// `from=<that page's path>`, where the reader's Back returns (safeFrom: this site's /admin/ only).
 
 export const BASE = "/admin/mail";
 const PAGE_SIZES = [10, 20, 50, 100];
@@ -34,7 +36,30 @@ export function fromLocation(loc = location) {
   const size = Number(p.get("size"));
   if (PAGE_SIZES.includes(size)) f.pageSize = size;
   const m = loc.pathname.match(/\/thread\/(\d+)\/?$/);
-  return { view: m ? "thread" : "list", threadId: m ? Number(m[1]) : null, filters: f };
+  return { view: m ? "thread" : "list", threadId: m ? Number(m[1]) : null, filters: f, from: m ? safeFrom(p.get("from")) : null };
+}
+
+/** `value` as a path of this site's admin ("/admin/…", its query kept), else null: `from` is in
+ * the URL, anyone's to write, and Back must never lead off the site ("//evil.example",
+ * "https://…", "/\\evil.example", "javascript:…") nor outside the admin. */
+export function safeFrom(value, origin = location.origin) {
+  if (typeof value !== "string" || !value.startsWith("/") || value.length > 2000) return null;
+  let url;
+  try { url = new URL(value, origin); } catch { return null; }
+  if (url.origin !== origin || !(url.pathname === "/admin" || url.pathname.startsWith("/admin/"))) return null;
+  return url.pathname + url.search + url.hash;
+}
+
+// A link with `from` being followed: the reader tags its new history entry (`backTo`), so that
+// Back steps back to that page (no extra entry in the history) instead of opening it anew.
+let opening = null;
+/** A link to a conversation with `from` is being followed (a plain click on that page). */
+export function openingFrom(from) { opening = from; }
+/** Whether the conversation opening now was opened by a click on `from` (asked once). */
+export function openedFromHere(from) {
+  const was = from !== null && opening === from;
+  opening = null;
+  return was;
 }
 
 /** The query string of `filters` (only what differs from the defaults). */
@@ -59,7 +84,12 @@ export function toQuery(f) {
 }
 
 export function listPath(f) { return BASE + toQuery(f); }
-export function threadPath(threadId, f) { return `${BASE}/thread/${threadId}${toQuery(f)}`; }
+/** An open conversation's path; `from`, the page to go back to, for one opened from outside. */
+export function threadPath(threadId, f, { from = null } = {}) {
+  const q = toQuery(f);
+  if (!from) return `${BASE}/thread/${threadId}${q}`;
+  return `${BASE}/thread/${threadId}${q ? `${q}&` : "?"}${new URLSearchParams({ from })}`;
+}
 
 /** The NocoBase filter JSON of the list's filters (PROTOCOL.md: filter operators). */
 export function buildFilter(f, { folder = f.folder } = {}) {
