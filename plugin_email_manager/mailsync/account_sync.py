@@ -93,16 +93,17 @@ async def sync_account(
                 counts.add(done)
                 await events.synced(host, account_id, done)
 
-            async def on_texts(n: int) -> None:  # the parse pass decodes them
-                if notify:
-                    await notify(Counts(updated=n))
-
             # every folder listed: now their text, newest first (a first sync lists headers first),
             # decoded and indexed as it comes by the parse pass's workers
             try:
                 decode: bodies.Decode | None = process_state.of(host).parse_pass.pool.parse_many
             except HostError:  # the plugin did not start here (a script syncing alone): the parse pass decodes later
                 decode = None
+
+            async def on_texts(n: int) -> None:  # texts stored undecoded: the parse pass decodes them
+                if notify and decode is None:
+                    await notify(Counts(updated=n))
+
             for folder in folders:
                 await bodies.fetch_texts(db, session, account_id, folder, on_texts, decode)
         finally:

@@ -59,7 +59,10 @@ class Worker:
         return self._requested
 
     async def _notify(self, step: Counts) -> None:
-        if step.new or step.updated:  # stored, or their text fetched: the parse pass has work
+        # stored with their text, or their text stored: the parse pass has work (a message listed
+        # headers first gives it none, and waking it for each batch made it walk the account's
+        # queue of messages without text each time)
+        if step.new > step.unfetched or step.updated:
             await self.host.notify("mail_stored", {"accountId": self.account_id})
         if step.new:
             user_id = await self.host.db.fetchval("SELECT user_id FROM mail_accounts WHERE id = $1", self.account_id)
