@@ -49,7 +49,9 @@ async def text_not_decoded(mailbox, subjects: list[str]):
 
 
 async def decoded(mailbox, within: float = 30) -> None:
-    """Waits until the parse pass has decoded every message of the account again."""
+    """The account's next sync fetches the text that is not here and decodes it (the second
+    pass of a first sync); waits until every message of the account is decoded again."""
+    await mailbox.sync()
     end = time.monotonic() + within
     while await mailbox.server.host.db.fetchval(
         "SELECT count(*) FROM mail_messages WHERE account_id = $1 AND parse_state = 'pending'", mailbox.account_id
