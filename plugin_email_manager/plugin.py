@@ -12,6 +12,7 @@ from plugin_email_manager import (
     attachments,
     batches,
     hookspecs,
+    imap_pool,
     metrics,
     process_state,
     sending,
@@ -122,3 +123,4 @@ async def shutdown(host: Host) -> None:
     mail = process_state.of(host)
     await mail.supervisor.release_all()
     await mail.parse_pass.close()
+    await imap_pool.close(host)  # the sessions kept for requests (opening a message not fetched yet)

@@ -11,6 +11,7 @@
         then decoded by the parse pass (``decode_now``), which decodes any ``texts`` stored alone
     attachment_bytes: an attachment downloaded, shown inline or forwarded: its section fetched
         once, its transfer encoding undone, kept in mail_attachments.content from then on
+    (these two on a logged-in session the API process keeps per account, ``imap_pool``)
 
 New mail in a folder synced before is fetched whole, as ever (``raw``): a few messages, read at
 once by events and bounces. A message without text parts gets ``texts`` at once (nothing to
@@ -23,11 +24,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import defaultdict
 from typing import TYPE_CHECKING, Awaitable, Callable
 
-from plugin_email_manager import connections
+from plugin_email_manager import imap_pool
 from plugin_email_manager.errors import ImapCommandFailed
 from plugin_email_manager.mailparse.parts import decode_transfer
 from plugin_email_manager.mailsync import parsepass, sync_progress
@@ -119,7 +121,7 @@ def _batches(rows: list[Record]) -> list[list[Record]]:
     return [g[i : i + BATCH] for g in groups.values() for i in range(0, len(g), BATCH)]
 
 
-async def _fetch(session: ImapSession, rows: list[Record]) -> dict[int, dict[str, bytes]]:
+async def _fetch(session: ImapSession | imap_pool.Lease, rows: list[Record]) -> dict[int, dict[str, bytes]]:
     """The text parts of these messages (one shape) by UID; a message gone is absent."""
     sections = tree_sections(rows[0]["text_structure"])
     if not sections:
@@ -143,13 +145,10 @@ async def _store(db: Pool, rows: list[Record], got: dict[int, dict[str, bytes]],
         return len(await parsepass.store_parsed_many(conn, ids, parsed))
 
 
-async def _fetch_and_store(db: Pool, session: ImapSession, rows: list[Record]) -> int:
-    return await _store(db, rows, await _fetch(session, rows))
-
-
 async def texts_now(host: Host, message_ids: list[int]) -> None:
-    """Fetch now the text of these messages if it is not here yet (someone opens them). Raises
-    ImapUnavailable (502) when their server cannot be reached."""
+    """Fetch now the text of these messages if it is not here yet (someone opens them), on a kept
+    session of their account (``imap_pool``). Raises ImapUnavailable (502) when their server
+    cannot be reached."""
     db = host.db
     rows = await db.fetch(
         f"SELECT m.id, m.uid, m.account_id, m.folder_id, m.text_structure, f.name AS folder, f.uid_validity "
@@ -157,28 +156,34 @@ async def texts_now(host: Host, message_ids: list[int]) -> None:
         f"JOIN mail_folders f ON f.id = m.folder_id WHERE m.id = ANY($1::bigint[]) AND {UNFETCHED}",
         message_ids,
     )
-    by_account: dict[int, list[Record]] = defaultdict(list)
+    by_account: dict[int, dict[tuple[str, int], list[Record]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
-        by_account[r["account_id"]].append(r)
-    for account_id, mine in by_account.items():
-        session = await connections.open_imap(host, await connections.load_account(db, account_id))
-        try:
-            by_folder: dict[tuple[str, int], list[Record]] = defaultdict(list)
-            for r in mine:
-                by_folder[(r["folder"], r["uid_validity"])].append(r)
-            for (folder, uid_validity), todo in by_folder.items():
-                if (await session.select(folder, readonly=True)).uidvalidity != uid_validity:
-                    continue  # its UIDs name other messages now: the next sync fetches the folder again
-                n = sum([await _fetch_and_store(db, session, batch) for batch in _batches(todo)])
-                if n:
-                    await sync_progress.texts_fetched(db, account_id, n)
-        finally:
-            await session.logout()
+        by_account[r["account_id"]][(r["folder"], r["uid_validity"])].append(r)
+    for account_id, by_folder in by_account.items():
+        fetched = await imap_pool.of(host).run(
+            account_id, functools.partial(_texts_of, by_folder), folder=next(iter(by_folder))[0]
+        )
+        # written once the session is back: another request may use it meanwhile
+        n = sum([await _store(db, batch, got) for batch, got in fetched])
+        if n:
+            await sync_progress.texts_fetched(db, account_id, n)
+
+
+async def _texts_of(
+    by_folder: dict[tuple[str, int], list[Record]], lease: imap_pool.Lease
+) -> list[tuple[list[Record], dict[int, dict[str, bytes]]]]:
+    fetched = []
+    for (folder, uid_validity), todo in by_folder.items():
+        if not await lease.examine(folder, uid_validity):
+            continue  # its UIDs name other messages now: the next sync fetches the folder again
+        fetched += [(batch, await _fetch(lease, batch)) for batch in _batches(todo)]
+    return fetched
 
 
 async def attachment_bytes(host: Host, attachment_id: int) -> bytes:
-    """An attachment's bytes: kept ones at once, else its section fetched from the server now and
-    kept (with its exact size). Raises ImapUnavailable (502) when the server cannot be reached."""
+    """An attachment's bytes: kept ones at once, else its section fetched from the server now (on
+    a kept session, ``imap_pool``) and kept (with its exact size). Raises ImapUnavailable (502)
+    when the server cannot be reached."""
     db = host.db
     row = await db.fetchrow(
         "SELECT a.content, a.section, a.encoding, m.uid, m.account_id, f.name AS folder, f.uid_validity "
@@ -191,14 +196,13 @@ async def attachment_bytes(host: Host, attachment_id: int) -> bytes:
         return b""
     if row["content"] is not None or not row["section"] or row["uid"] is None or row["folder"] is None:
         return bytes(row["content"] or b"")
-    session = await connections.open_imap(host, await connections.load_account(db, row["account_id"]))
-    try:
-        info = await session.select(row["folder"], readonly=True)
-        if info.uidvalidity != row["uid_validity"]:  # its UID names another message now
-            return b""
-        got = await session.fetch_sections([row["uid"]], [row["section"]])
-    finally:
-        await session.logout()
+
+    async def fetch(lease: imap_pool.Lease) -> dict[int, dict[str, bytes]]:
+        if not await lease.examine(row["folder"], row["uid_validity"]):
+            return {}  # its UID names another message now
+        return await lease.fetch_sections([row["uid"]], [row["section"]])
+
+    got = await imap_pool.of(host).run(row["account_id"], fetch, folder=row["folder"])
     data = got.get(row["uid"], {}).get(row["section"])
     if data is None:  # the message is gone from the server: nothing to keep
         return b""
