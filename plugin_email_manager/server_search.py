@@ -26,7 +26,7 @@ import re
 import time
 from typing import TYPE_CHECKING
 
-from plugin_email_manager import connections
+from plugin_email_manager import connections, imap_pool
 from plugin_email_manager.mailsync.gmail import is_gmail
 from plugin_email_manager.mailsync.imap.codec import Literal, quote
 from plugin_email_manager.search import split_query
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from asyncpg import Connection, Pool
 
     from host.api import Host
-    from plugin_email_manager.mailsync.imap import ImapSession
 
 log = logging.getLogger(__name__)
 
@@ -116,13 +115,14 @@ def criteria(search: str) -> list[bytes | Literal] | None:
     return keys
 
 
-async def _search_folder(session: ImapSession, name: str, keys: list[bytes | Literal]) -> list[int]:
-    """UID SEARCH in one folder (EXAMINE: reading never changes \\Recent or flags). The
+async def _search_folder(lease: imap_pool.Lease, name: str, keys: list[bytes | Literal]) -> list[int]:
+    """UID SEARCH in one folder (EXAMINE: reading never changes \\Recent or flags; examined again
+    even when the kept session has it selected, so that mail listed since is searched too). The
     session's ``uid_search`` takes ASCII criteria only: a word of another script goes as a
     literal, with ``CHARSET UTF-8``."""
-    await session.select(name, readonly=True)
+    await lease.examine(name, again=True)
     charset = b" CHARSET UTF-8" if any(isinstance(k, Literal) for k in keys) else b""
-    _, untagged = await session._run(b"UID SEARCH" + charset, *keys)
+    _, untagged = await lease.session._run(b"UID SEARCH" + charset, *keys)
     uids: list[int] = []
     for r in untagged:
         if r.name == "SEARCH":
@@ -133,19 +133,20 @@ async def _search_folder(session: ImapSession, name: str, keys: list[bytes | Lit
 async def _ask_account(
     host: Host, account: connections.Account, folders: list[tuple[int, str]], search: str
 ) -> dict[int, list[int]]:
-    """{folder id: UIDs the server finds} for one account."""
-    session = await connections.open_imap(host, account, timeout=TIMEOUT)
-    try:
+    """{folder id: UIDs the server finds} for one account, on a session kept for requests
+    (``imap_pool``: the next search, or opening a found message, logs in no more)."""
+
+    async def ask(lease: imap_pool.Lease) -> dict[int, list[int]]:
         keys: list[bytes | Literal] | None
-        if is_gmail(session.capabilities):
+        if is_gmail(lease.session.capabilities):
             keys = [b" X-GM-RAW ", _string(search)]
         else:
             keys = criteria(search)
         if keys is None:
             return {}
-        return {folder_id: await _search_folder(session, name, keys) for folder_id, name in folders}
-    finally:
-        await session.close()
+        return {folder_id: await _search_folder(lease, name, keys) for folder_id, name in folders}
+
+    return await imap_pool.of(host).run(account.id, ask)
 
 
 async def _uids(host: Host, db: Pool | Connection, pending: list[int], search: str) -> dict[int, list[int]]:
