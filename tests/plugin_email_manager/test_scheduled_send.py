@@ -193,7 +193,7 @@ async def test_processes_killed_mid_send_never_make_a_second_copy(pg_cluster, do
             account = await _member_with_account(a, dovecot, smtp_sink, mail_user)
             send = {"accountId": account, "to": ["later@example.test"], "text": "later"}
             status, body = await a.call(
-                "mailMessages:send", {**send, "subject": "Killed after the claim", "sendAt": _in(1)}
+                "mailMessages:send", {**send, "subject": "Killed after the claim", "sendAt": _in(3)}
             )
             assert status == 200, body
             first = body["data"]["id"]
@@ -210,7 +210,7 @@ async def test_processes_killed_mid_send_never_make_a_second_copy(pg_cluster, do
             await _signed_in(c)
             b.server.stop(signal.SIGKILL)  # only c may claim the next one
             status, body = await c.call(
-                "mailMessages:send", {**send, "subject": "Killed during SMTP", "sendAt": _in(1)}
+                "mailMessages:send", {**send, "subject": "Killed during SMTP", "sendAt": _in(3)}
             )
             assert status == 200, body
             second = body["data"]["id"]

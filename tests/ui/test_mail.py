@@ -25,8 +25,13 @@ def row(page, subject: str):
 
 
 async def is_bold(locator) -> bool:
-    weight = await locator.locator(".mail-row-subject").evaluate("el => getComputedStyle(el).fontWeight")
-    return int(weight) >= 600
+    # a row the list is redrawing at that instant is detached and has no computed style: ask again
+    for _ in range(20):
+        weight = await locator.locator(".mail-row-subject").evaluate("el => getComputedStyle(el).fontWeight")
+        if weight:
+            return int(weight) >= 600
+        await asyncio.sleep(0.1)
+    raise AssertionError("the row's subject has no computed font weight")
 
 
 async def wait_until(predicate, timeout: float = 10, what: str = "condition"):
