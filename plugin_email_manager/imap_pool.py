@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import time
@@ -122,7 +123,7 @@ class Lease:
 class _Account:
     idle: list[Lease] = field(default_factory=list)  # the most recently used last
     count: int = 0  # sessions of this account: idle, in use, or being opened
-    opening: asyncio.Future[None] | None = None  # the one connection attempt in flight
+    opening: asyncio.Future[Lease] | None = None  # the one connection attempt in flight
 
 
 class ImapPool:
@@ -196,13 +197,17 @@ class ImapPool:
             if lease is not None:
                 return lease
             if slot.opening is not None:
-                # one attempt at a time: its session goes idle for whoever comes first, and its
+                # one attempt at a time: its session goes to the request that started it, and its
                 # failure is everyone's (shield: a caller that gives up does not cancel it)
                 await asyncio.shield(slot.opening)
                 continue
             if slot.count < self.per_account and (self._total < self.max_sessions or self._evict()):
-                slot.opening = self._open(slot, account, key)
-                continue
+                attempt = slot.opening = self._open(slot, account, key)
+                try:
+                    return await asyncio.shield(attempt)
+                except asyncio.CancelledError:  # given up: its session is kept for the next request
+                    attempt.add_done_callback(functools.partial(self._adopt, slot))
+                    raise
             changed = self._changed
             await changed.wait()
 
@@ -219,11 +224,11 @@ class ImapPool:
             lease.timer = None
         return lease
 
-    def _open(self, slot: _Account, account: connections.Account, key: tuple) -> asyncio.Future[None]:
+    def _open(self, slot: _Account, account: connections.Account, key: tuple) -> asyncio.Future[Lease]:
         slot.count += 1
         self._total += 1
 
-        async def opening() -> None:
+        async def opening() -> Lease:
             try:
                 session = await connections.open_imap(self.host, account)
             except BaseException:
@@ -234,11 +239,15 @@ class ImapPool:
                 slot.opening = None
                 self._notify()
             self.opened += 1
-            self._idle(slot, Lease(account.id, key, session))
+            return Lease(account.id, key, session)
 
         task = asyncio.ensure_future(opening())
         task.add_done_callback(_consume)
         return task
+
+    def _adopt(self, slot: _Account, attempt: asyncio.Future[Lease]) -> None:
+        if not attempt.cancelled() and attempt.exception() is None:
+            self._idle(slot, attempt.result())
 
     def _release(self, lease: Lease) -> None:
         slot = self._accounts[lease.account_id]

@@ -170,3 +170,20 @@ async def test_opens_that_come_together_try_a_refused_password_once(mailbox, dov
     finally:
         dovecot.add_user(mailbox.address, mailbox.password)
         proxy.stop()
+
+
+async def test_a_session_given_back_and_closed_at_once_still_served_the_open_that_made_it(mailbox, dovecot):
+    """No idle time at all: each open logs in once and gets its text (the new session goes to
+    the request that opened it, never through the idle list, where it could close first)."""
+    pool = pool_of(mailbox)
+    proxy, ids = await listed(mailbox, dovecot)
+    saved, pool.idle_seconds = pool.idle_seconds, 0.0
+    try:
+        logins = proxy.commands["LOGIN"]
+        for i in range(2):
+            status, body = await open_message(mailbox, ids[f"Trip {i}"])
+            assert status == 200 and day(i) in body["data"]["text"], body
+        assert proxy.commands["LOGIN"] - logins == 2
+    finally:
+        pool.idle_seconds = saved
+        proxy.stop()
