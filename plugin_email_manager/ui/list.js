@@ -110,7 +110,9 @@ export class ListView {
     const title = f.folder === "all" ? "All mail" : FOLDER_TITLES[f.folder] || f.folder;
     const n = this.meta.count;
     const bits = [];
-    if (this.state === "ready") bits.push(`${n} conversation${n === 1 ? "" : "s"}`);
+    // a search of a common word answers the planner's estimate of its count (meta.countIsEstimate)
+    const about = this.meta.countIsEstimate ? "about " : "";
+    if (this.state === "ready") bits.push(`${about}${n} conversation${n === 1 ? "" : "s"}`);
     const unread = this.app.counts?.[f.folder];
     if (unread && f.folder !== "drafts") bits.push(`${unread} unread`);
     return h("div", { class: "mail-list-head" },
@@ -254,7 +256,9 @@ export class ListView {
     else if (!this.rows.length) body = this.empty();
     else body = h("ul", { class: "mail-rows", "aria-label": "Conversations" }, this.rows.map((r, i) => this.row(r, i)));
     const pager = document.createElement("ec-pagination");
-    pager.state = { page: f.page, pageSize: f.pageSize, count: this.meta.count || 0, disabled: this.state !== "ready" };
+    pager.state = {
+      page: f.page, pageSize: f.pageSize, count: this.meta.count || 0, estimate: !!this.meta.countIsEstimate, disabled: this.state !== "ready",
+    };
     pager.addEventListener("page-change", (e) => this.app.setFilters({ page: e.detail.page, pageSize: e.detail.pageSize },
       { push: true }));
     this.el.replaceChildren(...[this.heading(), this.syncProgress(), this.toolbar(), body,

@@ -1,12 +1,12 @@
 // <ec-pagination>: "x–y of N", a page-size select, prev / next. Set `state` to
-// {page, pageSize, count}; it fires "page-change" with {page, pageSize} in `detail`.
+// {page, pageSize, count, estimate?} (estimate: "of about N"); it fires "page-change" with {page, pageSize} in `detail`.
 import { h, icon } from "../dom.js";
 
 export const PAGE_SIZES = [10, 20, 50, 100];
 
 class EcPagination extends HTMLElement {
-  set state({ page = 1, pageSize = 20, count = 0, disabled = false }) {
-    this._state = { page, pageSize, count, disabled };
+  set state({ page = 1, pageSize = 20, count = 0, estimate = false, disabled = false }) {
+    this._state = { page, pageSize, count, estimate, disabled };
     this.render();
   }
 
@@ -17,14 +17,14 @@ class EcPagination extends HTMLElement {
   }
 
   render() {
-    const { page, pageSize, count, disabled } = this._state;
+    const { page, pageSize, count, estimate, disabled } = this._state;
     const totalPage = Math.max(1, Math.ceil(count / pageSize));
     const from = count ? (page - 1) * pageSize + 1 : 0;
     const to = Math.min(count, page * pageSize);
     const fmt = new Intl.NumberFormat();
     this.classList.add("ec-pagination");
     this.replaceChildren(
-      h("span", { class: "ec-range", "data-testid": "range" }, `${fmt.format(from)}–${fmt.format(to)} of ${fmt.format(count)}`),
+      h("span", { class: "ec-range", "data-testid": "range" }, `${fmt.format(from)}–${fmt.format(to)} of ${estimate ? "about " : ""}${fmt.format(count)}`),
       h("span", { class: "ec-pagination-spacer" }),
       h("label", { class: "ec-page-size" },
         h("span", { class: "ec-sr-only" }, "Rows per page"),
