@@ -26,6 +26,7 @@ import asyncpg  # noqa: E402
 import sync as bench  # noqa: E402  (bench/sync.py, beside this script)
 
 from host import keys  # noqa: E402
+from tests.plugin_email_manager.helpers import imap_account  # noqa: E402
 from tests.servers.app import running_server  # noqa: E402
 
 
@@ -36,18 +37,7 @@ async def listable(cluster, dovecot, sink, n: int) -> tuple[float, float, float]
         storage = client.app[keys.CONFIG].storage
         token = await client.member("bench+member@example.test")
         db = await asyncpg.connect(url)
-        values = {
-            "provider": "imap",
-            "email": bench.USER,
-            "username": bench.USER,
-            "password": bench.PASSWORD,
-            "imapHost": "127.0.0.1",
-            "imapPort": dovecot.port,
-            "imapSecurity": "none",
-            "smtpHost": "127.0.0.1",
-            "smtpPort": sink.port,
-            "smtpSecurity": "none",
-        }
+        values = imap_account(bench.USER, bench.PASSWORD, dovecot, sink)
         cpu, t0 = time.process_time(), time.perf_counter()
         status, body = await client.api(token, "mailAccounts:create", values)
         assert status == 200, body

@@ -76,6 +76,7 @@ from procwatch import ProcWatch  # noqa: E402
 from host import keys  # noqa: E402
 from plugin_email_manager.mailsync import imap  # noqa: E402
 from plugin_email_manager.mailsync.imap.fetch import HEADER_ITEMS  # noqa: E402
+from tests.plugin_email_manager.helpers import imap_account  # noqa: E402
 from tests.servers.app import running_server  # noqa: E402
 from tests.servers.dovecot import Dovecot  # noqa: E402
 from tests.servers.postgres import PostgresCluster  # noqa: E402
@@ -386,18 +387,7 @@ async def first_sync(
 
 
 async def _sync_and_watch(client, token, watch_db, dovecot, sink, n, planted, roots, gets=0, gets_db=None) -> dict:
-    values = {
-        "provider": "imap",
-        "email": USER,
-        "username": USER,
-        "password": PASSWORD,
-        "imapHost": "127.0.0.1",
-        "imapPort": dovecot.port,
-        "imapSecurity": "none",
-        "smtpHost": "127.0.0.1",
-        "smtpPort": sink.port,
-        "smtpSecurity": "none",
-    }
+    values = imap_account(USER, PASSWORD, dovecot, sink)
     out: dict = {"first_row": None, "listable": None, "fetch_done": None, "parsed": None}
     timeline: list[tuple[float, int, int]] = []  # (seconds, rows, rows parsed), from the account row
     exact = (
@@ -751,7 +741,7 @@ def main() -> None:
         "--mailbox",
         choices=sorted(MAILBOXES),
         default="default",
-        help="; ".join(f"{k}: {v}" for k, v in MAILBOXES.items()),
+        help="; ".join(f"{k}: {v}" for k, v in MAILBOXES.items()).replace("%", "%%"),  # argparse formats help with %
     )
     ap.add_argument(
         "--gets", type=int, default=20, help="messages opened (mailMessages:get) whose text is not here yet, 0: none"
