@@ -76,6 +76,11 @@ export function renderFilters(el, { filters: f, accounts, counts, onChange, onAc
       onclick: () => onChange({ label: f.label === name ? "" : name, page: 1 }, { push: true }) },
   });
 
+  // the panel is drawn again whenever counts, labels or accounts change: a search being typed keeps
+  // its words, focus and caret across that, or the person's typing would vanish mid-word
+  const typing = el.querySelector(".mail-search-input");
+  const keep = typing && typing === document.activeElement
+    ? { value: typing.value, start: typing.selectionStart, end: typing.selectionEnd } : null;
   el.replaceChildren(...[
     manager && h("div", { class: "mail-scope" },
       h("div", { class: "mail-seg", role: "group", "aria-label": "Whose mail" }, scopeItem("mine", "My mail"), scopeItem("all", "All mail"))),
@@ -116,4 +121,9 @@ export function renderFilters(el, { filters: f, accounts, counts, onChange, onAc
       // the shell follows the link without a reload
       h("a", { class: "mail-nav-item mail-side-link", href: "/admin/mail/batches" }, icon("send"), h("span", { class: "mail-nav-title" }, "Batches"))),
   ].filter(Boolean));
+  if (keep) {
+    searchInput.value = keep.value;
+    searchInput.focus({ preventScroll: true });
+    searchInput.setSelectionRange(keep.start, keep.end);
+  }
 }

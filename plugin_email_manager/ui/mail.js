@@ -73,13 +73,15 @@ class MailApp {
     this.loadLabels();
     this.watchAccounts();
     this.stopKeys = keyboard(this);
-    let last;
+    // the count the page opened with: the shell calls listeners on changes only, so the first
+    // change (new mail from IDLE, read state changed elsewhere) must refresh, not set a baseline
+    const mailCount = (badges) => (badges || []).find((b) => b.name === "mail")?.count;
+    let last = mailCount(this.shell.badges);
     this.stopBadges = this.shell.onBadges((badges) => {
-      const mail = badges.find((b) => b.name === "mail");
-      if (!mail || mail.count === last) return;
-      const first = last === undefined;
-      last = mail.count;
-      if (!first) this.readStateChanged(); // new mail (IDLE) or read state changed elsewhere
+      const count = mailCount(badges);
+      if (count === undefined || count === last) return;
+      last = count;
+      this.readStateChanged();
     });
   }
 

@@ -543,8 +543,21 @@ async def test_keyboard_shortcuts(page, mailbox):
     await page.keyboard.press("u")
     await expect(rows(page)).to_have_count(3)
     await page.keyboard.press("/")
-    await expect(page.get_by_label("Search mail")).to_be_focused()
+    search = page.get_by_label("Search mail")
+    await expect(search).to_be_focused()
+    # mail arriving while a search is typed shows up by itself and redraws the side panel (the
+    # Inbox count goes up): the words being typed and the focus stay
+    await page.keyboard.type("Lunch")
+    inbox = page.locator('[data-folder="inbox"] .mail-nav-count')
+    before = await inbox.inner_text()
+    mailbox.deliver(subject="While you type", text="Arrived mid-search.")
+    await mailbox.sync()
+    await expect(inbox).not_to_have_text(before, timeout=15_000)
+    await expect(row(page, "While you type")).to_be_visible()  # listed without a Refresh
+    await expect(search).to_be_focused()
+    await expect(search).to_have_value("Lunch")
     await page.keyboard.press("Escape")
+    await search.fill("")
     await page.locator("body").click(position={"x": 5, "y": 300})
     await page.keyboard.press("c")
     await expect(page.get_by_role("dialog", name="New message")).to_be_visible()
