@@ -9,6 +9,24 @@ from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
+from plugin_email_manager import connections
+
+
+class Opens:
+    """``connections`` as one module sees it (monkeypatch it over that module's ``connections``),
+    counting its IMAP login attempts: a proxy's count would also take the account's sync worker's,
+    which connects and reconnects when it likes (IDLE), so it cannot say how often that module did."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __getattr__(self, name: str):
+        return getattr(connections, name)
+
+    async def open_imap(self, *args, **kwargs):
+        self.count += 1
+        return await connections.open_imap(*args, **kwargs)
+
 
 def imap_account(address: str, password: str, dovecot, smtp) -> dict:
     """``mailAccounts:create``'s values for a login of the test Dovecot and SMTP sink."""

@@ -14,31 +14,15 @@ import time
 
 import pytest
 
-from plugin_email_manager import connections, imap_pool
-from tests.plugin_email_manager.helpers import message
+from plugin_email_manager import imap_pool
+from tests.plugin_email_manager.helpers import Opens, message
 from tests.plugin_email_manager.test_headers_first import HoldTexts
-
-
-class Opens:
-    """``connections`` as the pool sees it, counting its login attempts: the proxy's LOGIN count
-    would also take the account's sync worker's, which reconnects when it likes (after its held
-    second pass failed), so it cannot say how often the pool logged in."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __getattr__(self, name: str):
-        return getattr(connections, name)
-
-    async def open_imap(self, *args, **kwargs):
-        self.count += 1
-        return await connections.open_imap(*args, **kwargs)
 
 
 @pytest.fixture
 def opens(monkeypatch) -> Opens:
     counter = Opens()
-    monkeypatch.setattr(imap_pool, "connections", counter)
+    monkeypatch.setattr(imap_pool, "connections", counter)  # the pool's logins, not the sync worker's
     return counter
 
 
