@@ -5,6 +5,9 @@ round trip per chunk, not per message; chunks are bounded in bytes so one huge m
 not pin a worker's memory). Workers are started with ``forkserver`` (``spawn`` where that is
 missing): forking a server that holds sockets, an asyncpg pool and threads is unsafe.
 
+Someone waiting for a message (opened before the pass reached it) does not queue behind those
+chunks: ``parse_now`` decodes on a thread of this process, at its own priority.
+
 Where processes cannot be had (no ``/dev/shm`` semaphores, a sandbox forbidding fork) or a worker
 dies (``BrokenProcessPool``), the work runs in one background thread instead: slower and sharing
 the GIL with the loop, but never blocking it outright. A broken process pool is replaced on the
@@ -64,6 +67,7 @@ class ParsePool:
         self._use_processes = processes
         self._processes: ProcessPoolExecutor | None = None
         self._thread: ThreadPoolExecutor | None = None
+        self._now: ThreadPoolExecutor | None = None
         self._closed = False
 
     @property
@@ -88,6 +92,17 @@ class ParsePool:
             return []
         results = await asyncio.gather(*(self._run(chunk) for chunk in self._chunks(raws)))
         return [parsed for chunk in results for parsed in chunk]
+
+    async def parse_now(self, raws: list[bytes]) -> list[ParsedMessage]:
+        """``parse_message`` of each message for someone waiting: on a thread of this process,
+        not queued behind the workers' chunks (a first sync's second pass keeps them busy for
+        minutes, at a lower priority). A message or a conversation: small work, the GIL shared
+        with the loop only that long."""
+        if self._closed:
+            raise RuntimeError("ParsePool is closed")
+        if self._now is None:
+            self._now = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mailparse-now")
+        return await asyncio.get_running_loop().run_in_executor(self._now, _parse_chunk, raws)
 
     async def warm(self) -> None:
         """Start the worker processes now (each imports the parser once), so the first messages
@@ -168,8 +183,8 @@ class ParsePool:
         """Stop taking work, drop queued chunks, let running ones finish and end the workers.
         Blocks until they have ended: from async code, ``await aclose()``."""
         self._closed = True
-        executors = [e for e in (self._processes, self._thread) if e is not None]
-        self._processes = self._thread = None
+        executors = [e for e in (self._processes, self._thread, self._now) if e is not None]
+        self._processes = self._thread = self._now = None
         for executor in executors:
             executor.shutdown(wait=True, cancel_futures=True)
 

@@ -223,10 +223,11 @@ class ParsePass:
             message_ids,
         )
         if rows:
-            await self._write(rows, await self._parse(rows))
+            await self._write(rows, await self._parse(rows, now=True))
 
-    async def _parse(self, rows: list[Record]) -> list[ParsedMessage]:
-        """``parse_message`` of these messages' ``raw`` bytes, read now (see the module doc), in the workers."""
+    async def _parse(self, rows: list[Record], *, now: bool = False) -> list[ParsedMessage]:
+        """``parse_message`` of these messages' ``raw`` bytes, read now (see the module doc), in
+        the workers; ``now``: for someone waiting, ahead of the workers' queue (``parse_now``)."""
         got = {
             r["id"]: r["raw"]
             for r in await self.host.db.fetch(
@@ -234,7 +235,8 @@ class ParsePass:
                 [r["id"] for r in rows],
             )
         }
-        return await self.pool.parse_many([bytes(got.get(r["id"]) or b"") for r in rows])
+        raws = [bytes(got.get(r["id"]) or b"") for r in rows]
+        return await (self.pool.parse_now(raws) if now else self.pool.parse_many(raws))
 
     async def _write(self, rows: list[Record], parsed: list[ParsedMessage]) -> None:
         async with self.host.db.acquire() as conn:

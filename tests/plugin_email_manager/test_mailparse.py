@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import pickle
@@ -314,3 +315,17 @@ async def test_pool_falls_back_to_a_thread():
         assert await pool.parse_many([]) == []
     finally:
         await pool.aclose()
+
+
+async def test_a_message_someone_opens_is_parsed_ahead_of_the_workers_queue():
+    """A first sync's second pass keeps the workers busy; a message opened meanwhile is decoded
+    at once (``parse_now``), not after that queue."""
+    big = [_numbered(n) + b"x" * 400_000 for n in range(200)]  # a few seconds of work for one worker
+    async with ParsePool(max_workers=1) as pool:
+        await pool.warm()
+        backlog = asyncio.ensure_future(pool.parse_many(big))
+        await asyncio.sleep(0.05)
+        (opened,) = await pool.parse_now([_numbered(7)])
+        assert opened.text.strip() == "body 7"
+        assert not backlog.done()  # answered while the queue was still being worked through
+        assert len(await backlog) == 200
