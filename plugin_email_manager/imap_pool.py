@@ -8,6 +8,10 @@ login per click. The API process keeps a few sessions per account instead:
     got = await imap_pool.of(host).run(account_id, work, folder="INBOX")
     # work(lease): await lease.examine(folder, uid_validity); await lease.fetch_sections(uids, sections)
 
+A change a person makes (read, flagged, labels: ``pending_flags.push_now``; a move or a delete)
+goes the same way, with its folder selected read-write: ``await lease.select(folder,
+uid_validity)``, then ``lease.session.store_flags(...)``, ``.move(...)``, ``.expunge(...)``.
+
 The rules:
 
 - a session serves one request at a time, checked out whole (``ImapSession``'s lock orders
@@ -21,12 +25,21 @@ The rules:
 - a session that died while kept (the server restarted, the network cut it) fails its first
   command with ``ImapUnavailable``: the request then runs once more on a new session, unseen by
   the person. A new session that fails raises as ``connections.open_imap`` does (502
-  ``IMAP_UNAVAILABLE``, ``MAIL_AUTH_FAILED``); ``work`` must be safe to run twice (reads are);
+  ``IMAP_UNAVAILABLE``, ``MAIL_AUTH_FAILED``); ``work`` must be safe to run twice. Reads are, and
+  so are the changes made here, though the cut may have come after the server did them: STORE
+  +FLAGS/-FLAGS (and Gmail's labels) sets what is set already; UID MOVE and UID EXPUNGE of UIDs
+  gone from the folder answer OK and do nothing (Dovecot does so, as UID commands may), and a
+  move that tells no new UID is one the sync of its target folder brings in;
 - the folder a session selected stays selected: the next request there skips EXAMINE
   (``Lease.examine``). Mail that came after that EXAMINE may be unknown to the session (a server
   need not answer for UIDs it has not announced), so a UID missing from a FETCH on a kept
   selection is asked once more after a new EXAMINE; a kept selection whose UIDVALIDITY is not the
   one expected is examined again too;
+- a change is made on a read-write selection (``Lease.select``): a kept one is brought up to
+  date with NOOP first, since a server acts only on messages it has announced to the session
+  and the UIDs to change may be of mail synced after it selected (a STORE would skip them and
+  the change be taken as made); a read-only one is SELECTed again. A read-write selection
+  serves reads as well (every fetch here is BODY.PEEK, which sets no \\Seen);
 - a session logged in with what the account no longer says (another server, login or password:
   the account was edited) is closed instead of reused.
 """
@@ -80,8 +93,9 @@ class Lease:
     def __init__(self, account_id: int, key: tuple, session: ImapSession):
         self.account_id, self.key, self.session = account_id, key, session
         self.fresh = True  # opened for this request: no earlier selection to doubt
-        self.folder: str | None = None  # selected by examine(); None: unknown
+        self.folder: str | None = None  # selected by examine() or select(); None: unknown
         self.uidvalidity: int | None = None
+        self.readonly = True  # the selection was an EXAMINE (or the server allows no changes)
         self.idle_since = 0.0
         self.timer: asyncio.TimerHandle | None = None
         self.retired = False
@@ -90,7 +104,7 @@ class Lease:
 
     async def examine(self, folder: str, uid_validity: int | None = None, *, again: bool = False) -> bool:
         """``folder`` selected read-only (EXAMINE: reading sets no flag), kept from an earlier
-        request unless ``again``; answers whether its UIDVALIDITY is ``uid_validity`` (None:
+        request (read-only or read-write) unless ``again``; answers whether its UIDVALIDITY is ``uid_validity`` (None:
         any), else its UIDs name other messages now."""
         self._wanted = uid_validity
         self._kept = not again and self.folder == folder and self.session.selected == folder
@@ -103,7 +117,21 @@ class Lease:
     async def _examine(self, folder: str) -> None:
         self.folder = None  # a failed EXAMINE leaves nothing selected
         info = await self.session.select(folder, readonly=True)
-        self.folder, self.uidvalidity = folder, info.uidvalidity
+        self.folder, self.uidvalidity, self.readonly = folder, info.uidvalidity, True
+
+    async def select(self, folder: str, uid_validity: int | None = None) -> bool:
+        """``folder`` selected read-write (SELECT), for a change: a kept read-write selection is
+        brought up to date (NOOP) instead. Answers whether its UIDVALIDITY is ``uid_validity``
+        (None: any), else its UIDs name other messages now and nothing may be changed by them."""
+        self._wanted, self._kept = uid_validity, False  # up to date either way: fetches need no second ask
+        kept = self.folder == folder and self.session.selected == folder and not self.readonly
+        if kept and (uid_validity is None or self.uidvalidity == uid_validity):
+            await self.session.noop()
+        else:
+            self.folder = None  # a failed SELECT leaves nothing selected
+            info = await self.session.select(folder)
+            self.folder, self.uidvalidity, self.readonly = folder, info.uidvalidity, info.readonly
+        return uid_validity is None or self.uidvalidity == uid_validity
 
     async def fetch_sections(self, uids: Iterable[int], sections: Iterable[str]) -> dict[int, dict[str, bytes]]:
         """``ImapSession.fetch_sections`` in the folder ``examine`` selected; the UIDs a kept

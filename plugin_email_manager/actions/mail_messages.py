@@ -48,6 +48,7 @@ from plugin_email_manager import (
     connections,
     events,
     identities,
+    imap_pool,
     message_store,
     outbox,
     participants,
@@ -55,6 +56,7 @@ from plugin_email_manager import (
     server_search,
 )
 from plugin_email_manager.conversations import listing
+from plugin_email_manager.errors import ImapCommandFailed
 from plugin_email_manager.mailsync import bodies, pending_flags
 from plugin_email_manager.participants import Participants, participants_sql, read_participants
 from plugin_email_manager.reader import full_messages
@@ -390,17 +392,26 @@ async def _move_group(ctx: ActionContext, account_id: int, folder: str | None, i
     moved: dict[int, int] = {}
     if on_server:
         assert folder is not None  # on_server holds only messages of a folder
-        account = await connections.load_account(ctx.db, account_id)
-        session = await connections.open_imap(ctx.host, account)
-        try:
-            await session.select(folder)
-            uids = [r["uid"] for r in on_server]
-            if target is not None:
-                moved = await session.move(uids, target["name"])
-            else:
-                await session.expunge(uids)
-        finally:
-            await session.logout()
+        uids = [r["uid"] for r in on_server]
+        uid_validity = await ctx.db.fetchval(
+            "SELECT uid_validity FROM mail_folders WHERE id = $1", items[0]["folder_id"]
+        )
+
+        # on a session the account keeps (imap_pool: no login per move); run once more on a new
+        # one if the kept one was cut, which is safe: a UID moved or expunged already is skipped
+        async def change(lease: imap_pool.Lease) -> dict[int, int]:
+            if not await lease.select(folder, uid_validity):
+                raise ImapCommandFailed(
+                    f"The folder {folder!r} was renumbered on the mail server: nothing was moved. "
+                    "It is read again at the next sync; try again after it.",
+                    server="imap",
+                )
+            if target is None:
+                await lease.session.expunge(uids)
+                return {}
+            return await lease.session.move(uids, target["name"])
+
+        moved = await imap_pool.of(ctx.host).run(account_id, change, folder=folder)
     gone, filed = [], []
     for r in items:
         new_uid = moved.get(r["uid"]) if r["uid"] is not None else None

@@ -19,14 +19,15 @@ the message's alone (``UNPUSHED`` again). Elsewhere labels are the person's own,
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import TYPE_CHECKING
 
-from plugin_email_manager import connections
+from plugin_email_manager import imap_pool
 from plugin_email_manager.mailsync import gmail
 
 if TYPE_CHECKING:
-    from asyncpg import Connection, Pool
+    from asyncpg import Connection, Pool, Record
 
     from host.api import Host
     from plugin_email_manager.mailsync.imap import ImapSession
@@ -85,13 +86,60 @@ async def record_labels(db: Pool, ids: list[int], labels: list[str]) -> list[int
 async def push(db: Pool | Connection, session: ImapSession, folder_id: int) -> int:
     """Push what is noted for the messages of the selected folder ``folder_id``; answers how many
     messages had a change. A failure raises and leaves everything noted."""
-    rows = await db.fetch(
+    rows = await _noted(db, folder_id)
+    if rows:
+        await _send(session, rows)
+        await _clear(db, {row["id"]: row["pending_flags"] for row in rows})
+    return len(rows)
+
+
+async def push_now(host: Host, ids: list[int]) -> None:
+    """Push the noted changes of these messages now, from an action, on a session the account
+    keeps (``imap_pool``: marking ten messages in a row logs in once, not ten times); when the
+    server can't be reached they stay noted and the next sync pushes them."""
+    folders = await host.db.fetch(
+        "SELECT DISTINCT f.id, f.name, f.account_id, f.uid_validity FROM mail_messages m "
+        "JOIN mail_folders f ON f.id = m.folder_id WHERE m.id = ANY($1::bigint[]) AND m.pending_flags IS NOT NULL",
+        ids,
+    )
+    by_account: dict[int, list] = {}
+    for f in folders:
+        by_account.setdefault(f["account_id"], []).append(f)
+    for account_id, account_folders in by_account.items():
+        noted = [(f, await _noted(host.db, f["id"])) for f in account_folders]
+        try:
+            sent = await imap_pool.of(host).run(
+                account_id, functools.partial(_send_kept, noted), folder=account_folders[0]["name"]
+            )
+        except Exception as e:  # kept noted: the next sync pushes it
+            log.warning("account %s: flags or labels not pushed yet (%s: %s)", account_id, type(e).__name__, e)
+            continue
+        await _clear(host.db, {row["id"]: row["pending_flags"] for row in sent})
+
+
+async def _send_kept(noted: list[tuple[Record, list[Record]]], lease: imap_pool.Lease) -> list[Record]:
+    """``_send`` of each folder's noted changes on a kept session; answers the rows sent."""
+    sent: list[Record] = []
+    for folder, rows in noted:
+        if rows and await lease.select(folder["name"], folder["uid_validity"]):
+            await _send(lease.session, rows)
+            sent += rows
+        # else its UIDs name other messages now: the next sync reads the folder again
+    return sent
+
+
+async def _noted(db: Pool | Connection, folder_id: int) -> list[Record]:
+    """The messages of this folder with a change noted for the server."""
+    return await db.fetch(
         "SELECT id, uid, pending_flags FROM mail_messages "
         "WHERE folder_id = $1 AND pending_flags IS NOT NULL AND uid IS NOT NULL",
         folder_id,
     )
-    if not rows:
-        return 0
+
+
+async def _send(session: ImapSession, rows: list[Record]) -> None:
+    """``UID STORE`` of these noted changes, one command per flag or label and direction, in the
+    folder selected (read-write). Safe to send twice: it sets what is set already."""
     by_change: dict[tuple[str, bool], list[int]] = {}
     for row in rows:
         for flag, on in row["pending_flags"].items():
@@ -102,33 +150,6 @@ async def push(db: Pool | Connection, session: ImapSession, folder_id: int) -> i
             await session.store_labels(uids, add=[label] if on else [], remove=[] if on else [label])
         else:
             await session.store_flags(uids, add=[flag] if on else [], remove=[] if on else [flag])
-    await _clear(db, {row["id"]: row["pending_flags"] for row in rows})
-    return len(rows)
-
-
-async def push_now(host: Host, ids: list[int]) -> None:
-    """Push the noted changes of these messages now, from an action; when the server can't be
-    reached they stay noted and the next sync pushes them."""
-    folders = await host.db.fetch(
-        "SELECT DISTINCT f.id, f.name, f.account_id FROM mail_messages m JOIN mail_folders f ON f.id = m.folder_id "
-        "WHERE m.id = ANY($1::bigint[]) AND m.pending_flags IS NOT NULL",
-        ids,
-    )
-    by_account: dict[int, list] = {}
-    for f in folders:
-        by_account.setdefault(f["account_id"], []).append(f)
-    for account_id, account_folders in by_account.items():
-        try:
-            account = await connections.load_account(host.db, account_id)
-            session = await connections.open_imap(host, account, timeout=15)
-            try:
-                for f in account_folders:
-                    await session.select(f["name"])
-                    await push(host.db, session, f["id"])
-            finally:
-                await session.logout()
-        except Exception as e:  # kept noted: the next sync pushes it
-            log.warning("account %s: flags or labels not pushed yet (%s: %s)", account_id, type(e).__name__, e)
 
 
 async def _clear(db: Pool | Connection, sent: dict[int, dict]) -> None:

@@ -1,10 +1,11 @@
-"""Opening messages whose text is not here yet reuses a logged-in IMAP session (``imap_pool``).
+"""Opening messages whose text is not here yet, marking them, moving and deleting them reuse a
+logged-in IMAP session (``imap_pool``).
 
 Against the real Dovecot, behind ``HoldTexts`` (test_headers_first): the sync lists the messages
 with their text held back, then the proxy lets section fetches through, so every open fetches
-from the server. The proxy counts the commands it passes (EXAMINE) and can cut
-one connection; the account's sync worker keeps its own connection (IDLE) through it too, and
-is left alone.
+from the server. The proxy counts the commands it passes (EXAMINE), can cut one connection, or
+the one that a move's answer comes on; the account's sync worker keeps its own connection (IDLE)
+through it too, and is left alone.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 from plugin_email_manager import imap_pool
 from tests.plugin_email_manager.helpers import Opens, message
 from tests.plugin_email_manager.test_headers_first import HoldTexts
+from tests.plugin_email_manager.test_move import held_in
 
 
 @pytest.fixture
@@ -30,6 +32,13 @@ class Proxy(HoldTexts):
     """HoldTexts that can also cut one client's connection, or hold every greeting back a while."""
 
     greeting_delay = 0.0
+    cut_moves = 0  # moves whose answer is lost: the connection is cut once the server has moved
+
+    def rewrite_response(self, parts: list[bytes]) -> list[bytes]:
+        if self.cut_moves and b"[COPYUID " in parts[0].upper():  # told as the move is done
+            self.cut_moves -= 1
+            raise ConnectionResetError("cut as the move was answered")  # the link is cut (ImapProxy)
+        return super().rewrite_response(parts)
 
     def cut_client(self, port: int) -> int:
         """Drops the connection coming from this local port; answers how many were dropped."""
@@ -154,16 +163,18 @@ async def test_with_the_server_down_a_kept_session_gives_way_to_a_502_then_opens
         proxy.stop()
 
 
-async def test_messages_of_one_account_opened_at_once_each_get_their_own_text(mailbox, dovecot):
+async def test_messages_of_one_account_opened_at_once_each_get_their_own_text(mailbox, dovecot, opens):
     """Six opens at once, in two folders: no session serves two of them at a time (each would
-    EXAMINE the other's folder), and the account never holds more than two."""
+    EXAMINE the other's folder), and the account never holds more than two. (Logins counted in
+    the pool: the proxy's connections also take the second pass's, which starts when the texts
+    are let through.)"""
     proxy, ids = await listed(mailbox, dovecot, count=3, archive=3)
     try:
-        accepted = proxy.accepted
+        logins = opens.count
         answers = await asyncio.gather(*(open_message(mailbox, ids[f"Trip {i}"]) for i in range(6)))
         for i, (status, body) in enumerate(answers):
             assert status == 200 and day(i) in body["data"]["text"], (i, body)
-        assert proxy.accepted - accepted <= imap_pool.PER_ACCOUNT
+        assert opens.count - logins <= imap_pool.PER_ACCOUNT
         assert pool_of(mailbox)._accounts[mailbox.account_id].count <= imap_pool.PER_ACCOUNT
     finally:
         proxy.stop()
@@ -200,3 +211,130 @@ async def test_a_session_given_back_and_closed_at_once_still_served_the_open_tha
     finally:
         pool.idle_seconds = saved
         proxy.stop()
+
+
+def seen_on_server(mailbox) -> set[str]:
+    """The subjects of INBOX's messages with \\Seen, as another IMAP client finds them."""
+    client = mailbox.dovecot.imap(mailbox.address)
+    try:
+        client.select("INBOX", readonly=True)
+        _, data = client.uid("SEARCH", None, "SEEN")
+        uids = data[0].split()
+        if not uids:
+            return set()
+        _, fetched = client.uid("FETCH", b",".join(uids).decode(), "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        return {part[1].decode().split(":", 1)[1].strip() for part in fetched if isinstance(part, tuple)}
+    finally:
+        client.logout()
+
+
+def copies(mailbox, folder: str, subject: str) -> int:
+    """How many messages with this subject the server's folder holds."""
+    client = mailbox.dovecot.imap(mailbox.address)
+    try:
+        client.select(folder, readonly=True)
+        return len(client.uid("SEARCH", None, "SUBJECT", f'"{subject}"')[1][0].split())
+    finally:
+        client.logout()
+
+
+@pytest.fixture
+async def trips(mailbox, dovecot):
+    """``listed`` with its proxy stopped after the test."""
+    proxy, ids = await listed(mailbox, dovecot)
+    yield proxy, ids
+    proxy.stop()
+
+
+async def mark_read(mailbox, message_id: int) -> None:
+    status, body = await mailbox.api("mailMessages:markRead", {"filterByTk": [message_id]})
+    assert status == 200, body
+
+
+async def test_three_messages_marked_read_one_after_another_log_in_once(mailbox, trips, opens):
+    _, ids = trips
+    logins = opens.count
+    for i in range(3):
+        await mark_read(mailbox, ids[f"Trip {i}"])
+    assert opens.count - logins == 1
+    assert seen_on_server(mailbox) == {"Trip 0", "Trip 1", "Trip 2"}
+    await mailbox.api("mailMessages:markUnread", {"filterByTk": [ids["Trip 1"]]})
+    assert seen_on_server(mailbox) == {"Trip 0", "Trip 2"}  # a kept selection takes changes both ways
+    assert opens.count - logins == 1
+
+
+async def test_a_mark_reaches_the_server_when_the_kept_session_was_cut_before_it(mailbox, trips, opens):
+    proxy, ids = trips
+    logins = opens.count
+    await mark_read(mailbox, ids["Trip 0"])
+    (port,) = kept_ports(mailbox)
+    assert proxy.cut_client(port) == 1
+    await mark_read(mailbox, ids["Trip 1"])  # the cut found before the STORE or by it: either way
+    assert seen_on_server(mailbox) == {"Trip 0", "Trip 1"}
+    assert opens.count - logins == 2
+    (row,) = await mailbox.messages({"subject": "Trip 1"})
+    assert row["read"] is True
+
+
+async def test_a_mark_on_mail_that_came_after_the_kept_session_selected_still_reaches_the_server(mailbox, trips, opens):
+    """The kept session selected INBOX before this mail came; a server acts only on messages it
+    has announced to a session, so the session catches up before it changes anything."""
+    _, ids = trips
+    await mark_read(mailbox, ids["Trip 0"])
+    mailbox.append(message("dan@example.test", mailbox.address, "Later", "Came after the selection."))
+    await mailbox.sync()
+    (later,) = await mailbox.messages({"subject": "Later"})
+    logins = opens.count
+    await mark_read(mailbox, later["id"])
+    assert opens.count == logins  # on the kept session
+    assert seen_on_server(mailbox) == {"Trip 0", "Later"}
+
+
+async def test_a_move_then_a_delete_reuse_the_session_and_the_server_has_both(mailbox, trips, opens):
+    _, ids = trips
+    logins = opens.count
+    status, body = await mailbox.api("mailMessages:move", {"filterByTk": ids["Trip 0"], "folder": "archive"})
+    assert status == 200, body
+    status, body = await mailbox.api("mailMessages:destroy", query={"filterByTk": ids["Trip 1"]})
+    assert status == 200, body
+    status, body = await mailbox.api("mailMessages:destroy", query={"filterByTk": ids["Trip 1"]})
+    assert status == 200, body  # from Trash: for good
+    assert opens.count - logins == 1
+    assert held_in(mailbox, "Archive", "Trip 0") and not held_in(mailbox, "INBOX", "Trip 0")
+    assert not any(held_in(mailbox, folder, "Trip 1") for folder in ("INBOX", "Trash"))
+    assert [r["type"] for r in await mailbox.messages({"subject": "Trip 0"})] == ["archive"]
+    assert await mailbox.messages({"subject": "Trip 1"}) == []
+
+
+async def test_a_move_whose_answer_the_network_lost_is_asked_again_and_done_once(mailbox, trips, opens):
+    """The kept session is cut once the server has moved the message, before it says so: the
+    move runs again on a new session, where the UID is gone from the folder (Dovecot answers OK,
+    moving nothing), and the message is in Archive once; the next sync lists it there."""
+    proxy, ids = trips
+    await mark_read(mailbox, ids["Trip 2"])  # a kept session for the move
+    logins = opens.count
+    proxy.cut_moves = 1
+    status, body = await mailbox.api("mailMessages:move", {"filterByTk": ids["Trip 0"], "folder": "archive"})
+    assert status == 200, body
+    assert proxy.cut_moves == 0 and opens.count - logins == 1
+    assert copies(mailbox, "Archive", "Trip 0") == 1 and not held_in(mailbox, "INBOX", "Trip 0")
+    await mailbox.sync()
+    assert [r["type"] for r in await mailbox.messages({"subject": "Trip 0"})] == ["archive"]
+
+
+async def test_with_the_server_down_a_mark_answers_at_once_and_the_next_sync_pushes_it(mailbox, dovecot, trips):
+    _, ids = trips
+    await mark_read(mailbox, ids["Trip 0"])
+    assert len(kept_ports(mailbox)) == 1
+    dovecot.halt()
+    try:
+        await mark_read(mailbox, ids["Trip 1"])  # 200: noted here, for the server later
+        (row,) = await mailbox.messages({"subject": "Trip 1"})
+        assert row["read"] is True
+    finally:
+        dovecot.resume()
+    assert seen_on_server(mailbox) == {"Trip 0"}
+    await mailbox.sync()
+    assert seen_on_server(mailbox) == {"Trip 0", "Trip 1"}
+    (row,) = await mailbox.messages({"subject": "Trip 1"})
+    assert row["read"] is True

@@ -8,7 +8,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from plugin_email_manager.mailsync import pending_flags
+from plugin_email_manager import imap_pool
 from plugin_email_manager.mailsync.account_sync import sync_account
 from plugin_email_manager.mailsync.imap import session  # POLL_SECONDS is read there
 from tests.plugin_email_manager.helpers import Opens, message
@@ -227,7 +227,7 @@ async def test_read_state_the_server_missed_is_pushed_by_the_next_sync(mailbox, 
     mailbox.append(message("a@example.test", mailbox.address, "Read while offline"))
     proxy = TcpProxy(mailbox.dovecot.port).start()
     pushes = Opens()
-    monkeypatch.setattr(pending_flags, "connections", pushes)
+    monkeypatch.setattr(imap_pool, "connections", pushes)  # where markRead's push connects
     try:
         await mailbox.link(imapPort=proxy.port)
         await mailbox.sync()
