@@ -41,8 +41,9 @@ async def test_a_first_sync_shows_listed_growing_to_total_then_null(mailbox):
     assert listed[0] < INBOX + ARCHIVE and listed[-1] == INBOX + ARCHIVE, listed
     # listed from headers first: the text follows, and bodiesPending only goes down once all are listed
     assert any(p["bodiesPending"] > 0 for p in progress), progress[:3]
+    # (down to null, checked above: the last batch's write may end the progress in one step)
     after = [p["bodiesPending"] for p in progress if p["listed"] == p["total"]]
-    assert after == sorted(after, reverse=True) and after[-1] == 0, after
+    assert after == sorted(after, reverse=True), after
     # once every message is listed, what is left is their text: fetched, decoded and indexed as it comes
     assert any(p["listed"] == p["total"] and p["bodiesPending"] > 0 for p in progress), progress[-3:]
 
