@@ -749,6 +749,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.messages < 1 or args.repeat < 1:
         ap.error("--messages and --repeat take a positive number")
+    if shutil.which("mbsync") is None:  # found missing only after the first sync, minutes in
+        ap.error("mbsync is not installed (Debian: apt-get install isync)")
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     start_load = tuple(round(x, 2) for x in os.getloadavg())
     started: list = []
