@@ -6,7 +6,7 @@
     fetch_texts: per folder, newest UID first, the text parts (BODY.PEEK[<section>]) of many
         messages per UID FETCH ──► decoded by the parse pass's workers (mailparse, as a whole
         message would be) ──► one write: text, HTML, snippet, search vector (parse_state 'ok':
-        searchable; the fetched parts are not kept); batch k is written while batch k+1 is fetched
+        searchable; the fetched parts are not kept); two batches are written while the next is fetched
     texts_now: someone opens a message whose text is not here yet: fetched at once (get, getThread),
         then decoded by the parse pass (``decode_now``), which decodes any ``texts`` stored alone
     attachment_bytes: an attachment downloaded, shown inline or forwarded: its section fetched
@@ -23,6 +23,7 @@ the sync removes its row.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import logging
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 
 PAGE = 1000  # pending rows read at a time
 BATCH = 100  # messages per UID FETCH of text parts
+WRITERS = 2  # batches decoded and written at once (see fetch_texts)
 UNFETCHED = "m.raw IS NULL AND m.texts IS NULL AND m.parse_state = 'pending' AND m.uid IS NOT NULL"
 
 _PENDING = f"""
@@ -87,29 +89,33 @@ async def fetch_texts(
     if info.uidvalidity != folder.uid_validity:
         return 0  # the next sync fetches the folder again
     stored, below = 0, None
-    writing: asyncio.Future[int] | None = None  # batch k is written while batch k+1 is fetched
+    # batches being decoded and written while the next is fetched: two, so that PostgreSQL
+    # (indexing one batch's words) and the parse workers (decoding the other's) both have work,
+    # on two cores; measured by bench/sync.py (README: pass 2)
+    writing: collections.deque[asyncio.Future[int]] = collections.deque()
 
-    async def written() -> None:
-        nonlocal stored, writing
-        n = await writing if writing else 0
-        writing = None
-        if n:
-            stored += n
-            await sync_progress.texts_fetched(db, account_id, n, decoded=decode is not None)
-            await on_batch(n)
+    async def written(keep: int) -> None:
+        nonlocal stored
+        while len(writing) > keep:
+            n = await writing.popleft()
+            if n:
+                stored += n
+                await sync_progress.texts_fetched(db, account_id, n, decoded=decode is not None)
+                await on_batch(n)
 
     try:
         while rows := await db.fetch(_PENDING, folder.id, below, PAGE):
             below = rows[-1]["uid"]
             for batch in _batches(rows):
                 got = await _fetch(session, batch)
-                await written()
-                writing = asyncio.ensure_future(_store(db, batch, got, decode))
-        await written()
+                await written(WRITERS - 1)
+                writing.append(asyncio.ensure_future(_store(db, batch, got, decode)))
+        await written(0)
     finally:
-        if writing:  # a failed fetch: the batch fetched before it still counts
+        # a failed fetch: the batches fetched before it still count
+        while writing:
             with contextlib.suppress(Exception):
-                await written()
+                await written(len(writing) - 1)
     return stored
 
 
