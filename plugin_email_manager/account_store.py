@@ -25,6 +25,7 @@ UPDATABLE_COLUMNS = {
     "secret",
     "status",
     "error",
+    "error_code",
 }
 
 
@@ -137,5 +138,7 @@ async def insert_linked(
 async def relink(db: Pool, account_id: int, secret: str) -> None:
     """New tokens for the same mailbox: the account syncs again, its error forgotten."""
     await db.execute(
-        "UPDATE mail_accounts SET secret = $2, status = 'syncing', error = NULL WHERE id = $1", account_id, secret
+        "UPDATE mail_accounts SET secret = $2, status = 'syncing', error = NULL, error_code = NULL WHERE id = $1",
+        account_id,
+        secret,
     )

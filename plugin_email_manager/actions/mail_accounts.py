@@ -269,6 +269,7 @@ async def update(ctx: ActionContext) -> dict:
             secret=ctx.host.secrets.encrypt({"password": password}),
             status="syncing",
             error=None,
+            error_code=None,
         )
     await account_store.update(ctx.db, account_id, sets)
     if "secret" in sets:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 
 from host.errors import HostError
 from plugin_email_manager import connections, events, metrics, process_state
+from plugin_email_manager.errors import ImapUnavailable
 from plugin_email_manager.mailsync import bodies, gmail, imap, store, sync_progress
 from plugin_email_manager.mailsync.folder_sync import Counts, sync_folder
 
@@ -42,6 +43,16 @@ def describe(error: BaseException) -> str:
     if isinstance(error, (asyncio.TimeoutError, OSError)):
         return f"The mail server could not be reached ({type(error).__name__}: {error})."
     return f"{type(error).__name__}: {error}"
+
+
+def error_code(error: BaseException) -> str:
+    """The stable code of a failed sync's error (docs/error-codes.md), what the UI tells apart: a
+    refused login (``MAIL_AUTH_FAILED``) from a server that is down (``IMAP_UNAVAILABLE``)."""
+    if isinstance(error, HostError):
+        return error.code
+    if isinstance(error, (asyncio.TimeoutError, OSError)):  # TLS failures too: ssl.SSLError is an OSError
+        return ImapUnavailable.code
+    return HostError.code
 
 
 async def sync_account(
@@ -118,7 +129,7 @@ async def sync_account(
         # all the same: with its status kept, a first sync stayed "syncing" (the UI shows the
         # error only with status "error") while nothing came in; the next good sync clears it.
         was = await db.fetchval("SELECT status FROM mail_accounts WHERE id = $1", account_id)
-        await _finish(db, account_id, log_id, counts, "error", message)
+        await _finish(db, account_id, log_id, counts, "error", message, code=error_code(e))
         if (
             was != "error"
             and await db.fetchval("SELECT status FROM mail_accounts WHERE id = $1", account_id) == "error"
@@ -131,8 +142,19 @@ async def sync_account(
 
 
 async def _finish(
-    db: Pool, account_id: int, log_id: int, counts: Counts, status: str, error: str | None, keep_status: bool = False
+    db: Pool,
+    account_id: int,
+    log_id: int,
+    counts: Counts,
+    status: str,
+    error: str | None,
+    keep_status: bool = False,
+    code: str | None = None,
 ) -> None:
+    """Close the log record and set the account's status; ``error`` and ``code`` (its stable code)
+    go on the account when it turns to error, and both are cleared by a good sync. A stopped sync
+    (``keep_status``) changes the text alone: the code stays that of the error that put the
+    account in error, if any."""
     await db.execute(
         "UPDATE mail_sync_logs SET finished_at = now(), status = $2, counts = $3::jsonb, error = $4 WHERE id = $1",
         log_id,
@@ -143,11 +165,16 @@ async def _finish(
     metrics.SYNC_RUNS.labels(status).inc()
     if status == "ok":
         await db.execute(
-            "UPDATE mail_accounts a SET status = 'ready', error = NULL, last_sync_at = now(), "
+            "UPDATE mail_accounts a SET status = 'ready', error = NULL, error_code = NULL, last_sync_at = now(), "
             f"sync_progress = {sync_progress.AT_END} WHERE a.id = $1",
             account_id,
         )
     elif not keep_status:
-        await db.execute("UPDATE mail_accounts SET status = 'error', error = $2 WHERE id = $1", account_id, error)
+        await db.execute(
+            "UPDATE mail_accounts SET status = 'error', error = $2, error_code = $3 WHERE id = $1",
+            account_id,
+            error,
+            code,
+        )
     else:
         await db.execute("UPDATE mail_accounts SET error = $2 WHERE id = $1", account_id, error)

@@ -122,6 +122,9 @@ class TokenProvider:
 
     async def _mark_error(self, conn: Connection, message: str) -> TokenRefreshFailed:
         await conn.execute(
-            f"UPDATE {ACCOUNTS_TABLE} SET status = 'error', error = $2 WHERE id = $1", self.account_id, message
+            f"UPDATE {ACCOUNTS_TABLE} SET status = 'error', error = $2, error_code = $3 WHERE id = $1",
+            self.account_id,
+            message,
+            TokenRefreshFailed.code,
         )
         return TokenRefreshFailed(message, accountId=self.account_id)

@@ -1,5 +1,6 @@
 // The "Account settings" dialog: linked accounts with status, last sync and error; "Link account"
-// (Google or Microsoft in a pop-up, or the IMAP/SMTP form); re-link an account in error; sync
+// (Google or Microsoft in a pop-up, or the IMAP/SMTP form); repair an account in error (a new
+// password or a re-link when its sign-in was refused, Try again when its server was down); sync
 // now; delete with a confirmation. Polls while an account is syncing; a first sync shows its
 // progress bar in the account's row. Linking Google or Microsoft takes a sync start date too.
 import { emptyState, h } from "/static/js/dom.js";
@@ -147,8 +148,22 @@ export function openAccounts(app, { start = "list" } = {}) {
     return form;
   }
 
+  // What would repair an account in error, by its errorCode: a refused sign-in takes a new
+  // password (IMAP) or a new link (OAuth); a server that is down or timed out would refuse a good
+  // password all the same, so it takes a Try again. Rows from before errorCode read as a refusal.
+  const AUTH_ERRORS = new Set(["MAIL_AUTH_FAILED", "OAUTH_REAUTH_REQUIRED"]);
+  const authError = (a) => !a.errorCode || AUTH_ERRORS.has(a.errorCode);
+
+  function tryAgainButton(a) {
+    const btn = h("button", { class: "ec-btn ec-btn-sm ec-btn-primary", type: "button", "aria-label": `Try again to sync ${a.email}` },
+      icon("refresh"), "Try again");
+    btn.addEventListener("click", () => syncNow(a, btn));
+    return btn;
+  }
+
   function accountRow(a) {
     const [label, tagClass] = STATUS[a.status] || [a.status, ""];
+    const retry = a.status === "error" && !authError(a); // a server down: no password to ask for
     const fetched = a.progress?.fetched;
     const info = a.status === "syncing"
       ? `Syncing${fetched && !a.syncProgress ? `… ${fetched} messages so far` : "…"}` // a first sync has its bar
@@ -169,12 +184,13 @@ export function openAccounts(app, { start = "list" } = {}) {
         a.syncProgress && syncBar({ ...a.syncProgress, pending: (a.syncProgress.bodiesPending || 0) + (a.syncProgress.indexPending || 0) },
           { label: `Sync progress of ${a.email}`, title: "First sync" }),
         a.status === "error" && a.error && h("div", { class: "mail-account-error", role: "alert" }, icon("alert"), h("span", {}, a.error)),
-        a.status === "error" && a.provider === "imap" && passwordForm(a)),
+        a.status === "error" && a.provider === "imap" && authError(a) && passwordForm(a)),
       h("div", { class: "mail-account-actions" },
-        a.status === "error" && a.provider !== "imap" && h("button", {
+        retry && tryAgainButton(a),
+        a.status === "error" && a.provider !== "imap" && authError(a) && h("button", {
           class: "ec-btn ec-btn-sm ec-btn-primary", type: "button", onclick: () => linkOAuth(a.provider, a.id),
         }, icon("link"), "Re-link"),
-        syncBtn,
+        !retry && syncBtn, // Try again is this account's Sync now
         resyncBtn,
         h("button", { class: "ec-btn ec-btn-sm ec-btn-danger", type: "button", onclick: () => remove(a), "aria-label": `Delete ${a.email}` },
           icon("trash"), "Delete")));
