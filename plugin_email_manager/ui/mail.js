@@ -7,7 +7,7 @@
 import { errorState, h, loadingState } from "/static/js/dom.js";
 import { icon } from "./icons.js";
 import { mailApi } from "./mail-api.js";
-import { buildFilter, defaults, fromLocation, listPath, threadPath } from "./state.js";
+import { buildFilter, defaults, fromLocation, listPath, openingFrom, threadPath } from "./state.js";
 import { renderFilters } from "./filters.js";
 import { ListView } from "./list.js";
 import { ReaderView } from "./reader.js";
@@ -196,7 +196,12 @@ class MailApp {
     const rows = this.list.rows;
     const i = rows.findIndex((r) => r.threadId === this.threadId);
     const next = rows[i + delta];
-    if (i >= 0 && next) this.shell.navigate(threadPath(next.threadId, this.filters), { replace: true });
+    if (i < 0 || !next) return;
+    // Opened from a record's Emails tab, the next conversation keeps `from`, so that Back still
+    // returns to that tab; the replaced history entry loses its state, so its `backTo` tag (Back
+    // as a step back in history) is asked for again.
+    if (this.from && history.state?.backTo === this.from) openingFrom(this.from);
+    this.shell.navigate(threadPath(next.threadId, this.filters, { from: this.from }), { replace: true });
   }
 
   ownAddresses() {

@@ -6,11 +6,14 @@ then every row matching) go to "Send email". At 1280x800 and 390 px."""
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import re
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from playwright.async_api import expect
 
 from tests.servers.app import running_server
@@ -27,6 +30,7 @@ from tests.ui.test_csp import Violations
 
 CONTACTS = Path(__file__).parents[1] / "plugin_email_manager" / "plugins" / "contacts" / "plugin.toml"
 COMPANIES = Path(__file__).parent / "plugins" / "companies" / "plugin.toml"
+LAST_MONTH = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=30)
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +52,20 @@ def thread_rows(page):
     return page.locator(".mail-record-rows .mail-row")
 
 
+async def step_with_j(page, within: float = 20) -> None:
+    """Press j in the reader until it opens another conversation: it steps through the email
+    center's list, which loads beside the reader (a j before it is there does nothing)."""
+    opened = page.url
+    end = asyncio.get_running_loop().time() + within
+    while True:
+        await page.keyboard.press("j")
+        try:
+            await page.wait_for_url(lambda url: url != opened, timeout=1000)
+            return
+        except PlaywrightTimeoutError:
+            assert asyncio.get_running_loop().time() < end, "j did not step to another conversation"
+
+
 async def test_a_contacts_emails_compose_to_it_and_send_email_from_selected_rows(page, mailbox):
     carol = "carol@client.test"
     first = mailbox.deliver(subject="Quote for Q3", frm=f"Carol Client <{carol}>")
@@ -58,6 +76,8 @@ async def test_a_contacts_emails_compose_to_it_and_send_email_from_selected_rows
     for i in range(1, 12):
         mailbox.deliver(subject=f"Acme note {i:02d}", frm=f"Person {i} <p{i}@acme.test>", seen=True)
     mailbox.deliver(subject="Unrelated news", frm="Bob <bob@example.test>")
+    # older than the rest: Carol's conversation is not the inbox's last, so j has one to step to
+    mailbox.deliver(subject="Last month's digest", frm="News <news@example.test>", date=LAST_MONTH, seen=True)
     await mailbox.link()
     carol_id = await create(mailbox, "contacts", {"email": carol, "nickname": "Carol", "company": "Client Ltd"})
     for i in range(1, 12):
@@ -150,6 +170,17 @@ async def test_a_contacts_emails_compose_to_it_and_send_email_from_selected_rows
     await expect(page).to_have_url(re.compile(rf"/contacts/{carol_id}\?tab=emails$"))
     await expect(thread_rows(page)).to_have_count(1)
     await expect(thread_rows(page).first).not_to_have_class(re.compile(r"\bis-unread\b"))  # read in the reader
+
+    # j steps to the email center's next conversation and keeps the way back: the reader's Back
+    # still returns to this tab
+    await thread_rows(page).first.get_by_role("link").click()
+    await expect(page.locator(".mail-reader")).to_contain_text("Quote for Q3")
+    await step_with_j(page)
+    await expect(page).to_have_url(re.compile(rf"/admin/mail/thread/\d+\?from={re.escape(tab)}$"))
+    await expect(page.locator(".mail-reader")).not_to_contain_text("Quote for Q3")
+    await page.locator(".mail-reader").get_by_role("button", name="Back", exact=True).click()
+    await expect(page).to_have_url(re.compile(rf"/contacts/{carol_id}\?tab=emails$"))
+    await expect(thread_rows(page)).to_have_count(1)
 
     # Write email: compose addressed to the record, sent through the SMTP server to Carol only
     await page.get_by_role("button", name="Write email").click()
