@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PAGE = 1000  # pending rows read at a time
-BATCH = 100  # messages per UID FETCH of text parts
+BATCH = 50  # messages per UID FETCH of text parts (two batches decoded at once: memory as one of 100)
 WRITERS = 2  # batches decoded and written at once (see fetch_texts)
 UNFETCHED = "m.raw IS NULL AND m.texts IS NULL AND m.parse_state = 'pending' AND m.uid IS NOT NULL"
 
