@@ -64,4 +64,7 @@ def migrations() -> list[Migration]:
             PLUGIN, 13, "headers first: text parts and attachments fetched after listing", _sql("013_headers_first.sql")
         ),
         Migration(PLUGIN, 15, "a search of a common word walks each account newest first", _sql("015_search_walk.sql")),
+        Migration(
+            PLUGIN, 16, "a label renamed or deleted changes the messages carrying it", _sql("016_label_renames.sql")
+        ),
     ]

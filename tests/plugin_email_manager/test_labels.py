@@ -236,3 +236,56 @@ async def test_hooks_hear_gmail_label_changes_as_labels_and_a_read_as_read_only(
     await gmail_box.sync()
     await heard("messageUpdated", about(["labels"]))
     assert (await gmail_box.messages())[0]["labels"] == ["Receipts"]
+
+
+async def test_a_label_renamed_or_deleted_changes_the_messages_carrying_it(mailbox):
+    mailbox.append(message("bob@example.test", mailbox.address, "Invoice 7"))
+    mailbox.append(message("carol@example.test", mailbox.address, "Invoice 8"))
+    await mailbox.link()
+    await mailbox.sync()
+    rows = {r["subject"]: r for r in await mailbox.messages()}
+    await update(mailbox, rows["Invoice 7"]["id"], labels=["Invoices", "Q3"])
+    await update(mailbox, rows["Invoice 8"]["id"], labels=["Invoices"])
+    # someone else's label of the same name is theirs: untouched
+    other = await mailbox.server.member("label-rename-other@example.test")
+    status, body = await mailbox.server.api(other, "mailLabels:create", {"name": "Invoices", "color": "red"})
+    assert status == 200, body
+    definitions = {d["name"]: d for d in await collection(mailbox, "mailLabels")}
+
+    status, body = await mailbox.api(
+        "mailLabels:update", {"name": "Bills"}, query={"filterByTk": definitions["Invoices"]["id"]}
+    )
+    assert status == 200, body
+    rows = {r["subject"]: r for r in await mailbox.messages()}
+    assert rows["Invoice 7"]["labels"] == ["Bills", "Q3"] and rows["Invoice 8"]["labels"] == ["Bills"]
+    assert sorted(d["name"] for d in await collection(mailbox, "mailLabels")) == ["Bills", "Q3"]
+    carried = await collection(mailbox, "mailMessageLabels")
+    assert sorted((c["mailMessageId"], c["name"]) for c in carried) == sorted(
+        [(rows["Invoice 7"]["id"], "Bills"), (rows["Invoice 7"]["id"], "Q3"), (rows["Invoice 8"]["id"], "Bills")]
+    )
+    filtered = await mailbox.messages({"labels": {"$includes": "Bills"}})
+    assert sorted(r["subject"] for r in filtered) == ["Invoice 7", "Invoice 8"]
+
+    status, body = await mailbox.api("mailLabels:destroy", query={"filterByTk": definitions["Q3"]["id"]})
+    assert status == 200, body
+    rows = {r["subject"]: r for r in await mailbox.messages()}
+    assert rows["Invoice 7"]["labels"] == ["Bills"]
+    assert [d["name"] for d in await collection(mailbox, "mailLabels")] == ["Bills"]  # not defined again
+
+    status, body = await mailbox.server.api(other, "mailLabels:list", method="GET")
+    assert [d["name"] for d in body["data"]] == ["Invoices"]
+
+
+async def test_a_label_renamed_here_is_renamed_on_gmail_with_the_next_sync(gmail_box, gmail):
+    me = gmail_box.address
+    uid = gmail_receive(gmail_box.dovecot, me, message("shop@example.test", me, "Receipt 9"), "GmInbox", "GmL-Receipts")
+    await gmail_box.link(imapPort=gmail.port)
+    await gmail_box.sync()
+    (definition,) = await collection(gmail_box, "mailLabels")
+    status, body = await gmail_box.api("mailLabels:update", {"name": "Paid"}, query={"filterByTk": definition["id"]})
+    assert status == 200, body
+    assert (await gmail_box.messages())[0]["labels"] == ["Paid"]
+    await gmail_box.sync()  # pushes the rename; Gmail's older "Receipts" does not come back
+    assert gmail_labels(gmail_box, gmail, uid) == {"\\Inbox", "Paid"}
+    assert (await gmail_box.messages())[0]["labels"] == ["Paid"]
+    assert [d["name"] for d in await collection(gmail_box, "mailLabels")] == ["Paid"]
