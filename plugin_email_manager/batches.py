@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from asyncpg import Connection, Pool, Record
 
     from host.api import Host
+    from plugin_email_manager.identities import Identity
 
 log = logging.getLogger(__name__)
 
@@ -102,16 +103,18 @@ async def create(
     recipients: list[tuple[str, Any, dict[str, Any]]],
     refused: list[tuple[str, Any, str]] | None = None,
     collection: str | None = None,
+    sender: Identity | None = None,
 ) -> int:
     """Store a batch and its recipients ``(address, record id, the record's values)``; those in
-    ``refused`` ``(address, record id, why)`` are failed at once; ``collection``: the records'.
-    Answers the batch's id."""
+    ``refused`` ``(address, record id, why)`` are failed at once; ``collection``: the records';
+    ``sender``: who the messages are from (None: the account itself). Answers the batch's id."""
     refused = refused or []
     total = len(recipients) + len(refused)
     async with db.acquire() as conn, conn.transaction():
         batch_id = await conn.fetchval(
             "INSERT INTO mail_batches (account_id, status, total, sent, failed, subject, text, html, collection, "
-            "created_at) VALUES ($1, $2, $3, 0, $4, $5, $6, $7, $8, now()) RETURNING id",
+            "from_name, from_address, reply_to, created_at) "
+            "VALUES ($1, $2, $3, 0, $4, $5, $6, $7, $8, $9, $10, $11, now()) RETURNING id",
             account_id,
             "running" if recipients else "done",
             total,
@@ -120,6 +123,9 @@ async def create(
             text,
             html,
             collection,
+            sender.name if sender else None,
+            sender.email if sender else None,
+            sender.reply_to if sender else None,
         )
         await conn.executemany(
             "INSERT INTO mail_batch_recipients (batch_id, address, record_id, status, error, record_values) "
@@ -171,7 +177,8 @@ WITH b AS (
     UPDATE mail_batches t SET next_at = now() + make_interval(secs => $3)
     FROM b WHERE t.id = b.id AND EXISTS (SELECT 1 FROM claimed)
 )
-SELECT c.*, m.account_id, m.subject, m.text, m.html FROM claimed c JOIN mail_batches m ON m.id = c.batch_id
+SELECT c.*, m.account_id, m.subject, m.text, m.html, m.from_name, m.from_address, m.reply_to
+FROM claimed c JOIN mail_batches m ON m.id = c.batch_id
 """
 NEXT_DUE = f"""
 SELECT extract(epoch FROM min(coalesce(b.next_at, now())) - now()) FROM mail_batches b
@@ -272,7 +279,12 @@ async def send_one(host: Host, row: Record) -> None:
     text, html = fill(row["text"], values), fill(row["html"], values, escape=True)
     try:
         msg = compose.build_message(
-            from_addr={"name": account.display_name or "", "address": account.email},
+            from_addr=(
+                {"name": row["from_name"] or "", "address": row["from_address"]}
+                if row["from_address"]
+                else {"name": account.display_name or "", "address": account.email}
+            ),
+            reply_to=row["reply_to"],
             to=[row["address"]],
             subject=fill(row["subject"], values) or "",
             text=text,

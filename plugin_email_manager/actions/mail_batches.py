@@ -2,7 +2,8 @@
 by ``batches.JOB`` at the pace of ``batch_per_minute``; ``mailBatches:retry`` sends again to the
 failed ones.
 
-Recipients are plain ``recipients`` (addresses) and/or ``records``: ``{"collection",
+The messages are from the account or one of its identities (``from``, as ``mailMessages:send``
+takes it). Recipients are plain ``recipients`` (addresses) and/or ``records``: ``{"collection",
 "filterByTk" or "filter", "field"}``, read with the caller's scope (a record the caller can't
 see is no recipient), ``field`` an email field (``interface = "email"``: an address or a list of
 them). Each recipient's ``{{name}}`` placeholders are filled from its record's answered fields
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from host.api import Action, ActionContext, Params, db_errors, fetch_rows, make_selection, parse_filter, read_ids
 from host.errors import BadRequest, Forbidden, NotFound
-from plugin_email_manager import batches
+from plugin_email_manager import batches, connections, identities
 from plugin_email_manager.errors import InvalidAddress
 from plugin_email_manager.sendmail.recipients import parse_recipients
 
@@ -86,6 +87,9 @@ async def send_batch(ctx: ActionContext) -> dict:
     if p.get("accountId") is None:
         raise BadRequest("'accountId' is required.", code="MISSING_PARAMETER", field="accountId")
     (account_id,) = await ctx.in_scope(p.get("accountId"), name="accountId", collection="mailAccounts")
+    # send as the account or one of its identities, as mailMessages:send (400 INVALID_FROM else)
+    account = await connections.load_account(ctx.db, account_id)
+    sender = identities.choose(await identities.of_account(ctx.db, account), p.get("from"))
     subject, text, html = _string(p, "subject") or "", _string(p, "text"), _string(p, "html")
     if text is None and html is None:
         raise BadRequest("'text' or 'html' is required.", code="MISSING_PARAMETER", field="text")
@@ -122,6 +126,7 @@ async def send_batch(ctx: ActionContext) -> dict:
         recipients=good,
         refused=refused,
         collection=records["collection"] if records is not None else None,
+        sender=sender,
     )
     return {"data": {"batchId": batch_id}}
 

@@ -7,6 +7,7 @@ import { h, loadingState } from "/static/js/dom.js";
 import { icon } from "./icons.js";
 import { richEditor, scrubHtml } from "./editor.js";
 import { alertBox, openModal } from "./modal.js";
+import { senders } from "./senders.js";
 
 export const BATCHES_PATH = "/admin/mail/batches";
 const CSS = new URL("./mail.css", import.meta.url).href;
@@ -69,10 +70,11 @@ export async function openBatchSend(shell, { collection: named, fields = [], sel
   cancelBtn.addEventListener("click", () => modal.close());
 
   // what the dialog needs: the person's accounts, how many records, the first one (the preview)
-  let accounts, count, first;
+  let accounts, identities, count, first;
   try {
-    [accounts, { count, first }] = await Promise.all([
+    [accounts, identities, { count, first }] = await Promise.all([
       shell.api.get("mailAccounts:list", { paginate: false }).then((r) => r.data || []),
+      shell.api.get("mailIdentities:list", { paginate: false }).then((r) => r.data || []).catch(() => []),
       shell.api.get(`${collection}:list`, { filter: where, pageSize: 1 })
         .then((r) => ({ count: r.meta?.count ?? (r.data || []).length, first: (r.data || [])[0] || null })),
     ]);
@@ -82,8 +84,10 @@ export async function openBatchSend(shell, { collection: named, fields = [], sel
     return modal.closed.then(() => null);
   }
 
+  // send as: each account, then its identities (the batch goes out from the one chosen)
+  const choices = senders(accounts, identities);
   const accountSelect = h("select", { class: "ec-select mail-from", id: "mail-batch-from", "aria-label": "From" },
-    accounts.map((a) => h("option", { value: a.id }, a.displayName ? `${a.displayName} <${a.email}>` : a.email)));
+    choices.map((c, i) => h("option", { value: i }, c.label)));
   const fieldSelect = h("select", { class: "ec-select mail-from", id: "mail-batch-field", "aria-label": "Send to" },
     emailFields.map((f) => h("option", { value: f.name }, label(f))));
   const subject = h("input", { class: "mail-subject", id: "mail-batch-subject", type: "text", "aria-label": "Subject", placeholder: "Subject" });
@@ -184,7 +188,7 @@ export async function openBatchSend(shell, { collection: named, fields = [], sel
     const records = { collection, field: fieldSelect.value, ...(ids ? { filterByTk: ids } : { filter: selection.filter || {} }) };
     try {
       const answer = await shell.api.post("mailMessages:sendBatch", {
-        accountId: Number(accountSelect.value), subject: subject.value, html: editor.html(), text: editor.text(), records,
+        accountId: choices[accountSelect.value].accountId, from: choices[accountSelect.value].from, subject: subject.value, html: editor.html(), text: editor.text(), records,
       });
       result = { batchId: answer.data.batchId };
       modal.close(true);

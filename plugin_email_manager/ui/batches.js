@@ -179,7 +179,8 @@ class BatchesPage {
     this.body.replaceChildren(
       h("div", { class: "mail-batch-summary" },
         h("div", { class: "mail-batch-line" }, statusTag(batch.status, batch.failed),
-          h("span", { class: "ec-muted" }, `From ${names.get(batch.accountId) || `account ${batch.accountId}`}`),
+          h("span", { class: "ec-muted" }, `From ${batch.fromAddress ? (batch.fromName ? `${batch.fromName} <${batch.fromAddress}>` : batch.fromAddress)
+            : names.get(batch.accountId) || `account ${batch.accountId}`}`),
           h("span", { class: "ec-muted" }, fullDate(batch.createdAt))),
         progress(batch)),
       tabs,

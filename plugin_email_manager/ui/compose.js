@@ -9,6 +9,7 @@ import { escapeHtml, richEditor } from "./editor.js";
 import { CLIENT_LIMIT_MIB, attachments } from "./attach.js";
 import { alertBox, openModal } from "./modal.js";
 import { afterHeld, sendLater } from "./later.js";
+import { senders } from "./senders.js";
 
 const AUTOSAVE_MS = 4000; // a draft saves itself this long after typing pauses
 
@@ -97,13 +98,6 @@ export function openCompose(app, { title = "New message", prepare = null } = {})
   const signatureFor = (signatures, accountId) => (
     signatures.find((x) => x.isDefault && x.accountId === accountId)
     || signatures.find((x) => x.isDefault && x.accountId == null))?.html || "";
-
-  /** Send as: every account, each followed by its identities; `from` is what the server checks. */
-  const senders = (accounts, identities) => accounts.flatMap((a) => [
-    { accountId: a.id, from: a.email, label: a.displayName ? `${a.displayName} <${a.email}>` : a.email },
-    ...identities.filter((i) => i.accountId === a.id)
-      .map((i) => ({ accountId: a.id, from: i.email, label: i.name ? `${i.name} <${i.email}>` : i.email })),
-  ]);
 
   function build(p = {}, { signatures = [], templates = [], identities = [] } = {}) {
     const choices = senders(app.accounts, identities);

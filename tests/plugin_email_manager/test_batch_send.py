@@ -202,6 +202,52 @@ async def test_what_a_batch_refuses_and_whose_it_is(mailbox):
     assert status == 404, body
 
 
+async def test_a_batch_goes_out_from_an_identity_with_its_reply_to(mailbox):
+    await _linked(mailbox)
+    status, body = await mailbox.api(
+        "mailIdentities:create",
+        {
+            "accountId": mailbox.account_id,
+            "name": "Support",
+            "email": "support@example.test",
+            "replyTo": "desk@example.test",
+        },
+    )
+    assert status == 200, body
+    base = {"accountId": mailbox.account_id, "subject": "From support {{x}}", "text": "Hello."}
+    status, body = await mailbox.api(
+        "mailMessages:sendBatch", {**base, "from": "nobody@example.test", "recipients": ["a@batch.test"]}
+    )
+    assert status == 400 and body["errors"][0]["code"] == "INVALID_FROM", body
+    status, body = await mailbox.api(
+        "mailMessages:sendBatch",
+        {**base, "from": "SUPPORT@example.test", "recipients": ["a@batch.test", "b@batch.test"]},
+    )
+    assert status == 200, body
+    batch = await _done(mailbox, body["data"]["batchId"], sent=2)
+    assert (batch["fromName"], batch["fromAddress"], batch["replyTo"]) == (
+        "Support",
+        "support@example.test",
+        "desk@example.test",
+    )
+    arrived = _of(mailbox.smtp, "From support")
+    assert sorted(r for rcpts, _ in arrived for r in rcpts) == ["a@batch.test", "b@batch.test"]
+    for _, msg in arrived:
+        assert (
+            msg["From"].addresses[0].addr_spec == "support@example.test"
+            and msg["From"].addresses[0].display_name == "Support"
+        )
+        assert str(msg["Reply-To"]) == "desk@example.test"
+    # without "from": the account's own address, no Reply-To
+    status, body = await mailbox.api(
+        "mailMessages:sendBatch", {**base, "subject": "Plain batch", "recipients": ["c@batch.test"]}
+    )
+    assert status == 200, body
+    await _done(mailbox, body["data"]["batchId"], sent=1)
+    ((_, msg),) = _of(mailbox.smtp, "Plain batch")
+    assert msg["From"].addresses[0].addr_spec == mailbox.address and msg["Reply-To"] is None
+
+
 # ---------------------------------------------------------------- processes killed mid-batch
 
 

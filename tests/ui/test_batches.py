@@ -215,7 +215,14 @@ async def test_a_person_without_a_mail_account_is_told_to_link_one(page, mailbox
 
 async def test_every_user_matching_the_filter_gets_one_message(page, mailbox):
     sink = mailbox.stack.sink
-    await _root_account(mailbox)
+    account = await _root_account(mailbox)
+    client = mailbox.stack.client
+    status, body = await client.api(
+        client.root_token,
+        "mailIdentities:create",
+        {"accountId": account, "name": "Support", "email": "support@batch.test", "replyTo": "desk@batch.test"},
+    )
+    assert status == 200, body
     users = await _users(mailbox, 11)
     prefix = users[0][1].rsplit("-", 1)[0] + "-"  # reader<n>-: these users only
     flt = json.dumps({"email": {"$startsWith": prefix}})
@@ -227,6 +234,8 @@ async def test_every_user_matching_the_filter_gets_one_message(page, mailbox):
     await page.get_by_role("toolbar", name="Selected rows").get_by_role("button", name="Send email").click()
     dialog = page.get_by_role("dialog", name="Send email to records")
     await expect(dialog.get_by_role("status").filter(has_text="11 records matching the filter")).to_be_visible()
+    # sent as the account's identity, with its Reply-To
+    await dialog.get_by_label("From").select_option(label="Support <support@batch.test>")
     await dialog.get_by_label("Subject").fill("All of you")
     await dialog.get_by_role("textbox", name="Message body").fill("Hello, everyone matching.")
     await dialog.get_by_role("button", name="Send", exact=True).click()
@@ -247,6 +256,10 @@ async def test_every_user_matching_the_filter_gets_one_message(page, mailbox):
     assert asked == []
     await page.goto(batch_url)
     await expect(page.locator(".mail-batch-summary")).to_contain_text("11 / 11 sent", timeout=40_000)
-    got = sorted(d[1][0] for d in sink.messages if str(d.parsed()["Subject"]) == "All of you")
-    assert got == sorted(email for _, email, _ in users)
+    await expect(page.locator(".mail-batch-summary")).to_contain_text("From Support <support@batch.test>")
+    arrived = [d for d in sink.messages if str(d.parsed()["Subject"]) == "All of you"]
+    assert sorted(d[1][0] for d in arrived) == sorted(email for _, email, _ in users)
+    assert {(str(d.parsed()["From"]), str(d.parsed()["Reply-To"])) for d in arrived} == {
+        ("Support <support@batch.test>", "desk@batch.test")
+    }
     assert page.errors == []
