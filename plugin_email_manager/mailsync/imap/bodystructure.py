@@ -30,6 +30,8 @@ MAX_DEPTH = 50  # nested multiparts followed; deeper ones are left out (a hostil
 _SECTION = re.compile(r"\d+(\.\d+)*")
 _EML_TYPES = ("message/rfc822", "message/global")
 _FILE_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+_STARRED = re.compile(r"([^*]+)\*(?:(\d+)(\*)?)?")  # RFC 2231: name*, name*0, name*0*
+_TYPE_NAME = re.compile(r"[a-z0-9!#$&^_.+-]+")
 
 
 @dataclass
@@ -66,6 +68,8 @@ class BodyPart:
 
 def _text(value: Any) -> str:
     if isinstance(value, bytes):
+        if value.isascii():  # what fix_8bit answers for ASCII, without its calls
+            return value.decode("ascii")
         return fix_8bit(value.decode("ascii", "surrogateescape"))
     return ""
 
@@ -81,7 +85,7 @@ def _params(value: Any) -> dict[str, str]:
         key, val = _text(value[i]).strip().lower(), _text(value[i + 1])
         if not key:
             continue
-        m = re.fullmatch(r"([^*]+)\*(?:(\d+)(\*)?)?", key)
+        m = _STARRED.fullmatch(key) if "*" in key else None
         if m is None:
             plain.setdefault(key, val)
         else:
@@ -120,7 +124,9 @@ def parse_bodystructure(value: Any, section: str = "", depth: int = 0) -> BodyPa
     if not isinstance(value, list) or not value:
         return BodyPart(section or "1", "application/octet-stream")
     if isinstance(value[0], list):  # a multipart: its children, then its subtype and extensions
-        n = next((i for i, v in enumerate(value) if not isinstance(v, list)), len(value))
+        n = 1
+        while n < len(value) and isinstance(value[n], list):
+            n += 1
         children, rest = value[:n], value[n:]  # then the subtype, its parameters, disposition...
         subtype = _text(rest[0]).strip().lower() if rest else "mixed"
         part = BodyPart(section, f"multipart/{subtype or 'mixed'}", params=_params(rest[1] if len(rest) > 1 else None))
@@ -129,15 +135,15 @@ def parse_bodystructure(value: Any, section: str = "", depth: int = 0) -> BodyPa
             prefix = f"{section}." if section else ""
             part.parts = [parse_bodystructure(c, f"{prefix}{i}", depth + 1) for i, c in enumerate(children, 1)]
         return part
-    values = value + [None] * (7 - len(value))
+    values = value if len(value) >= 7 else value + [None] * (7 - len(value))
     main, sub = _text(values[0]).strip().lower(), _text(values[1]).strip().lower()
-    ctype = f"{main}/{sub}" if main and sub and re.fullmatch(r"[a-z0-9!#$&^_.+-]+", main + sub) else "text/plain"
+    ctype = f"{main}/{sub}" if main and sub and _TYPE_NAME.fullmatch(main + sub) else "text/plain"
     cid = _text(values[3]).strip()
     part = BodyPart(
         section or "1",
         ctype,
         params=_params(values[2]),
-        id="".join(cid.split()).strip("<>") or None,
+        id=("".join(cid.split()).strip("<>") or None) if cid else None,
         encoding=_text(values[5]).strip().lower() or "7bit",
         size=_int(values[6]),
     )

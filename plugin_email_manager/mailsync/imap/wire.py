@@ -53,29 +53,80 @@ def parse_values(segments: list[bytes], literals: list[bytes]) -> list:
     stack: list[list] = [[]]
     for i, text in enumerate(segments):
         text = text.rstrip(b" ")
-        read = 0
-        for whole, opening, closing, quoted, atom, other in _TOKENS.findall(text):
-            read += len(whole)
-            if atom or other:
-                atom = atom or other
-                stack[-1].append(None if atom == b"NIL" else atom)
-            elif opening:
-                stack.append([])
-            elif closing:
-                if len(stack) == 1:
-                    raise ProtocolError("unbalanced ')' in an IMAP response")
-                done = stack.pop()
-                stack[-1].append(done)
-            else:
-                stack[-1].append(_UNESCAPE.sub(rb"\1", quoted) if b"\\" in quoted else quoted)
-        if read != len(text):  # findall skipped what no token matched
-            raise ProtocolError(f"unreadable IMAP response: {text[:80]!r}")
+        pieces = text.split(b'"')
+        if (
+            len(pieces) % 2
+            and _NOT_PLAIN.search(text) is None
+            and _OPEN_BRACKET.search(text) is None
+            and not any(b"\\" in quoted for quoted in pieces[1::2])
+        ):
+            _plain_tokens(pieces, stack)
+        else:
+            _tokens(text, stack)
         if i < len(literals):
             stack[-1].append(literals[i])
     while len(stack) > 1:  # tolerate a server that forgets closing parentheses
         done = stack.pop()
         stack[-1].append(done)
     return stack[0]
+
+
+# The common segment, read without the tokenizer (its findall was most of a FETCH's parsing):
+# quoted strings without escapes, so that splitting at '"' leaves them at the odd places;
+# between them only spaces, parentheses and atoms, so that bytes.split() finds the atoms the
+# tokenizer would. Anything else goes to the tokenizer: a '{' ("other" tokens), white space
+# but the space (the tokenizer refuses it), a '[' not closed before the next '"' or the end.
+_NOT_PLAIN = re.compile(rb"[{\t\n\r\x0b\x0c]")
+_OPEN_BRACKET = re.compile(rb'\[[^\]"]*(?:"|\Z)')
+
+
+def _plain_tokens(pieces: list[bytes], stack: list[list]) -> None:
+    """The values of a segment split at its quotes, when ``parse_values`` found it plain."""
+    top = stack[-1]
+    quoted = False
+    for piece in pieces:
+        if quoted:
+            top.append(piece)
+            quoted = False
+            continue
+        quoted = True
+        if b"[" in piece:  # BODY[HEADER.FIELDS (FROM)]: its brackets closed within the piece
+            _tokens(piece, stack, whole=False)
+            top = stack[-1]
+            continue
+        for token in piece.replace(b"(", b" ( ").replace(b")", b" ) ").split():
+            if token == b"(":
+                top = []
+                stack.append(top)
+            elif token == b")":
+                if len(stack) == 1:
+                    raise ProtocolError("unbalanced ')' in an IMAP response")
+                done = stack.pop()
+                top = stack[-1]
+                top.append(done)
+            else:
+                top.append(None if token == b"NIL" else token)
+
+
+def _tokens(text: bytes, stack: list[list], whole: bool = True) -> None:
+    """The values of ``text`` by the tokenizer; ``whole``: all of it must be tokens."""
+    read = 0
+    for spaced, opening, closing, quoted, atom, other in _TOKENS.findall(text):
+        read += len(spaced)
+        if atom or other:
+            atom = atom or other
+            stack[-1].append(None if atom == b"NIL" else atom)
+        elif opening:
+            stack.append([])
+        elif closing:
+            if len(stack) == 1:
+                raise ProtocolError("unbalanced ')' in an IMAP response")
+            done = stack.pop()
+            stack[-1].append(done)
+        else:
+            stack[-1].append(_UNESCAPE.sub(rb"\1", quoted) if b"\\" in quoted else quoted)
+    if whole and read != len(text):  # findall skipped what no token matched
+        raise ProtocolError(f"unreadable IMAP response: {text[:80]!r}")
 
 
 class Response:
