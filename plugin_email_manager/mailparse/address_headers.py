@@ -21,6 +21,8 @@ _ADDR_SPEC = re.compile(r"(?<![^\s<>,;:\"()\[\]])[^\s<>,;:\"()\[\]]+@[^\s<>,;:\"
 _PLAIN = re.compile(r"^[^\s<>,;:\"()\[\]@]+(@[^\s<>,;:\"()\[\]@]+)?$")
 _SPACES = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# what _CONTROL or _SPACES would replace: a control character, white space but a lone space
+_UNTIDY = re.compile(r"[\x00-\x1f\x7f]|[^\S ]|\s\s")
 _NOT_SIMPLE = re.compile(r"[()\\;:\[\]]")
 _NOT_SIMPLE_WORD = re.compile(r"[,<>\"]")
 _SPEC = r"[^<>\s@,\"]+@[^<>\s@,\"]+"
@@ -76,7 +78,7 @@ def _simple(value: str) -> list[dict[str, str]] | None:
     """The common ``"Quoted Name" <a@b>, Name <c@d>, e@f`` list, without escapes, comments or
     groups, read by one regex per item (getaddresses was most of stage 1's time); None when the
     value needs the full parser."""
-    if _NOT_SIMPLE.search(value) or any(_NOT_SIMPLE_WORD.search(w) for w in _WORD.findall(value)):
+    if _NOT_SIMPLE.search(value) or ("=?" in value and any(_NOT_SIMPLE_WORD.search(w) for w in _WORD.findall(value))):
         return None
     out = []
     pos, end = 0, len(value.rstrip())
@@ -109,7 +111,9 @@ def _salvage(value: str, known_names: dict[str, str]) -> list[tuple[str, str]]:
 
 def _clean_name(name: str, address: str) -> str:
     name = decode_words(name) if "=?" in name else name
-    name = _SPACES.sub(" ", _CONTROL.sub(" ", name)).strip().strip("\"'").strip()
+    if _UNTIDY.search(name) is not None:  # else the two substitutions would change nothing
+        name = _SPACES.sub(" ", _CONTROL.sub(" ", name))
+    name = name.strip().strip("\"'").strip()
     if name.startswith("<") or name == address:
         return "" if name.strip("<>") == address else name
     return name
