@@ -1,8 +1,8 @@
 """The first pass's fast paths for a listed row (issue 18) answer exactly what the full paths
 they skip would: a header block of one line a field read in one findall, a plain Date read
-without parsedate_tz, a display name without the substitutions that would change nothing. Each
-is run against its full path on the corpora's messages and on generated inputs made of the
-characters that decide between the two."""
+without parsedate_tz, a display name without the substitutions that would change nothing, a
+JSON column encoded without a new encoder a value. Each is run against its full path on the
+corpora's messages and on generated inputs made of the characters that decide between the two."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from plugin_email_manager.mailparse import address_headers, headers
+from plugin_email_manager.mailsync import store
 
 CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"
 if not CORPORA.is_dir():
@@ -96,6 +97,19 @@ def test_the_corpora_dates_read_the_same_by_both_paths():
 def test_a_tidy_name_is_one_the_substitutions_leave_alone(name):
     untouched = address_headers._SPACES.sub(" ", address_headers._CONTROL.sub(" ", name)) == name
     assert (address_headers._UNTIDY.search(name) is None) == untouched
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(json_values)
+def test_a_json_column_is_the_same_text_by_both_encoders(value):
+    assert store._json_cell(value) == store._json(value)
 
 
 def test_the_corpora_addresses_read_the_same_with_and_without_the_tidy_check(monkeypatch):
