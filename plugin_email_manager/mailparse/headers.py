@@ -184,6 +184,7 @@ def _read_fields(raw: bytes, errors: list[str]) -> dict[str, list[str]]:
             value = lines[0] if len(lines) == 1 else b"\n".join(lines)
             fields.setdefault(name, []).append(value.decode("ascii", "surrogateescape").rstrip("\r\n"))
         if field is None and line.rstrip(b"\r"):
+            name = None  # kept just above: not again after the loop
             break  # the body, without a blank line before it (header_lines)
         lowered = field.lower() if field is not None else None
         if lowered in _WANTED:

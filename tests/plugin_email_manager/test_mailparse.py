@@ -329,3 +329,11 @@ async def test_a_message_someone_opens_is_parsed_ahead_of_the_workers_queue():
         assert opened.text.strip() == "body 7"
         assert not backlog.done()  # answered while the queue was still being worked through
         assert len(await backlog) == 200
+
+
+def test_a_body_right_after_the_headers_leaves_the_last_header_read_once():
+    """No blank line between the headers and the body: the last field (here To) is still one
+    recipient, not the same address twice."""
+    headers = parse_headers(b"From: a@x.test\r\nTo: Bea <b@y.test>\r\nHello there, this is the body.\r\nMore.\r\n")
+    assert headers["to"] == [{"name": "Bea", "address": "b@y.test"}]
+    assert headers["from"] == {"name": "", "address": "a@x.test"}
