@@ -230,7 +230,7 @@ async def insert_messages(
         rows = await _adopt_local_copies(conn, account_id, folder_id, rows)
     if not rows:
         return []
-    arrays = [[_json_cell(r.get(c)) for r in rows] if c in JSON_COLUMNS else [r.get(c) for r in rows] for c in COLUMNS]
+    arrays = [[_json(r.get(c)) for r in rows] if c in JSON_COLUMNS else [r.get(c) for r in rows] for c in COLUMNS]
     records = await conn.fetch(INSERT, account_id, folder_id, folder_type, *arrays)
     labelled = [r for r in rows if r.get("labels")]  # Gmail's user labels (gmail.user_labels)
     if labelled and records:
@@ -284,12 +284,6 @@ async def unstored(conn: Connection, account_id: int, folder_id: int, rows: list
 
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
-
-
-def _json(value: Any) -> str | None:
-    return None if value is None else _ENCODE(value)
-
-
 # _ENCODE's own C encoder, made once: JSONEncoder.encode makes one a value (a third of building
 # a batch's INSERT arrays). Without the check for circular lists, which parsed mail cannot hold.
 _MAKE_ENCODER = getattr(json.encoder, "c_make_encoder", None)  # None without the C accelerator
@@ -302,8 +296,8 @@ _C_ENCODE = (
 )
 
 
-def _json_cell(value: Any) -> str | None:
-    """``_json`` of a JSON column's value, the same text sooner."""
+def _json(value: Any) -> str | None:
+    """A JSON column's text: what ``json.dumps(value, ensure_ascii=False)`` writes, sooner."""
     if value is None:
         return None
     if _C_ENCODE is None or isinstance(value, str):
