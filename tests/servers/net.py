@@ -6,11 +6,21 @@ import contextlib
 import socket
 import time
 
+# Ports this process has handed out. The kernel may give a port back as soon as its probing socket
+# is closed, so two calls in a row can answer the same port: one Dovecot config then named it for
+# IMAP and LMTP alike ("duplicate listener") and the server did not start.
+_given: set[int] = set()
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on now and that this process has not handed out before."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _given:
+            _given.add(port)
+            return port
 
 
 def wait_port(port: int, seconds: float = 30) -> None:
