@@ -1,7 +1,12 @@
 """PostgreSQL's own part of a first sync, measured bare: the floor under bench/sync.py's (b).
 
 Like the wire floor (imaplib reading the mailbox and nothing else), this is what PostgreSQL alone
-needs for the two things every stored message costs it, whatever the code around it does:
+needs for the three things every stored message costs it, whatever the code around it does:
+
+- taking the listed rows: the columns a headers-first sync's first pass writes (``store.COLUMNS``,
+  as the finished sync stored them), one COPY per pass-1 batch over one connection, into a table
+  with every index ``mail_messages`` has (its triggers, threads and attachments left out, so a
+  floor under pass 1's part in PostgreSQL, not a copy of it);
 
 - taking the raw bytes: one COPY of every message file into a bare table whose ``raw`` column is
   compressed as ``mail_messages.raw`` is, over one connection (a sync stores its batches one
@@ -23,6 +28,7 @@ from pathlib import Path
 import asyncpg
 
 from plugin_email_manager import search
+from plugin_email_manager.mailsync import folder_sync, store
 
 CHUNK = 500  # files read per COPY call: the mailbox never sits in memory whole
 
@@ -32,11 +38,31 @@ _COMPRESSION = {"l": "lz4", "p": "pglz"}
 async def measure_floor(url: str, account: int, maildir: Path) -> dict:
     conn = await asyncpg.connect(url)
     try:
+        listed = await _copy_listed(conn, account)
         seconds, method = await _copy_raw(conn, maildir)
-        return {"copy_raw": seconds, "compression": method, **await _index(url, conn, account)}
+        return {"copy_listed": listed, "copy_raw": seconds, "compression": method, **await _index(url, conn, account)}
     finally:
-        await conn.execute("DROP TABLE IF EXISTS bench_floor_raw, bench_floor_fts")
+        await conn.execute("DROP TABLE IF EXISTS bench_floor_rows, bench_floor_raw, bench_floor_fts")
         await conn.close()
+
+
+async def _copy_listed(conn, account: int) -> float:
+    """Seconds to COPY the account's rows as pass 1 lists them into a table indexed as
+    ``mail_messages`` is, ``folder_sync.BATCH`` rows a COPY (a pass-1 transaction's worth)."""
+    columns = ["account_id", "folder_id", "parse_state", *store.COLUMNS]
+    # as pass 1 left them: not decoded yet, no snippet (pass 2 writes those)
+    chosen = [{"parse_state": "'pending'", "snippet": "NULL::text"}.get(c, c) for c in columns]
+    rows = await conn.fetch(f"SELECT {', '.join(chosen)} FROM mail_messages WHERE account_id = $1 ORDER BY id", account)
+    # INCLUDING ALL: the indexes, defaults (ids from the same sequence) and lz4 columns
+    await conn.execute("CREATE TABLE bench_floor_rows (LIKE mail_messages INCLUDING ALL)")
+    seconds = 0.0
+    for first in range(0, len(rows), folder_sync.BATCH):
+        t = time.perf_counter()
+        await conn.copy_records_to_table(
+            "bench_floor_rows", records=rows[first : first + folder_sync.BATCH], columns=columns
+        )
+        seconds += time.perf_counter() - t
+    return seconds
 
 
 async def _copy_raw(conn, maildir: Path) -> tuple[float, str]:

@@ -567,6 +567,7 @@ def report(n: int, total: int, steps: dict[str, list[dict]], syncs: list[dict], 
     floors = [s["floor"] for s in syncs]
     copied, indexed = median(floors, "copy_raw"), median(floors, "vectors_indexed")
     rows += [
+        ("(d) PostgreSQL alone: COPY the listed rows", median(floors, "copy_listed")),
         (f"(d) PostgreSQL alone: COPY the raw bytes, {floors[0]['compression']}", copied),
         ("(d) PostgreSQL alone: the search vectors", median(floors, "vectors")),
         ("(d) PostgreSQL alone: vectors into a GIN index", indexed),
@@ -592,6 +593,16 @@ def report(n: int, total: int, steps: dict[str, list[dict]], syncs: list[dict], 
         ("all searchable / PostgreSQL's GIN floor (d)", parsed / indexed, 2.0),
     ):
         print(f"  {name:<44}{ratio:>7.2f}x  (<= {limit}x: {'ok' if ratio <= limit else 'MISSED'})")
+    # A target below what PostgreSQL alone needs for the same rows cannot be met by any code
+    # that stores them there (the shape fixes PostgreSQL): say so beside the targets.
+    listed = median(floors, "copy_listed")
+    print("  PostgreSQL alone (d), against the same bounds:")
+    for name, ratio, limit in (
+        ("COPY the listed rows / mbsync", listed / mbsync, 0.5),
+        ("COPY the listed rows / header floor (a)", listed / headers, 2.0),
+        ("vectors into a GIN index / mbsync", indexed / mbsync, 4.0),
+    ):
+        print(f"    {name:<42}{ratio:>7.2f}x  (bound {limit}x: {'under' if ratio <= limit else 'ABOVE it already'})")
     print(
         f"  {'peak memory of all our processes':<44}{peak / MB:>6.0f} MB "
         f"(< 300 MB: {'ok' if peak < 300 * MB else 'MISSED'})"
