@@ -56,6 +56,7 @@ class ImapCommandFailed(BadGateway):
     """
 
     code = "IMAP_COMMAND_FAILED"
+    answer = "NO"  # or "BAD": a command the server did not understand (not the message's fault)
 
 
 class SmtpUnavailable(BadGateway):

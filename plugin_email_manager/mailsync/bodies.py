@@ -18,6 +18,13 @@ once by events and bounces. A message without text parts gets ``texts`` at once 
 fetch). ``syncProgress.bodiesPending`` counts the listed messages without ``raw`` or ``texts``
 (``sync_progress``). What the server no longer has (the message gone) stays pending here until
 the sync removes its row.
+
+One message the server will not hand out (a broken file: Dovecot's ``NO [SERVERBUG]``, Gmail's
+"Some messages could not be FETCHed") makes it refuse the whole UID FETCH of its batch. The batch
+is then fetched a message at a time, so that the others are stored; the one refused alone is set
+to ``parse_state`` 'error' with the server's words in ``parse_error`` (searchable by its subject and
+addresses; a re-sync tries it again), so that the first sync's progress ends instead of fetching it
+again at every sync. A refusal that says "not now" (``TRANSIENT``) leaves the batch pending.
 """
 
 from __future__ import annotations
@@ -28,9 +35,10 @@ import contextlib
 import functools
 import logging
 from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Awaitable, Callable
 
-from plugin_email_manager import imap_pool
+from plugin_email_manager import imap_pool, search
 from plugin_email_manager.errors import ImapCommandFailed
 from plugin_email_manager.mailparse.parts import decode_transfer
 from plugin_email_manager.mailsync import parsepass, sync_progress
@@ -50,6 +58,8 @@ PAGE = 1000  # pending rows read at a time
 BATCH = 50  # messages per UID FETCH of text parts (two batches decoded at once: memory as one of 100)
 WRITERS = 2  # batches decoded and written at once (see fetch_texts)
 UNFETCHED = "m.raw IS NULL AND m.texts IS NULL AND m.parse_state = 'pending' AND m.uid IS NOT NULL"
+# response codes (RFC 5530, and Gmail's) of a refusal that may pass: the text is asked for again
+TRANSIENT = frozenset({"UNAVAILABLE", "INUSE", "LIMIT", "OVERQUOTA", "THROTTLED", "EXPUNGEISSUED"})
 
 _PENDING = f"""
 SELECT m.id, m.uid, m.text_structure FROM mail_messages m
@@ -62,6 +72,22 @@ FROM unnest($1::bigint[], $2::bytea[]) AS x(id, texts)
 WHERE m.id = x.id AND {UNFETCHED}
 RETURNING m.id
 """
+# texts refused for good (see the module doc): out of the pending set, searchable by what is here
+_REFUSED = f"""
+UPDATE mail_messages m SET parse_state = 'error', parse_error = x.reason, search_vector = {search.vector_sql("m")}
+FROM unnest($1::bigint[], $2::text[]) AS x(id, reason)
+WHERE m.id = x.id AND {UNFETCHED}
+RETURNING m.id
+"""
+
+
+@dataclass
+class Fetched:
+    """What one UID FETCH of text parts brought: ``texts`` by UID (a message gone is absent), and
+    the messages the server refused to hand out for good, with its words."""
+
+    texts: dict[int, dict[str, bytes]] = field(default_factory=dict)
+    refused: dict[int, str] = field(default_factory=dict)
 
 
 Decode = Callable[[list[bytes]], Awaitable[list["ParsedMessage"]]]  # ParsePool.parse_many
@@ -92,15 +118,15 @@ async def fetch_texts(
     # batches being decoded and written while the next is fetched: two, so that PostgreSQL
     # (indexing one batch's words) and the parse workers (decoding the other's) both have work,
     # on two cores; measured by bench/sync.py (README: pass 2)
-    writing: collections.deque[asyncio.Future[int]] = collections.deque()
+    writing: collections.deque[asyncio.Future[tuple[int, int]]] = collections.deque()
 
     async def written(keep: int) -> None:
         nonlocal stored
         while len(writing) > keep:
-            n = await writing.popleft()
-            if n:
+            n, refused = await writing.popleft()
+            if n or refused:
                 stored += n
-                await sync_progress.texts_fetched(db, account_id, n, decoded=decode is not None)
+                await sync_progress.texts_fetched(db, account_id, n, decoded=decode is not None, refused=refused)
                 await on_batch(n)
 
     try:
@@ -127,28 +153,44 @@ def _batches(rows: list[Record]) -> list[list[Record]]:
     return [g[i : i + BATCH] for g in groups.values() for i in range(0, len(g), BATCH)]
 
 
-async def _fetch(session: ImapSession | imap_pool.Lease, rows: list[Record]) -> dict[int, dict[str, bytes]]:
-    """The text parts of these messages (one shape) by UID; a message gone is absent."""
+async def _fetch(session: ImapSession | imap_pool.Lease, rows: list[Record]) -> Fetched:
+    """The text parts of these messages (one shape); a batch refused is fetched a message at a
+    time (see the module doc)."""
     sections = tree_sections(rows[0]["text_structure"])
     if not sections:
-        return {r["uid"]: {} for r in rows}
+        return Fetched({r["uid"]: {} for r in rows})
     try:
-        return await session.fetch_sections([r["uid"] for r in rows], sections)
-    except ImapCommandFailed as e:  # refused here; the message opens on demand, or the next sync
+        return Fetched(await session.fetch_sections([r["uid"] for r in rows], sections))
+    except ImapCommandFailed as e:
         log.warning("text of UIDs %s..%s refused: %s", rows[-1]["uid"], rows[0]["uid"], e)
-        return {}
+        code = e.extra.get("responseCode") or ""
+        if e.answer != "NO" or code.split(" ")[0].upper() in TRANSIENT:
+            return Fetched()  # our command, or "not now": the next sync (or an opening) asks again
+        if len(rows) == 1:
+            said = " ".join(w for w in (f"[{code}]" if code else "", e.extra.get("serverText") or "") if w)
+            return Fetched(refused={rows[0]["uid"]: f"The mail server would not hand out this message's text: {said}"})
+    out = Fetched()
+    for r in rows:  # which message it was: each alone
+        one = await _fetch(session, [r])
+        out.texts.update(one.texts)
+        out.refused.update(one.refused)
+    return out
 
 
-async def _store(db: Pool, rows: list[Record], got: dict[int, dict[str, bytes]], decode: Decode | None = None) -> int:
-    done = [(r["id"], text_message(r["text_structure"], got[r["uid"]])) for r in rows if r["uid"] in got]
+async def _store(db: Pool, rows: list[Record], got: Fetched, decode: Decode | None = None) -> tuple[int, int]:
+    """Stores (or with ``decode`` decodes and indexes) the texts fetched and marks the texts
+    refused; answers how many of ``rows`` got their text, and how many were refused for good."""
+    refused = [(r["id"], got.refused[r["uid"]]) for r in rows if r["uid"] in got.refused]
+    n = len(await db.fetch(_REFUSED, [i for i, _ in refused], [why for _, why in refused])) if refused else 0
+    done = [(r["id"], text_message(r["text_structure"], got.texts[r["uid"]])) for r in rows if r["uid"] in got.texts]
     if not done:
-        return 0
+        return 0, n
     ids, texts = [i for i, _ in done], [t for _, t in done]
     if decode is None:
-        return len(await db.fetch(_STORE, ids, texts))
+        return len(await db.fetch(_STORE, ids, texts)), n
     parsed = await decode(texts)
     async with db.acquire() as conn, conn.transaction():
-        return len(await parsepass.store_parsed_many(conn, ids, parsed))
+        return len(await parsepass.store_parsed_many(conn, ids, parsed)), n
 
 
 async def texts_now(host: Host, message_ids: list[int]) -> None:
@@ -170,14 +212,17 @@ async def texts_now(host: Host, message_ids: list[int]) -> None:
             account_id, functools.partial(_texts_of, by_folder), folder=next(iter(by_folder))[0]
         )
         # written once the session is back: another request may use it meanwhile
-        n = sum([await _store(db, batch, got) for batch, got in fetched])
-        if n:
-            await sync_progress.texts_fetched(db, account_id, n)
+        n = refused = 0
+        for batch, got in fetched:
+            texts, no = await _store(db, batch, got)
+            n, refused = n + texts, refused + no
+        if n or refused:
+            await sync_progress.texts_fetched(db, account_id, n, refused=refused)
 
 
 async def _texts_of(
     by_folder: dict[tuple[str, int], list[Record]], lease: imap_pool.Lease
-) -> list[tuple[list[Record], dict[int, dict[str, bytes]]]]:
+) -> list[tuple[list[Record], Fetched]]:
     fetched = []
     for (folder, uid_validity), todo in by_folder.items():
         if not await lease.examine(folder, uid_validity):

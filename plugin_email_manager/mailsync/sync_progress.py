@@ -50,8 +50,8 @@ BODIES_PENDING = (
 )
 
 # when a sync ends well, in the UPDATE that sets last_sync_at: done at once if nothing is left to
-# fetch or decode, else the parse pass ends it (``mirror``); a text the server refused to hand out
-# is fetched by the next sync (or when opened)
+# fetch or decode, else the parse pass ends it (``mirror``); a text the server refused "not now" is
+# fetched by the next sync (or when opened), one refused for good is no longer pending (bodies.py)
 AT_END = f"""CASE WHEN a.sync_progress IS NULL OR (coalesce(a.parse_pending, 0) = 0 AND {BODIES_PENDING} = 0) THEN NULL
     ELSE a.sync_progress || jsonb_build_object('bodiesPending', {BODIES_PENDING}) END"""
 
@@ -67,16 +67,17 @@ def mirror(pending: str) -> str:
     )
 
 
-async def texts_fetched(db: Pool, account_id: int, n: int, *, decoded: bool = False) -> None:
+async def texts_fetched(db: Pool, account_id: int, n: int, *, decoded: bool = False, refused: int = 0) -> None:
     """The text of ``n`` listed messages was fetched: they wait for the parse pass now, or with
-    ``decoded`` they are searchable already (the second pass decoded them as it fetched them)."""
+    ``decoded`` they are searchable already (the second pass decoded them as it fetched them);
+    ``refused`` more will not be fetched (the server refused their text for good)."""
     await db.execute(
         "UPDATE mail_accounts a SET parse_pending = coalesce(a.parse_pending, 0) + $3, sync_progress = "
         "CASE WHEN a.sync_progress IS NULL THEN NULL ELSE a.sync_progress || jsonb_build_object("
         "'bodiesPending', greatest(coalesce((a.sync_progress->>'bodiesPending')::int, 0) - $2, 0), "
         "'indexPending', coalesce(a.parse_pending, 0) + $3) END WHERE a.id = $1",
         account_id,
-        n,
+        n + refused,
         0 if decoded else n,
     )
 

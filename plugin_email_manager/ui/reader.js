@@ -297,6 +297,9 @@ export class ReaderView {
       box.append(frame.el);
     } else if (m.text) {
       box.append(textBody(m.text));
+    } else if (m.parseState === "error" && m.parseError) {
+      // a text the server would not hand out, or a body no decoder could read: say so, not "no text"
+      box.append(h("p", { class: "ec-muted mail-unreadable", role: "note" }, m.parseError));
     } else {
       box.append(h("p", { class: "ec-muted" }, "(This message has no text.)"));
     }

@@ -10,7 +10,7 @@ import re
 import time
 
 from tests.plugin_email_manager.helpers import gmail_layout, gmail_receive, message
-from tests.servers.imap_proxy import ImapProxy
+from tests.servers.imap_proxy import BrokenTexts, ImapProxy
 
 PDF = b"%PDF-1.4 " + bytes(range(256)) * 300  # 76 KB
 _SECTION_FETCH = re.compile(rb"BODY\.PEEK\[\d")
@@ -187,3 +187,57 @@ async def test_an_image_the_html_shows_is_inline_and_one_it_does_not_is_an_attac
     url = re.search(r'src="(/api/mailAttachments:inline[^"]+)"', got["html"]).group(1).replace("&amp;", "&")
     status, data = await mailbox.server.call("GET", url)
     assert status == 200 and data == b"\x89PNG shown"
+
+
+async def test_a_text_the_server_will_not_hand_out_is_said_so_and_the_others_of_its_batch_are_fetched(mailbox, dovecot):
+    mailbox.append(message("bob@example.test", mailbox.address, "Alpha", "Aardvark notes."))
+    broken = mailbox.append(message("carol@example.test", mailbox.address, "Broken file", "Never readable."))
+    mailbox.append(message("dave@example.test", mailbox.address, "Gamma", "Gazelle notes."))
+    proxy = BrokenTexts(dovecot.port, {broken}).start()
+    try:
+        await mailbox.link(imapPort=proxy.port)
+        await mailbox.sync()
+        # the batch the server refused as a whole was asked again a message at a time
+        assert "Aardvark notes." in (await mailbox.one("Alpha"))["text"]
+        assert "Gazelle notes." in (await mailbox.one("Gamma"))["text"]
+        got = await mailbox.one("Broken file")
+        assert got["parseState"] == "error" and not got["text"], got
+        assert got["parseError"] == (
+            "The mail server would not hand out this message's text: [SERVERBUG] Internal error occurred. "
+            "Refer to server log for more information."
+        )
+        # still found by its subject and sender, and the first sync is over (no progress left hanging)
+        status, body = await mailbox.api("mailMessages:list", query={"search": "carol broken"}, method="GET")
+        assert status == 200 and [m["subject"] for m in body["data"]] == ["Broken file"], body
+        assert await progress(mailbox) is None
+        # not asked for again by every sync
+        asked = len(proxy.section_fetches)
+        await mailbox.sync()
+        assert len(proxy.section_fetches) == asked, proxy.section_fetches[asked:]
+    finally:
+        proxy.stop()
+
+
+async def test_a_text_refused_for_now_waits_and_the_next_sync_fetches_it(mailbox, dovecot):
+    mailbox.append(message("bob@example.test", mailbox.address, "Alpha", "Aardvark notes."))
+    busy = mailbox.append(message("carol@example.test", mailbox.address, "Later", "Okapi notes."))
+    proxy = BrokenTexts(dovecot.port, {busy}, code=b"UNAVAILABLE").start()
+    try:
+        await mailbox.link(imapPort=proxy.port)
+        await mailbox.sync()
+        # "not now" holds the batch: nothing marked as unreadable, both still to fetch
+        assert {m["subject"]: m["parseState"] for m in await mailbox.messages()} == {
+            "Alpha": "pending",
+            "Later": "pending",
+        }
+        assert (await progress(mailbox))["bodiesPending"] == 2
+        proxy.broken.clear()
+        await mailbox.sync()
+        end = time.monotonic() + 20
+        while await progress(mailbox) is not None:
+            assert time.monotonic() < end, await progress(mailbox)
+            await asyncio.sleep(0.1)
+        assert "Okapi notes." in (await mailbox.one("Later"))["text"]
+        assert "Aardvark notes." in (await mailbox.one("Alpha"))["text"]
+    finally:
+        proxy.stop()

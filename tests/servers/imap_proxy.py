@@ -81,3 +81,51 @@ class ImapProxy(TcpProxy):
                 parts.append(await reader.readexactly(int(m.group(1))))
             writer.write(b"".join(self.rewrite_response(parts)))
             await writer.drain()
+
+
+_SECTION_FETCH = re.compile(rb"^(\S+) UID FETCH (\S+) .*BODY\.PEEK\[\d", re.I)
+_FETCHED_UID = re.compile(rb"^\* \d+ FETCH \(.*?\bUID (\d+)", re.I)
+
+
+def _uid_set(text: bytes) -> set[int]:
+    out: set[int] = set()
+    for part in text.split(b","):
+        first, _, last = part.partition(b":")
+        low, high = sorted((int(first), int(last or first)))
+        out.update(range(low, high + 1))
+    return out
+
+
+class BrokenTexts(ImapProxy):
+    """Dovecot, except that the text of the messages whose UIDs are in ``broken`` cannot be read:
+    a UID FETCH of body sections that names one answers the others, then ``NO [<code>]``, as
+    Dovecot does for a mail file it cannot read (SERVERBUG) or a busy server for now
+    (UNAVAILABLE). ``section_fetches``: every such FETCH seen."""
+
+    def __init__(self, target_port: int, broken: set[int], code: bytes = b"SERVERBUG"):
+        super().__init__(target_port)
+        self.broken, self.code = broken, code
+        self.section_fetches: list[bytes] = []
+        self._refusing: set[bytes] = set()  # tags of FETCHes to answer NO
+
+    def rewrite_command(self, line: bytes) -> bytes:
+        if m := _SECTION_FETCH.match(line):
+            self.section_fetches.append(line)
+            if _uid_set(m[2]) & self.broken:
+                self._refusing.add(m[1])
+        return line
+
+    def rewrite_response(self, parts: list[bytes]) -> list[bytes]:
+        if self._refusing:
+            if (m := _FETCHED_UID.match(parts[0])) and int(m[1]) in self.broken:
+                return []
+            tag, _, rest = parts[0].partition(b" ")
+            if tag in self._refusing and rest.upper().startswith(b"OK"):
+                self._refusing.discard(tag)
+                return [
+                    tag
+                    + b" NO ["
+                    + self.code
+                    + b"] Internal error occurred. Refer to server log for more information.\r\n"
+                ]
+        return super().rewrite_response(parts)

@@ -106,12 +106,14 @@ class ImapConnection:
     def _failed(self, r: Response, command: bytes) -> ImapCommandFailed:
         words = command.split(b" ")
         verb = b" ".join(words[:2] if words[0] == b"UID" else words[:1]).decode("ascii", "replace").strip()
-        return ImapCommandFailed(
+        failed = ImapCommandFailed(
             f"The IMAP server {self.where} answered {r.name} to {verb}: {r.text}",
             server="imap",
             responseCode=r.code,
             serverText=r.text,
         )
+        failed.answer = r.name
+        return failed
 
     def _broken(self, e: BaseException) -> None:
         """After a failure: keep the connection only when the server's answer was read whole."""
