@@ -50,6 +50,8 @@ class ProcWatch:
         self.peak_rss: dict[str, int] = {}
         self.peak_total = 0
         self.marks: list[dict[str, float]] = []
+        self.start_rss: dict[str, int] = {}  # RSS by party at the first sample
+        self.peak_marked: dict[str, int] = {}  # peak RSS by party (and "all of ours") up to the last mark
         self._child: subprocess.Popen | None = None
 
     def start(self) -> "ProcWatch":
@@ -73,6 +75,7 @@ class ProcWatch:
         out, _ = self._child.communicate("stop\n")
         got = json.loads(out)
         self.peak_rss, self.peak_total, self.marks = got["peak_rss"], got["peak_total"], got["marks"]
+        self.start_rss, self.peak_marked = got["start_rss"], got["peak_marked"]
         return got["cpu"]
 
 
@@ -112,6 +115,8 @@ def watch_procs(roots: dict[str, int], every: float) -> None:
             out[label] = out.get(label, 0.0) + seconds - base.get(pid, 0.0)
         return out
 
+    start_rss: dict[str, int] = {}  # the first sample: what the parties held before the work
+    peak_marked: dict[str, int] = {}  # the peaks up to the last mark
     threading.Thread(target=listen, daemon=True).start()
     print("ready", flush=True)
     while not stop.wait(every):
@@ -119,13 +124,16 @@ def watch_procs(roots: dict[str, int], every: float) -> None:
         for pid, (label, seconds, size) in sample().items():
             last[pid] = (label, seconds)
             rss[label] = rss.get(label, 0) + size
+        start_rss = start_rss or dict(rss)
         for label, size in rss.items():
             peak_rss[label] = max(peak_rss.get(label, 0), size)
         peak_total = max(peak_total, rss.get("this process", 0) + rss.get("parse workers", 0))
         if mark.is_set():
             mark.clear()
             marks.append(cpu())
-    print(json.dumps({"cpu": cpu(), "marks": marks, "peak_rss": peak_rss, "peak_total": peak_total}), flush=True)
+            peak_marked = {**peak_rss, "all of ours": peak_total}
+    got = {"cpu": cpu(), "marks": marks, "peak_rss": peak_rss, "peak_total": peak_total}
+    print(json.dumps({**got, "start_rss": start_rss, "peak_marked": peak_marked}), flush=True)
 
 
 if __name__ == "__main__":

@@ -445,6 +445,7 @@ async def _sync_and_watch(client, token, watch_db, dovecot, sink, n, planted, ro
         out["cpu_listable"] = watch.marks[0] if watch.marks else {}
         out["opened"] = await opening if opening is not None else None
     out["peak_rss"], out["peak_ours"] = watch.peak_rss, watch.peak_total
+    out["start_rss"], out["peak_listable"] = watch.start_rss, watch.peak_marked
     status, body = await client.api(
         token, "mailMessages:list", method="GET", query={"search": PLANTED, "paginate": "false", "fields": "id"}
     )
@@ -686,6 +687,12 @@ def report(n: int, total: int, steps: dict[str, list[dict]], syncs: list[dict], 
         f"  sampled every 0.1 s during the sync: this process {s['peak_rss'].get('this process', 0) / MB:.0f} MB, "
         f"parse workers (and their fork server) together {s['peak_rss'].get('parse workers', 0) / MB:.0f} MB, "
         f"all of ours at once {s['peak_ours'] / MB:.0f} MB"
+    )
+    start, listing = s.get("start_rss", {}), s.get("peak_listable", {})
+    print(
+        f"  this process when the account was created (the bench and the idle server): "
+        f"{start.get('this process', 0) / MB:.0f} MB; peaks until all listable: this process "
+        f"{listing.get('this process', 0) / MB:.0f} MB, all of ours {listing.get('all of ours', 0) / MB:.0f} MB"
     )
     if len(syncs) > 1:  # the runs share this process: its heap from the runs before stays in it
         print(

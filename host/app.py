@@ -15,7 +15,7 @@ from pathlib import Path
 from aiohttp import web
 
 from host import jobs as jobs_mod
-from host import keys, logs, metrics, rest
+from host import keys, logs, memory, metrics, rest
 from host.api import UIEntry, UIExtension
 from host.auth import Authenticator, ensure_root
 from host.badges import Badges
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 
 def create_app(config: Config) -> web.Application:
+    memory.limit_malloc_arenas()  # before any thread allocates (host/memory.py says why)
     plugins = Plugins(discover(config.plugin_manifests, config.entry_points), defaults=DEFAULT_PLUGINS)
     # the host's collections (users, authTokens, authAttempts, hostJobs) come first, by the hook
     files = [Path(p) for p in plugins.call_sync("register_collections")] + plugins.collection_files()
