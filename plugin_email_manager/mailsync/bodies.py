@@ -24,7 +24,8 @@ One message the server will not hand out (a broken file: Dovecot's ``NO [SERVERB
 is then fetched a message at a time, so that the others are stored; the one refused alone is set
 to ``parse_state`` 'error' with the server's words in ``parse_error`` (searchable by its subject and
 addresses; a re-sync tries it again), so that the first sync's progress ends instead of fetching it
-again at every sync. A refusal that says "not now" (``TRANSIENT``) leaves the batch pending.
+again at every sync. A refusal that says "not now" (``TRANSIENT``) leaves the batch pending, and so
+does a batch none of whose messages the server hands out alone (its trouble, not theirs).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ WRITERS = 2  # batches decoded and written at once (see fetch_texts)
 UNFETCHED = "m.raw IS NULL AND m.texts IS NULL AND m.parse_state = 'pending' AND m.uid IS NOT NULL"
 # response codes (RFC 5530, and Gmail's) of a refusal that may pass: the text is asked for again
 TRANSIENT = frozenset({"UNAVAILABLE", "INUSE", "LIMIT", "OVERQUOTA", "THROTTLED", "EXPUNGEISSUED"})
+REFUSED_ALONE = 3  # messages of a refused batch asked alone, all refused: the server refuses everything
 
 _PENDING = f"""
 SELECT m.id, m.uid, m.text_structure FROM mail_messages m
@@ -174,7 +176,11 @@ async def _fetch(session: ImapSession | imap_pool.Lease, rows: list[Record]) -> 
         one = await _fetch(session, [r])
         out.texts.update(one.texts)
         out.refused.update(one.refused)
-    return out
+        if len(out.refused) >= REFUSED_ALONE and not out.texts:
+            break
+    # refused one by one with none handed out: the server's trouble, not these messages' (a
+    # broken index, a disk gone): nothing is marked, the next sync asks again
+    return out if out.texts else Fetched()
 
 
 async def _store(db: Pool, rows: list[Record], got: Fetched, decode: Decode | None = None) -> tuple[int, int]:

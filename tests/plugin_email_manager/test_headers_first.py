@@ -241,3 +241,23 @@ async def test_a_text_refused_for_now_waits_and_the_next_sync_fetches_it(mailbox
         assert "Aardvark notes." in (await mailbox.one("Alpha"))["text"]
     finally:
         proxy.stop()
+
+
+async def test_a_server_refusing_every_text_marks_nothing_unreadable(mailbox, dovecot):
+    uids = {mailbox.append(message("bob@example.test", mailbox.address, f"Note {i}", f"Body {i}.")) for i in range(5)}
+    proxy = BrokenTexts(dovecot.port, set(uids)).start()
+    try:
+        await mailbox.link(imapPort=proxy.port)
+        await mailbox.sync()
+        # a server in trouble (every message refused, each alone too): its trouble, not theirs
+        assert {m["parseState"] for m in await mailbox.messages()} == {"pending"}
+        assert (await progress(mailbox))["bodiesPending"] == 5
+        alone = [line for line in proxy.section_fetches if re.search(rb"UID FETCH \d+ ", line)]
+        batches = len(proxy.section_fetches) - len(alone)
+        # each sync asked the batch, then one by one until three were refused
+        assert batches and len(alone) == 3 * batches, proxy.section_fetches
+        proxy.broken.clear()
+        await mailbox.sync()
+        assert "Body 3." in (await mailbox.one("Note 3"))["text"]
+    finally:
+        proxy.stop()
