@@ -21,11 +21,12 @@ the sync removes its row.
 
 One message the server will not hand out (a broken file: Dovecot's ``NO [SERVERBUG]``, Gmail's
 "Some messages could not be FETCHed") makes it refuse the whole UID FETCH of its batch. The batch
-is then fetched a message at a time, so that the others are stored; the one refused alone is set
-to ``parse_state`` 'error' with the server's words in ``parse_error`` (searchable by its subject and
-addresses; a re-sync tries it again), so that the first sync's progress ends instead of fetching it
-again at every sync. A refusal that says "not now" (``TRANSIENT``) leaves the batch pending, and so
-does a batch none of whose messages the server hands out alone (its trouble, not theirs).
+is then asked a message at a time, so that the others are stored; one refused alone while others
+are handed out is set to ``parse_state`` 'error' with the server's words in ``parse_error``
+(searchable by its subject and addresses; a re-sync tries it again), so that the first sync's
+progress ends instead of asking for it at every sync. A refusal that says "not now"
+(``TRANSIENT``) leaves the batch pending, and so does a batch none of whose messages is handed out
+alone, or a batch of one (the server's trouble cannot be told from the message's).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ WRITERS = 2  # batches decoded and written at once (see fetch_texts)
 UNFETCHED = "m.raw IS NULL AND m.texts IS NULL AND m.parse_state = 'pending' AND m.uid IS NOT NULL"
 # response codes (RFC 5530, and Gmail's) of a refusal that may pass: the text is asked for again
 TRANSIENT = frozenset({"UNAVAILABLE", "INUSE", "LIMIT", "OVERQUOTA", "THROTTLED", "EXPUNGEISSUED"})
-REFUSED_ALONE = 3  # messages of a refused batch asked alone, all refused: the server refuses everything
+REFUSED_ALONE = 3  # of a refused batch asked alone, refused with none handed out: the server refuses all
 
 _PENDING = f"""
 SELECT m.id, m.uid, m.text_structure FROM mail_messages m
@@ -156,7 +157,7 @@ def _batches(rows: list[Record]) -> list[list[Record]]:
 
 
 async def _fetch(session: ImapSession | imap_pool.Lease, rows: list[Record]) -> Fetched:
-    """The text parts of these messages (one shape); a batch refused is fetched a message at a
+    """The text parts of these messages (one shape); a batch refused is asked a message at a
     time (see the module doc)."""
     sections = tree_sections(rows[0]["text_structure"])
     if not sections:
@@ -165,22 +166,34 @@ async def _fetch(session: ImapSession | imap_pool.Lease, rows: list[Record]) -> 
         return Fetched(await session.fetch_sections([r["uid"] for r in rows], sections))
     except ImapCommandFailed as e:
         log.warning("text of UIDs %s..%s refused: %s", rows[-1]["uid"], rows[0]["uid"], e)
-        code = e.extra.get("responseCode") or ""
-        if e.answer != "NO" or code.split(" ")[0].upper() in TRANSIENT:
-            return Fetched()  # our command, or "not now": the next sync (or an opening) asks again
-        if len(rows) == 1:
-            said = " ".join(w for w in (f"[{code}]" if code else "", e.extra.get("serverText") or "") if w)
-            return Fetched(refused={rows[0]["uid"]: f"The mail server would not hand out this message's text: {said}"})
+        if len(rows) == 1 or _not_now(e):
+            # "not now", our command, or one message with none to set it against: asked again later
+            return Fetched()
+    return await _one_by_one(session, rows, sections)
+
+
+async def _one_by_one(session: ImapSession | imap_pool.Lease, rows: list[Record], sections: list[str]) -> Fetched:
+    """A refused batch, each message alone: those refused while others are handed out are
+    refused for good. None handed out is the server's trouble (a broken index, a disk gone), not
+    the messages': nothing is marked, and the asking stops after ``REFUSED_ALONE``."""
     out = Fetched()
-    for r in rows:  # which message it was: each alone
-        one = await _fetch(session, [r])
-        out.texts.update(one.texts)
-        out.refused.update(one.refused)
+    for r in rows:
+        try:
+            out.texts.update(await session.fetch_sections([r["uid"]], sections))
+        except ImapCommandFailed as e:
+            if not _not_now(e):
+                code = e.extra.get("responseCode")
+                said = " ".join(w for w in (f"[{code}]" if code else "", e.extra.get("serverText") or "") if w)
+                out.refused[r["uid"]] = f"The mail server would not hand out this message's text: {said}"
         if len(out.refused) >= REFUSED_ALONE and not out.texts:
             break
-    # refused one by one with none handed out: the server's trouble, not these messages' (a
-    # broken index, a disk gone): nothing is marked, the next sync asks again
     return out if out.texts else Fetched()
+
+
+def _not_now(e: ImapCommandFailed) -> bool:
+    """A refusal that is no verdict on the message: BAD (our command) or a "not now" code."""
+    code = e.extra.get("responseCode") or ""
+    return e.answer != "NO" or code.split(" ")[0].upper() in TRANSIENT
 
 
 async def _store(db: Pool, rows: list[Record], got: Fetched, decode: Decode | None = None) -> tuple[int, int]:
