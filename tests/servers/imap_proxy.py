@@ -15,6 +15,7 @@ import asyncio
 import re
 from collections import Counter
 
+from plugin_email_manager.mailsync.imap.codec import parse_uid_set
 from tests.servers.tcpproxy import TcpProxy
 
 _LITERAL = re.compile(rb"\{(\d+)\+?\}\r\n$")
@@ -87,15 +88,6 @@ _SECTION_FETCH = re.compile(rb"^(\S+) UID FETCH (\S+) .*BODY\.PEEK\[\d", re.I)
 _FETCHED_UID = re.compile(rb"^\* \d+ FETCH \(.*?\bUID (\d+)", re.I)
 
 
-def _uid_set(text: bytes) -> set[int]:
-    out: set[int] = set()
-    for part in text.split(b","):
-        first, _, last = part.partition(b":")
-        low, high = sorted((int(first), int(last or first)))
-        out.update(range(low, high + 1))
-    return out
-
-
 class BrokenTexts(ImapProxy):
     """Dovecot, except that the text of the messages whose UIDs are in ``broken`` cannot be read:
     a UID FETCH of body sections that names one answers the others, then ``NO [<code>]``, as
@@ -111,7 +103,7 @@ class BrokenTexts(ImapProxy):
     def rewrite_command(self, line: bytes) -> bytes:
         if m := _SECTION_FETCH.match(line):
             self.section_fetches.append(line)
-            if _uid_set(m[2]) & self.broken:
+            if self.broken.intersection(parse_uid_set(m[2])):
                 self._refusing.add(m[1])
         return line
 
